@@ -1,0 +1,33 @@
+"""concbench: when does Python work gain from asyncio, threads or processes?
+
+The public API is loaded lazily so that the measured children, which import
+``bench.models`` and ``bench._child``, pull in nothing beyond the standard
+library, pyperf and ``cpu_tasks``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load": "bench.aggregate",
+    "tidy": "bench.aggregate",
+    "summarize": "bench.aggregate",
+    "expand": "bench.grid",
+    "GridSpec": "bench.grid",
+    "host_record": "bench.host",
+    "Point": "bench.models",
+    "UsageError": "bench.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")

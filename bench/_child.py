@@ -1,0 +1,88 @@
+"""The measured child: the project's only ``pyperf.Runner``.
+
+Run as ``python -m bench._child --point JSON --meta JSON <pyperf options>``.
+pyperf owns this process's argv and re-runs it as its worker processes.
+Imports the standard library, pyperf and ``cpu_tasks`` (through
+``bench.models``) only.
+
+The timed value is the wall time of ``loops`` batches.  The model (pool,
+event loop) is opened once per worker process before the first clock starts
+and reused by warm-ups and values, so pool start-up never lands in a
+steady-state value.  The task results are checked once per point, in the
+pyperf master process, against the sequential answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import sys
+import time
+from typing import Any
+
+import pyperf
+
+from bench.models import MODELS, Batch, Point, cold_start, expected_results
+
+_opened: dict[str, Batch] = {}
+
+
+def _batch(point: Point) -> Batch:
+    batch = _opened.get(point.name)
+    if batch is None:
+        batch = _opened[point.name] = MODELS[point.model].open(point)
+        atexit.register(batch.close)
+    return batch
+
+
+def time_steady(loops: int, point: Point) -> float:
+    """pyperf time function: ``loops`` warm batches, in seconds."""
+    batch = _batch(point)  # opened (and warmed) before the clock starts
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        batch.run()
+    return time.perf_counter() - t0
+
+
+def time_cold(loops: int, point: Point) -> float:
+    """pyperf time function: ``loops`` fresh pools, each creation + first batch."""
+    return sum(cold_start(point) for _ in range(loops))
+
+
+def verify(point: Point) -> None:
+    """Fail the point when the model's results differ from the sequential ones."""
+    want = expected_results(point)
+    batch = MODELS[point.model].open(point)
+    try:
+        got = batch.run()
+    finally:
+        batch.close()
+    if got != want:
+        raise SystemExit(
+            f"concbench: {point.name} returned wrong results "
+            f"({len(got)} values, {sum(g == w for g, w in zip(got, want))} of {len(want)} right)"
+        )
+
+
+def _forward(cmd: list[str], args: argparse.Namespace) -> None:
+    cmd.extend(["--point", args.point, "--meta", args.meta])
+
+
+def main() -> None:
+    """Measure one point with pyperf."""
+    runner = pyperf.Runner(program_args=("-m", "bench._child"), add_cmdline_args=_forward)
+    runner.argparser.add_argument("--point", required=True, help="the point, as JSON")
+    runner.argparser.add_argument("--meta", default="{}", help="metadata to record, as JSON")
+    args = runner.parse_args()
+    point = Point.from_json(args.point)
+    metadata: dict[str, Any] = json.loads(args.meta)
+    if not args.worker and point.metric == "steady":
+        verify(point)
+    func = time_cold if point.metric == "cold" else time_steady
+    runner.bench_time_func(point.name, func, point, metadata=metadata)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,168 @@
+"""The command line: subcommands mapped to functions, nothing else.
+
+``main(argv) -> int``: 0 success, 1 a run with failed points or a regression,
+2 a usage error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from bench.errors import UsageError
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers like 1,4,16, got {text!r}")
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def _name_list(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _grid_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="quick", help="smoke, quick (default) or full")
+    p.add_argument("--workloads", type=_name_list, default=(), help="e.g. cpu,sleep")
+    p.add_argument("--models", type=_name_list, default=(), help="e.g. sequential,process_pool")
+    p.add_argument("--tasks", type=_int_list, default=(), help="task counts, e.g. 1,4,16")
+    p.add_argument("--workers", type=_int_list, default=(), help="worker counts, e.g. 1,2,4")
+    p.add_argument("--start-methods", type=_name_list, default=(),
+                   help="process start methods, e.g. fork,spawn")
+    p.add_argument("--work-scale", type=float, default=1.0,
+                   help="multiply every task's size (default 1.0)")
+    p.add_argument("--python", default=None,
+                   help="interpreter that runs the measured children (default: this one)")
+
+
+def _config(args: argparse.Namespace) -> object:
+    from bench.grid import GridSpec
+    from bench.runner import RunConfig
+
+    grid = GridSpec(profile=args.profile, workloads=args.workloads, models=args.models,
+                    tasks=args.tasks, workers=args.workers, start_methods=args.start_methods,
+                    work_scale=args.work_scale)
+    return RunConfig(grid=grid, python=args.python,
+                     output_dir=str(getattr(args, "output_dir", "reports")),
+                     name=getattr(args, "name", "") or "",
+                     point_timeout=getattr(args, "point_timeout", 300.0))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Measure a grid (or finish one with --resume) and write its report."""
+    from bench import runner
+    from bench.progress import make_progress
+
+    progress = make_progress(args.quiet)
+    if args.resume:
+        result = runner.resume(Path(args.resume), progress)
+    else:
+        config = _config(args)
+        assert isinstance(config, runner.RunConfig)
+        result = runner.start(config, progress, force=args.force)
+    from bench.finish import finish_run
+
+    return finish_run(result, write_report=not args.no_report)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print the points a run would measure, without running them."""
+    from bench.runner import RunConfig, plan
+
+    config = _config(args)
+    assert isinstance(config, RunConfig)
+    interp, points = plan(config)
+    for p in points:
+        print(p.name)
+    print(f"{len(points)} points (usable cores C={interp.record['usable_cores']}, "
+          f"Python {interp.record['python_version']})", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print the host record of the interpreter that would run the children."""
+    from bench.interpreter import resolve
+
+    record = resolve(args.python).record
+    if args.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+    else:
+        width = max(map(len, record))
+        for key, value in sorted(record.items()):
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every subcommand."""
+    parser = _Parser(
+        prog="concbench",
+        description="Measure when Python work gains from asyncio, threads or processes.",
+    )
+    from bench import __version__
+
+    parser.add_argument("--version", action="version", version=f"concbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="measure a scenario grid and write its report")
+    _grid_args(p)
+    p.add_argument("--output-dir", type=Path, default=Path("reports"),
+                   help="where run directories go (default reports/)")
+    p.add_argument("--name", default="", help="run directory name (default: timestamped)")
+    p.add_argument("--point-timeout", type=float, default=300.0,
+                   help="seconds before a point's child is killed (default 300)")
+    p.add_argument("--resume", metavar="DIR", default=None,
+                   help="finish an interrupted run directory with its original settings")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("list", help="print the points a run would measure")
+    _grid_args(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="print the host record")
+    p.add_argument("--python", default=None, help="describe this interpreter instead")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_info)
+
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit 2 (via UsageError)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code or 0)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"concbench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("concbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,41 @@
+"""The end of ``concbench run``: summary lines, the report, ``latest``, the exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bench import store
+from bench.runner import RunResult
+
+
+def finish_run(result: RunResult, *, write_report: bool = True) -> int:
+    """Report what a sweep left and return the run's exit code.
+
+    Returns
+    -------
+    int
+        0 when every point was measured, 1 when some failed, 130 when the run
+        was interrupted (its completed points are saved).
+    """
+    run_dir = result.run_dir
+    results = run_dir / store.RESULTS
+    done = sum(o.ok for o in result.outcomes)
+    print(f"concbench: {done} points measured, {len(result.failed)} failed; "
+          f"results in {results}", file=sys.stderr)
+    for o in result.failed:
+        print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)
+    if result.interrupted:
+        print(f"concbench: interrupted; finish with: concbench run --resume {run_dir}",
+              file=sys.stderr)
+        return 130
+    if write_report and results.exists():
+        try:
+            from bench.report import write_report as _write
+        except ModuleNotFoundError:  # the report module is optional for a bare sweep
+            pass
+        else:
+            index = _write(results, run_dir)
+            print(f"concbench: report in {index}", file=sys.stderr)
+    store.point_latest(Path(run_dir).parent, Path(run_dir))
+    return 1 if result.failed else 0

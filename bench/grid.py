@@ -1,0 +1,203 @@
+"""The scenario grid: profiles, validity rules, expansion into points.
+
+The grid is data: workloads x models x task counts x worker counts
+(x start method for process pools), filtered by which workload x model pairs
+exist and what the measuring interpreter offers.  Defaults scale with the
+usable cores C of the host (never ``os.cpu_count()`` alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bench.errors import UsageError
+from bench.models import MODELS, WORKLOADS, ModelDef, Point
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much to measure: axes defaults and pyperf options.
+
+    ``sweep_start_methods`` lists the start methods measured at every worker
+    count; the others are measured at W = C only.
+    """
+
+    name: str
+    tasks: tuple[int, ...]
+    worker_factors: tuple[str, ...]
+    pyperf_args: tuple[str, ...]
+    work_scale: float = 1.0
+    sweep_start_methods: tuple[str, ...] = ("fork",)
+    start_methods: tuple[str, ...] = ("fork", "forkserver", "spawn")
+    cold: bool = True
+    description: str = ""
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "smoke", (4,), ("C",),
+            ("--processes", "2", "--values", "5", "--warmups", "1", "--loops", "1"),
+            work_scale=0.2, start_methods=("fork",), cold=False,
+            description="seconds; for tests and the gate's own A/A checks",
+        ),
+        Profile(
+            "quick", (4, 16), ("1", "C", "2C"),
+            ("--processes", "3", "--values", "4", "--warmups", "1", "--loops", "1"),
+            description="the default: every workload and model, about 2-3 minutes on 2 cores",
+        ),
+        Profile(
+            "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"),
+            ("--processes", "8", "--values", "5", "--warmups", "1", "--loops", "1"),
+            sweep_start_methods=("fork", "forkserver", "spawn"),
+            description="thorough: more task counts, worker counts and values",
+        ),
+    )
+}
+
+
+def worker_counts(factors: Iterable[str], cores: int) -> tuple[int, ...]:
+    """Resolve ``"1"``, ``"C"``, ``"2C"`` ... against the usable cores."""
+    out: set[int] = set()
+    for f in factors:
+        out.add(int(f[:-1] or 1) * cores if f.endswith("C") else int(f))
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """Everything that decides which points a run measures."""
+
+    profile: str = "quick"
+    workloads: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    tasks: tuple[int, ...] = ()
+    workers: tuple[int, ...] = ()
+    start_methods: tuple[str, ...] = ()
+    work_scale: float = 1.0
+    cold: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _check_names(kind: str, given: Sequence[str], known: Iterable[str]) -> None:
+    known = sorted(known)
+    for name in given:
+        if name not in known:
+            raise UsageError(f"unknown {kind} {name!r} (choose from {', '.join(known)})")
+
+
+def _check_counts(kind: str, values: Sequence[int]) -> None:
+    for v in values:
+        if v < 1:
+            raise UsageError(f"--{kind} values must be whole numbers >= 1, got {v}")
+
+
+def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
+    """Raise :class:`UsageError` for names and values the grid cannot take."""
+    if spec.profile not in PROFILES:
+        raise UsageError(f"unknown profile {spec.profile!r} (choose from {', '.join(PROFILES)})")
+    _check_names("workload", spec.workloads, WORKLOADS)
+    _check_names("model", spec.models, MODELS)
+    _check_counts("tasks", spec.tasks)
+    _check_counts("workers", spec.workers)
+    if not spec.work_scale > 0:
+        raise UsageError(f"--work-scale must be > 0, got {spec.work_scale}")
+    for sm in spec.start_methods:
+        if sm not in start_methods:
+            raise UsageError(
+                f"start method {sm!r} is not available here "
+                f"(this platform offers {', '.join(start_methods)})"
+            )
+
+
+def task_size(workload: str, scale: float) -> float:
+    """One task's size in the workload's unit, scaled."""
+    size = WORKLOADS[workload].default_size * scale
+    return float(round(size)) if WORKLOADS[workload].unit in ("iterations", "MiB") else size
+
+
+def expand(
+    spec: GridSpec,
+    *,
+    cores: int,
+    start_methods: Sequence[str],
+    python: tuple[int, int],
+) -> list[Point]:
+    """Expand a grid spec into the ordered list of points to measure.
+
+    Parameters
+    ----------
+    spec
+        The requested axes; empty axes take the profile's defaults.
+    cores
+        Usable cores C of the measuring host.
+    start_methods
+        Process start methods the measuring interpreter offers.
+    python
+        ``(major, minor)`` of the measuring interpreter.
+
+    Returns
+    -------
+    list of Point
+        Sequential baselines come first for every workload and task count
+        measured, so every speedup has its denominator.
+    """
+    validate(spec, start_methods)
+    profile = PROFILES[spec.profile]
+    scale = spec.work_scale * profile.work_scale
+    workloads = spec.workloads or tuple(WORKLOADS)
+    models = [MODELS[m] for m in (spec.models or tuple(MODELS))]
+    models = [m for m in models if m.name == "sequential" or _runs(m, python)]
+    tasks = spec.tasks or profile.tasks
+    workers = spec.workers or worker_counts(profile.worker_factors, cores)
+    methods = spec.start_methods or (
+        tuple(m for m in profile.start_methods if m in start_methods) or tuple(start_methods[:1])
+    )
+    sweep = set(spec.start_methods or profile.sweep_start_methods) | {methods[0]}
+    at_c = (cores,) if cores in workers else tuple(workers)
+
+    points: list[Point] = []
+    for wl in workloads:
+        size = task_size(wl, scale)
+        work = WORKLOADS[wl]
+        for t in tasks:
+            points.append(Point(wl, "sequential", t, size=size))
+        for m in models:
+            if m.name == "sequential" or not m.accepts(work):
+                continue
+            for t in tasks:
+                points.extend(_variants(m, wl, t, size, workers, methods, sweep, at_c))
+    if spec.cold if spec.cold is not None else profile.cold:
+        points.extend(_cold_points(models, max(tasks), cores, methods, scale))
+    return points
+
+
+def _runs(model: ModelDef, python: tuple[int, int]) -> bool:
+    return python >= model.min_python
+
+
+def _variants(m: ModelDef, wl: str, t: int, size: float, workers: Sequence[int],
+              methods: Sequence[str], sweep: set[str], at_c: Sequence[int]) -> list[Point]:
+    if not m.pooled:
+        return [Point(wl, m.name, t, size=size)]
+    if not m.per_start_method:
+        return [Point(wl, m.name, t, w, size=size) for w in workers]
+    out = []
+    for sm in methods:
+        ws = workers if sm in sweep else at_c
+        out.extend(Point(wl, m.name, t, w, sm, size) for w in ws)
+    return out
+
+
+def _cold_points(models: Sequence[ModelDef], tasks: int, cores: int,
+                 methods: Sequence[str], scale: float) -> list[Point]:
+    size = task_size("cpu", scale)
+    out = []
+    for m in models:
+        if m.name == "thread_pool":
+            out.append(Point("cpu", m.name, tasks, cores, None, size, "cold"))
+        elif m.name == "process_pool":
+            out.extend(Point("cpu", m.name, tasks, cores, sm, size, "cold") for sm in methods)
+    return out

@@ -1,0 +1,103 @@
+"""The interpreter that runs the measured children (``--python``).
+
+The harness needs Python >= 3.11, but the children may run under any CPython
+>= 3.10 that can import pyperf, ``bench`` and ``cpu_tasks``.  For another
+interpreter those three are exposed through a small directory of symlinks on
+``PYTHONPATH`` (pyperf is pure Python; its psutil import is optional), and
+pyperf is told to pass ``PYTHONPATH`` on to its workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyperf
+
+import bench
+import cpu_tasks
+from bench.errors import UsageError
+
+
+@dataclass
+class Interpreter:
+    """A Python that runs children, with the environment it needs."""
+
+    executable: str
+    env: dict[str, str] = field(default_factory=dict)
+    pyperf_args: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """``(major, minor)`` of this interpreter."""
+        major, minor = str(self.record["python_version"]).split(".")[:2]
+        return int(major), int(minor)
+
+    def command(self, module: str, *args: str) -> list[str]:
+        """Command line that runs ``python -m module args``."""
+        return [self.executable, "-m", module, *args]
+
+
+def _shim() -> Path:
+    """A directory exposing pyperf, bench and cpu_tasks to another interpreter."""
+    root = Path(tempfile.mkdtemp(prefix="concbench-path-"))
+    for src in (Path(pyperf.__file__).parent, Path(bench.__file__).parent,
+                Path(cpu_tasks.__file__)):
+        (root / src.name).symlink_to(src)
+    return root
+
+
+def _clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # asyncio debug mode makes loops ~20x slower; never measure with it on
+    for var in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONPATH"):
+        env.pop(var, None)
+    return env
+
+
+def resolve(python: str | None) -> Interpreter:
+    """Find the interpreter and read its host record.
+
+    Raises
+    ------
+    UsageError
+        When ``python`` cannot be found or does not run the probe.
+    """
+    env = _clean_env()
+    pyperf_args: list[str] = []
+    if python is None:
+        executable = sys.executable
+    else:
+        found = shutil.which(python)
+        if found is None:
+            raise UsageError(f"--python {python!r}: no such interpreter")
+        executable = found
+        if Path(executable).resolve() != Path(sys.executable).resolve():
+            env["PYTHONPATH"] = str(_shim())
+            pyperf_args = ["--inherit-environ", "PYTHONPATH"]
+    interp = Interpreter(executable, env, pyperf_args)
+    try:
+        out = subprocess.run(
+            interp.command("bench.host"), env=env, capture_output=True, text=True,
+            timeout=60, check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"--python {python!r} does not run ({exc})") from None
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"--python {python!r} cannot run the children: {last}")
+    interp.record = json.loads(out.stdout)
+    if interp.version < (3, 10):
+        raise UsageError(
+            f"--python {python!r} is Python {interp.record['python_version']}; "
+            "the children need 3.10 or newer"
+        )
+    return interp

@@ -1,0 +1,177 @@
+"""Run directories and results files: paths, atomic writes, loading with clear errors.
+
+A run directory ``<output-dir>/<name>/`` holds:
+
+``results.json``
+    A pyperf results file (``python -m pyperf stats`` reads it), one benchmark
+    per completed point, every benchmark carrying concbench's metadata.  It is
+    the source of truth: everything else can be rebuilt from it.
+``run.json``
+    The manifest: settings (for ``--resume``), host record, the planned
+    points with their status, failures and noise checks.
+
+Both are rewritten atomically (temporary file, fsync, rename) after every
+point, so an interruption never leaves a half-written file.  Stored data is
+JSON only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyperf
+
+from bench.errors import UsageError
+from bench.host import FORMAT_VERSION
+
+RESULTS = "results.json"
+MANIFEST = "run.json"
+LATEST = "latest"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+
+
+def save_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> None:
+    """Write the benchmarks as one pyperf results file, atomically."""
+    suite = pyperf.BenchmarkSuite(list(benchmarks))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".json", dir=path.parent)
+    os.close(fd)
+    try:
+        suite.dump(tmp, compact=True, replace=True)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write ``run.json`` atomically."""
+    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Read a JSON file, turning every way it can be wrong into a UsageError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, expected a {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read ({exc})") from None
+    if not text.strip():
+        raise UsageError(f"{path}: empty file, expected a {what}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg});"
+            " truncated?"
+        ) from None
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """Load ``run.json`` of a run directory."""
+    data = read_json(run_dir / MANIFEST, "concbench run manifest")
+    if not isinstance(data, dict) or "settings" not in data:
+        raise UsageError(f"{run_dir / MANIFEST}: not a concbench run manifest")
+    if int(data.get("format", 0)) > FORMAT_VERSION:
+        raise UsageError(
+            f"{run_dir / MANIFEST}: written by a newer concbench (format {data['format']}; "
+            f"this one reads up to {FORMAT_VERSION})"
+        )
+    return data
+
+
+def resolve_results(path: Path) -> Path:
+    """Accept a results file or a run directory holding one."""
+    return path / RESULTS if path.is_dir() else path
+
+
+def load_results(path: Path) -> pyperf.BenchmarkSuite:
+    """Load a concbench results file (or run directory), refusing foreign files.
+
+    Raises
+    ------
+    UsageError
+        Missing, empty, truncated or invalid JSON; JSON that is not a pyperf
+        results file; a pyperf file without concbench metadata; a file of a
+        newer format version.
+    """
+    path = resolve_results(path)
+    data = read_json(path, "pyperf results file")
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise UsageError(f"{path}: not a pyperf results file (no 'benchmarks' list)")
+    if not data["benchmarks"]:
+        raise UsageError(f"{path}: holds no benchmarks")
+    try:
+        suite = pyperf.BenchmarkSuite.loads(json.dumps(data))
+    except Exception as exc:  # pyperf raises assorted errors on malformed files
+        raise UsageError(f"{path}: not a valid pyperf results file ({exc})") from None
+    formats = {b.get_metadata().get("concbench_format") for b in suite.get_benchmarks()}
+    if formats == {None}:
+        raise UsageError(f"{path}: a pyperf file, but not from concbench (no concbench metadata)")
+    for fmt in formats:
+        if not isinstance(fmt, int) or fmt < 1:
+            raise UsageError(f"{path}: bad concbench_format {fmt!r} in metadata")
+        if fmt > FORMAT_VERSION:
+            raise UsageError(
+                f"{path}: written by a newer concbench (format {fmt}; "
+                f"this one reads up to {FORMAT_VERSION})"
+            )
+    return suite
+
+
+def prepare_run_dir(output_dir: Path, name: str, *, force: bool) -> Path:
+    """Create ``output_dir/name``; refuse an existing run unless ``force``.
+
+    ``name`` must be a plain directory name: it cannot climb out of
+    ``output_dir``.
+    """
+    if not name or name in (".", "..", LATEST) or "/" in name or "\\" in name or "\0" in name:
+        raise UsageError(f"--name {name!r} must be a plain directory name")
+    run_dir = output_dir / name
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not force:
+            raise UsageError(
+                f"{run_dir} exists already; use --resume {run_dir} to finish it "
+                "or --force to overwrite it"
+            )
+        for f in (RESULTS, MANIFEST):
+            (run_dir / f).unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def point_latest(output_dir: Path, run_dir: Path) -> None:
+    """Point ``output_dir/latest`` at ``run_dir`` (a relative symlink, swapped atomically)."""
+    link = output_dir / LATEST
+    if link.exists() and not link.is_symlink():
+        return  # a real directory named latest: leave the user's data alone
+    tmp = output_dir / f".{LATEST}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(run_dir, output_dir))
+    os.replace(tmp, link)

@@ -1,0 +1,90 @@
+"""Workloads measured by concbench, and the helpers pool workers run.
+
+Every function here is module level, picklable and deterministic, so that
+``spawn`` and ``forkserver`` pool workers (which import this module by name)
+can run it.  The module imports only the standard library.
+
+Each workload takes ``(i, size)``: ``i`` is the task index (it makes every
+task's answer distinct, so a model that drops or repeats tasks is caught) and
+``size`` is the task size in the workload's own unit (loop iterations, hash
+rounds or seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+import time
+from typing import Any
+
+#: Iterations of the seed notebook's ``cpu_bound`` loop.
+SEED_ITERATIONS = 2_000_000
+
+# 1 MiB buffer hashed by ``hash_rounds``; hashlib drops the GIL for buffers
+# over 2047 bytes, so threads can run it on several cores at once.
+_BUFFER = bytes(range(256)) * 4096
+
+
+def cpu_bound(n: int, iterations: int = SEED_ITERATIONS) -> int:
+    """The seed notebook's CPU loop, with the iteration count as a parameter.
+
+    ``cpu_bound(n)`` gives the seed's answer for the same ``n``.
+    """
+    s = 0
+    for i in range(iterations):
+        s += (i * i) % (n + 1)
+    return s
+
+
+def cpu(i: int, size: float) -> int:
+    """Pure-Python CPU work holding the GIL: ``cpu_bound(i, size)``."""
+    return cpu_bound(i, int(size))
+
+
+def hash_rounds(i: int, size: float) -> str:
+    """CPU work that releases the GIL: SHA-256 over ``size`` MiB."""
+    h = hashlib.sha256(i.to_bytes(8, "little"))
+    for _ in range(max(1, int(size))):
+        h.update(_BUFFER)
+    return h.hexdigest()
+
+
+def blocking_sleep(i: int, size: float) -> int:
+    """Blocking I/O stand-in: ``time.sleep(size)``, returns ``i``."""
+    time.sleep(size)
+    return i
+
+
+async def async_sleep(i: int, size: float) -> int:
+    """Non-blocking I/O stand-in: ``await asyncio.sleep(size)``, returns ``i``."""
+    await asyncio.sleep(size)
+    return i
+
+
+# Pool warm-up: one barrier task per worker proves that all W workers exist.
+_barrier: Any = None
+
+
+def barrier_init(barrier: Any) -> None:
+    """Pool initializer: keep the barrier the warm-up tasks wait on."""
+    global _barrier
+    _barrier = barrier
+
+
+def barrier_wait(timeout: float) -> str:
+    """Wait until every worker holds a warm-up task; return ``"pid:thread"``.
+
+    The barrier only opens once W tasks wait on it at the same time, so W
+    distinct workers must exist when it returns.
+    """
+    if _barrier is None:
+        raise RuntimeError("barrier_init was not run in this worker")
+    _barrier.wait(timeout)
+    return f"{os.getpid()}:{threading.get_ident()}"
+
+
+def worker_id(_: int = 0) -> int:
+    """Process id of the worker running the call (for tests and checks)."""
+    return os.getpid()
