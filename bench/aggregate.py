@@ -1,0 +1,277 @@
+"""Results file -> tidy DataFrame -> summary DataFrame (pure pandas + scipy.stats).
+
+Tidy frame: one row per measured value (warm-ups excluded).
+
+=============== =============================================================
+column          meaning
+=============== =============================================================
+name            benchmark name, e.g. ``cpu/process_pool[fork]/t16/w2``
+workload        ``cpu``, ``hash``, ``sleep``, ``async_sleep``
+model           execution model (``sequential``, ``process_pool``, ...)
+start_method    process start method, "" for other models
+tasks           T, tasks per batch
+workers         W, or <NA> for models without workers
+metric          ``steady`` (warm batches) or ``cold`` (pool creation + 1st batch)
+task_size       one task's size in ``task_unit``
+run             index of the pyperf worker process that measured the value
+value_s         seconds for one batch
+=============== =============================================================
+
+Summary frame: one row per point; see :data:`SUMMARY_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyperf
+from scipy import stats
+
+from bench.store import load_results
+
+#: Points whose 95 % CI half-width exceeds this share of the median are unstable.
+STABLE_HALF_WIDTH = 0.05
+N_RESAMPLES = 2000
+KEYS = ["workload", "model", "start_method", "tasks", "workers", "metric", "task_size"]
+
+SUMMARY_COLUMNS = {
+    "workload": "workload name",
+    "model": "execution model",
+    "start_method": 'process start method ("" for other models)',
+    "tasks": "T, tasks per batch",
+    "workers": "W, workers (<NA> for models without workers)",
+    "n": "number of values",
+    "median_s": "median batch time, seconds",
+    "mean_s": "mean batch time, seconds",
+    "stdev_s": "standard deviation, seconds",
+    "ci_low_s": "95 % bootstrap CI of the median, low end",
+    "ci_high_s": "95 % bootstrap CI of the median, high end",
+    "speedup": "median of sequential (same workload, tasks, size) / this median",
+    "speedup_ci_low": "95 % bootstrap CI of the speedup, low end",
+    "speedup_ci_high": "95 % bootstrap CI of the speedup, high end",
+    "efficiency": "speedup / min(W, C, T) (/ 1 without workers)",
+    "ideal_s": "the model's analytic time from d = sequential median / T",
+    "ideal_ratio": "median_s / ideal_s (1.0 = ideal)",
+    "karp_flatt": "Karp-Flatt serial fraction at p = min(W, C, T) (NaN at p = 1)",
+    "ci_half_pct": "CI half-width as a percentage of the median",
+    "stable": "CI half-width <= 5 % of the median",
+    "metric": "steady (warm batches) or cold (pool creation + first batch)",
+    "task_size": "one task's size in the workload's unit",
+    "name": "benchmark name",
+    "cores": "C, usable cores of the host",
+}
+
+
+@dataclass
+class RunData:
+    """Everything derived from one results file."""
+
+    path: Path
+    host: dict[str, Any]
+    tidy: pd.DataFrame
+    summary: pd.DataFrame
+    amdahl: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def host_info(suite: pyperf.BenchmarkSuite) -> dict[str, Any]:
+    """The run's host record (``host_*`` metadata, prefix removed) and run fields."""
+    meta = suite.get_benchmarks()[0].get_metadata()
+    info = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
+    for key in ("run_name", "profile", "work_scale", "git_commit", "concbench_version",
+                "cpu_model_name", "cpu_freq", "cpu_config"):
+        if key in meta:
+            info.setdefault(key, meta[key])
+    return info
+
+
+def tidy(suite: pyperf.BenchmarkSuite) -> pd.DataFrame:
+    """One row per measured value, with the point's metadata as columns."""
+    rows: list[tuple[Any, ...]] = []
+    for b in suite.get_benchmarks():
+        meta = b.get_metadata()
+        point = (
+            b.get_name(), str(meta.get("workload", "")), str(meta.get("model", "")),
+            str(meta.get("start_method", "")), int(meta.get("tasks", 0)),
+            meta.get("workers"), str(meta.get("metric", "steady")),
+            float(meta.get("task_size", 0.0)), int(meta.get("host_usable_cores", 1)),
+        )
+        for r, run in enumerate(b.get_runs()):
+            rows.extend((*point, r, float(v)) for v in run.values)
+    cols = ["name", *KEYS[:5], "metric", "task_size", "cores", "run", "value_s"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["workers"] = df["workers"].astype("Int64")
+    return df
+
+
+def _median_ci(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap 95 % CI of the median, vectorised over rows of equal length."""
+    if samples.shape[1] < 2:
+        med = np.median(samples, axis=1)
+        return med, med
+    res = stats.bootstrap((samples,), np.median, axis=1, vectorized=True,
+                          n_resamples=N_RESAMPLES, method="percentile",
+                          rng=np.random.default_rng(0))
+    return res.confidence_interval.low, res.confidence_interval.high
+
+
+def _ratio_ci(base: np.ndarray, model: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap 95 % CI of median(base) / median(model), rows independent."""
+    if base.shape[1] < 2 or model.shape[1] < 2:
+        r = np.median(base, axis=1) / np.median(model, axis=1)
+        return r, r
+
+    def ratio(b: np.ndarray, m: np.ndarray, axis: int) -> np.ndarray:
+        return np.asarray(np.median(b, axis=axis) / np.median(m, axis=axis))
+
+    res = stats.bootstrap((base, model), ratio, axis=1, vectorized=True, paired=False,
+                          n_resamples=N_RESAMPLES, method="percentile",
+                          rng=np.random.default_rng(1))
+    return res.confidence_interval.low, res.confidence_interval.high
+
+
+def _by_length(groups: dict[Any, np.ndarray]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for key, vals in groups.items():
+        out.setdefault(len(vals), []).append(key)
+    return out
+
+
+def parallelism(workers: Any, cores: int, tasks: int) -> int:
+    """p = min(W, C, T); 1 for models without workers."""
+    if workers is None or workers is pd.NA or (isinstance(workers, float) and math.isnan(workers)):
+        return 1
+    return max(1, min(int(workers), cores, tasks))
+
+
+def ideal_time(workload: str, model: str, tasks: int, workers: Any, cores: int,
+               d: float) -> float:
+    """The model's analytic batch time from one task's sequential time ``d``.
+
+    sequential, asyncio_blocking, asyncio_await: T*d; other asyncio models on
+    async_sleep: d; pools on blocking sleep: ceil(T/W)*d; process pools on CPU
+    work and threads on GIL-releasing work: ceil(T/min(W, C))*d, time-slicing
+    at ceil(T/W)*(W/C)*d when W > C; GIL-bound threads: T*d.
+    """
+    from bench.models import MODELS, WORKLOADS
+
+    if model not in MODELS or workload not in WORKLOADS or not d > 0:
+        return math.nan
+    work, kind = WORKLOADS[workload], MODELS[model].kind
+    if model in ("sequential", "asyncio_blocking", "asyncio_await"):
+        return tasks * d
+    if kind == "asyncio":
+        return d
+    w = int(workers) if workers is not None and workers is not pd.NA else 1
+    if work.io_bound:
+        return math.ceil(tasks / w) * d
+    if kind == "thread" and not work.releases_gil:
+        return tasks * d
+    if w <= cores:
+        return math.ceil(tasks / w) * d
+    return math.ceil(tasks / w) * (w / cores) * d
+
+
+def karp_flatt(speedup: float, p: int) -> float:
+    """Karp-Flatt serial fraction e = (1/S - 1/p) / (1 - 1/p); NaN when p = 1."""
+    if p <= 1 or not speedup > 0:
+        return math.nan
+    return (1 / speedup - 1 / p) / (1 - 1 / p)
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per point with medians, CIs, speedups, efficiencies and ideals."""
+    if df.empty:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    values = {name: g["value_s"].to_numpy() for name, g in df.groupby("name", sort=False)}
+    first = df.drop_duplicates("name").set_index("name")
+    s = first[[*KEYS, "cores"]].copy()
+    s["n"] = [len(values[n]) for n in s.index]
+    s["median_s"] = [float(np.median(values[n])) for n in s.index]
+    s["mean_s"] = [float(np.mean(values[n])) for n in s.index]
+    s["stdev_s"] = [float(np.std(values[n], ddof=1)) if len(values[n]) > 1 else 0.0
+                    for n in s.index]
+    s["ci_low_s"], s["ci_high_s"] = np.nan, np.nan
+    for _, names in _by_length(values).items():
+        lo, hi = _median_ci(np.vstack([values[n] for n in names]))
+        s.loc[names, "ci_low_s"], s.loc[names, "ci_high_s"] = lo, hi
+
+    base_of = _baselines(s)
+    s["speedup"] = s["speedup_ci_low"] = s["speedup_ci_high"] = np.nan
+    pairs = {n: b for n, b in base_of.items() if b is not None}
+    for n, b in pairs.items():
+        s.loc[n, "speedup"] = s.loc[b, "median_s"] / s.loc[n, "median_s"]
+    by_shape: dict[tuple[int, int], list[str]] = {}
+    for n, b in pairs.items():
+        by_shape.setdefault((len(values[b]), len(values[n])), []).append(n)
+    for names in by_shape.values():
+        lo, hi = _ratio_ci(np.vstack([values[pairs[n]] for n in names]),
+                           np.vstack([values[n] for n in names]))
+        s.loc[names, "speedup_ci_low"], s.loc[names, "speedup_ci_high"] = lo, hi
+
+    p = [parallelism(w, c, t) for w, c, t in zip(s["workers"], s["cores"], s["tasks"],
+                                                   strict=True)]
+    s["efficiency"] = s["speedup"] / p
+    s["karp_flatt"] = [karp_flatt(sp, pp) for sp, pp in zip(s["speedup"], p, strict=True)]
+    s["ideal_s"] = [
+        ideal_time(r.workload, r.model, r.tasks, r.workers, r.cores,
+                   s.loc[pairs[n], "median_s"] / r.tasks if n in pairs else math.nan)
+        if r.metric == "steady" else math.nan
+        for n, r in zip(s.index, s.itertuples(), strict=True)
+    ]
+    s["ideal_ratio"] = s["median_s"] / s["ideal_s"]
+    half = (s["ci_high_s"] - s["ci_low_s"]) / 2
+    s["ci_half_pct"] = 100 * half / s["median_s"]
+    s["stable"] = half <= STABLE_HALF_WIDTH * s["median_s"]
+    s = s.reset_index()
+    return s[list(SUMMARY_COLUMNS)]
+
+
+def _baselines(s: pd.DataFrame) -> dict[str, str | None]:
+    """Map each steady point to its sequential point (same workload, T, size)."""
+    seq = {(r.workload, r.tasks, r.task_size): n
+           for n, r in s.iterrows() if r.model == "sequential" and r.metric == "steady"}
+    return {n: (seq.get((r.workload, r.tasks, r.task_size)) if r.metric == "steady" else None)
+            for n, r in s.iterrows()}
+
+
+def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
+    """Amdahl serial fraction fitted over worker counts, per pooled model.
+
+    Least squares of ``1/S - 1/p = s (1 - 1/p)`` over the points with p > 1,
+    clipped to [0, 1]; one row per (workload, model, start_method, tasks).
+    """
+    df = summary[(summary["metric"] == "steady") & summary["workers"].notna()
+                 & summary["speedup"].notna()].copy()
+    rows = []
+    for key, g in df.groupby(["workload", "model", "start_method", "tasks"], sort=False):
+        p = np.array([parallelism(w, c, t) for w, c, t in zip(g["workers"], g["cores"],
+                                                                g["tasks"], strict=True)])
+        mask = p > 1
+        if not mask.any():
+            continue
+        x = 1 - 1 / p[mask]
+        y = 1 / g["speedup"].to_numpy()[mask] - 1 / p[mask]
+        frac = float(np.clip((x @ y) / (x @ x), 0.0, 1.0))
+        rows.append((*key, int(mask.sum()), frac))
+    return pd.DataFrame(rows, columns=["workload", "model", "start_method", "tasks",
+                                       "points", "serial_fraction"])
+
+
+def load(path: str | Path) -> RunData:
+    """Load a results file (or run directory) into DataFrames.
+
+    Examples
+    --------
+    >>> data = bench.load("reports/latest")              # doctest: +SKIP
+    >>> data.summary.query("workload == 'cpu'")[["name", "speedup"]]  # doctest: +SKIP
+    """
+    path = Path(path)
+    suite = load_results(path)
+    df = tidy(suite)
+    summary = summarize(df)
+    return RunData(path, host_info(suite), df, summary, amdahl(summary))

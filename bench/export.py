@@ -1,0 +1,94 @@
+"""Shared pieces of the exporters (run report, comparison report, gate output).
+
+Figures are created here and only here (``new_figure``), on the Agg
+backend, never through pyplot's global state.  HTML goes through one jinja2
+environment with autoescaping on, so every string that came from a results
+file is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("bench", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4,
+               height: float = 4.2) -> tuple[Figure, list[Axes]]:
+    """A new Agg figure with ``nrows x ncols`` axes (flattened list)."""
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, [ax for row in axes for ax in row]
+
+
+def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
+    """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for ext in ("png", "svg"):
+        path = out_dir / f"{safe_stem(stem)}.{ext}"
+        fig.savefig(path, dpi=110 if ext == "png" else None)
+        paths[ext] = path
+    return paths
+
+
+def safe_stem(text: str) -> str:
+    """A file name stem from a label: no separators, no dots up front."""
+    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+    return keep.strip("_") or "chart"
+
+
+def data_uri(png: Path) -> str:
+    """A ``data:`` URI embedding a PNG, for self-contained HTML."""
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def render(template: str, **context: Any) -> str:
+    """Render a template of ``bench/templates`` (HTML autoescaped)."""
+    return _ENV.get_template(template).render(**context)
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """Format a number for tables: significant digits, "" for missing."""
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def md_escape(text: Any) -> str:
+    """Escape a value for a GitHub-flavoured Markdown table cell."""
+    s = str(text)
+    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
+        s = s.replace(ch, "\\" + ch)
+    return s.replace("\r", " ").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (cells escaped)."""
+    cols = list(columns or df.columns)
+    lines = ["| " + " | ".join(md_escape(c) for c in cols) + " |",
+             "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(md_escape(fmt_num(row[c])) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
