@@ -1,0 +1,60 @@
+"""Hand-made concbench results for tests: no timing involved.
+
+``make_benchmark`` builds a pyperf benchmark carrying the same metadata a real
+run writes (see docs/results-format.md); ``write_results`` saves a suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyperf
+
+from bench.models import Point
+from bench.store import save_results
+
+HOST: dict[str, Any] = {
+    "host_cpu_model": "Test CPU 3000",
+    "host_logical_cores": 2,
+    "host_cpu_affinity": 2,
+    "host_cgroup_cpu_quota": 0.0,
+    "host_usable_cores": 2,
+    "host_python_version": "3.11.7",
+    "host_python_implementation": "CPython",
+    "host_python_build": "main test build",
+    "host_gil_enabled": 1,
+    "host_start_methods": "fork,spawn,forkserver",
+    "host_platform": "Linux-test",
+    "host_hostname": "testhost",
+}
+
+
+def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
+                   host: dict[str, Any] | None = None, **extra: Any) -> pyperf.Benchmark:
+    """A benchmark for ``point`` whose values are ``values`` split over ``runs`` runs."""
+    meta: dict[str, Any] = {
+        "name": point.name, "unit": "second", "loops": 1,
+        "concbench_format": 1, "concbench_version": "0.1.0",
+        "workload": point.workload, "model": point.model, "tasks": point.tasks,
+        "task_size": point.size, "task_unit": "iterations", "metric": point.metric,
+        "work_scale": 1.0, "profile": "test", "run_name": "test",
+        **(HOST if host is None else host), **extra,
+    }
+    if point.workers is not None:
+        meta["workers"] = point.workers
+    if point.start_method is not None:
+        meta["start_method"] = point.start_method
+    per = max(1, len(values) // runs)
+    chunks = [list(values[i:i + per]) for i in range(0, len(values), per)]
+    bench_runs = [pyperf.Run(chunk, warmups=[(1, chunk[0])], metadata=meta,
+                             collect_metadata=False) for chunk in chunks]
+    return pyperf.Benchmark(bench_runs)
+
+
+def write_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> Path:
+    """Save ``benchmarks`` as a results file at ``path``; return ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_results(path, benchmarks)
+    return path
