@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import fnmatch
 import json
+import os
+import signal
 import sys
 import time
 from typing import Any
 
 import pyperf
 
+import cpu_tasks
 from bench.models import MODELS, Batch, Point, cold_start, expected_results
 
 _opened: dict[str, Batch] = {}
@@ -61,8 +65,41 @@ def verify(point: Point) -> None:
     if got != want:
         raise SystemExit(
             f"concbench: {point.name} returned wrong results "
-            f"({len(got)} values, {sum(g == w for g, w in zip(got, want))} of {len(want)} right)"
+            f"({len(got)} values, {sum(g == w for g, w in zip(got, want, strict=False))} of {len(want)} right)"
         )
+
+
+def inject_fault(point: Point, spec: str) -> None:
+    """Testing aid: fail this point on purpose when ``CONCBENCH_FAULT`` names it.
+
+    ``spec`` is ``GLOB=KIND`` (e.g. ``cpu/sequential/*=hang``) with KIND one of
+    ``raise``, ``exit``, ``segv``, ``hang`` or ``kill_worker`` (a process pool
+    worker is killed mid-batch, so the pool breaks).  Runs in the pyperf master
+    process only; pyperf strips the variable from its workers' environment.
+    """
+    pattern, _, kind = spec.partition("=")
+    if not fnmatch.fnmatchcase(point.name, pattern):
+        return
+    if kind == "raise":
+        raise RuntimeError(f"injected fault in {point.name}")
+    if kind == "exit":
+        os._exit(3)
+    if kind == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if kind == "hang":
+        time.sleep(3600)
+    if kind == "kill_worker":
+        import concurrent.futures as cf
+
+        from bench.models import make_executor, warm
+
+        executor = make_executor(point)
+        warm(executor, point.workers or 1)
+        if isinstance(executor, cf.ProcessPoolExecutor):
+            victim = next(iter(executor._processes.values()))
+            victim.kill()
+            victim.join()
+        executor.submit(cpu_tasks.worker_id).result()  # raises BrokenProcessPool
 
 
 def _forward(cmd: list[str], args: argparse.Namespace) -> None:
@@ -77,8 +114,12 @@ def main() -> None:
     args = runner.parse_args()
     point = Point.from_json(args.point)
     metadata: dict[str, Any] = json.loads(args.meta)
-    if not args.worker and point.metric == "steady":
-        verify(point)
+    if not args.worker:
+        fault = os.environ.get("CONCBENCH_FAULT")
+        if fault:
+            inject_fault(point, fault)
+        if point.metric == "steady":
+            verify(point)
     func = time_cold if point.metric == "cold" else time_steady
     runner.bench_time_func(point.name, func, point, metadata=metadata)
 

@@ -20,7 +20,8 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers like 1,4,16, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers like 1,4,16, got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
     return values
@@ -102,6 +103,39 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild the report of any results file."""
+    from bench.report import write_report
+    from bench.store import resolve_results
+
+    results = resolve_results(args.results)
+    index = write_report(results, args.output_dir or results.parent)
+    print(f"concbench: report in {index}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two or more runs side by side."""
+    from bench.compare import write_comparison
+
+    if len(args.results) < 2:
+        raise UsageError("compare needs at least two results files")
+    index = write_comparison(args.results, args.output_dir)
+    print(f"concbench: comparison in {index}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The regression gate: 0 fine, 1 regressed, 2 bad input."""
+    from bench.check import parse_slowdown, run_check
+
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    return run_check(args.baseline, args.current, max_slowdown=parse_slowdown(args.max_slowdown),
+                     metric=args.metric, alpha=args.alpha, markdown=args.markdown,
+                     junit=args.junit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
     parser = _Parser(
@@ -131,6 +165,31 @@ def build_parser() -> argparse.ArgumentParser:
     _grid_args(p)
     p.set_defaults(func=cmd_list)
 
+    p = sub.add_parser("report", help="build the HTML/Markdown/CSV report of a results file")
+    p.add_argument("results", type=Path, help="results.json or a run directory")
+    p.add_argument("-o", "--output-dir", type=Path, default=None,
+                   help="where to write the report (default: next to the results file)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="compare runs of other machines, interpreters or commits")
+    p.add_argument("results", type=Path, nargs="+", help="two or more results files or run dirs")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("reports/compare"),
+                   help="where to write the comparison (default reports/compare)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("check", help="regression gate: exit 1 when CURRENT is slower")
+    p.add_argument("baseline", type=Path, help="baseline results file or run directory")
+    p.add_argument("current", type=Path, help="current results file or run directory")
+    p.add_argument("--max-slowdown", default="10%",
+                   help="slowdown a regression must exceed, e.g. 10%% or 1.1x (default 10%%)")
+    p.add_argument("--metric", choices=("time", "speedup"), default="time",
+                   help="compare batch times, or within-run speedups (cancels machine speed)")
+    p.add_argument("--alpha", type=float, default=0.002,
+                   help="false discovery rate for the Mann-Whitney tests (default 0.002)")
+    p.add_argument("--markdown", type=Path, default=None, help="write the verdict as Markdown")
+    p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("info", help="print the host record")
     p.add_argument("--python", default=None, help="describe this interpreter instead")
     p.add_argument("--json", action="store_true", help="as JSON")
@@ -143,7 +202,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line and exit 2 (via UsageError)."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog.removeprefix('concbench ')}: {message}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,7 @@ def finish_run(result: RunResult, *, write_report: bool = True) -> int:
     run_dir = result.run_dir
     results = run_dir / store.RESULTS
     done = sum(o.ok for o in result.outcomes)
-    print(f"concbench: {done} points measured, {len(result.failed)} failed; "
+    print(f"concbench: {done} point{'s' * (done != 1)} measured, {len(result.failed)} failed; "
           f"results in {results}", file=sys.stderr)
     for o in result.failed:
         print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)

@@ -184,7 +184,7 @@ def _variants(m: ModelDef, wl: str, t: int, size: float, workers: Sequence[int],
         return [Point(wl, m.name, t, size=size)]
     if not m.per_start_method:
         return [Point(wl, m.name, t, w, size=size) for w in workers]
-    out = []
+    out: list[Point] = []
     for sm in methods:
         ws = workers if sm in sweep else at_c
         out.extend(Point(wl, m.name, t, w, sm, size) for w in ws)
@@ -194,7 +194,7 @@ def _variants(m: ModelDef, wl: str, t: int, size: float, workers: Sequence[int],
 def _cold_points(models: Sequence[ModelDef], tasks: int, cores: int,
                  methods: Sequence[str], scale: float) -> list[Point]:
     size = task_size("cpu", scale)
-    out = []
+    out: list[Point] = []
     for m in models:
         if m.name == "thread_pool":
             out.append(Point("cpu", m.name, tasks, cores, None, size, "cold"))

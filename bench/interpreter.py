@@ -9,6 +9,7 @@ pyperf is told to pass ``PYTHONPATH`` on to its workers.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -49,6 +50,7 @@ class Interpreter:
 def _shim() -> Path:
     """A directory exposing pyperf, bench and cpu_tasks to another interpreter."""
     root = Path(tempfile.mkdtemp(prefix="concbench-path-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     for src in (Path(pyperf.__file__).parent, Path(bench.__file__).parent,
                 Path(cpu_tasks.__file__)):
         (root / src.name).symlink_to(src)

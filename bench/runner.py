@@ -27,7 +27,7 @@ from typing import Any
 import pyperf
 
 import bench
-from bench import store
+from bench import noise, store
 from bench.grid import PROFILES, GridSpec, expand
 from bench.host import FORMAT_VERSION, git_commit
 from bench.interpreter import Interpreter, resolve
@@ -162,7 +162,7 @@ def measure_point(point: Point, meta: dict[str, Any], interp: Interpreter,
             "bench._child", "--point", point.to_json(), "--meta", pyperf_json(meta),
             *interp.pyperf_args, *pyperf_args, "--output", str(out),
         )
-        with open(Path(tmp) / "log", "w+b") as log:
+        with (Path(tmp) / "log").open("w+b") as log:
             proc = subprocess.Popen(cmd, env=interp.env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             try:
@@ -204,6 +204,14 @@ def _failure_reason(code: int, text: str) -> str:
     return f"exit {code}: {tail[:300]}" if tail else f"exit {code}"
 
 
+def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """A resumed run stays noisy if any of its sessions was."""
+    if old and old.get("noisy"):
+        new["noisy"] = True
+        new["reasons"] = [*old.get("reasons", []), *new["reasons"]]
+    return new
+
+
 def new_manifest(config: RunConfig, interp: Interpreter, points: Sequence[Point]) -> dict[str, Any]:
     """The manifest of a fresh run: settings, host, every planned point pending."""
     return {
@@ -243,6 +251,7 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
     outcomes: list[Outcome] = []
     interrupted = False
     shared = run_metadata(interp, config)
+    before = noise.probe()
     progress.start(len(todo), done_before=len(points) - len(todo))
     with _sigterm_as_interrupt():
         try:
@@ -267,6 +276,9 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
             pending = any(e["status"] == "pending" for e in manifest["points"])
             manifest["status"] = ("interrupted" if interrupted or pending
                                   else "failed" if failed else "complete")
+            if not interrupted:
+                manifest["noise"] = _merge_noise(manifest.get("noise"),
+                                                 noise.assess(before, noise.probe()))
             store.write_manifest(run_dir, manifest)
     return RunResult(run_dir, outcomes, interrupted)
 

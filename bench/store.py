@@ -44,7 +44,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
@@ -58,9 +58,9 @@ def save_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> None:
     os.close(fd)
     try:
         suite.dump(tmp, compact=True, replace=True)
-        with open(tmp, "rb") as fh:
+        with Path(tmp).open("rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
@@ -174,4 +174,4 @@ def point_latest(output_dir: Path, run_dir: Path) -> None:
     tmp = output_dir / f".{LATEST}.tmp"
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(os.path.relpath(run_dir, output_dir))
-    os.replace(tmp, link)
+    tmp.replace(link)
