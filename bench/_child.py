@@ -63,10 +63,9 @@ def verify(point: Point) -> None:
     finally:
         batch.close()
     if got != want:
-        raise SystemExit(
-            f"concbench: {point.name} returned wrong results "
-            f"({len(got)} values, {sum(g == w for g, w in zip(got, want, strict=False))} of {len(want)} right)"
-        )
+        right = sum(g == w for g, w in zip(got, want, strict=False))
+        raise SystemExit(f"concbench: {point.name} returned wrong results "
+                         f"({len(got)} values, {right} of {len(want)} right)")
 
 
 def inject_fault(point: Point, spec: str) -> None:
