@@ -1,0 +1,147 @@
+"""What the gate prints and writes: a text table, Markdown, JUnit XML.
+
+The JUnit file has one ``<testcase>`` per compared point (a ``<failure>`` when
+it regressed) and a skipped test case for each point that could not be
+compared, so CI systems show the gate's verdicts natively.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from bench.check import CheckResult
+from bench.export import md_escape
+from bench.gate_stats import PointTest
+
+
+def fmt_seconds(value: float) -> str:
+    """A duration with a readable unit: ``12.3 ms``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value * 1e9:.3g} ns"
+
+
+def _values(t: PointTest, metric: str) -> tuple[str, str]:
+    if metric == "time":
+        return fmt_seconds(t.median_base), fmt_seconds(t.median_cur)
+    # relative times: value / own sequential median; the speedup is their inverse
+    return f"{1 / t.median_base:.3g}x", f"{1 / t.median_cur:.3g}x"
+
+
+def _ordered(tests: Sequence[PointTest]) -> list[PointTest]:
+    return sorted(tests, key=lambda t: not t.regressed)
+
+
+def _rule(result: CheckResult) -> str:
+    what = "batch times" if result.metric == "time" else "within-run speedups"
+    return (f"metric {result.metric} ({what}); a point regresses when the one-sided "
+            f"Mann-Whitney test gives a Benjamini-Hochberg q < {result.alpha:g} and the "
+            f"slowdown exceeds {1 + result.max_slowdown:.3g}x")
+
+
+def headline(result: CheckResult) -> str:
+    """One line: how many points regressed out of how many."""
+    n, bad = len(result.tests), len(result.regressed)
+    if bad:
+        return f"{bad} of {n} points regressed"
+    return f"no regression in {n} points"
+
+
+def _rows(result: CheckResult) -> list[list[str]]:
+    head = "speedup" if result.metric == "speedup" else "median"
+    rows = [["point", f"baseline {head}", f"current {head}", "slowdown", "95% CI", "p", "q",
+             "verdict"]]
+    for t in _ordered(result.tests):
+        base, cur = _values(t, result.metric)
+        rows.append([t.name, base, cur, f"{t.slowdown:.3f}x",
+                     f"{t.slowdown_low:.3f}-{t.slowdown_high:.3f}", f"{t.p_value:.2g}",
+                     f"{t.q_value:.2g}", t.verdict])
+    return rows
+
+
+def text_report(result: CheckResult) -> str:
+    """The verdict table for the terminal, then the headline."""
+    rows = _rows(result)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for name, why in result.skipped.items():
+        lines.append(f"skipped {name}: {why}")
+    for side, names in result.left_out.items():
+        if names:
+            lines.append(f"only in the {side} (not compared): {', '.join(names)}")
+    lines.append(f"concbench check: {headline(result)} ({_rule(result)})")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_report(result: CheckResult) -> str:
+    """A GitHub-flavoured Markdown section: headline, warning, table, left-out points."""
+    icon = ":x:" if result.regressed else ":white_check_mark:"
+    out = [f"### {icon} concbench check: {headline(result)}", "",
+           f"Baseline {md_escape(result.baseline)} vs current {md_escape(result.current)}; "
+           f"{md_escape(_rule(result))}.", ""]
+    if result.host_warning:
+        out += [f"> **Warning:** {md_escape(result.host_warning)}", ""]
+    rows = _rows(result)
+    out.append("| " + " | ".join(md_escape(c) for c in rows[0]) + " |")
+    out.append("|" + "|".join(["---"] + ["--:"] * 6 + ["---"]) + "|")
+    for r in rows[1:]:
+        cells = [md_escape(c) for c in r]
+        if r[-1] == "REGRESSED":
+            cells = [f"**{c}**" for c in cells]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    if result.skipped:
+        out.append("Skipped: " + "; ".join(f"{md_escape(n)} ({md_escape(w)})"
+                                           for n, w in result.skipped.items()) + ".")
+        out.append("")
+    for side, names in result.left_out.items():
+        if names:
+            out.append(f"Only in the {side} (not compared): "
+                       + ", ".join(md_escape(n) for n in names) + ".")
+            out.append("")
+    return "\n".join(out)
+
+
+def junit_xml(result: CheckResult) -> str:
+    """JUnit XML: one test case per point, failures for the regressed ones."""
+    n_skipped = len(result.skipped) + sum(map(len, result.left_out.values()))
+    suites = ET.Element("testsuites", name="concbench check")
+    suite = ET.SubElement(suites, "testsuite", {
+        "name": f"concbench check ({result.metric})",
+        "tests": str(len(result.tests) + n_skipped),
+        "failures": str(len(result.regressed)), "errors": "0",
+        "skipped": str(n_skipped), "time": "0",
+    })
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("baseline", str(result.baseline)), ("current", str(result.current)),
+                       ("metric", result.metric), ("alpha", f"{result.alpha:g}"),
+                       ("max_slowdown", f"{result.max_slowdown:g}"),
+                       ("host_warning", result.host_warning or "")):
+        ET.SubElement(props, "property", name=key, value=value)
+    classname = f"concbench.check.{result.metric}"
+    for t in result.tests:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=t.name, time="0")
+        base, cur = _values(t, result.metric)
+        detail = (f"baseline {base} (n={t.n_base}), current {cur} (n={t.n_cur}); slowdown "
+                  f"{t.slowdown:.3f}x (95% CI {t.slowdown_low:.3f}-{t.slowdown_high:.3f}); "
+                  f"p={t.p_value:.3g}, q={t.q_value:.3g}: {t.verdict}")
+        if t.regressed:
+            failure = ET.SubElement(case, "failure", type="regression", message=(
+                f"{t.slowdown:.3f}x slower (max {1 + result.max_slowdown:.3g}x), "
+                f"q={t.q_value:.2g}"))
+            failure.text = detail
+        else:
+            ET.SubElement(case, "system-out").text = detail
+    for name, why in result.skipped.items():
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+        ET.SubElement(case, "skipped", message=why)
+    for side, names in result.left_out.items():
+        for name in names:
+            case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+            ET.SubElement(case, "skipped", message=f"only in the {side}")
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

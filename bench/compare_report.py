@@ -1,0 +1,133 @@
+"""Write a comparison: ``index.html``, ``comparison.md``, ``points.csv``, ``hosts.csv``, charts.
+
+Every string from a results file reaches HTML through the autoescaping
+environment of :func:`bench.export.render`, and Markdown through
+:func:`bench.export.md_escape`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.compare import Comparison
+from bench.compare_plots import plot_efficiency_overlay, plot_speedup_overlay, series
+from bench.export import (
+    data_uri,
+    fmt_num,
+    markdown_table,
+    md_escape,
+    new_figure,
+    render,
+    save_figure,
+)
+
+
+def _ci(low: Any, high: Any, digits: int = 3) -> str:
+    lo, hi = fmt_num(float(low), digits), fmt_num(float(high), digits)
+    return f"{lo}\N{EN DASH}{hi}" if lo and hi else ""
+
+
+def _ms(value: Any) -> str:
+    return fmt_num(float(value) * 1e3, 3)
+
+
+def point_rows(c: Comparison) -> list[dict[str, Any]]:
+    """One dict per common point: its name and, per run, formatted cells."""
+    by_name = {name: g.set_index("run") for name, g in c.points.groupby("name", sort=False)}
+    rows = []
+    for name in c.common:
+        g = by_name[name]
+        cells = []
+        for i, label in enumerate(c.labels):
+            r = g.loc[label]
+            cells.append({
+                "median": _ms(r["median_s"]), "ci": _ci(r["ci_low_s"] * 1e3,
+                                                        r["ci_high_s"] * 1e3),
+                "ratio": "" if i == 0 else fmt_num(float(r["ratio"])),
+                "ratio_ci": "" if i == 0 else _ci(r["ratio_ci_low"], r["ratio_ci_high"]),
+                "slower": i > 0 and float(r["ratio_ci_low"]) > 1,
+                "faster": i > 0 and float(r["ratio_ci_high"]) < 1,
+                "speedup": fmt_num(float(r["speedup"])),
+                "efficiency": fmt_num(float(r["efficiency"])),
+            })
+        rows.append({"name": name, "cells": cells})
+    return rows
+
+
+def charts(c: Comparison, out_dir: Path) -> list[dict[str, str]]:
+    """Draw the overlay charts; return ``[{"title", "png", "svg", "uri"}]``."""
+    out = []
+    keys = c.points[["workload", "tasks"]].drop_duplicates().itertuples(index=False)
+    for workload, tasks in keys:
+        if series(c.points, workload=str(workload), tasks=int(tasks)).empty:
+            continue
+        fig, (ax1, ax2) = new_figure(2)
+        plot_speedup_overlay(ax1, c.points, workload=str(workload), tasks=int(tasks))
+        plot_efficiency_overlay(ax2, c.points, workload=str(workload), tasks=int(tasks))
+        paths = save_figure(fig, out_dir / "charts", f"compare_{workload}_t{tasks}")
+        out.append({"title": f"{workload}, T={tasks}",
+                    "png": paths["png"].relative_to(out_dir).as_posix(),
+                    "svg": paths["svg"].relative_to(out_dir).as_posix(),
+                    "uri": data_uri(paths["png"])})
+    return out
+
+
+def markdown(c: Comparison) -> str:
+    """The comparison as GitHub-flavoured Markdown."""
+    lines = ["# concbench comparison", "",
+             "Runs (the first is the reference of the ratios): "
+             + ", ".join(f"{md_escape(label)} ({md_escape(r.path)})"
+                         for label, r in zip(c.labels, c.runs, strict=True)) + ".", ""]
+    if c.differences:
+        lines += ["**Host records differ:** "
+                  + "; ".join(md_escape(d) for d in c.differences) + ".", ""]
+    hosts = c.hosts.copy()
+    hosts["key"] = [f"{k} (differs)" if d and m else k
+                    for k, d, m in zip(hosts["key"], hosts["differs"], hosts["matters"],
+                                       strict=True)]
+    lines += ["## Hosts", "", markdown_table(hosts, ["key", *c.labels])]
+    records = []
+    for row in point_rows(c):
+        rec: dict[str, str] = {"point": row["name"]}
+        for label, cell in zip(c.labels, row["cells"], strict=True):
+            text = f"{cell['median']} ms"
+            if cell["ratio"]:
+                text += f" ({cell['ratio']}x, CI {cell['ratio_ci']})"
+            rec[f"{label}: median"] = text
+            rec[f"{label}: speedup"] = cell["speedup"]
+        records.append(rec)
+    table = pd.DataFrame.from_records(records)
+    lines += ["## Points", "", "Median batch time, ratio to the first run with its 95 % CI, "
+              "and each run's own speedup.", "", markdown_table(table)]
+    left = [(label, names) for label, names in c.left_out.items() if names]
+    if left:
+        lines += ["## Points left out (not in every run)", ""]
+        lines += [f"- {md_escape(label)}: " + ", ".join(md_escape(n) for n in names)
+                  for label, names in left]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_files(c: Comparison, out_dir: Path) -> Path:
+    """Write every file of the comparison into ``out_dir``; return ``index.html``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    c.points.to_csv(out_dir / "points.csv", index=False)
+    c.hosts.to_csv(out_dir / "hosts.csv", index=False)
+    (out_dir / "comparison.md").write_text(markdown(c), encoding="utf-8")
+    hosts = [{"key": r["key"], "values": [r[label] for label in c.labels],
+              "differs": bool(r["differs"]), "matters": bool(r["matters"])}
+             for _, r in c.hosts.iterrows()]
+    html = render(
+        "compare.html.j2",
+        runs=[{"label": label, "path": str(r.path)}
+              for label, r in zip(c.labels, c.runs, strict=True)],
+        labels=c.labels, hosts=hosts, differences=c.differences, rows=point_rows(c),
+        left_out=[(label, names) for label, names in c.left_out.items() if names],
+        charts=charts(c, out_dir),
+    )
+    index = out_dir / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return index

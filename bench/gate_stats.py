@@ -1,0 +1,189 @@
+"""Statistics of the regression gate: rank tests, FDR control, ratio-of-medians CIs.
+
+Everything here works on plain samples (one 1-D array of values per point) so
+it can be tested on synthetic data; :mod:`bench.check` feeds it real runs.
+
+The gate's rule for one point, with ``x`` the current samples and ``y`` the
+baseline samples, both "bigger is worse" (seconds, or seconds relative to the
+run's own sequential median under ``--metric speedup``):
+
+1. a one-sided Mann-Whitney U test, H1: ``x`` is stochastically greater than
+   ``y`` (exact p-value without ties and for small samples, the normal
+   approximation with tie correction otherwise);
+2. Benjamini-Hochberg adjustment of the p-values over every compared point;
+3. the point regresses when ``q < alpha`` **and** the slowdown
+   ``median(x) / median(y)`` exceeds ``1 + max_slowdown``.
+
+The slowdown's 95 % CI comes from a percentile bootstrap (independent
+resampling of both samples), vectorised over points of equal sample sizes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+#: Resamples of the slowdown bootstrap.
+N_RESAMPLES = 2000
+#: Largest sample size for which the exact Mann-Whitney distribution is used.
+EXACT_MAX = 100
+
+
+@dataclass(frozen=True)
+class PointTest:
+    """The gate's statistics for one point."""
+
+    name: str
+    n_base: int
+    n_cur: int
+    median_base: float
+    median_cur: float
+    slowdown: float
+    slowdown_low: float
+    slowdown_high: float
+    p_value: float
+    q_value: float
+    significant: bool
+    regressed: bool
+
+    @property
+    def verdict(self) -> str:
+        """One word (or three) for tables: why the point passed or failed."""
+        if self.regressed:
+            return "REGRESSED"
+        if self.significant:
+            return "slower, within threshold"
+        if self.slowdown > 1:
+            return "not significant"
+        return "ok"
+
+
+def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
+    """One-sided p-value that ``x`` is stochastically greater than ``y``.
+
+    Unequal sizes and ties are fine.  Samples of identical values (no
+    information at all) give p = 1.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        1-D samples, at least one value each.
+
+    Returns
+    -------
+    float
+        The p-value, in [0, 1].
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size == 0 or y.size == 0:
+        raise ValueError("both samples need at least one value")
+    both = np.concatenate([x, y])
+    ties = np.unique(both).size < both.size
+    if np.ptp(both) == 0:
+        return 1.0
+    method = "asymptotic" if ties or max(x.size, y.size) > EXACT_MAX else "exact"
+    p = float(stats.mannwhitneyu(x, y, alternative="greater", method=method).pvalue)
+    return 1.0 if math.isnan(p) else min(max(p, 0.0), 1.0)
+
+
+def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values), same order as given."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return p
+    return np.asarray(stats.false_discovery_control(p, method="bh"))
+
+
+def _ratio(cur: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.median(cur, axis=axis) / np.median(base, axis=axis))
+
+
+def slowdown_ci(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
+                *, confidence: float = 0.95, seed: int = 4
+                ) -> dict[str, tuple[float, float]]:
+    """Bootstrap CI of ``median(cur) / median(base)`` for every point.
+
+    Points with the same pair of sample sizes are resampled in one vectorised
+    :func:`scipy.stats.bootstrap` call.  A point with a single value on
+    either side gets the degenerate interval (ratio, ratio).
+
+    Parameters
+    ----------
+    cur, base : Mapping[str, numpy.ndarray]
+        Samples per point name; the names of ``cur`` must all be in ``base``.
+    confidence : float
+        Confidence level of the interval.
+    seed : int
+        Seed of the resampling, so reports are reproducible.
+
+    Returns
+    -------
+    dict
+        ``{name: (low, high)}``.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    groups: dict[tuple[int, int], list[str]] = {}
+    for name in cur:
+        groups.setdefault((len(cur[name]), len(base[name])), []).append(name)
+    rng = np.random.default_rng(seed)
+    for (n_cur, n_base), names in groups.items():
+        c = np.vstack([cur[n] for n in names]).astype(float)
+        b = np.vstack([base[n] for n in names]).astype(float)
+        if n_cur < 2 or n_base < 2:
+            r = _ratio(c, b)
+            out.update({n: (float(v), float(v)) for n, v in zip(names, r, strict=True)})
+            continue
+        res = stats.bootstrap((c, b), _ratio, axis=-1, vectorized=True, paired=False,
+                              n_resamples=N_RESAMPLES, method="percentile",
+                              confidence_level=confidence, rng=rng)
+        low = np.atleast_1d(res.confidence_interval.low)
+        high = np.atleast_1d(res.confidence_interval.high)
+        # identical resamples (constant samples) give NaN bounds: the ratio is exact
+        r = _ratio(c, b)
+        low, high = np.where(np.isnan(low), r, low), np.where(np.isnan(high), r, high)
+        out.update({n: (float(lo), float(hi))
+                    for n, lo, hi in zip(names, low, high, strict=True)})
+    return out
+
+
+def gate(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], *,
+         max_slowdown: float, alpha: float) -> list[PointTest]:
+    """Test every point of ``cur`` against ``base`` with the gate's rule.
+
+    Parameters
+    ----------
+    cur, base : Mapping[str, numpy.ndarray]
+        "Bigger is worse" samples per point; the same names in both.
+    max_slowdown : float
+        Tolerated slowdown as a fraction (0.10: a point may be 10 % slower).
+    alpha : float
+        False discovery rate over all compared points.
+
+    Returns
+    -------
+    list of PointTest
+        In the order of ``cur``.
+    """
+    names = list(cur)
+    missing = [n for n in names if n not in base]
+    if missing:
+        raise KeyError(f"points missing from the baseline: {', '.join(missing)}")
+    p = [mann_whitney_greater(cur[n], base[n]) for n in names]
+    q = bh_adjust(p)
+    cis = slowdown_ci({n: cur[n] for n in names}, base)
+    out = []
+    for i, n in enumerate(names):
+        med_c, med_b = float(np.median(cur[n])), float(np.median(base[n]))
+        ratio = med_c / med_b if med_b > 0 else math.inf
+        sig = bool(q[i] < alpha)
+        out.append(PointTest(
+            name=n, n_base=len(base[n]), n_cur=len(cur[n]), median_base=med_b,
+            median_cur=med_c, slowdown=ratio, slowdown_low=cis[n][0],
+            slowdown_high=cis[n][1], p_value=p[i], q_value=float(q[i]), significant=sig,
+            regressed=sig and ratio > 1 + max_slowdown,
+        ))
+    return out

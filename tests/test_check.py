@@ -1,0 +1,261 @@
+"""The regression gate: statistics on synthetic samples, exit codes, Markdown, JUnit, bad input."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.aggregate import load
+from bench.check import check_runs, parse_slowdown, run_check
+from bench.errors import UsageError
+from bench.gate_stats import bh_adjust, gate, mann_whitney_greater, slowdown_ci
+from bench.models import Point
+from tests.factory import HOST, make_benchmark, write_results
+
+SEQ = Point("cpu", "sequential", 4, size=1000.0)
+POOL = Point("cpu", "process_pool", 4, workers=2, start_method="fork", size=1000.0)
+THREADS = Point("cpu", "thread_pool", 4, workers=2, size=1000.0)
+COLD = Point("cpu", "process_pool", 4, workers=2, start_method="fork", size=1000.0,
+             metric="cold")
+POINTS = (SEQ, POOL, THREADS, COLD)
+BASE_S = {SEQ: 0.040, POOL: 0.022, THREADS: 0.041, COLD: 0.060}
+
+
+def noisy(median: float, n: int, seed: int) -> list[float]:
+    """``n`` lognormal values around ``median`` (3 % spread), reproducible."""
+    rng = np.random.default_rng(seed)
+    return list(median * np.exp(rng.normal(0.0, 0.03, n)))
+
+
+def write_run(path: Path, *, seed: int, scale: dict[Point, float] | None = None,
+              points: tuple[Point, ...] = POINTS, n: int = 10, **host: object) -> Path:
+    """A results file whose points have BASE_S medians times ``scale``."""
+    scale = scale or {}
+    benches = [make_benchmark(p, noisy(BASE_S[p] * scale.get(p, 1.0), n, seed + i), runs=2,
+                              host={**HOST, **host})
+               for i, p in enumerate(points)]
+    return write_results(path, benches)
+
+
+# ----------------------------------------------------------------- statistics
+def test_mann_whitney_detects_a_shift() -> None:
+    base, cur = np.array(noisy(1.0, 10, 1)), np.array(noisy(1.3, 10, 2))
+    assert mann_whitney_greater(cur, base) < 1e-4
+    assert mann_whitney_greater(base, cur) > 0.99
+
+
+def test_mann_whitney_same_distribution_is_not_significant() -> None:
+    assert mann_whitney_greater(np.array(noisy(1.0, 10, 3)), np.array(noisy(1.0, 10, 4))) > 0.01
+
+
+def test_mann_whitney_unequal_sizes() -> None:
+    p = mann_whitney_greater(np.array(noisy(1.3, 7, 5)), np.array(noisy(1.0, 15, 6)))
+    assert p < 1e-3
+
+
+def test_mann_whitney_ties() -> None:
+    base = np.array([1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0])
+    cur = np.array([3.0, 3.0, 3.0, 4.0, 4.0, 4.0, 4.0, 5.0, 5.0])
+    p = mann_whitney_greater(cur, base)
+    assert 0 < p < 1e-3
+    assert mann_whitney_greater(base, base.copy()) > 0.4
+
+
+def test_mann_whitney_constant_samples() -> None:
+    assert mann_whitney_greater(np.ones(5), np.ones(8)) == 1.0
+    with pytest.raises(ValueError, match="at least one"):
+        mann_whitney_greater(np.array([]), np.ones(3))
+
+
+def test_bh_adjust_matches_the_definition() -> None:
+    p = [0.01, 0.04, 0.03, 0.20]
+    # sorted: 0.01*4/1, 0.03*4/2, 0.04*4/3, 0.2*4/4, then running minimum from the top
+    assert bh_adjust(p) == pytest.approx([0.04, 0.0533333, 0.0533333, 0.20], rel=1e-5)
+    assert bh_adjust([]).size == 0
+
+
+def test_slowdown_ci_covers_the_true_ratio_and_groups_by_shape() -> None:
+    cur = {"a": np.array(noisy(1.5, 10, 7)), "b": np.array(noisy(2.0, 10, 8)),
+           "c": np.array(noisy(1.0, 6, 9)), "one": np.array([2.0])}
+    base = {"a": np.array(noisy(1.0, 10, 10)), "b": np.array(noisy(1.0, 10, 11)),
+            "c": np.array(noisy(1.0, 12, 12)), "one": np.array([1.0, 1.0])}
+    ci = slowdown_ci(cur, base)
+    for name, true in (("a", 1.5), ("b", 2.0), ("c", 1.0)):
+        assert ci[name][0] < true < ci[name][1]
+    assert ci["one"] == (2.0, 2.0)
+
+
+def test_gate_flags_known_regressions_only() -> None:
+    base = {f"p{i}": np.array(noisy(1.0, 10, 20 + i)) for i in range(10)}
+    cur = {f"p{i}": np.array(noisy(1.0, 10, 40 + i)) for i in range(10)}
+    cur["p3"] = np.array(noisy(1.3, 10, 60))   # a clear regression
+    cur["p5"] = np.array(noisy(1.05, 10, 61))  # real, but under the threshold
+    tests = {t.name: t for t in gate(cur, base, max_slowdown=0.10, alpha=0.002)}
+    assert [n for n, t in tests.items() if t.regressed] == ["p3"]
+    assert tests["p3"].verdict == "REGRESSED"
+    assert 1.2 < tests["p3"].slowdown < 1.4
+    assert tests["p3"].slowdown_low > 1.1
+    assert not tests["p5"].regressed
+
+
+def test_gate_needs_significance_not_just_a_big_ratio() -> None:
+    base, cur = {"x": np.array([1.0, 3.0])}, {"x": np.array([2.0, 4.0])}
+    [t] = gate(cur, base, max_slowdown=0.10, alpha=0.002)
+    assert t.slowdown == pytest.approx(1.5)
+    assert not t.regressed
+    assert t.verdict == "not significant"
+
+
+# ------------------------------------------------------------ parse_slowdown
+@pytest.mark.parametrize(("text", "expected"), [
+    ("10%", 0.10), ("0.1", 0.10), ("1.1x", 0.10), (" 25 % ", 0.25), ("0", 0.0),
+    ("1x", 0.0), ("1.25X", 0.25), ("5e-2", 0.05), ("899%", 8.99),
+])
+def test_parse_slowdown(text: str, expected: float) -> None:
+    assert parse_slowdown(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "10%%", "-5%", "0.9x", "10x", "900%", "9",
+                                  "nan", "inf", "1.1y"])
+def test_parse_slowdown_refuses_junk(text: str) -> None:
+    with pytest.raises(UsageError, match="--max-slowdown"):
+        parse_slowdown(text)
+
+
+# --------------------------------------------------------------- exit codes
+def test_same_code_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = write_run(tmp_path / "a.json", seed=1), write_run(tmp_path / "b.json", seed=100)
+    assert run_check(a, b) == 0
+    out = capsys.readouterr().out
+    assert "no regression in 4 points" in out
+
+
+def test_slower_run_fails_and_names_points(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    b = write_run(tmp_path / "b.json", seed=100, scale={POOL: 1.5, THREADS: 1.3})
+    md, junit = tmp_path / "out" / "check.md", tmp_path / "out" / "check.xml"
+    assert run_check(a, b, markdown=md, junit=junit) == 1
+    assert "2 of 4 points regressed" in capsys.readouterr().out
+
+    text = md.read_text()
+    rows = [line for line in text.splitlines() if "REGRESSED" in line]
+    assert len(rows) == 2
+    assert any("process\\_pool\\[fork\\]" in r for r in rows)
+    assert any("thread\\_pool" in r for r in rows)
+
+    root = ET.parse(junit).getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert suite.get("tests") == "4"
+    assert suite.get("failures") == "2"
+    failed = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
+    assert failed == {POOL.name, THREADS.name}
+
+
+def test_threshold_decides(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    b = write_run(tmp_path / "b.json", seed=100, scale={POOL: 1.5})
+    assert run_check(a, b, max_slowdown=0.6) == 0
+    assert run_check(a, b, max_slowdown=0.2) == 1
+
+
+def test_step_summary_is_appended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    a = write_run(tmp_path / "a.json", seed=1)
+    b = write_run(tmp_path / "b.json", seed=100, scale={POOL: 1.5})
+    assert run_check(a, b) == 1
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert "concbench check: 1 of 4 points regressed" in text
+
+
+# ----------------------------------------------------- hosts and --metric speedup
+def test_other_host_warns_and_speedup_cancels_machine_speed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    slow_machine = dict.fromkeys(POINTS, 1.6)
+    b = write_run(tmp_path / "b.json", seed=100, scale=slow_machine, host_usable_cores=4,
+                  host_cpu_model="Slow CPU 1")
+    md = tmp_path / "check.md"
+    assert run_check(a, b, markdown=md) == 1
+    err = capsys.readouterr().err
+    assert "usable_cores: 2 vs 4" in err
+    assert "--metric speedup" in err
+    assert "--metric speedup" in md.read_text()
+    assert run_check(a, b, metric="speedup") == 0
+
+
+def test_speedup_drop_is_a_regression_and_skips_sequential_and_cold(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    b = write_run(tmp_path / "b.json", seed=100, scale={POOL: 1.5})
+    res = check_runs(load(a), load(b), metric="speedup")
+    assert [t.name for t in res.regressed] == [POOL.name]
+    assert set(res.skipped) == {SEQ.name, COLD.name}
+    assert res.regressed[0].slowdown == pytest.approx(1.5, rel=0.1)
+
+
+def test_unequal_sample_counts(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1, n=12)
+    b = write_run(tmp_path / "b.json", seed=100, n=6, scale={POOL: 1.5})
+    res = check_runs(load(a), load(b))
+    assert [t.name for t in res.regressed] == [POOL.name]
+    assert {(t.n_base, t.n_cur) for t in res.tests} == {(12, 6)}
+
+
+def test_left_out_points_are_listed(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    b = write_run(tmp_path / "b.json", seed=100, points=(SEQ, POOL))
+    junit, md = tmp_path / "j.xml", tmp_path / "c.md"
+    assert run_check(a, b, junit=junit, markdown=md) == 0
+    skipped = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")
+               if c.find("skipped") is not None]
+    assert sorted(skipped) == sorted([THREADS.name, COLD.name])
+    assert "Only in the baseline" in md.read_text()
+
+
+# ----------------------------------------------------------------- bad input
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    with pytest.raises(UsageError, match="no such file"):
+        run_check(a, tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(UsageError, match="not valid JSON"):
+        run_check(bad, a)
+
+
+def test_no_common_point(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1, points=(SEQ,))
+    b = write_run(tmp_path / "b.json", seed=2, points=(POOL,))
+    with pytest.raises(UsageError, match="no point in common"):
+        run_check(a, b)
+
+
+def test_speedup_without_any_speedup_point(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1, points=(SEQ, COLD))
+    with pytest.raises(UsageError, match="--metric time"):
+        run_check(a, a, metric="speedup")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"metric": "memory"}, "--metric"), ({"alpha": 0.0}, "--alpha"), ({"alpha": 1.5}, "--alpha"),
+    ({"max_slowdown": -0.1}, "--max-slowdown"), ({"max_slowdown": float("nan")}, "--max-slowdown"),
+])
+def test_bad_options(tmp_path: Path, kwargs: dict[str, object], match: str) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    with pytest.raises(UsageError, match=match):
+        run_check(a, a, **kwargs)  # type: ignore[arg-type]
+
+
+def test_unwritable_output(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UsageError, match="cannot write"):
+        run_check(a, a, junit=blocker / "j.xml")
