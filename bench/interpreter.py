@@ -60,7 +60,7 @@ def _shim() -> Path:
 def _clean_env() -> dict[str, str]:
     env = dict(os.environ)
     # asyncio debug mode makes loops ~20x slower; never measure with it on
-    for var in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONPATH"):
+    for var in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE"):
         env.pop(var, None)
     return env
 
@@ -74,7 +74,6 @@ def resolve(python: str | None) -> Interpreter:
         When ``python`` cannot be found or does not run the probe.
     """
     env = _clean_env()
-    pyperf_args: list[str] = []
     if python is None:
         executable = sys.executable
     else:
@@ -83,8 +82,10 @@ def resolve(python: str | None) -> Interpreter:
             raise UsageError(f"--python {python!r}: no such interpreter")
         executable = found
         if Path(executable).resolve() != Path(sys.executable).resolve():
-            env["PYTHONPATH"] = str(_shim())
-            pyperf_args = ["--inherit-environ", "PYTHONPATH"]
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(_shim()), env.get("PYTHONPATH", "")) if p)
+    # pyperf strips PYTHONPATH from its workers' environment unless told otherwise
+    pyperf_args = ["--inherit-environ", "PYTHONPATH"] if env.get("PYTHONPATH") else []
     interp = Interpreter(executable, env, pyperf_args)
     try:
         out = subprocess.run(

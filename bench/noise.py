@@ -22,6 +22,7 @@ MAX_DRIFT = 0.10
 MAX_BUSY_CORES = 0.25
 CALIBRATION_SIZE = 20_000
 CALIBRATION_REPEATS = 7
+WARMUP_S = 0.2
 
 
 def _cpu_times(stat: Path = Path("/proc/stat")) -> tuple[float, float] | None:
@@ -47,7 +48,14 @@ def busy_cores(window: float = 0.5) -> float:
 
 
 def calibrate() -> float:
-    """Median seconds of one fixed CPU task, run in this process."""
+    """Median seconds of one fixed CPU task, run in this process.
+
+    The task first runs untimed for ``WARMUP_S`` so that a CPU clocked down
+    while idle is at speed before the timed repeats.
+    """
+    end = time.perf_counter() + WARMUP_S
+    while time.perf_counter() < end:
+        cpu_tasks.cpu(0, CALIBRATION_SIZE)
     times = []
     for _ in range(CALIBRATION_REPEATS):
         t0 = time.perf_counter()

@@ -263,6 +263,7 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
                 entry = by_name[point.name]
                 entry["status"] = "done" if outcome.ok else "failed"
                 entry["reason"] = outcome.reason
+                entry["seconds"] = round(outcome.seconds, 3)
                 if outcome.benchmark is not None:
                     benchmarks.append(outcome.benchmark)
                     store.save_results(run_dir / store.RESULTS, benchmarks)
