@@ -1,0 +1,163 @@
+"""The command line in-process: list, info, and every usage error as one line with exit 2."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import bench.runner
+from bench import host
+from bench.grid import GridSpec
+from bench.interpreter import Interpreter
+from bench.runner import RunConfig, plan
+from tests.conftest import CliResult
+
+Cli = Callable[..., CliResult]
+
+#: A grid that would take a second to measure; every error below happens before it runs.
+TINY = ("--profile", "smoke", "--workloads", "sleep", "--models", "sequential", "--tasks", "1")
+
+
+def assert_usage_error(result: CliResult, *fragments: str) -> None:
+    assert result.code == 2, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("concbench:"), lines[0]
+    assert "Traceback" not in result.err + result.out
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def run_args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["run", *TINY, "--output-dir", str(tmp_path / "out"), "--name", "t", "--no-report",
+            "-q", *extra]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        (("--workers", "0"), ("--workers", ">= 1")),
+        (("--tasks", "-3"), ("--tasks", ">= 1")),
+        (("--tasks=-3",), ("--tasks", ">= 1")),
+        (("--tasks", "four"), ("--tasks", "whole numbers")),
+        (("--tasks", "1.5"), ("--tasks",)),
+        (("--workloads", "disk"), ("unknown workload 'disk'",)),
+        (("--models", "greenlet"), ("unknown model 'greenlet'",)),
+        (("--models", "process_pool", "--start-methods", "vfork"), ("'vfork'", "not available")),
+        (("--python", "/nonexistent/python"), ("/nonexistent/python",)),
+        (("--python", "/bin/false"), ("/bin/false",)),
+        (("--profile", "huge"), ("unknown profile 'huge'",)),
+        (("--work-scale", "0"), ("--work-scale",)),
+        (("--work-scale", "abc"), ("--work-scale",)),
+        (("--work-scale", "inf"), ("--work-scale",)),
+        (("--point-timeout", "0"), ("--point-timeout",)),
+        (("--name", "../escape"), ("plain directory name",)),
+        (("--bogus",), ("unrecognized arguments",)),
+    ],
+    ids=lambda v: "_".join(v) if isinstance(v, tuple) else str(v),
+)
+def test_run_usage_errors(cli: Cli, tmp_path: Path, extra: tuple[str, ...],
+                          fragments: tuple[str, ...]) -> None:
+    # the later option wins, so each extra overrides the tiny grid's own value
+    assert_usage_error(cli(*run_args(tmp_path, *extra)), *fragments)
+    assert not (tmp_path / "out" / "t").exists()  # nothing measured, no run directory
+
+
+def test_start_method_the_platform_lacks(cli: Cli, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         interp: Interpreter) -> None:
+    record = {**interp.record, "start_methods": "spawn"}  # a platform without fork
+
+    def resolve(python: str | None) -> Interpreter:
+        return Interpreter(interp.executable, interp.env, [], record)
+
+    monkeypatch.setattr(bench.runner, "resolve", resolve)
+    result = cli(*run_args(tmp_path, "--models", "process_pool", "--start-methods", "fork"))
+    assert_usage_error(result, "'fork'", "offers spawn")
+
+
+def test_existing_run_directory_without_force(cli: Cli, tmp_path: Path) -> None:
+    run_dir = tmp_path / "out" / "t"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text("{}")
+    assert_usage_error(cli(*run_args(tmp_path)), "exists already", "--force")
+    assert (run_dir / "results.json").read_text() == "{}"
+
+
+def test_resume_of_a_missing_directory(cli: Cli, tmp_path: Path) -> None:
+    assert_usage_error(cli("run", "--resume", str(tmp_path / "nope")), "no such file")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("list", "--workers", "0"), ("list", "--models", "greenlet"),
+     ("info", "--python", "/nonexistent/python"), ("info", "--python", "/bin/false"),
+     ("frobnicate",)],
+    ids=lambda v: "_".join(v).replace("/", "-"),
+)
+def test_other_usage_errors(cli: Cli, argv: tuple[str, ...]) -> None:
+    assert_usage_error(cli(*argv))
+
+
+def test_no_command_prints_help_and_exits_2(cli: Cli) -> None:
+    result = cli()
+    assert result.code == 2
+    assert "usage: concbench" in result.err
+
+
+def test_version(cli: Cli) -> None:
+    import bench
+
+    result = cli("--version")
+    assert result.code == 0
+    assert result.out.strip() == f"concbench {bench.__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("--profile", "quick"), ("--profile", "full"),
+     ("--profile", "smoke", "--workloads", "cpu,async_sleep", "--tasks", "2,8",
+      "--workers", "1,3", "--start-methods", "spawn")],
+    ids=["quick", "full", "restricted"],
+)
+def test_list_prints_the_planned_points(cli: Cli, argv: tuple[str, ...]) -> None:
+    result = cli("list", *argv)
+    assert result.code == 0, result.err
+    config = RunConfig(grid=_grid_of(argv))
+    interp, points = plan(config)
+    assert result.out.splitlines() == [p.name for p in points]
+    assert f"{len(points)} points (usable cores C={interp.record['usable_cores']}" in result.err
+
+
+def _grid_of(argv: tuple[str, ...]) -> GridSpec:
+    opts = dict(zip(argv[::2], argv[1::2], strict=True))
+    names = {"--workloads": "workloads", "--start-methods": "start_methods"}
+    ints = {"--tasks": "tasks", "--workers": "workers"}
+    spec: dict[str, object] = {"profile": opts.get("--profile", "quick")}
+    spec.update({v: tuple(opts[k].split(",")) for k, v in names.items() if k in opts})
+    spec.update({v: tuple(int(x) for x in opts[k].split(",")) for k, v in ints.items()
+                 if k in opts})
+    return GridSpec(**spec)  # type: ignore[arg-type]
+
+
+def test_info_json(cli: Cli) -> None:
+    result = cli("info", "--json")
+    assert result.code == 0, result.err
+    record = json.loads(result.out)
+    local = host.host_record()
+    assert record["usable_cores"] == local["usable_cores"]
+    assert isinstance(record["usable_cores"], int)
+    assert record["python_version"] == platform.python_version()
+    assert set(record) == set(local)
+
+
+def test_info_text(cli: Cli) -> None:
+    result = cli("info")
+    assert result.code == 0, result.err
+    lines = dict(line.split(None, 1) for line in result.out.splitlines())
+    assert int(lines["usable_cores"]) == host.host_record()["usable_cores"]
+    assert lines["python_version"] == platform.python_version()
