@@ -1,0 +1,361 @@
+"""Issue 5 parts 1-2: a failing point is isolated, nothing measured is lost.
+
+Real runs (marked slow) inject each fault of ``bench._child.inject_fault``
+through ``CONCBENCH_FAULT`` into one point of a two-point grid, interrupt a
+real sweep with SIGINT/SIGTERM, and finish each run with ``--resume``.
+In-process tests (fast) replace the measured child with hand-made
+benchmarks to hit the narrow windows a real signal rarely lands in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import cli, runner, store
+from bench.models import Point
+from tests.factory import make_benchmark, write_results
+
+SEQ = "cpu/sequential/t4"
+POOL = "cpu/process_pool[fork]/t4/w2"
+#: One worker: killing it breaks the pool for sure (see test_kill_worker_always_breaks_pool).
+POOL1 = "cpu/process_pool[fork]/t4/w1"
+GRID = ["--profile", "smoke", "--workloads", "cpu", "--models", "sequential,process_pool",
+        "--work-scale", "0.2"]
+#: Six points (three sequential, three pool): long enough to interrupt in the middle.
+LONG_GRID = [*GRID, "--tasks", "2,4,8"]
+
+
+# ----------------------------------------------------------------- helpers
+def _env(fault: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("CONCBENCH_FAULT", None)
+    if fault:
+        env["CONCBENCH_FAULT"] = fault
+    return env
+
+
+def concbench(args: list[str], cwd: Path, fault: str | None = None,
+              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m bench ARGS`` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=_env(fault),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def unique(prefix: str) -> str:
+    """A run name no other run on this host has (other engineers measure here too)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def our_children(run_name: str) -> list[int]:
+    """Live ``bench._child`` processes (pyperf master, workers, pool workers) of our run.
+
+    Every one of them carries the run's metadata, hence its unique run name, on
+    its command line; zombies have an empty command line and do not count.
+    """
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"bench._child" in cmdline and run_name.encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def assert_no_children(run_name: str) -> None:
+    deadline = time.monotonic() + 5
+    while our_children(run_name) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = our_children(run_name)
+    for pid in left:  # never leave them to the other engineers' measurements
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"child processes of {run_name} left running: {left}"
+
+
+def values_by_name(path: Path) -> dict[str, list[float]]:
+    suite = store.load_results(path)
+    return {b.get_name(): list(b.get_values()) for b in suite.get_benchmarks()}
+
+
+def manifest(run_dir: Path) -> dict[str, Any]:
+    data = json.loads((run_dir / store.MANIFEST).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def statuses(run_dir: Path) -> dict[str, str]:
+    return {p["name"]: p["status"] for p in manifest(run_dir)["points"]}
+
+
+def resume_and_check(run_dir: Path, cwd: Path, before: dict[str, list[float]]) -> None:
+    """``--resume`` measures the missing points only and completes the run."""
+    res = concbench(["run", "--resume", str(run_dir), "-q", "--no-report"], cwd)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    after = values_by_name(run_dir / store.RESULTS)
+    planned = set(statuses(run_dir))
+    assert set(after) == planned
+    for name, values in before.items():  # kept as they were, not measured again
+        assert after[name] == values, name
+    m = manifest(run_dir)
+    assert m["status"] == "complete"
+    assert all(p["status"] == "done" and p["reason"] == "" for p in m["points"])
+    assert_no_children(run_dir.name)
+
+
+# ------------------------------------------------------------ faulty points
+FAULTS = [
+    pytest.param("raise", SEQ, [], ("RuntimeError", "injected fault"), id="raise"),
+    pytest.param("exit", SEQ, [], ("exit 3",), id="exit"),
+    pytest.param("segv", SEQ, [], ("SIGSEGV",), id="segv"),
+    pytest.param("kill_worker", POOL1, ["--workers", "1"], ("BrokenProcessPool",),
+                 id="kill_worker"),
+    pytest.param("hang", SEQ, ["--point-timeout", "3"], ("timed out after 3 s",), id="hang"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "faulty", "extra", "words"), FAULTS)
+def test_faulty_point_is_isolated_then_resumed(tmp_path: Path, kind: str, faulty: str,
+                                               extra: list[str], words: tuple[str, ...]) -> None:
+    name = unique(f"fault-{kind}")
+    run_dir = tmp_path / "out" / name
+    t0 = time.monotonic()
+    res = concbench(["run", *GRID, *extra, "--output-dir", str(tmp_path / "out"),
+                     "--name", name, "-q", "--no-report"], tmp_path,
+                    fault=f"{faulty.replace('[', '[[]')}={kind}")
+    elapsed = time.monotonic() - t0
+    assert "Traceback" not in res.stderr
+    assert res.returncode == 1, res.stderr
+
+    # stderr lists the failed point with a reason naming the fault
+    failed_lines = [ln for ln in res.stderr.splitlines() if "FAILED" in ln]
+    assert len(failed_lines) == 1, res.stderr
+    assert faulty in failed_lines[0]
+    for word in words:
+        assert word in failed_lines[0]
+
+    # the other point is measured and on disk; the faulty one is not
+    other = (set(statuses(run_dir)) - {faulty}).pop()
+    assert len(statuses(run_dir)) == 2
+    assert set(values_by_name(run_dir / store.RESULTS)) == {other}
+
+    # the manifest marks the faulty point failed, with its reason
+    m = manifest(run_dir)
+    entry = {p["name"]: p for p in m["points"]}
+    assert entry[faulty]["status"] == "failed"
+    for word in words:
+        assert word in entry[faulty]["reason"]
+    assert entry[other] == {**entry[other], "status": "done", "reason": ""}
+    assert m["status"] == "failed"
+    if kind == "hang":
+        assert elapsed < 60, "the hung child was not killed by --point-timeout"
+    assert_no_children(name)
+
+    # resume without the fault: only the failed point is measured, the run completes
+    resume_and_check(run_dir, tmp_path, values_by_name(run_dir / store.RESULTS))
+
+
+@pytest.mark.slow
+def test_resume_keeps_original_settings(tmp_path: Path) -> None:
+    """--resume measures with the run's settings, not the defaults (quick, scale 1)."""
+    name = unique("settings")
+    run_dir = tmp_path / "out" / name
+    res = concbench(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", name,
+                     "-q", "--no-report"], tmp_path, fault=f"{SEQ}=exit")
+    assert res.returncode == 1, res.stderr
+    resume_and_check(run_dir, tmp_path, values_by_name(run_dir / store.RESULTS))
+    for b in store.load_results(run_dir / store.RESULTS).get_benchmarks():
+        meta = b.get_metadata()
+        assert meta["profile"] == "smoke"
+        assert meta["work_scale"] == 0.2
+        assert meta["run_name"] == name
+    assert set(statuses(run_dir)) == {SEQ, POOL}
+
+
+@pytest.mark.slow
+def test_kill_worker_always_breaks_pool() -> None:
+    """The kill_worker fault must break a pool of any size, every time.
+
+    With two workers, the task submitted after the kill may be served by the
+    surviving worker before the pool notices the death: the fault then does
+    nothing and the point is measured (seen about 1 time in 30).
+    """
+    script = """
+from concurrent.futures.process import BrokenProcessPool
+from bench._child import inject_fault
+from bench.models import Point
+point = Point("cpu", "process_pool", 4, 2, "fork", 2000.0)
+spec = point.name.replace("[", "[[]") + "=kill_worker"
+survived = 0
+for _ in range(150):
+    try:
+        inject_fault(point, spec)
+    except BrokenProcessPool:
+        continue
+    survived += 1
+print(survived)
+"""
+    out = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True,
+                         text=True, timeout=120, check=True)
+    survived = int(out.stdout.split()[-1])
+    assert survived == 0, f"the pool survived kill_worker {survived} times in 150"
+
+
+# ----------------------------------------------------------------- signals
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_run_keeps_completed_points(tmp_path: Path, sig: signal.Signals) -> None:
+    name = unique(f"sig{sig.name}")
+    run_dir = tmp_path / "out" / name
+    results = run_dir / store.RESULTS
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", *LONG_GRID, "--output-dir", str(tmp_path / "out"),
+         "--name", name, "-q", "--no-report"],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        seen = 0
+        while seen < 1:
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no point completed in 90 s"
+            if results.exists():
+                # written atomically: whenever it is there, it is whole
+                seen = len(json.loads(results.read_text())["benchmarks"])
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    assert_no_children(name)
+
+    kept = values_by_name(results)
+    m = manifest(run_dir)
+    assert m["status"] == "interrupted"
+    done = {p["name"] for p in m["points"] if p["status"] == "done"}
+    assert 1 <= len(kept) < len(m["points"])
+    assert set(kept) <= done
+    assert all(p["status"] != "failed" for p in m["points"]), m["points"]
+
+    resume_and_check(run_dir, tmp_path, kept)
+    assert len(values_by_name(results)) == 6
+
+
+# ------------------------------------------------ existing run directories
+def test_existing_run_dir_is_not_overwritten(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "measure_point", _must_not_measure)
+    run_dir = tmp_path / "out" / "taken"
+    write_results(run_dir / store.RESULTS, [make_benchmark(Point("cpu", "sequential", 4,
+                                                                 size=2000.0), [1e-3] * 3)])
+    (run_dir / store.MANIFEST).write_text('{"format": 1, "settings": {}}\n')
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "taken",
+                     "-q", "--no-report"])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("concbench:"), err
+    assert "--force" in lines[0]
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_force_overwrites_existing_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    _fake_children(monkeypatch)
+    run_dir = tmp_path / "out" / "taken"
+    old = make_benchmark(Point("hash", "sequential", 4, size=1.0), [1e-3] * 3)
+    write_results(run_dir / store.RESULTS, [old])
+    code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "taken",
+                     "-q", "--no-report", "--force"])
+    assert code == 0, capsys.readouterr().err
+    assert set(values_by_name(run_dir / store.RESULTS)) == {SEQ, POOL}
+
+
+# ------------------------------------- signals in the windows between points
+def _must_not_measure(*args: object, **kwargs: object) -> runner.Outcome:
+    raise AssertionError("this test must not measure anything")
+
+
+def _fake_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace the pyperf child by a hand-made benchmark (instant); noise probes too."""
+
+    def measure(point: Point, meta: dict[str, Any], *args: object,
+                **kwargs: object) -> runner.Outcome:
+        return runner.Outcome(point, True, "", 0.01, make_benchmark(point, [1e-3] * 3, **meta))
+
+    monkeypatch.setattr(runner, "measure_point", measure)
+    monkeypatch.setattr(runner.noise, "probe",
+                        lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_final_noise_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str],
+                                         sig: signal.Signals) -> None:
+    """A signal after the last point (during the closing noise probe) still ends cleanly."""
+    _fake_children(monkeypatch)
+    calls = []
+
+    def probe() -> dict[str, float]:
+        calls.append(1)
+        if len(calls) == 2:  # the probe after the sweep
+            os.kill(os.getpid(), sig)
+            time.sleep(0.5)  # the handler runs here, as in busy_cores' sleep
+        return {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3}
+
+    monkeypatch.setattr(runner.noise, "probe", probe)
+    run_dir = tmp_path / "out" / "late"
+    code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "late",
+                     "-q", "--no-report"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert code == 130, err
+    assert set(values_by_name(run_dir / store.RESULTS)) == {SEQ, POOL}
+    assert manifest(run_dir)["status"] in ("interrupted", "complete")  # never "running"
+
+
+def test_interrupt_while_saving_keeps_manifest_consistent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C while a point's results are being saved: run.json must not claim it done."""
+    _fake_children(monkeypatch)
+    real_save = store.save_results
+    calls = []
+
+    def save(path: Path, benchmarks: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_save(path, benchmarks)
+
+    monkeypatch.setattr(runner.store, "save_results", save)
+    run_dir = tmp_path / "out" / "saving"
+    code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "saving",
+                     "-q", "--no-report"])
+    capsys.readouterr()
+    assert code == 130
+    on_disk = set(values_by_name(run_dir / store.RESULTS))
+    done = {n for n, s in statuses(run_dir).items() if s == "done"}
+    assert on_disk == done, f"run.json says done: {done}, results.json holds: {on_disk}"
+    assert manifest(run_dir)["status"] == "interrupted"

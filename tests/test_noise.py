@@ -1,0 +1,203 @@
+"""Issue 5 part 4: a noisy host is flagged (bench.noise), in run.json, the report and check."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import cli, noise, store
+from bench.models import Point
+from tests.factory import make_benchmark, write_results
+
+
+def probe_(calibration: float = 1e-3, busy: float = 0.0, load: float = 0.1) -> dict[str, float]:
+    return {"load1": load, "busy_cores": busy, "calibration_s": calibration}
+
+
+# ------------------------------------------------------------------ assess
+@pytest.mark.parametrize(("after_cal", "noisy"), [
+    (1.20e-3, True), (0.80e-3, True), (1.11e-3, True), (0.89e-3, True),
+    (1.09e-3, False), (0.91e-3, False), (1.00e-3, False),
+])
+def test_calibration_drift(after_cal: float, noisy: bool) -> None:
+    out = noise.assess(probe_(1e-3), probe_(after_cal))
+    assert out["noisy"] is noisy
+    assert len(out["reasons"]) == int(noisy)
+    assert out["calibration_drift"] == pytest.approx((after_cal - 1e-3) / 1e-3, abs=1e-4)
+    if noisy:
+        assert "calibration" in out["reasons"][0]
+        assert f"{(after_cal - 1e-3) / 1e-3:+.0%}" in out["reasons"][0]
+
+
+@pytest.mark.parametrize(("before", "after", "whens"), [
+    (0.0, 0.0, []),
+    (0.24, 0.2, []),
+    (0.5, 0.1, ["before"]),
+    (0.1, 0.3, ["after"]),
+    (1.5, 0.9, ["before", "after"]),
+])
+def test_busy_cores(before: float, after: float, whens: list[str]) -> None:
+    out = noise.assess(probe_(busy=before, load=1.25), probe_(busy=after, load=2.5))
+    assert out["noisy"] is bool(whens)
+    assert len(out["reasons"]) == len(whens)
+    for reason, when in zip(out["reasons"], whens, strict=True):
+        assert f"{when} the run" in reason
+        assert "load average" in reason
+
+
+def test_drift_and_busy_together() -> None:
+    out = noise.assess(probe_(1e-3, busy=0.9), probe_(2e-3, busy=0.9))
+    assert out["noisy"] is True
+    assert len(out["reasons"]) == 3
+    assert out["before"]["busy_cores"] == 0.9
+    assert out["after"]["calibration_s"] == 2e-3
+
+
+def test_quiet_host() -> None:
+    before, after = probe_(1e-3, 0.01), probe_(1.02e-3, 0.02)
+    out = noise.assess(before, after)
+    assert out == {"noisy": False, "reasons": [], "before": before, "after": after,
+                   "calibration_drift": 0.02}
+    json.dumps(out)  # stored in run.json
+
+
+def test_zero_calibration_does_not_crash() -> None:
+    out = noise.assess(probe_(0.0), probe_(1e-3))
+    assert out["calibration_drift"] == 0.0
+
+
+# ----------------------------------------------------------- /proc/stat
+def test_cpu_times_from_sample(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 45 800 50 0 0 0 0 0\n"
+                    "cpu0 50 2 20 400 25 0 0 0 0 0\nintr 12345\n")
+    busy, total = noise._cpu_times(stat)  # type: ignore[misc]
+    assert total == 1000.0
+    assert busy == 150.0  # all but idle (800) and iowait (50)
+
+
+def test_cpu_times_without_iowait(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  10 0 10 80\n")
+    assert noise._cpu_times(stat) == (20.0, 100.0)
+
+
+@pytest.mark.parametrize("text", [None, ""])
+def test_cpu_times_absent(tmp_path: Path, text: str | None) -> None:
+    stat = tmp_path / "stat"
+    if text is not None:
+        stat.write_text(text)
+    assert noise._cpu_times(stat) is None
+
+
+def test_busy_cores_scales_by_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = iter([(100.0, 1000.0), (150.0, 1100.0)])
+    monkeypatch.setattr(noise, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert noise.busy_cores(window=0) == pytest.approx(4 * 50 / 100)
+
+
+@pytest.mark.parametrize("samples", [[None, None], [(1.0, 10.0), (1.0, 10.0)],
+                                     [(5.0, 20.0), (1.0, 10.0)]])
+def test_busy_cores_degenerate(monkeypatch: pytest.MonkeyPatch, samples: list[Any]) -> None:
+    it = iter(samples)
+    monkeypatch.setattr(noise, "_cpu_times", lambda: next(it))
+    assert noise.busy_cores(window=0) == 0.0
+
+
+def test_probe_is_sane() -> None:
+    p = noise.probe()
+    assert set(p) == {"load1", "busy_cores", "calibration_s"}
+    assert all(isinstance(v, float) and math.isfinite(v) for v in p.values())
+    assert p["load1"] >= 0
+    assert 0 <= p["busy_cores"] <= (os.cpu_count() or 1) + 0.5
+    assert p["calibration_s"] > 0
+
+
+# ------------------------------------------------------ a real run's record
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("noise")
+    name = f"noise-{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if k != "CONCBENCH_FAULT"}
+    res = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--profile", "smoke", "--workloads", "cpu",
+         "--models", "sequential", "--work-scale", "0.2", "--output-dir", str(out),
+         "--name", name, "-q", "--no-report"],
+        cwd=out, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    return out / name
+
+
+@pytest.mark.slow
+def test_run_records_noise(real_run: Path) -> None:
+    manifest = json.loads((real_run / store.MANIFEST).read_text())
+    rec = manifest["noise"]
+    assert isinstance(rec["noisy"], bool)
+    assert rec["noisy"] == bool(rec["reasons"])
+    for when in ("before", "after"):
+        assert set(rec[when]) == {"load1", "busy_cores", "calibration_s"}
+        assert rec[when]["calibration_s"] > 0
+        assert rec[when]["load1"] >= 0
+    assert rec == noise.assess(rec["before"], rec["after"])  # the verdict follows the probes
+
+
+# ------------------------------------------- the verdict reaches report and check
+SEQ = Point("cpu", "sequential", 4, size=2000.0)
+POOL = Point("cpu", "process_pool", 4, 2, "fork", 2000.0)
+REASON = "other work kept 1.50 cores busy before the run (load average 3.10)"
+
+
+def noisy_run_dir(path: Path, noisy: bool = True) -> Path:
+    write_results(path / store.RESULTS, [make_benchmark(SEQ, [1e-3, 1.01e-3, 0.99e-3] * 2),
+                                         make_benchmark(POOL, [6e-4, 6.1e-4, 5.9e-4] * 2)])
+    verdict = noise.assess(probe_(busy=1.5 if noisy else 0.0, load=3.1), probe_())
+    manifest = {"format": 1, "name": path.name, "settings": {}, "status": "complete",
+                "points": [], "noise": verdict}
+    store.write_manifest(path, manifest)
+    return path
+
+
+def test_report_says_noisy(tmp_path: Path) -> None:
+    run_dir = noisy_run_dir(tmp_path / "noisy")
+    assert cli.main(["report", str(run_dir), "-o", str(tmp_path / "rep")]) == 0
+    html = (tmp_path / "rep" / "index.html").read_text()
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "noisy" in html
+    assert REASON in html
+    assert "noisy" in md
+
+
+def test_report_quiet_run_has_no_warning(tmp_path: Path) -> None:
+    run_dir = noisy_run_dir(tmp_path / "quiet", noisy=False)
+    assert cli.main(["report", str(run_dir), "-o", str(tmp_path / "rep")]) == 0
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "The host was noisy" not in html
+    assert REASON not in html
+
+
+@pytest.mark.parametrize("which", ["baseline", "current"])
+def test_check_says_noisy(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                          which: str) -> None:
+    base = noisy_run_dir(tmp_path / "base", noisy=which == "baseline")
+    cur = noisy_run_dir(tmp_path / "cur", noisy=which == "current")
+    code = cli.main(["check", str(base), str(cur)])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    assert "noisy" in (cap.out + cap.err).lower(), "check does not say the run was noisy"
+
+
+def test_check_quiet_runs_not_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = noisy_run_dir(tmp_path / "base", noisy=False)
+    cur = noisy_run_dir(tmp_path / "cur", noisy=False)
+    assert cli.main(["check", str(base), str(cur)]) == 0
+    cap = capsys.readouterr()
+    assert "noisy" not in (cap.out + cap.err).lower()
