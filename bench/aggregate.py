@@ -1,4 +1,4 @@
-"""Results file -> tidy DataFrame -> summary DataFrame (pure pandas + scipy.stats).
+"""Results file -> tidy DataFrame -> summary DataFrame (pure pandas + numpy).
 
 Tidy frame: one row per measured value (warm-ups excluded).
 
@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyperf
-from scipy import stats
 
 from bench.store import load_results
 
@@ -108,30 +107,44 @@ def tidy(suite: pyperf.BenchmarkSuite) -> pd.DataFrame:
     return df
 
 
+def _boot_medians(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Medians of ``N_RESAMPLES`` bootstrap resamples of each row, shape (rows, N_RESAMPLES).
+
+    Rows are sorted once; the resamples' order statistics are then positions
+    in the sorted rows (the median of ``x[idx]`` is ``sorted(x)[sorted(idx)[m]]``),
+    so one draw of index sets serves every row and no resample is materialised.
+    """
+    n = samples.shape[1]
+    ordered = np.sort(samples, axis=1)
+    idx = np.sort(rng.integers(0, n, size=(N_RESAMPLES, n)), axis=1)
+    lo, hi = idx[:, (n - 1) // 2], idx[:, n // 2]
+    return np.asarray((ordered[:, lo] + ordered[:, hi]) / 2)
+
+
+def _percentiles(boot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    low, high = np.percentile(boot, [2.5, 97.5], axis=1)
+    return low, high
+
+
 def _median_ci(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap 95 % CI of the median, vectorised over rows of equal length."""
+    """Percentile bootstrap 95 % CI of the median, vectorised over rows of equal length."""
     if samples.shape[1] < 2:
         med = np.median(samples, axis=1)
         return med, med
-    res = stats.bootstrap((samples,), np.median, axis=1, vectorized=True,
-                          n_resamples=N_RESAMPLES, method="percentile",
-                          rng=np.random.default_rng(0))
-    return res.confidence_interval.low, res.confidence_interval.high
+    return _percentiles(_boot_medians(samples, np.random.default_rng(0)))
 
 
 def _ratio_ci(base: np.ndarray, model: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap 95 % CI of median(base) / median(model), rows independent."""
+    """Percentile bootstrap 95 % CI of median(base) / median(model), rows independent.
+
+    Base and model are resampled with independent index sets.
+    """
     if base.shape[1] < 2 or model.shape[1] < 2:
         r = np.median(base, axis=1) / np.median(model, axis=1)
         return r, r
-
-    def ratio(b: np.ndarray, m: np.ndarray, axis: int) -> np.ndarray:
-        return np.asarray(np.median(b, axis=axis) / np.median(m, axis=axis))
-
-    res = stats.bootstrap((base, model), ratio, axis=1, vectorized=True, paired=False,
-                          n_resamples=N_RESAMPLES, method="percentile",
-                          rng=np.random.default_rng(1))
-    return res.confidence_interval.low, res.confidence_interval.high
+    boot_base = _boot_medians(base, np.random.default_rng(1))
+    boot_model = _boot_medians(model, np.random.default_rng(2))
+    return _percentiles(boot_base / boot_model)
 
 
 def _by_length(groups: dict[Any, np.ndarray]) -> dict[int, list[Any]]:
@@ -200,11 +213,12 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         lo, hi = _median_ci(np.vstack([values[n] for n in names]))
         s.loc[names, "ci_low_s"], s.loc[names, "ci_high_s"] = lo, hi
 
-    base_of = _baselines(s)
+    pairs = _baselines(s)
     s["speedup"] = s["speedup_ci_low"] = s["speedup_ci_high"] = np.nan
-    pairs = {n: b for n, b in base_of.items() if b is not None}
-    for n, b in pairs.items():
-        s.loc[n, "speedup"] = s.loc[b, "median_s"] / s.loc[n, "median_s"]
+    if pairs:
+        names, bases = list(pairs), list(pairs.values())
+        s.loc[names, "speedup"] = (s.loc[bases, "median_s"].to_numpy()
+                                   / s.loc[names, "median_s"].to_numpy())
     by_shape: dict[tuple[int, int], list[str]] = {}
     for n, b in pairs.items():
         by_shape.setdefault((len(values[b]), len(values[n])), []).append(n)
@@ -212,6 +226,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         lo, hi = _ratio_ci(np.vstack([values[pairs[n]] for n in names]),
                            np.vstack([values[n] for n in names]))
         s.loc[names, "speedup_ci_low"], s.loc[names, "speedup_ci_high"] = lo, hi
+    own = [n for n, b in pairs.items() if n == b]  # a baseline against itself: exactly 1
+    s.loc[own, ["speedup_ci_low", "speedup_ci_high"]] = 1.0
 
     p = [parallelism(w, c, t) for w, c, t in zip(s["workers"], s["cores"], s["tasks"],
                                                    strict=True)]
@@ -231,12 +247,15 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return s[list(SUMMARY_COLUMNS)]
 
 
-def _baselines(s: pd.DataFrame) -> dict[str, str | None]:
-    """Map each steady point to its sequential point (same workload, T, size)."""
-    seq = {(r.workload, r.tasks, r.task_size): n
-           for n, r in s.iterrows() if r.model == "sequential" and r.metric == "steady"}
-    return {n: (seq.get((r.workload, r.tasks, r.task_size)) if r.metric == "steady" else None)
-            for n, r in s.iterrows()}
+def _baselines(s: pd.DataFrame) -> dict[str, str]:
+    """Map each steady point with a baseline to its sequential point (same workload, T, size)."""
+    steady = s["metric"] == "steady"
+    seq = s[steady & (s["model"] == "sequential")]
+    base = dict(zip(zip(seq["workload"], seq["tasks"], seq["task_size"], strict=True),
+                    seq.index, strict=True))
+    keys = zip(s["workload"], s["tasks"], s["task_size"], strict=True)
+    return {n: base[k] for n, k, st in zip(s.index, keys, steady, strict=True)
+            if st and k in base}
 
 
 def amdahl(summary: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import matplotlib
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -39,12 +40,18 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4,
 
 
 def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir``."""
+    """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir``.
+
+    The layout is computed once, for the PNG; the SVG reuses it (the figure's
+    layout engine is then off, its axes keep their positions).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for ext in ("png", "svg"):
         path = out_dir / f"{safe_stem(stem)}.{ext}"
-        fig.savefig(path, dpi=110 if ext == "png" else None)
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: small, fast
+            fig.savefig(path, dpi=110 if ext == "png" else None)
+        fig.set_layout_engine("none")
         paths[ext] = path
     return paths
 

@@ -1,0 +1,368 @@
+"""The run report: ``index.html``, ``report.md``, ``summary.csv`` and every chart as PNG and SVG.
+
+``index.html`` is one self-contained file: the charts are embedded as
+``data:`` URIs and the style is inline, so nothing is fetched.  Every string
+from a results file or manifest reaches HTML through the autoescaping
+environment of :func:`bench.export.render` and Markdown through
+:func:`bench.export.md_escape`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.axes import Axes
+
+from bench import plots, store
+from bench.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
+from bench.errors import UsageError
+from bench.export import (
+    data_uri,
+    fmt_num,
+    markdown_table,
+    md_escape,
+    new_figure,
+    render,
+    save_figure,
+)
+from bench.findings import findings, stable_share
+
+#: Summary tables longer than this fold into <details> in report.md.
+MD_FOLD_ROWS = 40
+#: At most this many processes draw charts.
+MAX_RENDER_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One saved chart: file stem, title, and its PNG and SVG files."""
+
+    stem: str
+    title: str
+    png: Path
+    svg: Path
+
+
+@dataclass
+class RunStatus:
+    """What the manifest ``run.json`` tells about the run (all optional)."""
+
+    status: str = ""
+    failed: list[dict[str, str]] = field(default_factory=list)
+    noise: dict[str, Any] | None = None
+    problem: str = ""
+
+
+def run_status(results: Path) -> RunStatus:
+    """Read failed points and the noise verdict from ``run.json`` next to ``results``.
+
+    A missing manifest gives an empty status; an unreadable one is reported
+    in ``problem`` rather than stopping the report.
+    """
+    run_dir = results.parent
+    if not (run_dir / store.MANIFEST).is_file():
+        return RunStatus()
+    try:
+        manifest = store.read_manifest(run_dir)
+    except UsageError as exc:
+        return RunStatus(problem=str(exc))
+    points = manifest.get("points")
+    failed = [{"name": str(p.get("name", "?")), "reason": str(p.get("reason") or "no reason")}
+              for p in (points if isinstance(points, list) else [])
+              if isinstance(p, dict) and p.get("status") == "failed"]
+    noise = manifest.get("noise")
+    if isinstance(noise, dict) and "noisy" in noise:
+        reasons = noise.get("reasons")
+        verdict = {"noisy": bool(noise["noisy"]),
+                   "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else []}
+        extra = {k: v for k, v in noise.items() if k not in ("noisy", "reasons")
+                 and isinstance(v, int | float | str)}
+        noise = {**verdict, "details": {k: fmt_num(v, 3) for k, v in sorted(extra.items())}}
+    else:
+        noise = None
+    return RunStatus(str(manifest.get("status", "")), failed, noise)
+
+
+# ------------------------------------------------------------------------ charts
+def _cores(summary: pd.DataFrame, host: dict[str, Any]) -> int:
+    return int(host.get("usable_cores") or (summary["cores"].max() if len(summary) else 1))
+
+
+def _panel_figure(stem: str, title: str, panels: list[str],
+                  draw: Callable[[Axes, str], None], host: dict[str, Any],
+                  out_dir: Path) -> Chart:
+    ncols = min(len(panels), 2)
+    fig, axes = new_figure(ncols, math.ceil(len(panels) / ncols))
+    for ax, panel in zip(axes, panels, strict=False):
+        draw(ax, panel)
+    for ax in axes[len(panels):]:
+        ax.remove()
+    plots.add_caption(fig, host)
+    paths = save_figure(fig, out_dir, stem)
+    return Chart(paths["png"].stem, title, paths["png"], paths["svg"])
+
+
+def _workloads(summary: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(plots.steady(summary)["workload"]))
+
+
+def _speedup_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    cores = _cores(summary, host)
+    return _panel_figure(
+        "speedup", "Speedup vs workers, per workload", _workloads(summary),
+        lambda ax, wl: plots.plot_speedup(ax, summary, workload=wl, cores=cores), host, out_dir)
+
+
+def _wall_time_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    cores = _cores(summary, host)
+    return _panel_figure(
+        "wall_time", "Wall time vs task count (log-log), per workload", _workloads(summary),
+        lambda ax, wl: plots.plot_wall_time(ax, summary, workload=wl, cores=cores),
+        host, out_dir)
+
+
+def _efficiency_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    """All efficiency heatmaps in one figure: a row per pooled model, a column per workload."""
+    series = plots.pooled_series(summary)
+    workloads = list(dict.fromkeys(wl for _, _, wls in series for wl in wls))
+    vmax = max(1.0, float(plots.steady(summary)["efficiency"].max()))
+    cells = [(m, sm, wl if wl in wls else None) for m, sm, wls in series for wl in workloads]
+    # one workload would make a tall strip of one column: wrap it instead
+    ncols = min(len(cells), 3) if len(workloads) == 1 else len(workloads)
+    fig, axes = new_figure(ncols, math.ceil(len(cells) / ncols), width=5.0, height=3.0)
+    for ax, (model, sm, wl) in zip(axes, cells, strict=False):
+        if wl is None:
+            ax.remove()
+        else:
+            plots.plot_efficiency_heatmap(ax, summary, workload=wl, model=model,
+                                          start_method=sm, colorbar=False, vmax=vmax)
+    for ax in axes[len(cells):]:
+        ax.remove()
+    images = [im for ax in fig.axes for im in ax.images]
+    fig.colorbar(images[0], ax=fig.axes, label=plots.EFFICIENCY_LABEL, shrink=0.8)
+    fig.suptitle("Efficiency per pooled model over tasks \N{MULTIPLICATION SIGN} workers")
+    plots.add_caption(fig, host)
+    paths = save_figure(fig, out_dir, "efficiency")
+    title = "Efficiency heatmaps (tasks \N{MULTIPLICATION SIGN} workers) per pooled model"
+    return Chart(paths["png"].stem, title, paths["png"], paths["svg"])
+
+
+def _lesson_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    cores = _cores(summary, host)
+    return _panel_figure(
+        "sleep_lesson", "The seed's lesson: asyncio.sleep vs time.sleep", ["lesson"],
+        lambda ax, _: plots.plot_sleep_lesson(ax, summary, cores=cores), host, out_dir)
+
+
+def _cold_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    return _panel_figure("cold_start", "Pool cold start per start method vs warm batch",
+                         ["cold"], lambda ax, _: plots.plot_cold_start(ax, summary),
+                         host, out_dir)
+
+
+ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
+
+#: Chart kinds in display order.
+CHARTS: dict[str, ChartFn] = {
+    "speedup": _speedup_chart, "wall_time": _wall_time_chart, "efficiency": _efficiency_chart,
+    "sleep_lesson": _lesson_chart, "cold_start": _cold_chart,
+}
+
+
+def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
+    """The chart kinds the run's data supports, in display order."""
+    kinds = []
+    if _workloads(summary):
+        kinds += ["speedup", "wall_time"]
+    if plots.pooled_series(summary):
+        kinds.append("efficiency")
+    if not plots.lesson_bars(summary, cores=_cores(summary, host)).empty:
+        kinds.append("sleep_lesson")
+    if (summary["metric"] == "cold").any():
+        kinds.append("cold_start")
+    return kinds
+
+
+def _render(kind: str, summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    return CHARTS[kind](summary, host, out_dir)
+
+
+def render_workers(n_charts: int) -> int:
+    """Processes to draw charts in: up to the usable CPUs, 1 where forking is unsafe.
+
+    Drawing is pure-Python matplotlib work; forked workers (which inherit
+    the imports) roughly divide the report's time by the CPUs.  A process
+    already running threads is not forked.
+    """
+    if n_charts < 2 or threading.active_count() > 1 \
+            or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(n_charts, len(os.sched_getaffinity(0)), MAX_RENDER_WORKERS))
+
+
+def build_charts(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path, *,
+                 workers: int | None = None) -> list[Chart]:
+    """Draw and save every chart the run's data supports, one figure per chart kind.
+
+    Panels are per workload or pooled model, never per point, so the number
+    of figures stays bounded however large the grid.  ``workers`` (default
+    :func:`render_workers`) processes draw the figures.
+    """
+    kinds = chart_kinds(summary, host)
+    workers = render_workers(len(kinds)) if workers is None else workers
+    if workers <= 1:
+        return [_render(k, summary, host, out_dir) for k in kinds]
+    costly_first = sorted(kinds, key=lambda k: k not in ("efficiency", "wall_time"))
+    ctx = multiprocessing.get_context("fork")
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = {k: pool.submit(_render, k, summary, host, out_dir) for k in costly_first}
+        return [futures[k].result() for k in kinds]
+
+
+# ------------------------------------------------------------------------ tables
+def _ms(v: Any) -> str:
+    return fmt_num(float(v) * 1e3, 3)
+
+
+def _range(lo: Any, hi: Any, scale: float = 1.0) -> str:
+    a, b = fmt_num(float(lo) * scale, 3), fmt_num(float(hi) * scale, 3)
+    return f"{a}\N{EN DASH}{b}" if a and b else ""
+
+
+#: Headings of the summary table shown in HTML and Markdown.
+TABLE_COLUMNS = ("point", "n", "median ms", "95 % CI ms", "CI ± %", "speedup",
+                 "speedup 95 % CI", "efficiency", "ideal ms", "time / ideal", "precision")
+
+
+def table_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """The summary table as display strings, one dict per point.
+
+    Each dict has ``cells`` (in the order of :data:`TABLE_COLUMNS`) and
+    ``stable`` (the CI half-width is within 5 % of the median).
+    """
+    rows = []
+    for r in summary.itertuples(index=False):
+        stable = bool(r.stable)
+        cells = [str(r.name), str(r.n), _ms(r.median_s), _range(r.ci_low_s, r.ci_high_s, 1e3),
+                 fmt_num(float(r.ci_half_pct), 2), fmt_num(float(r.speedup)),
+                 _range(r.speedup_ci_low, r.speedup_ci_high), fmt_num(float(r.efficiency)),
+                 _ms(r.ideal_s), fmt_num(float(r.ideal_ratio)),
+                 "stable" if stable else "unstable"]
+        rows.append({"cells": cells, "stable": stable})
+    return rows
+
+
+def _host_rows(host: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in sorted(host.items())]
+
+
+def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
+             status: RunStatus, charts: list[Chart]) -> dict[str, Any]:
+    cores = _cores(summary, data_host)
+    stable, total = stable_share(summary)
+    return {
+        "run_name": str(data_host.get("run_name") or results.parent.name),
+        "results": str(results),
+        "caption": plots.host_caption(data_host),
+        "host_rows": _host_rows(data_host),
+        "findings": findings(summary, cores),
+        "stable": stable, "total": total,
+        "stable_pct": f"{stable / total:.0%}" if total else "",
+        "threshold_pct": f"{STABLE_HALF_WIDTH:.0%}",
+        "status": status,
+        "charts": charts,
+        "columns": TABLE_COLUMNS,
+        "rows": table_rows(summary),
+    }
+
+
+# ----------------------------------------------------------------------- writers
+def render_html(ctx: dict[str, Any]) -> str:
+    """``index.html``: charts embedded as PNG ``data:`` URIs."""
+    charts = [{"title": c.title, "uri": data_uri(c.png), "png": c.png.name, "svg": c.svg.name}
+              for c in ctx["charts"]]
+    return render("report.html.j2", **{**ctx, "charts": charts})
+
+
+def render_markdown(ctx: dict[str, Any]) -> str:
+    """``report.md``: GitHub-flavoured Markdown for a CI job summary."""
+    status: RunStatus = ctx["status"]
+    out = [f"# concbench report: {md_escape(ctx['run_name'])}", "",
+           md_escape(ctx["caption"]), ""]
+    if status.noise and status.noise["noisy"]:
+        out += ["> **Warning: the host was noisy during this run.** "
+                + "; ".join(md_escape(r) for r in status.noise["reasons"]), ""]
+    if status.problem:
+        out += [f"> **Manifest not read:** {md_escape(status.problem)}", ""]
+    if status.status and status.status != "complete":
+        out += [f"> Run status: **{md_escape(status.status)}**", ""]
+    out += ["## Findings", ""] + [f"- {md_escape(f)}" for f in ctx["findings"]] + [""]
+    out += ["## Precision", "",
+            f"{ctx['stable']} of {ctx['total']} points ({ctx['stable_pct']}) are stable "
+            f"(95 % CI half-width ≤ {ctx['threshold_pct']} of the median).", ""]
+    if status.noise is not None:
+        verdict = "noisy" if status.noise["noisy"] else "quiet"
+        reasons = "; ".join(md_escape(r) for r in status.noise["reasons"])
+        out += [f"Noise check: **{verdict}**" + (f": {reasons}" if reasons else "."), ""]
+    if status.failed:
+        out += ["## Failed points", "",
+                markdown_table(pd.DataFrame(status.failed, columns=["name", "reason"]))]
+    out += ["## Charts", ""]
+    for c in ctx["charts"]:
+        out += [f"![{md_escape(c.title)}]({c.png.name})", ""]
+    table = markdown_table(pd.DataFrame([r["cells"] for r in ctx["rows"]],
+                                        columns=list(TABLE_COLUMNS), dtype=object))
+    out += ["## Summary", ""]
+    if len(ctx["rows"]) > MD_FOLD_ROWS:
+        out += [f"<details><summary>{len(ctx['rows'])} points</summary>", "", table,
+                "</details>", ""]
+    else:
+        out += [table]
+    out += ["## Host", "", markdown_table(pd.DataFrame(ctx["host_rows"],
+                                                       columns=["record", "value"]))]
+    return "\n".join(out)
+
+
+def write_report(results: Path, out_dir: Path) -> Path:
+    """Write the report of a results file into ``out_dir``.
+
+    Parameters
+    ----------
+    results
+        A ``results.json`` or a run directory holding one.  When ``run.json``
+        sits next to it, failed points and the noise verdict are shown.
+    out_dir
+        Where ``index.html``, ``report.md``, ``summary.csv`` and the charts
+        (PNG and SVG) go; created if missing.
+
+    Returns
+    -------
+    Path
+        The path of ``index.html``.
+
+    Raises
+    ------
+    UsageError
+        When the results file is missing or not a concbench results file.
+    """
+    results = store.resolve_results(Path(results))
+    out_dir = Path(out_dir)
+    data = load(results)
+    status = run_status(results)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    charts = build_charts(data.summary, data.host, out_dir)
+    ctx = _context(results, data.host, data.summary, status, charts)
+    data.summary[list(SUMMARY_COLUMNS)].to_csv(out_dir / "summary.csv", index=False)
+    (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")
+    index = out_dir / "index.html"
+    index.write_text(render_html(ctx), encoding="utf-8")
+    return index

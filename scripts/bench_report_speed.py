@@ -1,0 +1,110 @@
+"""Time ``concbench report`` on a synthetic results file of 1,000 benchmarks.
+
+Usage: python scripts/bench_report_speed.py [--benchmarks N] [--repeat R] [--keep DIR]
+
+The file is a real pyperf results file with concbench's metadata: the points
+of a large ``full`` grid (many task and worker counts, every start method,
+cold starts), 8 runs x 5 values each, values drawn around each model's ideal
+time.  The figure printed is the wall time of the ``concbench report``
+subprocess (interpreter start-up and imports included), the issue's budget
+being 5 s on the project's 2-core host.  Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyperf
+
+from bench.aggregate import ideal_time
+from bench.grid import GridSpec, expand
+from bench.models import WORKLOADS, Point
+from bench.store import save_results
+
+CORES = 2
+HOST = {
+    "host_cpu_model": "Synthetic CPU", "host_logical_cores": CORES, "host_cpu_affinity": CORES,
+    "host_cgroup_cpu_quota": 0.0, "host_usable_cores": CORES, "host_python_version": "3.11.7",
+    "host_python_implementation": "CPython", "host_python_build": "synthetic",
+    "host_gil_enabled": 1, "host_start_methods": "fork,spawn,forkserver",
+    "host_platform": "Linux-synthetic", "host_hostname": "synthetic",
+}
+
+
+def grid(n: int) -> list[Point]:
+    """``n`` points of a large grid: steady points first, then every cold point."""
+    spec = GridSpec(profile="full", tasks=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+                    workers=(1, 2, 3, 4, 6, 8))
+    points = expand(spec, cores=CORES, start_methods=("fork", "forkserver", "spawn"),
+                    python=(3, 11))
+    cold = [p for p in points if p.metric == "cold"]
+    steady = [p for p in points if p.metric == "steady"]
+    if len(steady) + len(cold) < n:
+        raise SystemExit(f"the grid has only {len(steady) + len(cold)} points")
+    return steady[: n - len(cold)] + cold
+
+
+def benchmark(point: Point, rng: np.random.Generator, d: float = 0.002) -> pyperf.Benchmark:
+    """A benchmark of 8 runs x 5 values around the point's ideal time."""
+    ideal = ideal_time(point.workload, point.model, point.tasks, point.workers, CORES, d)
+    if point.metric == "cold":
+        ideal = point.tasks * d / CORES + 0.05
+    meta = {
+        "name": point.name, "unit": "second", "loops": 1, "concbench_format": 1,
+        "concbench_version": "0.1.0", "workload": point.workload, "model": point.model,
+        "tasks": point.tasks, "task_size": point.size,
+        "task_unit": WORKLOADS[point.workload].unit, "metric": point.metric,
+        "work_scale": 1.0, "profile": "full", "run_name": "synthetic-1000", **HOST,
+    }
+    if point.workers is not None:
+        meta["workers"] = point.workers
+    if point.start_method is not None:
+        meta["start_method"] = point.start_method
+    values = ideal * (1.05 + rng.lognormal(0.0, 0.04, size=(8, 5)))
+    runs = [pyperf.Run(list(map(float, row)), warmups=[(1, float(row[0]))], metadata=meta,
+                       collect_metadata=False) for row in values]
+    return pyperf.Benchmark(runs)
+
+
+def generate(path: Path, n: int) -> Path:
+    """Write a results file of ``n`` synthetic benchmarks at ``path``."""
+    rng = np.random.default_rng(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_results(path, [benchmark(p, rng) for p in grid(n)])
+    return path
+
+
+def time_report(results: Path, out_dir: Path) -> float:
+    """Seconds of wall time for one ``concbench report`` subprocess."""
+    exe = Path(sys.executable).with_name("concbench")
+    cmd = [str(exe), "report", str(results), "-o", str(out_dir)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--benchmarks", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="write the file and reports here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        results = generate(root / "results.json", args.benchmarks)
+        times = [time_report(results, root / f"report{i}") for i in range(args.repeat)]
+    shown = ", ".join(f"{t:.2f}" for t in times)
+    print(f"concbench report, {args.benchmarks} benchmarks: median {statistics.median(times):.2f} s"
+          f" wall over {len(times)} runs ({shown} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

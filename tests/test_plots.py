@@ -1,0 +1,159 @@
+"""Every chart function on the hand-made run: the artists, labels and legends it drew."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+
+from bench import plots
+from bench.aggregate import load
+from bench.export import new_figure
+from tests.factory import HOST
+from tests.test_aggregate import write_hand_made
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    return load(write_hand_made(tmp_path_factory.mktemp("plots") / "results.json")).summary
+
+
+@pytest.fixture
+def ax() -> Axes:
+    return new_figure()[1][0]
+
+
+def labels(ax: Axes) -> dict[str, object]:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def legend_texts(ax: Axes) -> list[str]:
+    legend = ax.get_legend()
+    assert legend is not None
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def test_speedup_lines_ideal_and_core_marker(ax: Axes, summary: pd.DataFrame) -> None:
+    plots.plot_speedup(ax, summary, workload="cpu", cores=2)
+    lines = labels(ax)
+    fork = lines["process_pool[fork]"]
+    assert list(fork.get_xdata()) == [1, 2, 4]
+    np.testing.assert_allclose(fork.get_ydata(), [1.0, 2.0, 1.6])
+    ideal = lines["ideal min(W, C, T)"]
+    assert list(ideal.get_xdata()) == [1, 2, 3, 4]
+    assert list(ideal.get_ydata()) == [1, 2, 2, 2]
+    assert list(lines["W = C = 2 usable cores"].get_xdata()) == [2, 2]
+    assert list(lines["asyncio_blocking (no workers)"].get_ydata()) == pytest.approx([1.0, 1.0])
+    assert any(isinstance(c, PolyCollection) for c in ax.collections)  # the CI band
+    assert ax.get_title() == "cpu: speedup vs workers (T = 4)"
+    assert ax.get_xlabel() == "workers W (count)"
+    assert "speedup" in ax.get_ylabel()
+    assert {"thread_pool", "process_pool[fork]", "process_pool[spawn]",
+            "ideal min(W, C, T)"} <= set(legend_texts(ax))
+
+
+def test_speedup_ideal_for_sleeping_and_async_work(summary: pd.DataFrame) -> None:
+    _, (sleep_ax, async_ax) = new_figure(2)
+    plots.plot_speedup(sleep_ax, summary, workload="sleep", cores=2)
+    plots.plot_speedup(async_ax, summary, workload="async_sleep", cores=2)
+    assert "ideal min(W, T)" in labels(sleep_ax)
+    ideal = labels(async_ax)["ideal T = 4 (all overlap)"]
+    assert list(ideal.get_ydata()) == [4, 4]
+    gather = labels(async_ax)["asyncio_gather (no workers)"]
+    assert gather.get_ydata()[0] == pytest.approx(0.04 / 0.011)
+
+
+def test_wall_time_log_log_per_model(ax: Axes, summary: pd.DataFrame) -> None:
+    plots.plot_wall_time(ax, summary, workload="cpu", cores=2)
+    lines = labels(ax)
+    assert set(lines) == {"sequential", "asyncio_blocking", "thread_pool (W = 2)",
+                          "process_pool[fork] (W = 2)", "process_pool[spawn] (W = 2)"}
+    assert list(lines["process_pool[fork] (W = 2)"].get_ydata()) == pytest.approx([200.0])
+    assert list(lines["sequential"].get_xdata()) == [4]
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert "ms" in ax.get_ylabel()
+    assert "T" in ax.get_xlabel()
+    assert ax.get_title() == "cpu: wall time vs tasks"
+    assert len(legend_texts(ax)) == 5
+
+
+def test_efficiency_heatmap_cells(ax: Axes, summary: pd.DataFrame) -> None:
+    plots.plot_efficiency_heatmap(ax, summary, workload="cpu", model="process_pool",
+                                  start_method="fork")
+    grid = ax.images[0].get_array()
+    np.testing.assert_allclose(grid, [[1.0, 1.0, 0.8]])  # one T row, W = 1, 2, 4 columns
+    assert [t.get_text() for t in ax.texts] == ["1.00", "1.00", "0.80"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["4"]
+    assert ax.get_title() == "process_pool[fork], cpu: efficiency"
+    assert "W" in ax.get_xlabel()
+    assert "T" in ax.get_ylabel()
+    colorbar = ax.figure.axes[-1]  # the colour bar is the heatmap's legend
+    assert colorbar is not ax
+    assert "efficiency" in colorbar.get_ylabel()
+
+
+def test_efficiency_heatmap_shared_scale_without_colorbar(summary: pd.DataFrame) -> None:
+    fig, (ax,) = new_figure()
+    plots.plot_efficiency_heatmap(ax, summary, workload="hash", model="to_thread",
+                                  colorbar=False, vmax=2.0)
+    assert fig.axes == [ax]
+    assert ax.images[0].get_clim() == (0.0, 2.0)
+
+
+def test_sleep_lesson_in_single_sleeps(ax: Axes, summary: pd.DataFrame) -> None:
+    bars = plots.lesson_bars(summary, cores=2)
+    assert list(bars["model"]) == ["asyncio_gather", "asyncio_blocking", "to_thread",
+                                   "process_pool"]
+    np.testing.assert_allclose(bars["sleeps"], [1.1, 4.0, 2.0, 2.5])
+    np.testing.assert_allclose(bars["ideal_sleeps"], [1.0, 4.0, 2.0, 2.0])
+    plots.plot_sleep_lesson(ax, summary, cores=2)
+    widths = [p.get_width() for p in ax.patches]
+    np.testing.assert_allclose(widths, [1.1, 4.0, 2.0, 2.5])
+    ticks = {y: t.get_text() for y, t in zip(ax.get_yticks(), ax.get_yticklabels(),
+                                             strict=True)}
+    assert [ticks[y] for y in sorted(ticks, reverse=True)] == list(bars["label"])  # top down
+    assert ticks[0] == "time.sleep, process pool [fork], W = 2"
+    assert ax.get_title() == "asyncio.sleep vs time.sleep: 4 sleeping tasks"
+    assert "single sleeps" in ax.get_xlabel()
+    assert legend_texts(ax) == ["ideal for the model", "one sleep (all overlap)",
+                                "T = 4 sleeps (one after another)"]
+
+
+def test_cold_start_against_warm(ax: Axes, summary: pd.DataFrame) -> None:
+    plots.plot_cold_start(ax, summary)
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, [450.0, 300.0, 400.0, 200.0])  # cold, then warm
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["thread_pool", "process_pool[fork]"]
+    assert ax.get_title() == "pool cold start vs warm batch (T = 4, W = 2)"
+    assert ax.get_ylabel() == "time (ms)"
+    assert legend_texts(ax) == ["cold: create pool + first batch", "warm batch (pool ready)"]
+
+
+@pytest.mark.parametrize("draw", [
+    lambda ax, s: plots.plot_speedup(ax, s, workload="cpu", cores=2),
+    lambda ax, s: plots.plot_wall_time(ax, s, workload="cpu", cores=2),
+    lambda ax, s: plots.plot_efficiency_heatmap(ax, s, workload="cpu", model="thread_pool"),
+    lambda ax, s: plots.plot_sleep_lesson(ax, s, cores=2),
+    lambda ax, s: plots.plot_cold_start(ax, s),
+])
+def test_missing_data_draws_a_titled_empty_panel(ax: Axes, summary: pd.DataFrame,
+                                                 draw: object) -> None:
+    only_hash = summary[summary["workload"] == "hash"]
+    draw(ax, only_hash)  # type: ignore[operator]
+    assert ax.get_title()
+    assert [t.get_text() for t in ax.texts] == ["no data in this run"]
+
+
+def test_caption_names_the_host(tmp_path: Path) -> None:
+    host = {k[5:]: v for k, v in HOST.items()}
+    text = plots.host_caption(host)
+    assert text == ("Host on testhost: Test CPU 3000, C = 2 usable cores, CPython 3.11.7")
+    fig, _ = new_figure()
+    plots.add_caption(fig, host)
+    assert fig.get_supxlabel() == text
+    assert "free-threaded" in plots.host_caption({**host, "gil_enabled": 0})

@@ -1,0 +1,198 @@
+"""The report files, the findings in words, the manifest's failures and noise, and escaping."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import report
+from bench.aggregate import SUMMARY_COLUMNS, load
+from bench.findings import findings, stable_share
+from bench.models import Point
+from tests.factory import HOST
+from tests.test_aggregate import HAND_MADE, write_hand_made
+
+EVIL = "<script>alert('x')</script>"
+CHARTS = ["speedup", "wall_time", "efficiency", "sleep_lesson", "cold_start"]
+
+
+def manifest(**extra: object) -> dict[str, object]:
+    return {"format": 1, "name": "hand", "settings": {}, "status": "failed",
+            "points": [{"name": "cpu/sequential/t4", "status": "done", "reason": ""},
+                       {"name": "cpu/process_pool[spawn]/t4/w4", "status": "failed",
+                        "reason": f"timed out after 300 s {EVIL}"}],
+            **extra}
+
+
+def write_run(run_dir: Path, *, run_json: dict[str, object] | str | None = None,
+              host: dict[str, object] | None = None) -> Path:
+    """A run directory of the hand-made results, with ``run.json`` when given."""
+    benchmarks = [(p, v) for p, v in HAND_MADE]
+    write_hand_made(run_dir / "results.json", benchmarks,
+                    **({} if host is None else {"host_hostname": host["hostname"]}))
+    if run_json is not None:
+        text = run_json if isinstance(run_json, str) else json.dumps(run_json)
+        (run_dir / "run.json").write_text(text, encoding="utf-8")
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = write_run(tmp_path_factory.mktemp("run"),
+                        run_json=manifest(noise={"noisy": True, "reasons": [f"load 3.1 {EVIL}"],
+                                                 "load_before": 3.1}),
+                        host={"hostname": EVIL})
+    index = report.write_report(run_dir / "results.json", run_dir / "report")
+    assert index == run_dir / "report" / "index.html"
+    return index.parent
+
+
+def test_writes_every_file(built: Path) -> None:
+    for name in CHARTS:
+        assert (built / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (built / f"{name}.svg").read_bytes()[:2000]
+    assert (built / "index.html").stat().st_size > 0
+    assert (built / "report.md").stat().st_size > 0
+
+
+def test_summary_csv(built: Path) -> None:
+    with (built / "summary.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == list(SUMMARY_COLUMNS)
+    assert len(rows) == 1 + len(HAND_MADE)
+    by_name = {r[rows[0].index("name")]: r for r in rows[1:]}
+    fork = by_name["cpu/process_pool[fork]/t4/w2"]
+    assert float(fork[rows[0].index("speedup")]) == pytest.approx(2.0)
+
+
+def test_html_is_self_contained(built: Path) -> None:
+    html = (built / "index.html").read_text(encoding="utf-8")
+    sources = re.findall(r'<img [^>]*src="([^"]*)"', html)
+    assert len(sources) == len(CHARTS)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "<script" not in html
+    assert "<link" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "@import" not in html
+
+
+def test_html_sections(built: Path) -> None:
+    html = (built / "index.html").read_text(encoding="utf-8")
+    assert 'id="summary"' in html
+    assert 'id="host"' in html
+    assert "processes reached 2.00\N{MULTIPLICATION SIGN} on 2 cores" in html
+    assert "4 asyncio.sleep tasks under asyncio.gather took 1.10 sleeps" in html
+    assert "18 of 19 points (95%) are stable" in html
+    assert html.count('<tr class="unstable">') == 1
+    assert "Test CPU 3000, C = 2 usable cores, CPython 3.11.7" in html
+    assert "The host was noisy during this run" in html
+    assert "cpu/process_pool[spawn]/t4/w4" in html  # the failed point
+    assert "Run status: <strong>failed</strong>" in html
+
+
+def test_metadata_is_escaped_in_html(built: Path) -> None:
+    html = (built / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    assert html.count(escaped) >= 3  # hostname, failure reason, noise reason
+
+
+def test_markdown(built: Path) -> None:
+    md = (built / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# concbench report: test\n")
+    for name in CHARTS:
+        assert re.search(rf"!\[[^\]]+\]\({name}\.png\)", md)
+    assert "<script>" not in md
+    assert r"\<script\>alert('x')\</script\>" in md
+    assert "18 of 19 points (95%) are stable" in md
+    assert "## Failed points" in md
+    assert "Noise check: **noisy**" in md
+    assert r"process\_pool\[fork\]" in md  # table cells escaped, rendered as written
+    header = next(line for line in md.splitlines() if line.startswith("| point"))
+    assert header.count("|") == len(report.TABLE_COLUMNS) + 1
+
+
+def test_without_manifest(tmp_path: Path) -> None:
+    points = [(p, v) for p, v in HAND_MADE if p.workload == "cpu" and p.metric == "steady"]
+    write_hand_made(tmp_path / "results.json", points)
+    index = report.write_report(tmp_path, tmp_path / "out")  # a run directory works too
+    html = index.read_text(encoding="utf-8")
+    assert "Failed points" not in html
+    assert "Noise check" not in html
+    assert sorted(p.stem for p in index.parent.glob("*.png")) == [
+        "efficiency", "speedup", "wall_time"]
+
+
+def test_manifest_without_noise_and_unreadable(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", run_json=manifest())
+    status = report.run_status(tmp_path / "a" / "results.json")
+    assert status.noise is None
+    assert status.failed == [{"name": "cpu/process_pool[spawn]/t4/w4",
+                              "reason": f"timed out after 300 s {EVIL}"}]
+    write_run(tmp_path / "b", run_json="{not json")
+    broken = report.run_status(tmp_path / "b" / "results.json")
+    assert "not valid JSON" in broken.problem
+    assert broken.failed == []
+    quiet = report.run_status(write_run(tmp_path / "c", run_json=manifest(
+        status="complete", noise={"noisy": False})) / "results.json")
+    assert quiet.noise == {"noisy": False, "reasons": [], "details": {}}
+
+
+def test_serial_charts(tmp_path: Path) -> None:
+    points = [(p, v) for p, v in HAND_MADE if p.workload == "sleep"]
+    summary = load(write_hand_made(tmp_path / "results.json", points)).summary
+    host = {k[5:]: v for k, v in HOST.items()}
+    charts = report.build_charts(summary, host, tmp_path / "serial", workers=1)
+    assert [c.stem for c in charts] == ["speedup", "wall_time", "efficiency", "sleep_lesson"]
+    assert all(c.png.exists() and c.svg.exists() for c in charts)
+    assert report.render_workers(1) == 1
+
+
+# ---------------------------------------------------------------------- findings
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    return load(write_hand_made(tmp_path_factory.mktemp("f") / "results.json")).summary
+
+
+def test_findings_in_plain_words(summary: pd.DataFrame) -> None:
+    found = findings(summary, 2)
+    ci = re.search(r"CI (1\.9\d)\N{EN DASH}(2\.\d\d)\)", found[0])
+    assert ci is not None  # a bootstrap CI around 2.0 within 0.38/0.2 .. 0.42/0.2
+    assert re.sub(r"CI 1\.9\d\N{EN DASH}2\.\d\d", "CI 1.9x\N{EN DASH}2.xx", found[0]) == (
+        "CPU work (pure Python): processes reached 2.00\N{MULTIPLICATION SIGN} on 2 cores "
+        "(process_pool[fork], W = 2, T = 4; 95 % CI 1.9x\N{EN DASH}2.xx); threads "
+        "1.00\N{MULTIPLICATION SIGN} at best (thread_pool, W = 1, T = 4), no gain: the GIL "
+        "runs one thread's Python at a time.")
+    assert found[1].startswith("Hashing (releases the GIL): threads reached "
+                               "1.60\N{MULTIPLICATION SIGN} (to_thread, W = 2, T = 4), "
+                               "an efficiency of 80%")
+    assert found[2] == ("4 asyncio.sleep tasks under asyncio.gather took 1.10 sleeps (ideal 1: "
+                        "they all wait at once; one sleep = 10.00 ms measured).")
+    assert "took 4.00 sleeps, about T = 4" in found[3]
+    assert "with asyncio.to_thread (W = 2) they took 2.00 (ideal \N{LEFT CEILING}T/W" in found[3]
+    assert found[4].startswith("Pool cold start, creating the pool and running its first batch "
+                               "of T = 4 on W = 2: thread_pool 450.0 ms (warm batch 400.0 ms), "
+                               "process_pool[fork] 300.0 ms (warm batch 200.0 ms)")
+    assert found[5].startswith("18 of 19 points (95%) are stable")
+    assert stable_share(summary) == (18, 19)
+
+
+def test_findings_survive_a_restricted_grid(summary: pd.DataFrame) -> None:
+    cpu_only = summary[(summary["workload"] == "cpu") & (summary["model"] != "thread_pool")]
+    found = findings(cpu_only, 2)
+    assert found[0].startswith("CPU work (pure Python): processes reached")
+    assert "threads" not in found[0]
+    assert not any("sleep" in f for f in found)
+    assert findings(summary.iloc[0:0], 2) == []
+    seq_only = summary[summary["model"] == "sequential"]
+    assert [f.split(" ")[1:4] for f in findings(seq_only, 2)] == [["of", "4", "points"]]
+
+
+def test_point_factory_matches_names() -> None:
+    assert Point("cpu", "process_pool", 4, 2, "fork", 4.0, "cold").name == (
+        "cpu/process_pool[fork]/t4/w2/cold")
