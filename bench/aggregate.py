@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import pyperf
 
+from bench import store
+from bench.errors import UsageError
 from bench.store import load_results
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
@@ -88,17 +90,47 @@ def host_info(suite: pyperf.BenchmarkSuite) -> dict[str, Any]:
     return info
 
 
-def tidy(suite: pyperf.BenchmarkSuite) -> pd.DataFrame:
-    """One row per measured value, with the point's metadata as columns."""
+def _count(meta: dict[str, Any], key: str, default: int | None) -> int | None:
+    """An integer metadata value >= 1 (``default`` when absent)."""
+    value = meta.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or value != int(value) or value < 1:
+        raise ValueError(f"metadata {key}={value!r} is not a whole number >= 1")
+    return int(value)
+
+
+def _size(meta: dict[str, Any]) -> float:
+    value = meta.get("task_size", 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"metadata task_size={value!r} is not a number >= 0")
+    return float(value)
+
+
+def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
+    """One row per measured value, with the point's metadata as columns.
+
+    Raises
+    ------
+    UsageError
+        A benchmark whose ``tasks``, ``workers``, ``task_size`` or
+        ``host_usable_cores`` metadata is not a valid number (named with
+        ``source``, the file it came from).
+    """
     rows: list[tuple[Any, ...]] = []
     for b in suite.get_benchmarks():
         meta = b.get_metadata()
-        point = (
-            b.get_name(), str(meta.get("workload", "")), str(meta.get("model", "")),
-            str(meta.get("start_method", "")), int(meta.get("tasks", 0)),
-            meta.get("workers"), str(meta.get("metric", "steady")),
-            float(meta.get("task_size", 0.0)), int(meta.get("host_usable_cores", 1)),
-        )
+        try:
+            point = (
+                b.get_name(), str(meta.get("workload", "")), str(meta.get("model", "")),
+                str(meta.get("start_method", "")), _count(meta, "tasks", 1),
+                _count(meta, "workers", None), str(meta.get("metric", "steady")),
+                _size(meta), _count(meta, "host_usable_cores", 1),
+            )
+        except ValueError as exc:
+            raise UsageError(f"{source}: benchmark {b.get_name()!r}: {exc}") from None
         for r, run in enumerate(b.get_runs()):
             rows.extend((*point, r, float(v)) for v in run.values)
     cols = ["name", *KEYS[:5], "metric", "task_size", "cores", "run", "value_s"]
@@ -291,6 +323,6 @@ def load(path: str | Path) -> RunData:
     """
     path = Path(path)
     suite = load_results(path)
-    df = tidy(suite)
+    df = tidy(suite, str(store.resolve_results(path)))
     summary = summarize(df)
     return RunData(path, host_info(suite), df, summary, amdahl(summary))

@@ -9,6 +9,7 @@ file is escaped.
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+#: Longest file name stem :func:`safe_stem` returns (file systems allow 255 bytes).
+MAX_STEM = 100
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("bench", "templates"),
@@ -57,9 +61,15 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
 
 
 def safe_stem(text: str) -> str:
-    """A file name stem from a label: no separators, no dots up front."""
-    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
-    return keep.strip("_") or "chart"
+    """A file name stem from a label: no separators, no dots up front, at most 100 characters.
+
+    A longer label keeps its first 80 characters and a hash of the whole, so
+    different long labels still give different stems.
+    """
+    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in text).strip("_") or "chart"
+    if len(keep) > MAX_STEM:
+        keep = f"{keep[:80]}_{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+    return keep
 
 
 def data_uri(png: Path) -> str:
@@ -86,7 +96,7 @@ def fmt_num(value: Any, digits: int = 3) -> str:
 def md_escape(text: Any) -> str:
     """Escape a value for a GitHub-flavoured Markdown table cell."""
     s = str(text)
-    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
+    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]", "&"):
         s = s.replace(ch, "\\" + ch)
     return s.replace("\r", " ").replace("\n", " ")
 

@@ -163,36 +163,47 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
     ax.legend(fontsize="x-small")
 
 
-def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, workload: str, model: str,
-                            start_method: str = "", colorbar: bool = True,
-                            vmax: float | None = None) -> None:
+def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
+                            start_method: str = "", workload: str | None = None,
+                            colorbar: bool = True, vmax: float | None = None) -> None:
     """Efficiency (speedup / min(W, C, T)) of one pooled model over tasks x workers.
 
-    Cells are annotated with their value when there are at most
-    :data:`ANNOTATE_CELLS`.  The colour bar is the legend: drawn beside the
-    Axes unless ``colorbar`` is false (a figure sharing one colour bar over
-    panels passes ``vmax`` so that all panels use the same scale).
+    One row per task count T and one column per worker count W.  Without
+    ``workload``, the rows of every workload the model ran are stacked, in
+    blocks divided by a white line and labelled ``workload T``.  Cells are
+    annotated with their value when there are at most :data:`ANNOTATE_CELLS`.
+    The colour bar is the legend: drawn beside the Axes unless ``colorbar`` is
+    false (a figure sharing one colour bar passes ``vmax`` so that every
+    panel uses the same scale).
     """
     df = steady(summary, workload)
     df = df[(df["model"] == model) & (df["start_method"] == start_method)
             & df["workers"].notna()]
-    title = f"{series_label(model, start_method)}, {workload}: efficiency"
+    where = f", {workload}" if workload else ""
+    title = f"{series_label(model, start_method)}{where}: efficiency"
     if df.empty:
         _no_data(ax, title)
         return
-    grid = df.pivot_table(index="tasks", columns="workers", values="efficiency",
+    order = {wl: i for i, wl in enumerate(dict.fromkeys(df["workload"]))}
+    grid = df.pivot_table(index=["workload", "tasks"], columns="workers", values="efficiency",
                           aggfunc="mean")
+    grid = grid.iloc[sorted(range(len(grid)), key=lambda i: (order[grid.index[i][0]],
+                                                             grid.index[i][1]))]
     values = grid.to_numpy(dtype=float)
     top = max(1.0, float(np.nanmax(values))) if vmax is None else vmax
     image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=0.0, vmax=top)
     for (i, j), v in np.ndenumerate(values if values.size <= ANNOTATE_CELLS else []):
         if not math.isnan(v):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="small",
-                    color="white" if v < 0.6 else "black")
+                    color="white" if v < 0.6 * top else "black")
+    rows = [str(t) if workload else f"{wl} {t}" for wl, t in grid.index]
+    for i in range(1, len(grid.index)):
+        if grid.index[i][0] != grid.index[i - 1][0]:
+            ax.axhline(i - 0.5, color="white", linewidth=2)
     ax.set_xticks(range(len(grid.columns)), [str(int(w)) for w in grid.columns])
-    ax.set_yticks(range(len(grid.index)), [str(int(t)) for t in grid.index])
+    ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("workers W (count)")
-    ax.set_ylabel("tasks per batch T (count)")
+    ax.set_ylabel("tasks per batch T (count)" if workload else "workload, tasks per batch T")
     ax.set_title(title, fontsize="medium")
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=EFFICIENCY_LABEL)

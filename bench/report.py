@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import math
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from bench.findings import findings, stable_share
 
 #: Summary tables longer than this fold into <details> in report.md.
 MD_FOLD_ROWS = 40
+#: The efficiency heatmaps' colour scale ends here (higher values show as its top colour).
+EFFICIENCY_SCALE_MAX = 2.0
 #: At most this many processes draw charts.
 MAX_RENDER_WORKERS = 4
 
@@ -75,6 +78,8 @@ def run_status(results: Path) -> RunStatus:
         manifest = store.read_manifest(run_dir)
     except UsageError as exc:
         return RunStatus(problem=str(exc))
+    except (TypeError, ValueError) as exc:  # e.g. a "format" that is not a number
+        return RunStatus(problem=f"{run_dir / store.MANIFEST}: not a valid run manifest ({exc})")
     points = manifest.get("points")
     failed = [{"name": str(p.get("name", "?")), "reason": str(p.get("reason") or "no reason")}
               for p in (points if isinstance(points, list) else [])
@@ -99,9 +104,9 @@ def _cores(summary: pd.DataFrame, host: dict[str, Any]) -> int:
 
 def _panel_figure(stem: str, title: str, panels: list[str],
                   draw: Callable[[Axes, str], None], host: dict[str, Any],
-                  out_dir: Path) -> Chart:
+                  out_dir: Path, *, width: float = 6.4) -> Chart:
     ncols = min(len(panels), 2)
-    fig, axes = new_figure(ncols, math.ceil(len(panels) / ncols))
+    fig, axes = new_figure(ncols, math.ceil(len(panels) / ncols), width=width)
     for ax, panel in zip(axes, panels, strict=False):
         draw(ax, panel)
     for ax in axes[len(panels):]:
@@ -131,25 +136,27 @@ def _wall_time_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path)
 
 
 def _efficiency_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
-    """All efficiency heatmaps in one figure: a row per pooled model, a column per workload."""
+    """One heatmap per pooled model, side by side, sharing one colour scale."""
     series = plots.pooled_series(summary)
-    workloads = list(dict.fromkeys(wl for _, _, wls in series for wl in wls))
-    vmax = max(1.0, float(plots.steady(summary)["efficiency"].max()))
-    cells = [(m, sm, wl if wl in wls else None) for m, sm, wls in series for wl in workloads]
-    # one workload would make a tall strip of one column: wrap it instead
-    ncols = min(len(cells), 3) if len(workloads) == 1 else len(workloads)
-    fig, axes = new_figure(ncols, math.ceil(len(cells) / ncols), width=5.0, height=3.0)
-    for ax, (model, sm, wl) in zip(axes, cells, strict=False):
-        if wl is None:
-            ax.remove()
-        else:
-            plots.plot_efficiency_heatmap(ax, summary, workload=wl, model=model,
-                                          start_method=sm, colorbar=False, vmax=vmax)
-    for ax in axes[len(cells):]:
+    pooled = plots.steady(summary)
+    pooled = pooled[pooled["workers"].notna()]
+    top = float(pooled["efficiency"].max())
+    # sleeping work passes 1 beyond C workers; cap the scale so CPU rows keep contrast
+    vmax = min(max(1.0, top), EFFICIENCY_SCALE_MAX)
+    rows = len(pooled.drop_duplicates(["workload", "tasks"]))
+    ncols = min(len(series), 3 if rows < 8 else 5)
+    fig, axes = new_figure(ncols, math.ceil(len(series) / ncols), width=4.2 if rows < 8 else 3.6,
+                           height=max(3.0, 0.22 * rows + 1.4))
+    for ax, (model, sm, _) in zip(axes, series, strict=False):
+        plots.plot_efficiency_heatmap(ax, summary, model=model, start_method=sm,
+                                      colorbar=False, vmax=vmax)
+    for ax in axes[len(series):]:
         ax.remove()
     images = [im for ax in fig.axes for im in ax.images]
-    fig.colorbar(images[0], ax=fig.axes, label=plots.EFFICIENCY_LABEL, shrink=0.8)
-    fig.suptitle("Efficiency per pooled model over tasks \N{MULTIPLICATION SIGN} workers")
+    fig.colorbar(images[0], ax=fig.axes, label="efficiency (ratio)", shrink=0.9,
+                 extend="max" if top > vmax else "neither")
+    fig.suptitle("Efficiency = speedup / min(W, C, T) per pooled model, "
+                 "tasks \N{MULTIPLICATION SIGN} workers")
     plots.add_caption(fig, host)
     paths = save_figure(fig, out_dir, "efficiency")
     title = "Efficiency heatmaps (tasks \N{MULTIPLICATION SIGN} workers) per pooled model"
@@ -160,7 +167,8 @@ def _lesson_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) ->
     cores = _cores(summary, host)
     return _panel_figure(
         "sleep_lesson", "The seed's lesson: asyncio.sleep vs time.sleep", ["lesson"],
-        lambda ax, _: plots.plot_sleep_lesson(ax, summary, cores=cores), host, out_dir)
+        lambda ax, _: plots.plot_sleep_lesson(ax, summary, cores=cores), host, out_dir,
+        width=8.0)
 
 
 def _cold_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
@@ -200,11 +208,10 @@ def render_workers(n_charts: int) -> int:
     """Processes to draw charts in: up to the usable CPUs, 1 where forking is unsafe.
 
     Drawing is pure-Python matplotlib work; forked workers (which inherit
-    the imports) roughly divide the report's time by the CPUs.  A process
-    already running threads is not forked.
+    the imports) roughly divide the report's time by the CPUs.  Only on
+    Linux, and never from a process already running threads.
     """
-    if n_charts < 2 or threading.active_count() > 1 \
-            or "fork" not in multiprocessing.get_all_start_methods():
+    if n_charts < 2 or threading.active_count() > 1 or not sys.platform.startswith("linux"):
         return 1
     return max(1, min(n_charts, len(os.sched_getaffinity(0)), MAX_RENDER_WORKERS))
 

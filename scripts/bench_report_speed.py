@@ -7,7 +7,9 @@ of a large ``full`` grid (many task and worker counts, every start method,
 cold starts), 8 runs x 5 values each, values drawn around each model's ideal
 time.  The figure printed is the wall time of the ``concbench report``
 subprocess (interpreter start-up and imports included), the issue's budget
-being 5 s on the project's 2-core host.  Nothing is asserted.
+being 5 s on the project's 2-core host.  The report draws its figures in
+forked processes, one per usable core, so a host whose other core is busy
+measures slower.  Nothing is asserted.
 """
 
 from __future__ import annotations

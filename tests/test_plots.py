@@ -157,3 +157,12 @@ def test_caption_names_the_host(tmp_path: Path) -> None:
     plots.add_caption(fig, host)
     assert fig.get_supxlabel() == text
     assert "free-threaded" in plots.host_caption({**host, "gil_enabled": 0})
+
+
+def test_efficiency_heatmap_stacks_workloads(ax: Axes, summary: pd.DataFrame) -> None:
+    plots.plot_efficiency_heatmap(ax, summary, model="process_pool", start_method="fork")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cpu 4", "sleep 4"]
+    np.testing.assert_allclose(ax.images[0].get_array(),
+                               [[1.0, 1.0, 0.8], [np.nan, 0.8, np.nan]])
+    assert [line.get_ydata()[0] for line in ax.get_lines()] == [0.5]  # block divider
+    assert ax.get_title() == "process_pool[fork]: efficiency"

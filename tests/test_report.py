@@ -196,3 +196,13 @@ def test_findings_survive_a_restricted_grid(summary: pd.DataFrame) -> None:
 def test_point_factory_matches_names() -> None:
     assert Point("cpu", "process_pool", 4, 2, "fork", 4.0, "cold").name == (
         "cpu/process_pool[fork]/t4/w2/cold")
+
+
+def test_export_helpers_escape_and_bound_names() -> None:
+    from bench.export import md_escape, safe_stem
+
+    assert md_escape("a&lt;b | <i>") == r"a\&lt;b \| \<i\>"
+    long_a, long_b = safe_stem("w" * 300 + "a"), safe_stem("w" * 300 + "b")
+    assert len(long_a) <= 100
+    assert long_a != long_b
+    assert safe_stem("../x.png") == "x_png"
