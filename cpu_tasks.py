@@ -38,9 +38,13 @@ def cpu_bound(n: int, iterations: int = SEED_ITERATIONS) -> int:
     return s
 
 
-def cpu(i: int, size: float) -> int:
-    """Pure-Python CPU work holding the GIL: ``cpu_bound(i, size)``."""
-    return cpu_bound(i, int(size))
+def cpu(i: int, size: float) -> tuple[int, int]:
+    """Pure-Python CPU work holding the GIL: ``(i, cpu_bound(i, size))``.
+
+    ``cpu_bound`` alone gives equal answers for some indices (1 and 3, say),
+    so the index travels with the answer.
+    """
+    return i, cpu_bound(i, int(size))
 
 
 def hash_rounds(i: int, size: float) -> str:

@@ -71,13 +71,14 @@ def verify(point: Point) -> None:
 def inject_fault(point: Point, spec: str) -> None:
     """Testing aid: fail this point on purpose when ``CONCBENCH_FAULT`` names it.
 
-    ``spec`` is ``GLOB=KIND`` (e.g. ``cpu/sequential/*=hang``) with KIND one of
+    ``spec`` is ``NAME=KIND`` or ``GLOB=KIND`` (e.g. ``cpu/sequential/*=hang``;
+    in a glob, ``[fork]`` is a character set: write ``[[]fork]``) with KIND one of
     ``raise``, ``exit``, ``segv``, ``hang`` or ``kill_worker`` (a process pool
     worker is killed mid-batch, so the pool breaks).  Runs in the pyperf master
     process only; pyperf strips the variable from its workers' environment.
     """
-    pattern, _, kind = spec.partition("=")
-    if not fnmatch.fnmatchcase(point.name, pattern):
+    pattern, _, kind = spec.rpartition("=")
+    if point.name != pattern and not fnmatch.fnmatchcase(point.name, pattern):
         return
     if kind == "raise":
         raise RuntimeError(f"injected fault in {point.name}")
@@ -95,9 +96,9 @@ def inject_fault(point: Point, spec: str) -> None:
         executor = make_executor(point)
         warm(executor, point.workers or 1)
         if isinstance(executor, cf.ProcessPoolExecutor):
-            victim = next(iter(executor._processes.values()))
-            victim.kill()
-            victim.join()
+            for victim in list(executor._processes.values()):
+                victim.kill()
+                victim.join()
         executor.submit(cpu_tasks.worker_id).result()  # raises BrokenProcessPool
 
 

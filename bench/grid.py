@@ -8,11 +8,15 @@ usable cores C of the host (never ``os.cpu_count()`` alone).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bench.errors import UsageError
 from bench.models import MODELS, WORKLOADS, ModelDef, Point
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,8 @@ def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
     _check_names("model", spec.models, MODELS)
     _check_counts("tasks", spec.tasks)
     _check_counts("workers", spec.workers)
-    if not spec.work_scale > 0:
-        raise UsageError(f"--work-scale must be > 0, got {spec.work_scale}")
+    if not (spec.work_scale > 0 and math.isfinite(spec.work_scale)):
+        raise UsageError(f"--work-scale must be > 0 and finite, got {spec.work_scale}")
     for sm in spec.start_methods:
         if sm not in start_methods:
             raise UsageError(
@@ -115,7 +119,9 @@ def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
 def task_size(workload: str, scale: float) -> float:
     """One task's size in the workload's unit, scaled."""
     size = WORKLOADS[workload].default_size * scale
-    return float(round(size)) if WORKLOADS[workload].unit in ("iterations", "MiB") else size
+    if WORKLOADS[workload].unit in ("iterations", "MiB"):
+        return max(1.0, float(round(size)))  # whole units, never zero work
+    return size
 
 
 def expand(
@@ -147,12 +153,12 @@ def expand(
     validate(spec, start_methods)
     profile = PROFILES[spec.profile]
     scale = spec.work_scale * profile.work_scale
-    workloads = spec.workloads or tuple(WORKLOADS)
-    models = [MODELS[m] for m in (spec.models or tuple(MODELS))]
+    workloads = _unique(spec.workloads) or tuple(WORKLOADS)
+    models = [MODELS[m] for m in (_unique(spec.models) or tuple(MODELS))]
     models = [m for m in models if m.name == "sequential" or _runs(m, python)]
-    tasks = spec.tasks or profile.tasks
-    workers = spec.workers or worker_counts(profile.worker_factors, cores)
-    methods = spec.start_methods or (
+    tasks = _unique(spec.tasks) or profile.tasks
+    workers = _unique(spec.workers) or worker_counts(profile.worker_factors, cores)
+    methods = _unique(spec.start_methods) or (
         tuple(m for m in profile.start_methods if m in start_methods) or tuple(start_methods[:1])
     )
     sweep = set(spec.start_methods or profile.sweep_start_methods) | {methods[0]}
@@ -169,9 +175,15 @@ def expand(
                 continue
             for t in tasks:
                 points.extend(_variants(m, wl, t, size, workers, methods, sweep, at_c))
-    if spec.cold if spec.cold is not None else profile.cold:
-        points.extend(_cold_points(models, max(tasks), cores, methods, scale))
+    if (spec.cold if spec.cold is not None else profile.cold) and "cpu" in workloads:
+        w_cold = cores if cores in workers else max(workers)
+        points.extend(_cold_points(models, max(tasks), w_cold, methods, scale))
     return points
+
+
+def _unique(values: Sequence[_T]) -> tuple[_T, ...]:
+    """Drop repeats, keep the order (``--tasks 4,4`` is one task count)."""
+    return tuple(dict.fromkeys(values))
 
 
 def _runs(model: ModelDef, python: tuple[int, int]) -> bool:
@@ -191,13 +203,13 @@ def _variants(m: ModelDef, wl: str, t: int, size: float, workers: Sequence[int],
     return out
 
 
-def _cold_points(models: Sequence[ModelDef], tasks: int, cores: int,
+def _cold_points(models: Sequence[ModelDef], tasks: int, workers: int,
                  methods: Sequence[str], scale: float) -> list[Point]:
     size = task_size("cpu", scale)
     out: list[Point] = []
     for m in models:
         if m.name == "thread_pool":
-            out.append(Point("cpu", m.name, tasks, cores, None, size, "cold"))
+            out.append(Point("cpu", m.name, tasks, workers, None, size, "cold"))
         elif m.name == "process_pool":
-            out.extend(Point("cpu", m.name, tasks, cores, sm, size, "cold") for sm in methods)
+            out.extend(Point("cpu", m.name, tasks, workers, sm, size, "cold") for sm in methods)
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ import pyperf
 
 import bench
 from bench import noise, store
+from bench.errors import UsageError
 from bench.grid import PROFILES, GridSpec, expand
 from bench.host import FORMAT_VERSION, git_commit
 from bench.interpreter import Interpreter, resolve
@@ -125,7 +127,7 @@ def point_metadata(point: Point, shared: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-class _Terminated(Exception):
+class _Terminated(KeyboardInterrupt):
     """SIGTERM arrived; handled like Ctrl-C."""
 
 
@@ -251,25 +253,28 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
     outcomes: list[Outcome] = []
     interrupted = False
     shared = run_metadata(interp, config)
-    before = noise.probe()
-    progress.start(len(todo), done_before=len(points) - len(todo))
     with _sigterm_as_interrupt():
         try:
+            before = noise.probe()
+            progress.start(len(todo), done_before=len(points) - len(todo))
             for point in todo:
                 progress.begin(point)
                 meta = point_metadata(point, shared)
                 outcome = measure_point(point, meta, interp, pyperf_args, config.point_timeout)
                 outcomes.append(outcome)
+                if outcome.benchmark is not None:
+                    store.save_results(run_dir / store.RESULTS, [*benchmarks, outcome.benchmark])
+                    benchmarks.append(outcome.benchmark)
+                # only now, with the values on disk, does the manifest say so
                 entry = by_name[point.name]
                 entry["status"] = "done" if outcome.ok else "failed"
                 entry["reason"] = outcome.reason
                 entry["seconds"] = round(outcome.seconds, 3)
-                if outcome.benchmark is not None:
-                    benchmarks.append(outcome.benchmark)
-                    store.save_results(run_dir / store.RESULTS, benchmarks)
                 store.write_manifest(run_dir, manifest)
                 progress.end(outcome)
-        except (KeyboardInterrupt, _Terminated):
+            manifest["noise"] = _merge_noise(manifest.get("noise"),
+                                             noise.assess(before, noise.probe()))
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated
             interrupted = True
         finally:
             progress.close()
@@ -277,11 +282,13 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
             pending = any(e["status"] == "pending" for e in manifest["points"])
             manifest["status"] = ("interrupted" if interrupted or pending
                                   else "failed" if failed else "complete")
-            if not interrupted:
-                manifest["noise"] = _merge_noise(manifest.get("noise"),
-                                                 noise.assess(before, noise.probe()))
             store.write_manifest(run_dir, manifest)
     return RunResult(run_dir, outcomes, interrupted)
+
+
+def _check_timeout(timeout: float) -> None:
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--point-timeout must be a finite number > 0, got {timeout}")
 
 
 def start(config: RunConfig, progress: Progress, *, force: bool = False) -> RunResult:
@@ -293,10 +300,7 @@ def start(config: RunConfig, progress: Progress, *, force: bool = False) -> RunR
         Bad grid values, a ``--python`` that does not run, an existing run
         directory without ``force``.
     """
-    if not config.point_timeout > 0:
-        from bench.errors import UsageError
-
-        raise UsageError(f"--point-timeout must be > 0, got {config.point_timeout}")
+    _check_timeout(config.point_timeout)
     config.name = config.name or default_name()
     interp, points = plan(config)
     run_dir = store.prepare_run_dir(Path(config.output_dir), config.name, force=force)
@@ -308,9 +312,17 @@ def start(config: RunConfig, progress: Progress, *, force: bool = False) -> RunR
 def resume(run_dir: Path, progress: Progress) -> RunResult:
     """Measure the points a run directory is missing, with its original settings."""
     manifest = store.read_manifest(run_dir)
-    config = RunConfig.from_dict(manifest["settings"])
+    where = run_dir / store.MANIFEST
+    try:
+        config = RunConfig.from_dict(manifest["settings"])
+        points = [Point(**p["point"]) for p in manifest["points"]]
+        names = [p["name"] for p in manifest["points"]]
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{where}: malformed settings or points ({exc!r})") from None
+    if names != [p.name for p in points]:
+        raise UsageError(f"{where}: point names do not match their parameters")
+    _check_timeout(config.point_timeout)
     interp, _ = plan(config)
-    points = [Point(**p["point"]) for p in manifest["points"]]
     results = run_dir / store.RESULTS
     benchmarks = (list(store.load_results(results).get_benchmarks())
                   if results.exists() else [])

@@ -35,6 +35,20 @@ MANIFEST = "run.json"
 LATEST = "latest"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """fsync ``tmp``, give it the mode a plain open() would, rename it onto ``path``."""
+    with Path(tmp).open("rb") as fh:
+        os.fsync(fh.fileno())
+    Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes 0600 files
+    Path(tmp).replace(path)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,9 +56,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
+        _publish(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
@@ -58,9 +70,7 @@ def save_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> None:
     os.close(fd)
     try:
         suite.dump(tmp, compact=True, replace=True)
-        with Path(tmp).open("rb") as fh:
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
+        _publish(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
@@ -95,10 +105,18 @@ def read_json(path: Path, what: str) -> Any:
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     """Load ``run.json`` of a run directory."""
-    data = read_json(run_dir / MANIFEST, "concbench run manifest")
-    if not isinstance(data, dict) or "settings" not in data:
-        raise UsageError(f"{run_dir / MANIFEST}: not a concbench run manifest")
-    if int(data.get("format", 0)) > FORMAT_VERSION:
+    where = run_dir / MANIFEST
+    data = read_json(where, "concbench run manifest")
+    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+        raise UsageError(f"{where}: not a concbench run manifest (no 'settings' object)")
+    points = data.get("points")
+    if not isinstance(points, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("point"), dict) for p in points):
+        raise UsageError(f"{where}: not a concbench run manifest (bad 'points' list)")
+    fmt = data.get("format", 0)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise UsageError(f"{where}: bad format {fmt!r}, expected a whole number >= 1")
+    if fmt > FORMAT_VERSION:
         raise UsageError(
             f"{run_dir / MANIFEST}: written by a newer concbench (format {data['format']}; "
             f"this one reads up to {FORMAT_VERSION})"
