@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import json
+import math
 import os
 import signal
 import subprocess
