@@ -313,6 +313,10 @@ def resume(run_dir: Path, progress: Progress) -> RunResult:
     """Measure the points a run directory is missing, with its original settings."""
     manifest = store.read_manifest(run_dir)
     where = run_dir / store.MANIFEST
+    entries = manifest.get("points")
+    if not isinstance(entries, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("point"), dict) for p in entries):
+        raise UsageError(f"{where}: not a concbench run manifest (bad 'points' list)")
     try:
         config = RunConfig.from_dict(manifest["settings"])
         points = [Point(**p["point"]) for p in manifest["points"]]

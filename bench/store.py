@@ -109,10 +109,6 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     data = read_json(where, "concbench run manifest")
     if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
         raise UsageError(f"{where}: not a concbench run manifest (no 'settings' object)")
-    points = data.get("points")
-    if not isinstance(points, list) or not all(
-            isinstance(p, dict) and isinstance(p.get("point"), dict) for p in points):
-        raise UsageError(f"{where}: not a concbench run manifest (bad 'points' list)")
     fmt = data.get("format", 0)
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
         raise UsageError(f"{where}: bad format {fmt!r}, expected a whole number >= 1")

@@ -215,10 +215,10 @@ def test_quick_profile_size() -> None:
 # --------------------------------------------------------------------- sizes
 def test_task_size_scales_the_default() -> None:
     assert task_size("cpu", 1.0) == WORKLOADS["cpu"].default_size
-    assert task_size("cpu", 0.2) == 10_000.0
+    assert task_size("cpu", 0.2) == round(0.2 * WORKLOADS["cpu"].default_size)
     assert task_size("sleep", 0.5) == pytest.approx(0.0015)
     assert task_size("async_sleep", 2.0) == pytest.approx(0.006)
-    assert task_size("hash", 2.0) == 10.0
+    assert task_size("hash", 2.0) == 2 * WORKLOADS["hash"].default_size
     sizes = {p.workload: p.size for p in grid(profile="smoke", work_scale=0.5)}
     assert sizes["cpu"] == task_size("cpu", 0.5 * PROFILES["smoke"].work_scale)
 
