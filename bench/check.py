@@ -2,9 +2,15 @@
 
 A point regresses when a one-sided Mann-Whitney U test on the raw values is
 significant after Benjamini-Hochberg correction over all compared points
-(q < ``alpha``) **and** the ratio of medians exceeds ``1 + max_slowdown``
-(see :mod:`bench.gate_stats`).  Exit codes: 0 nothing regressed, 1 something
-did, 2 bad input (raised as :class:`~bench.errors.UsageError`).
+(q < ``alpha``), **and** the ratio of medians and the low end of its 95 % CI
+exceed ``1 + max_slowdown``, **and** the point was stable in both runs (see
+:mod:`bench.gate_stats`).  A point that meets the rest but was unstable in a
+run is *inconclusive*: listed, not failed.  Exit codes: 0 nothing regressed,
+1 something did, 2 bad input (raised as :class:`~bench.errors.UsageError`).
+
+Each run's ``run.json`` (when the results sit in a run directory) is read for
+the host-noise verdict of :mod:`bench.noise`; a run measured on a noisy host is
+named in a warning.
 
 ``--metric time`` compares batch times.  ``--metric speedup`` compares each
 run's *within-run* speedup, which cancels the machine's speed: every value of
@@ -26,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import store
 from bench.aggregate import RunData, load
 from bench.compare import TIME_KEYS, common_points, host_differences, samples
 from bench.errors import UsageError
@@ -49,11 +56,28 @@ class CheckResult:
     skipped: dict[str, str] = field(default_factory=dict)
     left_out: dict[str, list[str]] = field(default_factory=dict)
     host_diffs: list[str] = field(default_factory=list)
+    #: Runs measured on a noisy host: side ("baseline"/"current") -> reasons.
+    noisy_runs: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def regressed(self) -> list[PointTest]:
         """The points that regressed."""
         return [t for t in self.tests if t.regressed]
+
+    @property
+    def inconclusive(self) -> list[PointTest]:
+        """Points slower beyond the threshold but unstable in a run: not failed."""
+        return [t for t in self.tests if t.inconclusive]
+
+    @property
+    def noise_warnings(self) -> list[str]:
+        """One sentence per run that was measured on a noisy host."""
+        out = []
+        for side, reasons in self.noisy_runs.items():
+            why = "; ".join(reasons) if reasons else "no reason recorded"
+            out.append(f"the {side} run was measured on a noisy host ({why}): its times "
+                       "may be off; re-measure it on a quiet host before trusting the verdict")
+        return out
 
     @property
     def exit_code(self) -> int:
@@ -95,6 +119,42 @@ def parse_slowdown(text: str) -> float:
     return round(frac, 12)
 
 
+def noise_record(run: RunData) -> list[str] | None:
+    """The reasons a run was flagged noisy (``run.json``), or None when it was not.
+
+    Results files outside a run directory, or without a readable ``run.json``
+    or a noise record, count as not flagged.
+
+    Parameters
+    ----------
+    run : RunData
+        A loaded run; its ``path`` is the results file or the run directory.
+
+    Returns
+    -------
+    list of str or None
+        The recorded reasons (possibly empty) when the run was noisy, else None.
+    """
+    run_dir = run.path if run.path.is_dir() else run.path.parent
+    if not (run_dir / store.MANIFEST).is_file():
+        return None
+    try:
+        manifest = store.read_manifest(run_dir)
+    except (UsageError, OSError, ValueError):
+        return None
+    record = manifest.get("noise")
+    if not isinstance(record, dict) or not record.get("noisy"):
+        return None
+    reasons = record.get("reasons")
+    return [str(r) for r in reasons] if isinstance(reasons, list) else []
+
+
+def _unstable(run: RunData) -> set[str]:
+    """Names of the run's points whose median CI half-width exceeds 5 % of the median."""
+    s = run.summary
+    return {str(n) for n, ok in zip(s["name"], s["stable"], strict=True) if not ok}
+
+
 def _relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.ndarray],
                                                                   dict[str, str]]:
     """Values / the run's own sequential median, for points that have a speedup."""
@@ -120,6 +180,22 @@ def _relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.nd
 def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
                metric: str = "time", alpha: float = 0.002) -> CheckResult:
     """Run the gate on two loaded runs.
+
+    Parameters
+    ----------
+    base, cur : RunData
+        The baseline and current runs (:func:`bench.aggregate.load`).
+    max_slowdown : float
+        Tolerated slowdown as a fraction.
+    metric : {"time", "speedup"}
+        Compare batch times, or within-run speedups.
+    alpha : float
+        False discovery rate over all compared points.
+
+    Returns
+    -------
+    CheckResult
+        The verdict of every point, the skipped ones, host and noise warnings.
 
     Raises
     ------
@@ -147,11 +223,15 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
         if not c:
             raise UsageError("no common point has a speedup (only sequential or cold "
                              "points): use --metric time")
-    tests = gate(c, b, max_slowdown=max_slowdown, alpha=alpha)
+    tests = gate(c, b, max_slowdown=max_slowdown, alpha=alpha,
+                 unstable_base=_unstable(base), unstable_cur=_unstable(cur))
+    noisy = {side: reasons for side, run in (("baseline", base), ("current", cur))
+             if (reasons := noise_record(run)) is not None}
     return CheckResult(baseline=base.path, current=cur.path, metric=metric,
                        max_slowdown=max_slowdown, alpha=alpha, tests=tests,
                        skipped=skipped, left_out=left_out,
-                       host_diffs=host_differences([base.host, cur.host], TIME_KEYS))
+                       host_diffs=host_differences([base.host, cur.host], TIME_KEYS),
+                       noisy_runs=noisy)
 
 
 def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
@@ -189,6 +269,8 @@ def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
                         metric=metric, alpha=alpha)
     if result.host_warning:
         print(f"concbench: warning: {result.host_warning}", file=sys.stderr)
+    for warning in result.noise_warnings:
+        print(f"concbench: warning: {warning}", file=sys.stderr)
     print(text_report(result), end="")
     md = markdown_report(result)
     outputs = [(markdown, md), (junit, junit_xml(result))]

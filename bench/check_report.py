@@ -1,8 +1,9 @@
 """What the gate prints and writes: a text table, Markdown, JUnit XML.
 
 The JUnit file has one ``<testcase>`` per compared point (a ``<failure>`` when
-it regressed) and a skipped test case for each point that could not be
-compared, so CI systems show the gate's verdicts natively.
+it regressed, ``<skipped>`` when it was inconclusive: slower, but unstable in a
+run) and a skipped test case for each point that could not be compared, so CI
+systems show the gate's verdicts natively.
 """
 
 from __future__ import annotations
@@ -31,33 +32,36 @@ def _values(t: PointTest, metric: str) -> tuple[str, str]:
 
 
 def _ordered(tests: Sequence[PointTest]) -> list[PointTest]:
-    return sorted(tests, key=lambda t: not t.regressed)
+    return sorted(tests, key=lambda t: (not t.regressed, not t.inconclusive))
 
 
 def _rule(result: CheckResult) -> str:
     what = "batch times" if result.metric == "time" else "within-run speedups"
+    limit = f"{1 + result.max_slowdown:.3g}x"
     return (f"metric {result.metric} ({what}); a point regresses when the one-sided "
-            f"Mann-Whitney test gives a Benjamini-Hochberg q < {result.alpha:g} and the "
-            f"slowdown exceeds {1 + result.max_slowdown:.3g}x")
+            f"Mann-Whitney test gives a Benjamini-Hochberg q < {result.alpha:g}, the "
+            f"slowdown and its 95% CI low end exceed {limit}, and the point was stable "
+            "(median CI half-width <= 5%) in both runs; unstable ones are inconclusive")
 
 
 def headline(result: CheckResult) -> str:
-    """One line: how many points regressed out of how many."""
-    n, bad = len(result.tests), len(result.regressed)
-    if bad:
-        return f"{bad} of {n} points regressed"
-    return f"no regression in {n} points"
+    """One line: how many points regressed (and were inconclusive) out of how many."""
+    n, bad, unsure = len(result.tests), len(result.regressed), len(result.inconclusive)
+    text = f"{bad} of {n} points regressed" if bad else f"no regression in {n} points"
+    if unsure:
+        text += f", {unsure} inconclusive (unstable)"
+    return text
 
 
 def _rows(result: CheckResult) -> list[list[str]]:
     head = "speedup" if result.metric == "speedup" else "median"
     rows = [["point", f"baseline {head}", f"current {head}", "slowdown", "95% CI", "p", "q",
-             "verdict"]]
+             "unstable in", "verdict"]]
     for t in _ordered(result.tests):
         base, cur = _values(t, result.metric)
         rows.append([t.name, base, cur, f"{t.slowdown:.3f}x",
                      f"{t.slowdown_low:.3f}-{t.slowdown_high:.3f}", f"{t.p_value:.2g}",
-                     f"{t.q_value:.2g}", t.verdict])
+                     f"{t.q_value:.2g}", t.unstable_in or "-", t.verdict])
     return rows
 
 
@@ -68,6 +72,10 @@ def text_report(result: CheckResult) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    for t in result.inconclusive:
+        lines.append(f"inconclusive {t.name}: {t.slowdown:.3f}x slower, but unstable in the "
+                     f"{t.unstable_in} run{'s' if t.unstable_in == 'both' else ''}; "
+                     "re-measure with more processes to decide")
     for name, why in result.skipped.items():
         lines.append(f"skipped {name}: {why}")
     for side, names in result.left_out.items():
@@ -85,15 +93,23 @@ def markdown_report(result: CheckResult) -> str:
            f"{md_escape(_rule(result))}.", ""]
     if result.host_warning:
         out += [f"> **Warning:** {md_escape(result.host_warning)}", ""]
+    for warning in result.noise_warnings:
+        out += [f"> **Warning:** {md_escape(warning)}", ""]
     rows = _rows(result)
     out.append("| " + " | ".join(md_escape(c) for c in rows[0]) + " |")
-    out.append("|" + "|".join(["---"] + ["--:"] * 6 + ["---"]) + "|")
+    out.append("|" + "|".join(["---"] + ["--:"] * 6 + ["---", "---"]) + "|")
     for r in rows[1:]:
         cells = [md_escape(c) for c in r]
         if r[-1] == "REGRESSED":
             cells = [f"**{c}**" for c in cells]
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
+    if result.inconclusive:
+        out.append("Inconclusive (slower beyond the threshold, but the point was unstable in a "
+                   "run, so one run's values cannot tell a regression from run-to-run swing; "
+                   "they do not fail the gate): "
+                   + ", ".join(md_escape(t.name) for t in result.inconclusive) + ".")
+        out.append("")
     if result.skipped:
         out.append("Skipped: " + "; ".join(f"{md_escape(n)} ({md_escape(w)})"
                                            for n, w in result.skipped.items()) + ".")
@@ -108,11 +124,12 @@ def markdown_report(result: CheckResult) -> str:
 
 def junit_xml(result: CheckResult) -> str:
     """JUnit XML: one test case per point, failures for the regressed ones."""
-    n_skipped = len(result.skipped) + sum(map(len, result.left_out.values()))
+    n_skipped = (len(result.skipped) + sum(map(len, result.left_out.values()))
+                 + len(result.inconclusive))
     suites = ET.Element("testsuites", name="concbench check")
     suite = ET.SubElement(suites, "testsuite", {
         "name": f"concbench check ({result.metric})",
-        "tests": str(len(result.tests) + n_skipped),
+        "tests": str(len(result.tests) + n_skipped - len(result.inconclusive)),
         "failures": str(len(result.regressed)), "errors": "0",
         "skipped": str(n_skipped), "time": "0",
     })
@@ -120,7 +137,8 @@ def junit_xml(result: CheckResult) -> str:
     for key, value in (("baseline", str(result.baseline)), ("current", str(result.current)),
                        ("metric", result.metric), ("alpha", f"{result.alpha:g}"),
                        ("max_slowdown", f"{result.max_slowdown:g}"),
-                       ("host_warning", result.host_warning or "")):
+                       ("host_warning", result.host_warning or ""),
+                       ("noise_warning", " | ".join(result.noise_warnings))):
         ET.SubElement(props, "property", name=key, value=value)
     classname = f"concbench.check.{result.metric}"
     for t in result.tests:
@@ -128,12 +146,18 @@ def junit_xml(result: CheckResult) -> str:
         base, cur = _values(t, result.metric)
         detail = (f"baseline {base} (n={t.n_base}), current {cur} (n={t.n_cur}); slowdown "
                   f"{t.slowdown:.3f}x (95% CI {t.slowdown_low:.3f}-{t.slowdown_high:.3f}); "
-                  f"p={t.p_value:.3g}, q={t.q_value:.3g}: {t.verdict}")
+                  f"p={t.p_value:.3g}, q={t.q_value:.3g}; unstable in: {t.unstable_in or '-'}: "
+                  f"{t.verdict}")
         if t.regressed:
             failure = ET.SubElement(case, "failure", type="regression", message=(
                 f"{t.slowdown:.3f}x slower (max {1 + result.max_slowdown:.3g}x), "
                 f"q={t.q_value:.2g}"))
             failure.text = detail
+        elif t.inconclusive:
+            ET.SubElement(case, "skipped", message=(
+                f"inconclusive: {t.slowdown:.3f}x slower, but unstable in the {t.unstable_in} "
+                "run(s)"))
+            ET.SubElement(case, "system-out").text = detail
         else:
             ET.SubElement(case, "system-out").text = detail
     for name, why in result.skipped.items():

@@ -11,8 +11,17 @@ run's own sequential median under ``--metric speedup``):
    ``y`` (exact p-value without ties and for small samples, the normal
    approximation with tie correction otherwise);
 2. Benjamini-Hochberg adjustment of the p-values over every compared point;
-3. the point regresses when ``q < alpha`` **and** the slowdown
-   ``median(x) / median(y)`` exceeds ``1 + max_slowdown``.
+3. the slowdown ``median(x) / median(y)`` **and** the low end of its 95 % CI
+   both exceed ``1 + max_slowdown``;
+4. the point was stable in both runs (95 % CI half-width of its median at
+   most 5 % of the median, :data:`bench.aggregate.STABLE_HALF_WIDTH`).
+
+A point meeting 1-3 in a run where it was unstable is *inconclusive*: it is
+reported, but it does not fail the gate.  Why: the values of one run are not
+independent draws (they come from a few worker processes of one run, and a
+busy host shifts whole runs), so the rank test's p-value is right about values
+and too small about runs; points whose own run already shows them unstable are
+the ones that swing between runs (see docs/ci.md for the A/A figures).
 
 The slowdown's 95 % CI comes from a percentile bootstrap (independent
 resampling of both samples), vectorised over points of equal sample sizes.
@@ -21,7 +30,7 @@ resampling of both samples), vectorised over points of equal sample sizes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,14 +58,29 @@ class PointTest:
     q_value: float
     significant: bool
     regressed: bool
+    #: Whether the point was stable (CI half-width <= 5 %) in the baseline and current run.
+    stable_base: bool = True
+    stable_cur: bool = True
+    #: Significant and slower beyond the threshold (CI included), but unstable in a run.
+    inconclusive: bool = False
+    #: The slowdown itself is within the tolerated one (``1 + max_slowdown``).
+    within: bool = True
+
+    @property
+    def unstable_in(self) -> str:
+        """Which run the point was unstable in: ``""``, "baseline", "current" or "both"."""
+        return {(True, True): "", (False, True): "baseline", (True, False): "current",
+                (False, False): "both"}[(self.stable_base, self.stable_cur)]
 
     @property
     def verdict(self) -> str:
-        """One word (or three) for tables: why the point passed or failed."""
+        """A few words for tables: why the point passed or failed."""
         if self.regressed:
             return "REGRESSED"
-        if self.significant:
-            return "slower, within threshold"
+        if self.inconclusive:
+            return "inconclusive: unstable point"
+        if self.significant and self.slowdown > 1:
+            return "slower, within threshold" if self.within else "slower, CI overlaps threshold"
         if self.slowdown > 1:
             return "not significant"
         return "ok"
@@ -151,7 +175,8 @@ def slowdown_ci(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
 
 
 def gate(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], *,
-         max_slowdown: float, alpha: float) -> list[PointTest]:
+         max_slowdown: float, alpha: float, unstable_base: Collection[str] = (),
+         unstable_cur: Collection[str] = ()) -> list[PointTest]:
     """Test every point of ``cur`` against ``base`` with the gate's rule.
 
     Parameters
@@ -162,6 +187,9 @@ def gate(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], *,
         Tolerated slowdown as a fraction (0.10: a point may be 10 % slower).
     alpha : float
         False discovery rate over all compared points.
+    unstable_base, unstable_cur : Collection[str]
+        Names of the points that were unstable in the baseline / current run:
+        those can be *inconclusive*, never *regressed*.
 
     Returns
     -------
@@ -180,10 +208,14 @@ def gate(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], *,
         med_c, med_b = float(np.median(cur[n])), float(np.median(base[n]))
         ratio = med_c / med_b if med_b > 0 else math.inf
         sig = bool(q[i] < alpha)
+        slower = sig and ratio > 1 + max_slowdown and cis[n][0] > 1 + max_slowdown
+        stable_b, stable_c = n not in unstable_base, n not in unstable_cur
         out.append(PointTest(
             name=n, n_base=len(base[n]), n_cur=len(cur[n]), median_base=med_b,
             median_cur=med_c, slowdown=ratio, slowdown_low=cis[n][0],
             slowdown_high=cis[n][1], p_value=p[i], q_value=float(q[i]), significant=sig,
-            regressed=sig and ratio > 1 + max_slowdown,
+            regressed=slower and stable_b and stable_c, stable_base=stable_b,
+            stable_cur=stable_c, inconclusive=slower and not (stable_b and stable_c),
+            within=ratio <= 1 + max_slowdown,
         ))
     return out

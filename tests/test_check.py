@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench import store
 from bench.aggregate import load
 from bench.check import check_runs, parse_slowdown, run_check
 from bench.errors import UsageError
@@ -259,3 +260,91 @@ def test_unwritable_output(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(UsageError, match="cannot write"):
         run_check(a, a, junit=blocker / "j.xml")
+
+
+# ------------------------------------- noise-aware rule: CI low end, unstable points
+def clustered(median: float, seed: int, shift: float = 0.15) -> list[float]:
+    """10 values from 2 "processes" of 5 whose levels differ by ``shift``: an unstable point."""
+    rng = np.random.default_rng(seed)
+    return [*(median * np.exp(rng.normal(0.0, 0.01, 5))),
+            *(median * (1 + shift) * np.exp(rng.normal(0.0, 0.01, 5)))]
+
+
+def test_gate_needs_the_ci_low_end_above_the_threshold() -> None:
+    # ratio of medians 1.2 > 1.1, significant, but the values spread so widely that
+    # the CI reaches below 1.1: slower, not a regression
+    base = {"x": np.linspace(0.8, 1.2, 40)}
+    cur = {"x": np.linspace(0.8, 1.6, 40)}
+    [t] = gate(cur, base, max_slowdown=0.10, alpha=0.05)
+    assert t.significant
+    assert t.slowdown > 1.1 > t.slowdown_low
+    assert not t.regressed
+    assert not t.inconclusive
+    assert t.verdict == "slower, CI overlaps threshold"
+
+
+def test_gate_unstable_point_is_inconclusive_and_stable_one_regresses() -> None:
+    base = {"swing": np.array(clustered(1.0, 1)), "clear": np.array(noisy(1.0, 10, 2))}
+    cur = {"swing": np.array(clustered(1.6, 3)), "clear": np.array(noisy(1.3, 10, 4))}
+    tests = {t.name: t for t in gate(cur, base, max_slowdown=0.10, alpha=0.002,
+                                     unstable_base={"swing"})}
+    assert tests["clear"].regressed
+    assert tests["clear"].unstable_in == ""
+    swing = tests["swing"]
+    assert swing.significant
+    assert swing.slowdown_low > 1.1
+    assert not swing.regressed
+    assert swing.inconclusive
+    assert swing.unstable_in == "baseline"
+    assert swing.verdict == "inconclusive: unstable point"
+
+
+def write_values(path: Path, values: dict[Point, list[float]]) -> Path:
+    return write_results(path, [make_benchmark(p, v, runs=2) for p, v in values.items()])
+
+
+def test_clustered_run_shift_does_not_alarm(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # POOL's two processes disagree by 15 % in each run (unstable), and the current run
+    # sits 60 % higher as a whole: one run's values cannot tell that from a regression
+    a = write_values(tmp_path / "a.json", {SEQ: noisy(0.04, 10, 1), POOL: clustered(0.02, 2)})
+    b = write_values(tmp_path / "b.json", {SEQ: noisy(0.04, 10, 3), POOL: clustered(0.032, 4)})
+    md, junit = tmp_path / "c.md", tmp_path / "c.xml"
+    assert run_check(a, b, markdown=md, junit=junit) == 0
+    out = capsys.readouterr().out
+    assert "no regression in 2 points, 1 inconclusive (unstable)" in out
+    assert f"inconclusive {POOL.name}" in out
+    text = md.read_text()
+    assert "inconclusive: unstable point" in text
+    assert "| unstable in |" in text
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "0", "1")
+    [case] = [c for c in suite.iter("testcase") if c.get("name") == POOL.name]
+    skipped = case.find("skipped")
+    assert skipped is not None
+    assert "inconclusive" in (skipped.get("message") or "")
+
+
+def test_clear_regression_of_a_stable_point_still_fails(tmp_path: Path) -> None:
+    a = write_values(tmp_path / "a.json", {SEQ: noisy(0.04, 10, 1), POOL: clustered(0.02, 2)})
+    b = write_values(tmp_path / "b.json", {SEQ: noisy(0.052, 10, 3), POOL: clustered(0.02, 4)})
+    res = check_runs(load(a), load(b))
+    assert [t.name for t in res.regressed] == [SEQ.name]
+    assert res.exit_code == 1
+    assert not res.inconclusive
+
+
+def test_noisy_run_is_named_in_the_warning_and_markdown(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write_run(tmp_path / "base" / store.RESULTS, seed=1)
+    b = write_run(tmp_path / "cur" / store.RESULTS, seed=100)
+    store.write_manifest(tmp_path / "cur", {
+        "format": 1, "name": "cur", "settings": {}, "status": "complete", "points": [],
+        "noise": {"noisy": True, "reasons": ["other work kept 1.00 cores busy"]}})
+    md = tmp_path / "c.md"
+    assert run_check(a.parent, b, markdown=md) == 0
+    err = capsys.readouterr().err
+    assert "the current run was measured on a noisy host (other work kept 1.00 cores busy)" in err
+    assert "baseline run" not in err
+    assert "> **Warning:** the current run was measured on a noisy host" in md.read_text()
