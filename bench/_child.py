@@ -18,6 +18,7 @@ import argparse
 import atexit
 import fnmatch
 import json
+import math
 import os
 import signal
 import sys
@@ -54,18 +55,28 @@ def time_cold(loops: int, point: Point) -> float:
     return sum(cold_start(point) for _ in range(loops))
 
 
-def verify(point: Point) -> None:
-    """Fail the point when the model's results differ from the sequential ones."""
+def verify(point: Point) -> float:
+    """Fail the point when the model's results differ from the sequential ones.
+
+    Returns
+    -------
+    float
+        Seconds one warm batch of the model took (to choose pyperf's loops).
+    """
     want = expected_results(point)
     batch = MODELS[point.model].open(point)
     try:
+        batch.run()  # the first batch after the warm-up is not representative
+        t0 = time.perf_counter()
         got = batch.run()
+        elapsed = time.perf_counter() - t0
     finally:
         batch.close()
     if got != want:
         right = sum(g == w for g, w in zip(got, want, strict=False))
         raise SystemExit(f"concbench: {point.name} returned wrong results "
                          f"({len(got)} values, {right} of {len(want)} right)")
+    return elapsed
 
 
 def inject_fault(point: Point, spec: str) -> None:
@@ -118,8 +129,14 @@ def main() -> None:
         fault = os.environ.get("CONCBENCH_FAULT")
         if fault:
             inject_fault(point, fault)
-        if point.metric == "steady":
-            verify(point)
+        if point.metric == "cold":
+            args.loops = args.loops or 1  # one fresh pool per value
+        else:
+            batch_s = verify(point)
+            if not args.loops:
+                # enough batches per value to last --min-time, instead of
+                # pyperf's calibration run (a whole extra worker process)
+                args.loops = max(1, math.ceil(args.min_time / max(batch_s, 1e-6)))
     func = time_cold if point.metric == "cold" else time_steady
     runner.bench_time_func(point.name, func, point, metadata=metadata)
 

@@ -43,18 +43,18 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile(
             "smoke", (4,), ("C",),
-            ("--processes", "2", "--values", "5", "--warmups", "1", "--loops", "1"),
+            ("--processes", "2", "--values", "5", "--warmups", "1", "--min-time", "0.005"),
             work_scale=0.2, start_methods=("fork",), cold=False,
             description="seconds; for tests and the gate's own A/A checks",
         ),
         Profile(
             "quick", (4, 16), ("1", "C", "2C"),
-            ("--processes", "3", "--values", "4", "--warmups", "1", "--loops", "1"),
+            ("--processes", "3", "--values", "5", "--warmups", "1", "--min-time", "0.015"),
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(
             "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"),
-            ("--processes", "8", "--values", "5", "--warmups", "1", "--loops", "1"),
+            ("--processes", "8", "--values", "5", "--warmups", "1", "--min-time", "0.05"),
             sweep_start_methods=("fork", "forkserver", "spawn"),
             description="thorough: more task counts, worker counts and values",
         ),

@@ -49,9 +49,9 @@ class Workload:
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
-        Workload("cpu", cpu_tasks.cpu, False, "iterations", 50_000, False, False,
+        Workload("cpu", cpu_tasks.cpu, False, "iterations", 100_000, False, False,
                  "the seed's cpu_bound loop (pure Python, holds the GIL)"),
-        Workload("hash", cpu_tasks.hash_rounds, False, "MiB", 5, True, False,
+        Workload("hash", cpu_tasks.hash_rounds, False, "MiB", 10, True, False,
                  "SHA-256 over a 1 MiB buffer (releases the GIL)"),
         Workload("sleep", cpu_tasks.blocking_sleep, False, "s", 0.003, True, True,
                  "blocking time.sleep (blocking I/O)"),

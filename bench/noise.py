@@ -22,7 +22,7 @@ MAX_DRIFT = 0.10
 MAX_BUSY_CORES = 0.25
 CALIBRATION_SIZE = 20_000
 CALIBRATION_REPEATS = 7
-WARMUP_S = 0.2
+WARMUP_S = 0.5
 
 
 def _cpu_times(stat: Path = Path("/proc/stat")) -> tuple[float, float] | None:

@@ -37,6 +37,8 @@ from bench.models import WORKLOADS, Point
 from bench.progress import Progress
 
 DEFAULT_POINT_TIMEOUT = 300.0
+#: Cold-start points build a fresh pool per value: fewer values keep them affordable.
+COLD_PYPERF_ARGS = ("--processes", "2", "--values", "4")
 
 
 @dataclass
@@ -260,7 +262,8 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
             for point in todo:
                 progress.begin(point)
                 meta = point_metadata(point, shared)
-                outcome = measure_point(point, meta, interp, pyperf_args, config.point_timeout)
+                args = [*pyperf_args, *(COLD_PYPERF_ARGS if point.metric == "cold" else ())]
+                outcome = measure_point(point, meta, interp, args, config.point_timeout)
                 outcomes.append(outcome)
                 if outcome.benchmark is not None:
                     store.save_results(run_dir / store.RESULTS, [*benchmarks, outcome.benchmark])
