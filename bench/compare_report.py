@@ -16,22 +16,15 @@ from bench.compare import Comparison
 from bench.compare_plots import plot_efficiency_overlay, plot_speedup_overlay, series
 from bench.export import (
     data_uri,
+    fmt_ms,
     fmt_num,
+    fmt_range,
     markdown_table,
     md_escape,
     new_figure,
     render,
     save_figure,
 )
-
-
-def _ci(low: Any, high: Any, digits: int = 3) -> str:
-    lo, hi = fmt_num(float(low), digits), fmt_num(float(high), digits)
-    return f"{lo}\N{EN DASH}{hi}" if lo and hi else ""
-
-
-def _ms(value: Any) -> str:
-    return fmt_num(float(value) * 1e3, 3)
 
 
 def point_rows(c: Comparison) -> list[dict[str, Any]]:
@@ -44,10 +37,10 @@ def point_rows(c: Comparison) -> list[dict[str, Any]]:
         for i, label in enumerate(c.labels):
             r = g.loc[label]
             cells.append({
-                "median": _ms(r["median_s"]), "ci": _ci(r["ci_low_s"] * 1e3,
+                "median": fmt_ms(r["median_s"]), "ci": fmt_range(r["ci_low_s"] * 1e3,
                                                         r["ci_high_s"] * 1e3),
                 "ratio": "" if i == 0 else fmt_num(float(r["ratio"])),
-                "ratio_ci": "" if i == 0 else _ci(r["ratio_ci_low"], r["ratio_ci_high"]),
+                "ratio_ci": "" if i == 0 else fmt_range(r["ratio_ci_low"], r["ratio_ci_high"]),
                 "slower": i > 0 and float(r["ratio_ci_low"]) > 1,
                 "faster": i > 0 and float(r["ratio_ci_high"]) < 1,
                 "speedup": fmt_num(float(r["speedup"])),

@@ -93,6 +93,17 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def fmt_ms(seconds: Any) -> str:
+    """Seconds as milliseconds, 3 significant digits ("" for missing)."""
+    return fmt_num(float(seconds) * 1e3, 3)
+
+
+def fmt_range(low: Any, high: Any, scale: float = 1.0) -> str:
+    """``low-high`` with an en dash (scaled, 3 significant digits); "" when one is missing."""
+    a, b = fmt_num(float(low) * scale, 3), fmt_num(float(high) * scale, 3)
+    return f"{a}\N{EN DASH}{b}" if a and b else ""
+
+
 def md_escape(text: Any) -> str:
     """Escape a value for a GitHub-flavoured Markdown table cell."""
     s = str(text)

@@ -28,7 +28,9 @@ from bench.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
 from bench.errors import UsageError
 from bench.export import (
     data_uri,
+    fmt_ms,
     fmt_num,
+    fmt_range,
     markdown_table,
     md_escape,
     new_figure,
@@ -236,15 +238,6 @@ def build_charts(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path, *,
 
 
 # ------------------------------------------------------------------------ tables
-def _ms(v: Any) -> str:
-    return fmt_num(float(v) * 1e3, 3)
-
-
-def _range(lo: Any, hi: Any, scale: float = 1.0) -> str:
-    a, b = fmt_num(float(lo) * scale, 3), fmt_num(float(hi) * scale, 3)
-    return f"{a}\N{EN DASH}{b}" if a and b else ""
-
-
 #: Headings of the summary table shown in HTML and Markdown.
 TABLE_COLUMNS = ("point", "n", "median ms", "95 % CI ms", "CI ± %", "speedup",
                  "speedup 95 % CI", "efficiency", "ideal ms", "time / ideal", "precision")
@@ -259,10 +252,10 @@ def table_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for r in summary.itertuples(index=False):
         stable = bool(r.stable)
-        cells = [str(r.name), str(r.n), _ms(r.median_s), _range(r.ci_low_s, r.ci_high_s, 1e3),
+        cells = [str(r.name), str(r.n), fmt_ms(r.median_s), fmt_range(r.ci_low_s, r.ci_high_s, 1e3),
                  fmt_num(float(r.ci_half_pct), 2), fmt_num(float(r.speedup)),
-                 _range(r.speedup_ci_low, r.speedup_ci_high), fmt_num(float(r.efficiency)),
-                 _ms(r.ideal_s), fmt_num(float(r.ideal_ratio)),
+                 fmt_range(r.speedup_ci_low, r.speedup_ci_high), fmt_num(float(r.efficiency)),
+                 fmt_ms(r.ideal_s), fmt_num(float(r.ideal_ratio)),
                  "stable" if stable else "unstable"]
         rows.append({"cells": cells, "stable": stable})
     return rows
