@@ -37,6 +37,8 @@ from bench.store import load_results
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
 STABLE_HALF_WIDTH = 0.05
+#: Largest task, worker or core count a results file may claim.
+MAX_COUNT = 1_000_000
 N_RESAMPLES = 2000
 KEYS = ["workload", "model", "start_method", "tasks", "workers", "metric", "task_size"]
 
@@ -96,8 +98,8 @@ def _count(meta: dict[str, Any], key: str, default: int | None) -> int | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) \
-            or value != int(value) or value < 1:
-        raise ValueError(f"metadata {key}={value!r} is not a whole number >= 1")
+            or not math.isfinite(value) or value != int(value) or not 1 <= value <= MAX_COUNT:
+        raise ValueError(f"metadata {key}={value!r} is not a whole number from 1 to {MAX_COUNT}")
     return int(value)
 
 
@@ -164,6 +166,14 @@ def _median_ci(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         med = np.median(samples, axis=1)
         return med, med
     return _percentiles(_boot_medians(samples, np.random.default_rng(0)))
+
+
+def ci_half_width(values: Any) -> float:
+    """Half-width of the 95 % bootstrap CI of the median, as a share of the median."""
+    arr = np.asarray(values, dtype=float).reshape(1, -1)
+    lo, hi = _median_ci(arr)
+    med = float(np.median(arr))
+    return float((hi[0] - lo[0]) / 2 / med) if med > 0 else math.inf
 
 
 def _ratio_ci(base: np.ndarray, model: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,10 @@ class Profile:
     """How much to measure: axes defaults and pyperf options.
 
     ``sweep_start_methods`` lists the start methods measured at every worker
-    count; the others are measured at W = C only.
+    count; the others are measured at W = C only.  A steady point whose 95 %
+    CI half-width exceeds 5 % of its median is measured again, in fresh pyperf
+    processes whose runs join the point's, up to ``resample_rounds`` times and
+    while the run's ``resample_budget_s`` lasts.
     """
 
     name: str
@@ -35,6 +38,8 @@ class Profile:
     sweep_start_methods: tuple[str, ...] = ("fork",)
     start_methods: tuple[str, ...] = ("fork", "forkserver", "spawn")
     cold: bool = True
+    resample_rounds: int = 0
+    resample_budget_s: float = 0.0
     description: str = ""
 
 
@@ -49,13 +54,15 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             "quick", (4, 16), ("1", "C", "2C"),
-            ("--processes", "3", "--values", "5", "--warmups", "1", "--min-time", "0.015"),
+            ("--processes", "3", "--values", "4", "--warmups", "1", "--min-time", "0.015"),
+            resample_rounds=1, resample_budget_s=30.0,
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(
             "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"),
             ("--processes", "8", "--values", "5", "--warmups", "1", "--min-time", "0.05"),
             sweep_start_methods=("fork", "forkserver", "spawn"),
+            resample_rounds=2, resample_budget_s=600.0,
             description="thorough: more task counts, worker counts and values",
         ),
     )

@@ -208,6 +208,32 @@ def _failure_reason(code: int, text: str) -> str:
     return f"exit {code}: {tail[:300]}" if tail else f"exit {code}"
 
 
+class _Resampler:
+    """Re-measure unstable steady points, within a round limit and a time budget."""
+
+    def __init__(self, rounds: int, budget_s: float) -> None:
+        self.rounds = rounds
+        self.budget_s = budget_s
+        self.done: dict[str, int] = {}
+
+    def wants(self, outcome: Outcome) -> bool:
+        if (not outcome.ok or outcome.benchmark is None or outcome.point.metric != "steady"
+                or self.budget_s <= 0 or self.done.get(outcome.point.name, 0) >= self.rounds):
+            return False
+        from bench.aggregate import STABLE_HALF_WIDTH, ci_half_width
+
+        return ci_half_width(outcome.benchmark.get_values()) > STABLE_HALF_WIDTH
+
+    def merge(self, outcome: Outcome, more: Outcome) -> None:
+        self.done[outcome.point.name] = self.done.get(outcome.point.name, 0) + 1
+        self.budget_s -= more.seconds
+        outcome.seconds += more.seconds
+        if more.ok and more.benchmark is not None and outcome.benchmark is not None:
+            outcome.benchmark.add_runs(more.benchmark)
+        else:
+            self.done[outcome.point.name] = self.rounds  # a failing re-run ends it
+
+
 def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """A resumed run stays noisy if any of its sessions was."""
     if old and old.get("noisy"):
@@ -255,6 +281,8 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
     outcomes: list[Outcome] = []
     interrupted = False
     shared = run_metadata(interp, config)
+    profile = PROFILES[config.grid.profile]
+    resampler = _Resampler(profile.resample_rounds, profile.resample_budget_s)
     with _sigterm_as_interrupt():
         try:
             before = noise.probe()
@@ -264,6 +292,9 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
                 meta = point_metadata(point, shared)
                 args = [*pyperf_args, *(COLD_PYPERF_ARGS if point.metric == "cold" else ())]
                 outcome = measure_point(point, meta, interp, args, config.point_timeout)
+                while resampler.wants(outcome):
+                    more = measure_point(point, meta, interp, args, config.point_timeout)
+                    resampler.merge(outcome, more)
                 outcomes.append(outcome)
                 if outcome.benchmark is not None:
                     store.save_results(run_dir / store.RESULTS, [*benchmarks, outcome.benchmark])
