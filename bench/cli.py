@@ -11,9 +11,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bench.errors import UsageError
+from bench.grid import DEFAULT_POINT_TIMEOUT
+
+if TYPE_CHECKING:
+    from bench.runner import RunConfig
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -45,7 +49,7 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
                    help="interpreter that runs the measured children (default: this one)")
 
 
-def _config(args: argparse.Namespace) -> object:
+def _config(args: argparse.Namespace) -> RunConfig:
     from bench.grid import GridSpec
     from bench.runner import RunConfig
 
@@ -55,7 +59,7 @@ def _config(args: argparse.Namespace) -> object:
     return RunConfig(grid=grid, python=args.python,
                      output_dir=str(getattr(args, "output_dir", "reports")),
                      name=getattr(args, "name", "") or "",
-                     point_timeout=getattr(args, "point_timeout", 300.0))
+                     point_timeout=getattr(args, "point_timeout", DEFAULT_POINT_TIMEOUT))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -67,9 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         result = runner.resume(Path(args.resume), progress)
     else:
-        config = _config(args)
-        assert isinstance(config, runner.RunConfig)
-        result = runner.start(config, progress, force=args.force)
+        result = runner.start(_config(args), progress, force=args.force)
     from bench.finish import finish_run
 
     return finish_run(result, write_report=not args.no_report)
@@ -77,11 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the points a run would measure, without running them."""
-    from bench.runner import RunConfig, plan
+    from bench.runner import plan
 
-    config = _config(args)
-    assert isinstance(config, RunConfig)
-    interp, points = plan(config)
+    interp, points = plan(_config(args))
     for p in points:
         print(p.name)
     print(f"{len(points)} points (usable cores C={interp.record['usable_cores']}, "
@@ -152,8 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", type=Path, default=Path("reports"),
                    help="where run directories go (default reports/)")
     p.add_argument("--name", default="", help="run directory name (default: timestamped)")
-    p.add_argument("--point-timeout", type=float, default=300.0,
-                   help="seconds before a point's child is killed (default 300)")
+    p.add_argument("--point-timeout", type=float, default=DEFAULT_POINT_TIMEOUT,
+                   help=f"seconds before a point's child is killed "
+                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="finish an interrupted run directory with its original settings")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")

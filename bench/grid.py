@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from bench.errors import UsageError
 from bench.models import MODELS, WORKLOADS, ModelDef, Point
 
 _T = TypeVar("_T")
+
+#: Seconds before a point's child is killed, unless --point-timeout says otherwise.
+DEFAULT_POINT_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,6 @@ class GridSpec:
     start_methods: tuple[str, ...] = ()
     work_scale: float = 1.0
     cold: bool | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _check_names(kind: str, given: Sequence[str], known: Iterable[str]) -> None:

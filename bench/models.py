@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import cpu_tasks
@@ -127,7 +127,6 @@ class ModelDef:
     per_start_method: bool = False
     min_python: tuple[int, int] = (3, 10)
     kind: str = "asyncio"  # "baseline", "asyncio", "thread" or "process"
-    extra: dict[str, str] = field(default_factory=dict)
 
     def accepts(self, workload: Workload) -> bool:
         """Whether this model runs ``workload``."""

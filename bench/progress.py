@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from typing import IO, TYPE_CHECKING, Protocol
@@ -108,12 +109,6 @@ class RichProgress:
 def make_progress(quiet: bool = False) -> Progress:
     """A rich bar when stderr is a terminal, plain lines otherwise."""
     if quiet:
-        return PlainProgress(open_null())
+        return PlainProgress(io.StringIO())
     return RichProgress() if sys.stderr.isatty() else PlainProgress()
 
-
-def open_null() -> IO[str]:
-    """A sink for progress nobody wants to read."""
-    import io
-
-    return io.StringIO()

@@ -30,13 +30,12 @@ import pyperf
 import bench
 from bench import noise, store
 from bench.errors import UsageError
-from bench.grid import PROFILES, GridSpec, expand
+from bench.grid import DEFAULT_POINT_TIMEOUT, PROFILES, GridSpec, expand
 from bench.host import FORMAT_VERSION, git_commit
 from bench.interpreter import Interpreter, resolve
 from bench.models import WORKLOADS, Point
 from bench.progress import Progress
 
-DEFAULT_POINT_TIMEOUT = 300.0
 #: Cold-start points build a fresh pool per value: fewer values keep them affordable.
 COLD_PYPERF_ARGS = ("--processes", "2", "--values", "4")
 

@@ -84,6 +84,10 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
 
 def read_json(path: Path, what: str) -> Any:
     """Read a JSON file, turning every way it can be wrong into a UsageError."""
+    return _parse(path, _read_text(path, what), what)
+
+
+def _read_text(path: Path, what: str) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -94,6 +98,10 @@ def read_json(path: Path, what: str) -> Any:
         raise UsageError(f"{path}: cannot read ({exc})") from None
     if not text.strip():
         raise UsageError(f"{path}: empty file, expected a {what}")
+    return text
+
+
+def _parse(path: Path, text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -136,13 +144,15 @@ def load_results(path: Path) -> pyperf.BenchmarkSuite:
         newer format version.
     """
     path = resolve_results(path)
-    data = read_json(path, "pyperf results file")
+    what = "pyperf results file"
+    text = _read_text(path, what)
+    data = _parse(path, text, what)
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise UsageError(f"{path}: not a pyperf results file (no 'benchmarks' list)")
     if not data["benchmarks"]:
         raise UsageError(f"{path}: holds no benchmarks")
     try:
-        suite = pyperf.BenchmarkSuite.loads(json.dumps(data))
+        suite = pyperf.BenchmarkSuite.loads(text)
     except Exception as exc:  # pyperf raises assorted errors on malformed files
         raise UsageError(f"{path}: not a valid pyperf results file ({exc})") from None
     formats = {b.get_metadata().get("concbench_format") for b in suite.get_benchmarks()}
