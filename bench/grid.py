@@ -58,7 +58,7 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "quick", (4, 16), ("1", "C", "2C"),
             ("--processes", "3", "--values", "4", "--warmups", "1", "--min-time", "0.015"),
-            resample_rounds=1, resample_budget_s=30.0,
+            resample_rounds=1, resample_budget_s=15.0,
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(
