@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyperf
+from scipy import stats
 
 from bench import store
 from bench.errors import UsageError
@@ -39,7 +40,10 @@ from bench.store import load_results
 STABLE_HALF_WIDTH = 0.05
 #: Largest task, worker or core count a results file may claim.
 MAX_COUNT = 1_000_000
+#: Bootstrap resamples for every CI of a median (and of a speedup).
 N_RESAMPLES = 2000
+#: Resamples per vectorised step of scipy's bootstrap (bounds its memory).
+BOOTSTRAP_BATCH = 100
 KEYS = ["workload", "model", "start_method", "tasks", "workers", "metric", "task_size"]
 
 SUMMARY_COLUMNS = {
@@ -141,52 +145,57 @@ def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
     return df
 
 
-def _boot_medians(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Medians of ``N_RESAMPLES`` bootstrap resamples of each row, shape (rows, N_RESAMPLES).
+def _median(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``np.median`` along ``axis``, by sorting: ~4x faster on the short rows bootstrapped here."""
+    ordered = np.sort(np.moveaxis(x, axis, -1), axis=-1)
+    n = ordered.shape[-1]
+    return np.asarray((ordered[..., (n - 1) // 2] + ordered[..., n // 2]) / 2)
 
-    Rows are sorted once; the resamples' order statistics are then positions
-    in the sorted rows (the median of ``x[idx]`` is ``sorted(x)[sorted(idx)[m]]``),
-    so one draw of index sets serves every row and no resample is materialised.
+
+def _bootstrap(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Percentile bootstrap of the median of each row (rows of equal length).
+
+    One vectorised :func:`scipy.stats.bootstrap` call for all rows, seeded
+    with the row length: a point's CI is the same wherever it is computed
+    (the runner's stability check, the summary) and from run to run.
+
+    Returns
+    -------
+    low, high, distribution : numpy.ndarray
+        The 95 % CI bounds per row, and the bootstrap medians, shape
+        ``(rows, N_RESAMPLES)``.  Rows of one value have no spread: their
+        bounds and every bootstrap median are that value.
     """
-    n = samples.shape[1]
-    ordered = np.sort(samples, axis=1)
-    idx = np.sort(rng.integers(0, n, size=(N_RESAMPLES, n)), axis=1)
-    lo, hi = idx[:, (n - 1) // 2], idx[:, n // 2]
-    return np.asarray((ordered[:, lo] + ordered[:, hi]) / 2)
-
-
-def _percentiles(boot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    low, high = np.percentile(boot, [2.5, 97.5], axis=1)
-    return low, high
-
-
-def _median_ci(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap 95 % CI of the median, vectorised over rows of equal length."""
     if samples.shape[1] < 2:
         med = np.median(samples, axis=1)
-        return med, med
-    return _percentiles(_boot_medians(samples, np.random.default_rng(0)))
+        return med, med, np.repeat(med[:, None], N_RESAMPLES, axis=1)
+    res = stats.bootstrap((samples,), _median, axis=-1, vectorized=True,
+                          n_resamples=N_RESAMPLES, batch=BOOTSTRAP_BATCH,
+                          method="percentile", confidence_level=0.95, rng=samples.shape[1])
+    ci = res.confidence_interval
+    return np.atleast_1d(ci.low), np.atleast_1d(ci.high), res.bootstrap_distribution
 
 
 def ci_half_width(values: Any) -> float:
     """Half-width of the 95 % bootstrap CI of the median, as a share of the median."""
     arr = np.asarray(values, dtype=float).reshape(1, -1)
-    lo, hi = _median_ci(arr)
+    low, high, _ = _bootstrap(arr)
     med = float(np.median(arr))
-    return float((hi[0] - lo[0]) / 2 / med) if med > 0 else math.inf
+    return float((high[0] - low[0]) / 2 / med) if med > 0 else math.inf
 
 
 def _ratio_ci(base: np.ndarray, model: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap 95 % CI of median(base) / median(model), rows independent.
+    """95 % percentile CI of median(base) / median(model) from bootstrap medians.
 
-    Base and model are resampled with independent index sets.
+    ``base`` and ``model`` are bootstrap distributions of the two medians,
+    shape ``(rows, N_RESAMPLES)``.  Rows that came from one scipy call share
+    their resample indices, so the model's replicates are shifted by one:
+    every base replicate is paired with an independently drawn model one,
+    as an unpaired two-sample bootstrap needs.
     """
-    if base.shape[1] < 2 or model.shape[1] < 2:
-        r = np.median(base, axis=1) / np.median(model, axis=1)
-        return r, r
-    boot_base = _boot_medians(base, np.random.default_rng(1))
-    boot_model = _boot_medians(model, np.random.default_rng(2))
-    return _percentiles(boot_base / boot_model)
+    ratio = base / np.roll(model, 1, axis=1)
+    low, high = np.percentile(ratio, [2.5, 97.5], axis=1)
+    return low, high
 
 
 def _by_length(groups: dict[Any, np.ndarray]) -> dict[int, list[Any]]:
@@ -251,9 +260,11 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     s["stdev_s"] = [float(np.std(values[n], ddof=1)) if len(values[n]) > 1 else 0.0
                     for n in s.index]
     s["ci_low_s"], s["ci_high_s"] = np.nan, np.nan
-    for _, names in _by_length(values).items():
-        lo, hi = _median_ci(np.vstack([values[n] for n in names]))
+    boot: dict[str, np.ndarray] = {}  # each point's bootstrap medians
+    for names in _by_length(values).values():
+        lo, hi, dist = _bootstrap(np.vstack([values[n] for n in names]))
         s.loc[names, "ci_low_s"], s.loc[names, "ci_high_s"] = lo, hi
+        boot.update(zip(names, dist, strict=True))
 
     pairs = _baselines(s)
     s["speedup"] = s["speedup_ci_low"] = s["speedup_ci_high"] = np.nan
@@ -261,12 +272,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         names, bases = list(pairs), list(pairs.values())
         s.loc[names, "speedup"] = (s.loc[bases, "median_s"].to_numpy()
                                    / s.loc[names, "median_s"].to_numpy())
-    by_shape: dict[tuple[int, int], list[str]] = {}
-    for n, b in pairs.items():
-        by_shape.setdefault((len(values[b]), len(values[n])), []).append(n)
-    for names in by_shape.values():
-        lo, hi = _ratio_ci(np.vstack([values[pairs[n]] for n in names]),
-                           np.vstack([values[n] for n in names]))
+        lo, hi = _ratio_ci(np.vstack([boot[b] for b in bases]),
+                           np.vstack([boot[n] for n in names]))
         s.loc[names, "speedup_ci_low"], s.loc[names, "speedup_ci_high"] = lo, hi
     own = [n for n, b in pairs.items() if n == b]  # a baseline against itself: exactly 1
     s.loc[own, ["speedup_ci_low", "speedup_ci_high"]] = 1.0

@@ -162,7 +162,8 @@ def test_parallelism_and_ideal_time() -> None:
 def test_median_ci_matches_scipy_bootstrap() -> None:
     rng = np.random.default_rng(7)
     samples = rng.lognormal(0.0, 0.2, size=(3, 41))
-    low, high = aggregate._median_ci(samples)
+    low, high, dist = aggregate._bootstrap(samples)
+    assert dist.shape == (3, aggregate.N_RESAMPLES)
     ref = stats.bootstrap((samples,), np.median, axis=1, vectorized=True, n_resamples=4000,
                           method="percentile", rng=np.random.default_rng(1))
     np.testing.assert_allclose(low, ref.confidence_interval.low, rtol=0.03)
@@ -172,8 +173,9 @@ def test_median_ci_matches_scipy_bootstrap() -> None:
 
 
 def test_single_value_points_have_a_point_ci() -> None:
-    low, high = aggregate._median_ci(np.array([[0.5], [0.7]]))
+    low, high, dist = aggregate._bootstrap(np.array([[0.5], [0.7]]))
     assert list(low) == list(high) == [0.5, 0.7]
+    assert (dist[0] == 0.5).all()
 
 
 def test_empty_frame_gives_empty_summary() -> None:
@@ -185,3 +187,10 @@ def test_empty_frame_gives_empty_summary() -> None:
 def test_load_accepts_run_directory(tmp_path: Path) -> None:
     write_hand_made(tmp_path / "results.json")
     assert len(load(tmp_path).summary) == len(HAND_MADE)
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 7), (3, 2, 6), (2, 3, 1)])
+def test_sorting_median_equals_numpy(shape: tuple[int, ...]) -> None:
+    x = np.random.default_rng(3).normal(size=shape)
+    np.testing.assert_array_equal(aggregate._median(x), np.median(x, axis=-1))
+    np.testing.assert_array_equal(aggregate._median(x, axis=0), np.median(x, axis=0))
