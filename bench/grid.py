@@ -27,10 +27,15 @@ class Profile:
     """How much to measure: axes defaults and pyperf options.
 
     ``sweep_start_methods`` lists the start methods measured at every worker
-    count; the others are measured at W = C only.  A steady point whose 95 %
-    CI half-width exceeds 5 % of its median is measured again, in fresh pyperf
-    processes whose runs join the point's, up to ``resample_rounds`` times and
-    while the run's ``resample_budget_s`` lasts.
+    count; the others are measured at W = C only, and only on the workloads
+    in ``start_method_workloads`` when it is not empty (once a pool is warm
+    its workers run the same code whatever started them: the start method's
+    cost is the cold start, measured per method on its own).  Once every point is
+    measured, a point whose 95 % CI half-width exceeds 5 % of its
+    median is measured again, in fresh pyperf processes whose runs join the
+    point's, up to ``resample_rounds`` times, while the sweep has lasted less
+    than ``resample_until_s`` seconds; each process of such a round takes
+    values for about ``resample_process_s`` seconds (see :mod:`bench.refine`).
     """
 
     name: str
@@ -39,10 +44,12 @@ class Profile:
     pyperf_args: tuple[str, ...]
     work_scale: float = 1.0
     sweep_start_methods: tuple[str, ...] = ("fork",)
+    start_method_workloads: tuple[str, ...] = ()
     start_methods: tuple[str, ...] = ("fork", "forkserver", "spawn")
     cold: bool = True
     resample_rounds: int = 0
-    resample_budget_s: float = 0.0
+    resample_until_s: float = 0.0
+    resample_process_s: float = 0.0
     description: str = ""
 
 
@@ -58,14 +65,15 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "quick", (4, 16), ("1", "C", "2C"),
             ("--processes", "3", "--values", "4", "--warmups", "1", "--min-time", "0.015"),
-            resample_rounds=1, resample_budget_s=15.0,
+            start_method_workloads=("cpu",),
+            resample_rounds=3, resample_until_s=165.0, resample_process_s=0.3,
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(
             "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"),
             ("--processes", "8", "--values", "5", "--warmups", "1", "--min-time", "0.05"),
             sweep_start_methods=("fork", "forkserver", "spawn"),
-            resample_rounds=2, resample_budget_s=600.0,
+            resample_rounds=3, resample_until_s=3600.0, resample_process_s=1.0,
             description="thorough: more task counts, worker counts and values",
         ),
     )
@@ -172,6 +180,7 @@ def expand(
     )
     sweep = set(spec.start_methods or profile.sweep_start_methods) | {methods[0]}
     at_c = (cores,) if cores in workers else tuple(workers)
+    others_on = () if spec.start_methods else profile.start_method_workloads
 
     points: list[Point] = []
     for wl in workloads:
@@ -182,8 +191,9 @@ def expand(
         for m in models:
             if m.name == "sequential" or not m.accepts(work):
                 continue
+            ms = methods if not others_on or wl in others_on else tuple(sweep & set(methods))
             for t in tasks:
-                points.extend(_variants(m, wl, t, size, workers, methods, sweep, at_c))
+                points.extend(_variants(m, wl, t, size, workers, ms, sweep, at_c))
     if (spec.cold if spec.cold is not None else profile.cold) and "cpu" in workloads:
         w_cold = cores if cores in workers else max(workers)
         points.extend(_cold_points(models, max(tasks), w_cold, methods, scale))

@@ -24,6 +24,9 @@ class Progress(Protocol):
     def end(self, outcome: Outcome) -> None:
         """A point finished (measured or failed)."""
 
+    def note(self, message: str) -> None:
+        """A line about the sweep (e.g. a point measured again)."""
+
     def close(self) -> None:
         """The sweep is over."""
 
@@ -66,6 +69,9 @@ class PlainProgress:
         print(f"[{self.done}/{self.total}] {outcome.point.name}: {_describe(outcome)}"
               f" (ETA {_fmt_eta(eta)})", file=self.stream, flush=True)
 
+    def note(self, message: str) -> None:
+        print(f"concbench: {message}", file=self.stream, flush=True)
+
     def close(self) -> None:
         pass
 
@@ -101,6 +107,9 @@ class RichProgress:
         if not outcome.ok:
             self.console.print(f"[red]{outcome.point.name}: {_describe(outcome)}[/red]")
         self.bar.advance(self.task)
+
+    def note(self, message: str) -> None:
+        self.console.print(message, markup=False, highlight=False)
 
     def close(self) -> None:
         self.bar.stop()

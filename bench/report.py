@@ -65,10 +65,13 @@ class RunStatus:
     failed: list[dict[str, str]] = field(default_factory=list)
     noise: dict[str, Any] | None = None
     problem: str = ""
+    #: Points measured in more than one round, and their extra rounds in all.
+    remeasured: int = 0
+    extra_rounds: int = 0
 
 
 def run_status(results: Path) -> RunStatus:
-    """Read failed points and the noise verdict from ``run.json`` next to ``results``.
+    """Read failed points, extra rounds and the noise verdict from ``run.json`` next to ``results``.
 
     A missing manifest gives an empty status; an unreadable one is reported
     in ``problem`` rather than stopping the report.
@@ -82,10 +85,12 @@ def run_status(results: Path) -> RunStatus:
         return RunStatus(problem=str(exc))
     except (TypeError, ValueError) as exc:  # e.g. a "format" that is not a number
         return RunStatus(problem=f"{run_dir / store.MANIFEST}: not a valid run manifest ({exc})")
-    points = manifest.get("points")
+    entries = manifest.get("points")
+    points = [p for p in entries if isinstance(p, dict)] if isinstance(entries, list) else []
     failed = [{"name": str(p.get("name", "?")), "reason": str(p.get("reason") or "no reason")}
-              for p in (points if isinstance(points, list) else [])
-              if isinstance(p, dict) and p.get("status") == "failed"]
+              for p in points if p.get("status") == "failed"]
+    more = [r - 1 for p in points
+            if isinstance(r := p.get("rounds"), int) and not isinstance(r, bool) and r > 1]
     noise = manifest.get("noise")
     if isinstance(noise, dict) and "noisy" in noise:
         reasons = noise.get("reasons")
@@ -96,7 +101,8 @@ def run_status(results: Path) -> RunStatus:
         noise = {**verdict, "details": {k: fmt_num(v, 3) for k, v in sorted(extra.items())}}
     else:
         noise = None
-    return RunStatus(str(manifest.get("status", "")), failed, noise)
+    return RunStatus(str(manifest.get("status", "")), failed, noise,
+                     remeasured=len(more), extra_rounds=sum(more))
 
 
 # ------------------------------------------------------------------------ charts
@@ -279,10 +285,20 @@ def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
         "stable_pct": f"{stable / total:.0%}" if total else "",
         "threshold_pct": f"{STABLE_HALF_WIDTH:.0%}",
         "status": status,
+        "remeasured": remeasured_text(status) if status.remeasured else "",
         "charts": charts,
         "columns": TABLE_COLUMNS,
         "rows": table_rows(summary),
     }
+
+
+def remeasured_text(status: RunStatus) -> str:
+    """One sentence on the points measured again because their first round was unstable."""
+    s = "s" if status.remeasured != 1 else ""
+    return (f"{status.remeasured} point{s} unstable after the first round "
+            f"{'were' if s else 'was'} measured again in fresh processes "
+            f"({status.extra_rounds} extra round{'s' * (status.extra_rounds != 1)}); "
+            "their values join the first round's.")
 
 
 # ----------------------------------------------------------------------- writers
@@ -309,6 +325,8 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     out += ["## Precision", "",
             f"{ctx['stable']} of {ctx['total']} points ({ctx['stable_pct']}) are stable "
             f"(95 % CI half-width ≤ {ctx['threshold_pct']} of the median).", ""]
+    if status.remeasured:
+        out += [remeasured_text(status), ""]
     if status.noise is not None:
         verdict = "noisy" if status.noise["noisy"] else "quiet"
         reasons = "; ".join(md_escape(r) for r in status.noise["reasons"])

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -35,6 +35,7 @@ from bench.host import FORMAT_VERSION, git_commit
 from bench.interpreter import Interpreter, resolve
 from bench.models import WORKLOADS, Point
 from bench.progress import Progress
+from bench.refine import Refiner
 
 #: Cold-start points build a fresh pool per value: fewer values keep them affordable.
 COLD_PYPERF_ARGS = ("--processes", "2", "--values", "4")
@@ -207,30 +208,21 @@ def _failure_reason(code: int, text: str) -> str:
     return f"exit {code}: {tail[:300]}" if tail else f"exit {code}"
 
 
-class _Resampler:
-    """Re-measure unstable steady points, within a round limit and a time budget."""
-
-    def __init__(self, rounds: int, budget_s: float) -> None:
-        self.rounds = rounds
-        self.budget_s = budget_s
-        self.done: dict[str, int] = {}
-
-    def wants(self, outcome: Outcome) -> bool:
-        if (not outcome.ok or outcome.benchmark is None or outcome.point.metric != "steady"
-                or self.budget_s <= 0 or self.done.get(outcome.point.name, 0) >= self.rounds):
-            return False
-        from bench.aggregate import STABLE_HALF_WIDTH, ci_half_width
-
-        return ci_half_width(outcome.benchmark.get_values()) > STABLE_HALF_WIDTH
-
-    def merge(self, outcome: Outcome, more: Outcome) -> None:
-        self.done[outcome.point.name] = self.done.get(outcome.point.name, 0) + 1
-        self.budget_s -= more.seconds
-        outcome.seconds += more.seconds
-        if more.ok and more.benchmark is not None and outcome.benchmark is not None:
-            outcome.benchmark.add_runs(more.benchmark)
-        else:
-            self.done[outcome.point.name] = self.rounds  # a failing re-run ends it
+def _refine(refiner: Refiner, progress: Progress, save: Callable[[Outcome], None],
+            measure: Callable[[Outcome], Outcome]) -> None:
+    """Measure unstable points again, one round at a time, while the refiner allows."""
+    if len(refiner):
+        progress.note(f"re-measuring unstable points ({len(refiner)} now) "
+                      "while the profile's time allows")
+    while (outcome := refiner.next(time.monotonic())) is not None:
+        progress.begin(outcome.point)
+        before = refiner.width[outcome.point.name]
+        after = refiner.merge(outcome, measure(outcome))
+        save(outcome)
+        n = len(outcome.benchmark.get_values()) if outcome.benchmark is not None else 0
+        progress.note(f"{outcome.point.name}: CI \N{PLUS-MINUS SIGN}{before:.1%} -> "
+                      + (f"\N{PLUS-MINUS SIGN}{after:.1%} over {n} values"
+                         if not math.isnan(after) else "round failed, earlier values kept"))
 
 
 def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -281,7 +273,33 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
     interrupted = False
     shared = run_metadata(interp, config)
     profile = PROFILES[config.grid.profile]
-    resampler = _Resampler(profile.resample_rounds, profile.resample_budget_s)
+    t0 = time.monotonic()
+    refiner = Refiner(profile.resample_rounds, t0 + profile.resample_until_s,
+                      profile.resample_process_s)
+
+    def save(outcome: Outcome) -> None:
+        if outcome.benchmark is not None:
+            store.save_results(run_dir / store.RESULTS, benchmarks)
+        entry = by_name[outcome.point.name]
+        # only once the values are on disk does the manifest say so
+        entry["status"] = "done" if outcome.ok else "failed"
+        entry["reason"] = outcome.reason
+        entry["seconds"] = round(outcome.seconds, 3)
+        entry["rounds"] = 1 + refiner.done.get(outcome.point.name, 0)
+        store.write_manifest(run_dir, manifest)
+
+    def args_for(point: Point) -> list[str]:
+        return [*pyperf_args, *(COLD_PYPERF_ARGS if point.metric == "cold" else ())]
+
+    def again(outcome: Outcome) -> Outcome:
+        """One more round of a point: fresh pyperf processes, its planned values and loops.
+
+        Its results were checked in the first round; this round does not check them again.
+        """
+        more = refiner.plan[outcome.point.name].child_args()
+        return measure_point(outcome.point, point_metadata(outcome.point, shared), interp,
+                             [*args_for(outcome.point), *more], config.point_timeout)
+
     with _sigterm_as_interrupt():
         try:
             before = noise.probe()
@@ -289,22 +307,15 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
             for point in todo:
                 progress.begin(point)
                 meta = point_metadata(point, shared)
-                args = [*pyperf_args, *(COLD_PYPERF_ARGS if point.metric == "cold" else ())]
-                outcome = measure_point(point, meta, interp, args, config.point_timeout)
-                while resampler.wants(outcome):
-                    more = measure_point(point, meta, interp, args, config.point_timeout)
-                    resampler.merge(outcome, more)
+                outcome = measure_point(point, meta, interp, args_for(point),
+                                        config.point_timeout)
                 outcomes.append(outcome)
                 if outcome.benchmark is not None:
-                    store.save_results(run_dir / store.RESULTS, [*benchmarks, outcome.benchmark])
                     benchmarks.append(outcome.benchmark)
-                # only now, with the values on disk, does the manifest say so
-                entry = by_name[point.name]
-                entry["status"] = "done" if outcome.ok else "failed"
-                entry["reason"] = outcome.reason
-                entry["seconds"] = round(outcome.seconds, 3)
-                store.write_manifest(run_dir, manifest)
+                save(outcome)
                 progress.end(outcome)
+                refiner.consider(outcome)
+            _refine(refiner, progress, save, again)
             manifest["noise"] = _merge_noise(manifest.get("noise"),
                                              noise.assess(before, noise.probe()))
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated

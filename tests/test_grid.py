@@ -78,6 +78,10 @@ def test_start_methods_swept_or_measured_at_w_equals_c() -> None:
     assert by_method == {"fork": {1, 2, 4}, "forkserver": {2}, "spawn": {2}}
     assert {p.start_method for p in points if p.model == "process_pool"} == set(ALL_METHODS)
     assert all(p.start_method is None for p in points if p.model != "process_pool")
+    # quick: the other start methods' steady state on cpu work only
+    others = {p.workload for p in points if p.start_method in ("forkserver", "spawn")}
+    assert others == {"cpu"}
+    assert {p.workload for p in points if p.start_method == "fork"} == {"cpu", "hash", "sleep"}
 
     full = steady(grid(cores=2, profile="full"))
     for sm in ALL_METHODS:
@@ -95,6 +99,8 @@ def test_requested_start_methods_are_swept() -> None:
     points = steady(grid(start_methods=("spawn",)))
     assert {p.start_method for p in points if p.model == "process_pool"} == {"spawn"}
     assert {p.workers for p in points if p.model == "process_pool"} == {1, 2, 4}
+    # on every workload that runs in process pools, whatever the profile's default
+    assert {p.workload for p in points if p.model == "process_pool"} == {"cpu", "hash", "sleep"}
 
 
 @pytest.mark.parametrize(
@@ -207,9 +213,10 @@ def test_cold_points() -> None:
 def test_quick_profile_size() -> None:
     # 4 workloads x 2 task counts; baselines + every valid model; 4 cold points
     points = grid(cores=2)
-    per_t_sync = 1 + 1 + 3 + 3 + (3 + 1 + 1)  # seq, blocking, to_thread, thread_pool, pools
+    per_t_cpu = 1 + 1 + 3 + 3 + (3 + 1 + 1)  # seq, blocking, to_thread, thread_pool, pools
+    per_t_other = 1 + 1 + 3 + 3 + 3  # process pools: fork only
     per_t_async = 1 + 4
-    assert len(points) == 2 * (3 * per_t_sync + per_t_async) + 4
+    assert len(points) == 2 * (per_t_cpu + 2 * per_t_other + per_t_async) + 4
 
 
 # --------------------------------------------------------------------- sizes

@@ -23,7 +23,11 @@ CHARTS = ["speedup", "wall_time", "efficiency", "sleep_lesson", "cold_start"]
 
 def manifest(**extra: object) -> dict[str, object]:
     return {"format": 1, "name": "hand", "settings": {}, "status": "failed",
-            "points": [{"name": "cpu/sequential/t4", "status": "done", "reason": ""},
+            "points": [{"name": "cpu/sequential/t4", "status": "done", "reason": "", "rounds": 1},
+                       {"name": "cpu/process_pool[fork]/t4/w2", "status": "done", "reason": "",
+                        "rounds": 3},
+                       {"name": "cpu/process_pool[spawn]/t4/w2", "status": "done", "reason": "",
+                        "rounds": 2},
                        {"name": "cpu/process_pool[spawn]/t4/w4", "status": "failed",
                         "reason": f"timed out after 300 s {EVIL}"}],
             **extra}
@@ -93,6 +97,8 @@ def test_html_sections(built: Path) -> None:
     assert "The host was noisy during this run" in html
     assert "cpu/process_pool[spawn]/t4/w4" in html  # the failed point
     assert "Run status: <strong>failed</strong>" in html
+    assert ("2 points unstable after the first round were measured again in fresh processes "
+            "(3 extra rounds)") in html
 
 
 def test_metadata_is_escaped_in_html(built: Path) -> None:
@@ -111,6 +117,7 @@ def test_markdown(built: Path) -> None:
     assert r"\<script\>alert('x')\</script\>" in md
     assert "18 of 19 points (95%) are stable" in md
     assert "## Failed points" in md
+    assert "2 points unstable after the first round were measured again" in md
     assert "Noise check: **noisy**" in md
     assert r"process\_pool\[fork\]" in md  # table cells escaped, rendered as written
     header = next(line for line in md.splitlines() if line.startswith("| point"))
@@ -141,6 +148,11 @@ def test_manifest_without_noise_and_unreadable(tmp_path: Path) -> None:
     quiet = report.run_status(write_run(tmp_path / "c", run_json=manifest(
         status="complete", noise={"noisy": False})) / "results.json")
     assert quiet.noise == {"noisy": False, "reasons": [], "details": {}}
+    assert (quiet.remeasured, quiet.extra_rounds) == (2, 3)
+    odd = report.run_status(write_run(tmp_path / "d", run_json=manifest(
+        points=[{"name": "x", "rounds": "3"}, {"name": "y", "rounds": True}, "z"]))
+        / "results.json")
+    assert (odd.remeasured, odd.extra_rounds) == (0, 0)
 
 
 def test_serial_charts(tmp_path: Path) -> None:

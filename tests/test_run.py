@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import platform
@@ -139,6 +140,32 @@ def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
     assert store.load_results(sweep.run_dir).get_benchmark_names() == list(
         benchmarks(sweep.run_dir))
     assert (sweep.run_dir.parent / store.LATEST).resolve() == sweep.run_dir.resolve()
+
+
+@pytest.mark.parametrize("until_s", [600.0, 0.0])
+def test_unstable_points_are_measured_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             until_s: float) -> None:
+    """Every point counts as unstable (threshold below 0): one more round each, in time."""
+    monkeypatch.setattr("bench.aggregate.STABLE_HALF_WIDTH", -1.0)
+    monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(
+        SMOKE, resample_rounds=1, resample_until_s=until_s, resample_process_s=0.05))
+    code, err = run_main("run", *GRID, "--output-dir", str(tmp_path), "--name", "r",
+                         "--no-report")
+    assert code == 0, err
+    rounds = 2 if until_s else 1
+    assert err.count("CI \N{PLUS-MINUS SIGN}") == (3 if until_s else 0)
+    for name, bench in benchmarks(tmp_path / "r").items():
+        runs = bench.get_runs()
+        assert len(runs) == 2 * rounds, name  # each round: the profile's 2 processes
+        assert len({run.get_loops() for run in runs}) == 1, name  # values stay comparable
+        first, last = len(runs[0].values), len(runs[-1].values)
+        assert first == 5, name
+        if until_s:  # 50 ms of values per process: more than --values 5 of short batches
+            assert last >= 5
+            assert last * runs[-1].get_loops() * min(bench.get_values()) >= 0.04
+    manifest = store.read_manifest(tmp_path / "r")
+    assert {p["rounds"] for p in manifest["points"]} == {rounds}
+    assert manifest["status"] == "complete"
 
 
 def test_failed_point_then_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
