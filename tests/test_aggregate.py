@@ -194,3 +194,12 @@ def test_sorting_median_equals_numpy(shape: tuple[int, ...]) -> None:
     x = np.random.default_rng(3).normal(size=shape)
     np.testing.assert_array_equal(aggregate._median(x), np.median(x, axis=-1))
     np.testing.assert_array_equal(aggregate._median(x, axis=0), np.median(x, axis=0))
+
+
+def test_threaded_bootstrap_equals_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = np.random.default_rng(5).lognormal(0.0, 0.1, size=(9, 12))
+    monkeypatch.setattr(aggregate, "ROWS_PER_THREAD", 2)
+    monkeypatch.setattr(aggregate.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    for got, want in zip(aggregate._bootstrap_rows(samples), aggregate._bootstrap(samples),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
