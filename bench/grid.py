@@ -188,10 +188,12 @@ def expand(
         work = WORKLOADS[wl]
         for t in tasks:
             points.append(Point(wl, "sequential", t, size=size))
+        # the methods' order, never a set's: point order must not depend on hash seeds
+        ms = methods if not others_on or wl in others_on else tuple(
+            sm for sm in methods if sm in sweep)
         for m in models:
             if m.name == "sequential" or not m.accepts(work):
                 continue
-            ms = methods if not others_on or wl in others_on else tuple(sweep & set(methods))
             for t in tasks:
                 points.extend(_variants(m, wl, t, size, workers, ms, sweep, at_c))
     if (spec.cold if spec.cold is not None else profile.cold) and "cpu" in workloads:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -86,6 +87,16 @@ def test_start_methods_swept_or_measured_at_w_equals_c() -> None:
     full = steady(grid(cores=2, profile="full"))
     for sm in ALL_METHODS:
         assert {p.workers for p in full if p.start_method == sm} == {1, 2, 4, 8}
+
+
+def test_start_methods_outside_their_workloads_keep_the_platform_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PROFILES, "quick", dataclasses.replace(
+        PROFILES["quick"], sweep_start_methods=("spawn", "fork")))
+    hash_pools = [p for p in steady(grid(workloads=("cpu", "hash")))
+                  if p.model == "process_pool" and p.workload == "hash"]
+    order = list(dict.fromkeys(p.start_method for p in hash_pools))
+    assert order == ["fork", "spawn"]  # ALL_METHODS order; forkserver only on cpu
 
 
 def test_start_methods_limited_to_what_the_platform_offers() -> None:
