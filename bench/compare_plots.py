@@ -1,7 +1,8 @@
 """Overlay charts of a comparison: one series per run, drawn on a given Axes.
 
 Machines with different core counts compare by the shape of their curves:
-efficiency is drawn against W / C, so W = C lines up at 1 on every host.
+efficiency (ideal time / measured time, :mod:`bench.ideal`) is drawn against
+W / C, so W = C lines up at 1 on every host.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def plot_efficiency_overlay(ax: Axes, points: pd.DataFrame, *, workload: str,
     ax.axhline(1.0, color="0.6", linewidth=0.8)
     ax.axvline(1.0, color="0.6", linewidth=0.8, linestyle=":")
     ax.set_xlabel("workers per usable core W / C")
-    ax.set_ylabel("efficiency = speedup / min(W, C, T)")
+    ax.set_ylabel("efficiency = ideal time / measured time")
     ax.set_title(f"{workload}, T={tasks}: efficiency")
     if df.shape[0]:
         ax.legend(fontsize="x-small")

@@ -12,16 +12,18 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from bench.ideal import gil_of, point_parallelism, resource_of, runs_in_parallel
 from bench.models import MODELS
 from bench.plots import cold_pairs, lesson_bars, series_label, steady
 
 
-def _kind(model: str) -> str:
-    return MODELS[model].kind if model in MODELS else ""
+def _overlap(model: str) -> str:
+    return MODELS[model].overlap if model in MODELS else ""
 
 
-def _best(df: pd.DataFrame, kind: str) -> pd.Series | None:
-    rows = df[[_kind(m) == kind for m in df["model"]]]
+def _best(df: pd.DataFrame, overlap: str) -> pd.Series | None:
+    """The row of highest speedup among models of ``overlap`` (None if there is none)."""
+    rows = df[[_overlap(m) == overlap for m in df["model"]]]
     if rows.empty:
         return None
     return rows.loc[rows["speedup"].astype(float).idxmax()]
@@ -36,10 +38,24 @@ def _x(value: float) -> str:
     return f"{value:.2f}\N{MULTIPLICATION SIGN}"
 
 
+def _ideal(summary: pd.DataFrame, r: pd.Series, cores: int) -> float:
+    """The ideal speedup of the point ``r`` (:func:`bench.ideal.ideal_parallelism`)."""
+    c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
+    return point_parallelism(summary, workload=str(r["workload"]), model=str(r["model"]),
+                             tasks=int(r["tasks"]), workers=r["workers"], cores=c)
+
+
+def _parallel(summary: pd.DataFrame, r: pd.Series) -> bool:
+    """Whether the point's workers could run its work in parallel at all (GIL, resource)."""
+    resource = resource_of(summary, str(r["workload"]))
+    return resource is not None and runs_in_parallel(
+        resource, _overlap(str(r["model"])), gil=gil_of(summary))
+
+
 def cpu_finding(summary: pd.DataFrame, cores: int) -> str | None:
     """Best process speedup vs best thread speedup on the pure-Python CPU workload."""
     df = steady(summary, "cpu")
-    proc, thread = _best(df, "process"), _best(df, "thread")
+    proc, thread = _best(df, "processes"), _best(df, "threads")
     if proc is None and thread is None:
         return None
     parts = []
@@ -48,20 +64,25 @@ def cpu_finding(summary: pd.DataFrame, cores: int) -> str | None:
         parts.append(f"processes reached {_x(proc['speedup'])} on {cores} cores ({_where(proc)};"
                      f" 95 % CI {ci})")
     if thread is not None:
-        gil = ", no gain: the GIL runs one thread's Python at a time" \
-            if float(thread["speedup"]) < 1.2 else ""
+        gil = ""
+        if _parallel(summary, thread):
+            free = "" if gil_of(summary) else ", the interpreter running without the GIL"
+            gil = f" against an ideal of {_x(_ideal(summary, thread, cores))}{free}"
+        elif float(thread["speedup"]) < 1.2:
+            gil = ", no gain: the GIL runs one thread's Python at a time"
         parts.append(f"threads {_x(thread['speedup'])} at best ({_where(thread)}){gil}")
     return "CPU work (pure Python): " + "; ".join(parts) + "."
 
 
 def hash_finding(summary: pd.DataFrame, cores: int) -> str | None:
     """How far threads scale on hashing, which releases the GIL."""
-    thread = _best(steady(summary, "hash"), "thread")
+    thread = _best(steady(summary, "hash"), "threads")
     if thread is None:
         return None
     eff = float(thread["efficiency"])
     return (f"Hashing (releases the GIL): threads reached {_x(thread['speedup'])} "
-            f"({_where(thread)}), an efficiency of {eff:.0%} of min(W, C, T) on {cores} cores.")
+            f"({_where(thread)}) against an ideal of {_x(_ideal(summary, thread, cores))} on "
+            f"{cores} cores, an efficiency (ideal time / measured time) of {eff:.0%}.")
 
 
 def _sleep_ms(summary: pd.DataFrame, workload: str, tasks: int) -> str:

@@ -18,7 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from bench.models import MODELS, WORKLOADS
+from bench.ideal import point_parallelism
+from bench.models import MODELS
 
 _MODEL_ORDER = list(MODELS)
 _PROCESS_COLOURS = {"fork": "C2", "forkserver": "C8", "spawn": "C9"}
@@ -29,7 +30,10 @@ _COLOURS = {"sequential": "0.4", "asyncio_await": "C4", "asyncio_gather": "C0",
 
 #: Heatmaps annotate their cells with values up to this many cells.
 ANNOTATE_CELLS = 48
-EFFICIENCY_LABEL = "efficiency = speedup / min(W, C, T) (ratio)"
+EFFICIENCY_LABEL = "efficiency = ideal time / measured time (ratio)"
+#: The efficiency colour scale runs from 0 to 1 (ideal), stretched up to this when cells beat it.
+EFFICIENCY_SCALE_MAX = 1.25
+_IDEAL_COLOURS = ("k", "0.45", "0.7")
 
 
 def series_label(model: str, start_method: str = "") -> str:
@@ -84,8 +88,9 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
                  tasks: int | None = None) -> None:
     """Speedup vs workers W at one task count, one line per model with its 95 % CI band.
 
-    Also draws the ideal speedup (``min(W, C, T)``; ``min(W, T)`` for sleeping
-    work, which needs no core), a vertical marker at W = C, and models without
+    Also draws the ideal speedup of every series (:func:`bench.ideal.ideal_parallelism`
+    of the workload's resource and the model's overlap; series with the same
+    ideal share one line), a vertical marker at W = C, and models without
     workers as horizontal dashed lines.  ``tasks`` defaults to the largest T.
     """
     df = steady(summary, workload)
@@ -112,13 +117,8 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
                    label=f"{series_label(model, sm)} (no workers)")
     top = max([cores, *pooled["workers"].astype(int)])
     ws = np.arange(1, top + 1)
-    work = WORKLOADS.get(workload)
-    if work is not None and work.is_async:
-        ax.axhline(tasks, color="k", linestyle=":", label=f"ideal T = {tasks} (all overlap)")
-    elif work is not None and work.io_bound:
-        ax.plot(ws, np.minimum(ws, tasks), "k:", label="ideal min(W, T)")
-    else:
-        ax.plot(ws, np.minimum(np.minimum(ws, cores), tasks), "k:", label="ideal min(W, C, T)")
+    _ideal_lines(ax, summary, df[df["model"] != "sequential"], workload=workload,
+                 tasks=tasks, cores=cores, ws=ws)
     ax.axvline(cores, color="0.5", linewidth=0.8, linestyle="-.",
                label=f"W = C = {cores} usable cores")
     ax.set_xticks(ws)
@@ -127,6 +127,22 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
     ax.set_ylabel("speedup (\N{MULTIPLICATION SIGN} sequential)")
     ax.set_title(f"{title} (T = {tasks})")
     ax.legend(fontsize="x-small")
+
+
+def _ideal_lines(ax: Axes, summary: pd.DataFrame, df: pd.DataFrame, *, workload: str,
+                 tasks: int, cores: int, ws: np.ndarray) -> None:
+    """One dotted ideal line per distinct ideal curve over ``ws``, labelled with its series."""
+    curves: dict[tuple[float, ...], list[str]] = {}
+    for model, sm, g in _groups(df):
+        pooled = g["workers"].notna().any()
+        ys = tuple(point_parallelism(summary, workload=workload, model=model, tasks=tasks,
+                                     workers=int(w) if pooled else None, cores=cores)
+                   for w in ws)
+        if not any(math.isnan(y) for y in ys):
+            curves.setdefault(ys, []).append(series_label(model, sm))
+    for i, (ys, names) in enumerate(curves.items()):
+        ax.plot(ws, ys, linestyle=":", linewidth=1.6, color=_IDEAL_COLOURS[i % len(_IDEAL_COLOURS)],
+                label=f"ideal: {', '.join(names)}")
 
 
 def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int) -> None:
@@ -166,15 +182,17 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
 def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
                             start_method: str = "", workload: str | None = None,
                             colorbar: bool = True, vmax: float | None = None) -> None:
-    """Efficiency (speedup / min(W, C, T)) of one pooled model over tasks x workers.
+    """Efficiency (ideal time / measured time) of one pooled model over tasks x workers.
 
     One row per task count T and one column per worker count W.  Without
     ``workload``, the rows of every workload the model ran are stacked, in
     blocks divided by a white line and labelled ``workload T``.  Cells are
     annotated with their value when there are at most :data:`ANNOTATE_CELLS`.
-    The colour bar is the legend: drawn beside the Axes unless ``colorbar`` is
-    false (a figure sharing one colour bar passes ``vmax`` so that every
-    panel uses the same scale).
+    The colour scale runs from 0 to 1 (the ideal), up to
+    :data:`EFFICIENCY_SCALE_MAX` when cells beat the ideal (noise, or a task
+    faster in a worker than in the baseline).  The colour bar is the legend:
+    drawn beside the Axes unless ``colorbar`` is false (a figure sharing one
+    colour bar passes ``vmax`` so that every panel uses the same scale).
     """
     df = steady(summary, workload)
     df = df[(df["model"] == model) & (df["start_method"] == start_method)
@@ -190,7 +208,7 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
     grid = grid.iloc[sorted(range(len(grid)), key=lambda i: (order[grid.index[i][0]],
                                                              grid.index[i][1]))]
     values = grid.to_numpy(dtype=float)
-    top = max(1.0, float(np.nanmax(values))) if vmax is None else vmax
+    top = efficiency_vmax(values) if vmax is None else vmax
     image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=0.0, vmax=top)
     for (i, j), v in np.ndenumerate(values if values.size <= ANNOTATE_CELLS else []):
         if not math.isnan(v):
@@ -209,13 +227,21 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
         ax.figure.colorbar(image, ax=ax, label=EFFICIENCY_LABEL)
 
 
+def efficiency_vmax(values: Any) -> float:
+    """The top of the efficiency colour scale: 1, or the largest value up to the cap."""
+    arr = np.asarray(values, dtype=float)
+    top = float(np.nanmax(arr)) if arr.size and not np.isnan(arr).all() else 1.0
+    return min(max(1.0, top), EFFICIENCY_SCALE_MAX)
+
+
 def lesson_bars(summary: pd.DataFrame, *, cores: int,
                 tasks: int | None = None) -> pd.DataFrame:
     """The sleep lesson's bars: one row per case with its time in single sleeps.
 
     Cases: ``asyncio.sleep`` under gather; ``time.sleep`` inside gather; via
     ``to_thread``; in a process pool (W = C or the largest W).  A single sleep
-    is the sequential median / T of the same workload and T.  Columns:
+    is the sequential median / T of the same workload and T; a case's ideal
+    is T / :func:`bench.ideal.ideal_parallelism` single sleeps.  Columns:
     ``label, workload, model, start_method, workers, tasks, sleeps, ideal_sleeps``.
     """
     df = steady(summary)
@@ -244,8 +270,11 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
         if r["start_method"]:
             text = text.replace("process pool", f"process pool [{r['start_method']}]")
         d = float(r["median_s"]) * float(r["speedup"]) / tasks  # sequential median / T
+        c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
+        ideal = tasks / point_parallelism(summary, workload=wl, model=model, tasks=tasks,
+                                          workers=r["workers"], cores=c)
         rows.append((text, wl, model, r["start_method"], r["workers"], tasks,
-                     float(r["median_s"]) / d, float(r["ideal_s"]) / d))
+                     float(r["median_s"]) / d, ideal))
     return pd.DataFrame(rows, columns=["label", "workload", "model", "start_method", "workers",
                                        "tasks", "sleeps", "ideal_sleeps"])
 

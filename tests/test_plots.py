@@ -43,9 +43,11 @@ def test_speedup_lines_ideal_and_core_marker(ax: Axes, summary: pd.DataFrame) ->
     fork = lines["process_pool[fork]"]
     assert list(fork.get_xdata()) == [1, 2, 4]
     np.testing.assert_allclose(fork.get_ydata(), [1.0, 2.0, 1.6])
-    ideal = lines["ideal min(W, C, T)"]
+    ideal = lines["ideal: process_pool[fork], process_pool[spawn]"]
     assert list(ideal.get_xdata()) == [1, 2, 3, 4]
-    assert list(ideal.get_ydata()) == [1, 2, 2, 2]
+    assert list(ideal.get_ydata()) == [1, 2, 2, 2]  # min(T / ceil(T/W), C)
+    # threads holding the GIL and the blocking call inside coroutines: ideal 1
+    assert list(lines["ideal: asyncio_blocking, thread_pool"].get_ydata()) == [1, 1, 1, 1]
     assert list(lines["W = C = 2 usable cores"].get_xdata()) == [2, 2]
     assert list(lines["asyncio_blocking (no workers)"].get_ydata()) == pytest.approx([1.0, 1.0])
     assert any(isinstance(c, PolyCollection) for c in ax.collections)  # the CI band
@@ -53,18 +55,48 @@ def test_speedup_lines_ideal_and_core_marker(ax: Axes, summary: pd.DataFrame) ->
     assert ax.get_xlabel() == "workers W (count)"
     assert "speedup" in ax.get_ylabel()
     assert {"thread_pool", "process_pool[fork]", "process_pool[spawn]",
-            "ideal min(W, C, T)"} <= set(legend_texts(ax))
+            "ideal: process_pool[fork], process_pool[spawn]"} <= set(legend_texts(ax))
 
 
 def test_speedup_ideal_for_sleeping_and_async_work(summary: pd.DataFrame) -> None:
     _, (sleep_ax, async_ax) = new_figure(2)
     plots.plot_speedup(sleep_ax, summary, workload="sleep", cores=2)
     plots.plot_speedup(async_ax, summary, workload="async_sleep", cores=2)
-    assert "ideal min(W, T)" in labels(sleep_ax)
-    ideal = labels(async_ax)["ideal T = 4 (all overlap)"]
-    assert list(ideal.get_ydata()) == [4, 4]
+    waves = labels(sleep_ax)["ideal: to_thread, process_pool[fork]"]
+    assert list(waves.get_ydata()) == [1, 2]  # T / ceil(T/W): waits need no core
+    assert list(labels(sleep_ax)["ideal: asyncio_blocking"].get_ydata()) == [1, 1]
+    ideal = labels(async_ax)["ideal: asyncio_gather"]
+    assert list(ideal.get_ydata()) == [4, 4]  # all T wait at once
+    assert list(labels(async_ax)["ideal: asyncio_await"].get_ydata()) == [1, 1]
     gather = labels(async_ax)["asyncio_gather (no workers)"]
     assert gather.get_ydata()[0] == pytest.approx(0.04 / 0.011)
+
+
+@pytest.fixture(scope="module")
+def free_threaded(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The hand-made run measured by an interpreter without the GIL (a hand-made host record)."""
+    path = tmp_path_factory.mktemp("nogil") / "results.json"
+    return load(write_hand_made(path, host={**HOST, "host_gil_enabled": 0})).summary
+
+
+def test_speedup_ideal_on_a_free_threaded_host(ax: Axes, free_threaded: pd.DataFrame) -> None:
+    plots.plot_speedup(ax, free_threaded, workload="cpu", cores=2)
+    lines = labels(ax)  # without the GIL, threads on CPU work share the processes' ideal
+    ideal = lines["ideal: thread_pool, process_pool[fork], process_pool[spawn]"]
+    assert list(ideal.get_ydata()) == [1, 2, 2, 2]
+    assert list(lines["ideal: asyncio_blocking"].get_ydata()) == [1, 1, 1, 1]
+
+
+def test_thread_efficiency_follows_the_interpreter(summary: pd.DataFrame,
+                                                   free_threaded: pd.DataFrame) -> None:
+    cells = {}
+    for name, s in (("gil", summary), ("free", free_threaded)):
+        _, (ax,) = new_figure()
+        plots.plot_efficiency_heatmap(ax, s, workload="cpu", model="thread_pool", colorbar=False)
+        cells[name] = ax.images[0].get_array()
+    # threads at 1.0x (W = 1, 2): ideal with the GIL; half the ideal at W = 2 without it
+    np.testing.assert_allclose(cells["gil"], [[1.0, 1.0]])
+    np.testing.assert_allclose(cells["free"], [[1.0, 0.5]])
 
 
 def test_wall_time_log_log_per_model(ax: Axes, summary: pd.DataFrame) -> None:
@@ -94,7 +126,8 @@ def test_efficiency_heatmap_cells(ax: Axes, summary: pd.DataFrame) -> None:
     assert "T" in ax.get_ylabel()
     colorbar = ax.figure.axes[-1]  # the colour bar is the heatmap's legend
     assert colorbar is not ax
-    assert "efficiency" in colorbar.get_ylabel()
+    assert colorbar.get_ylabel() == "efficiency = ideal time / measured time (ratio)"
+    assert ax.images[0].get_clim() == (0.0, 1.0)  # 1 at best: the scale ends at the ideal
 
 
 def test_efficiency_heatmap_shared_scale_without_colorbar(summary: pd.DataFrame) -> None:

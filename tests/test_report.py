@@ -180,9 +180,9 @@ def test_findings_in_plain_words(summary: pd.DataFrame) -> None:
         "(process_pool[fork], W = 2, T = 4; 95 % CI 1.9x\N{EN DASH}2.xx); threads "
         "1.00\N{MULTIPLICATION SIGN} at best (thread_pool, W = 1, T = 4), no gain: the GIL "
         "runs one thread's Python at a time.")
-    assert found[1].startswith("Hashing (releases the GIL): threads reached "
-                               "1.60\N{MULTIPLICATION SIGN} (to_thread, W = 2, T = 4), "
-                               "an efficiency of 80%")
+    assert found[1] == ("Hashing (releases the GIL): threads reached 1.60\N{MULTIPLICATION SIGN} "
+                        "(to_thread, W = 2, T = 4) against an ideal of 2.00\N{MULTIPLICATION SIGN} "
+                        "on 2 cores, an efficiency (ideal time / measured time) of 80%.")
     assert found[2] == ("4 asyncio.sleep tasks under asyncio.gather took 1.10 sleeps (ideal 1: "
                         "they all wait at once; one sleep = 10.00 ms measured).")
     assert "took 4.00 sleeps, about T = 4" in found[3]
@@ -192,6 +192,15 @@ def test_findings_in_plain_words(summary: pd.DataFrame) -> None:
                                "process_pool[fork] 300.0 ms (warm batch 200.0 ms)")
     assert found[5].startswith("18 of 19 points (95%) are stable")
     assert stable_share(summary) == (18, 19)
+
+
+def test_findings_on_a_free_threaded_host(tmp_path: Path) -> None:
+    host = {**HOST, "host_gil_enabled": 0}  # a hand-made host record: no GIL
+    found = findings(load(write_hand_made(tmp_path / "results.json", host=host)).summary, 2)
+    assert "GIL runs one thread's Python" not in found[0]
+    assert found[0].endswith("threads 1.00\N{MULTIPLICATION SIGN} at best (thread_pool, W = 1, "
+                             "T = 4) against an ideal of 1.00\N{MULTIPLICATION SIGN}, the "
+                             "interpreter running without the GIL.")
 
 
 def test_findings_survive_a_restricted_grid(summary: pd.DataFrame) -> None:
