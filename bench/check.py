@@ -1,23 +1,39 @@
 """The regression gate: ``concbench check BASELINE.json CURRENT.json``.
 
-A point regresses when a one-sided Mann-Whitney U test on the raw values is
-significant after Benjamini-Hochberg correction over all compared points
-(q < ``alpha``), **and** the ratio of medians and the low end of its 95 % CI
-exceed ``1 + max_slowdown``, **and** the point was stable in both runs (see
-:mod:`bench.gate_stats`).  A point that meets the rest but was unstable in a
-run is *inconclusive*: listed, not failed.  Exit codes: 0 nothing regressed,
-1 something did, 2 bad input (raised as :class:`~bench.errors.UsageError`).
+**The statistical unit is the round** (a fresh process measuring the point at
+one moment of the host): every sample the gate tests is a point's per-round
+medians, ``tidy.groupby(["name", "round"]).value_s.median()``, never its raw
+values, which share their process's moment and are not independent.
+
+A point regresses when a one-sided Mann-Whitney U test on the per-round
+medians is significant after Benjamini-Hochberg correction over all compared
+points (q < ``alpha``), **and** the ratio of medians and the low end of its
+95 % CI (a bootstrap over rounds) exceed ``1 + max_slowdown``, **and** the
+point was stable in both runs (see :mod:`bench.gate_stats`).  A point that
+meets the rest but was unstable in a run is *inconclusive*: listed, not
+failed.  So is a point with too few rounds for the test to reach ``alpha`` at
+all (3 vs 3 rounds cannot go below p = 0.05): *inconclusive: too few rounds*.
+Exit codes: 0 nothing regressed, 1 something did, 2 bad input (raised as
+:class:`~bench.errors.UsageError`).
+
+Points are matched on their name **and their work** (:data:`bench.compare.WORK_KEY`:
+workload, model, start method, tasks, workers, metric, task size).  A point of
+the same name whose work differs (a smoke run's 0.2x tasks against a quick
+run's) is *not comparable*: listed with the reason, never reported as a
+regression, and it does not change the exit code.
 
 Each run's ``run.json`` (when the results sit in a run directory) is read for
 the host-noise verdict of :mod:`bench.noise`; a run measured on a noisy host is
 named in a warning.
 
 ``--metric time`` compares batch times.  ``--metric speedup`` compares each
-run's *within-run* speedup, which cancels the machine's speed: every value of
-a point is divided by the median of its own run's sequential point (same
-workload, tasks and task size), and those relative times are tested the same
-way.  Their ratio of medians is exactly ``speedup_base / speedup_current``.
-Sequential and cold points have no speedup and are skipped.
+run's *within-run* speedup, which cancels the machine's speed: in every round,
+a point's median is divided by the median of its sequential point (same
+workload, tasks and task size) in the same round, and those per-round relative
+times are tested the same way.  Their ratio of medians is
+``speedup_base / speedup_current``, and a point's stability is that of its
+speedup (the summary's speedup CI).  Sequential and cold points have no
+speedup and are skipped.
 """
 
 from __future__ import annotations
@@ -33,10 +49,10 @@ from pathlib import Path
 import numpy as np
 
 from bench import store
-from bench.aggregate import RunData, load
-from bench.compare import TIME_KEYS, common_points, host_differences, samples
+from bench.aggregate import STABLE_HALF_WIDTH, RunData, load
+from bench.compare import TIME_KEYS, common_points, host_differences, round_medians, samples
 from bench.errors import UsageError
-from bench.gate_stats import PointTest, gate
+from bench.gate_stats import PointTest, gate, rounds_needed
 
 METRICS = ("time", "speedup")
 #: Largest tolerated slowdown ratio (exclusive): 10x slower is no threshold.
@@ -58,6 +74,8 @@ class CheckResult:
     host_diffs: list[str] = field(default_factory=list)
     #: Runs measured on a noisy host: side ("baseline"/"current") -> reasons.
     noisy_runs: dict[str, list[str]] = field(default_factory=dict)
+    #: Points in both runs whose work differs: name -> why (never compared).
+    not_comparable: dict[str, str] = field(default_factory=dict)
 
     @property
     def regressed(self) -> list[PointTest]:
@@ -66,8 +84,18 @@ class CheckResult:
 
     @property
     def inconclusive(self) -> list[PointTest]:
-        """Points slower beyond the threshold but unstable in a run: not failed."""
+        """Points the gate could not decide (unstable, or too few rounds): not failed."""
         return [t for t in self.tests if t.inconclusive]
+
+    @property
+    def underpowered(self) -> list[PointTest]:
+        """Points with too few rounds for the test to reach ``alpha`` at all."""
+        return [t for t in self.tests if t.underpowered]
+
+    @property
+    def rounds_needed(self) -> int:
+        """The fewest rounds per run (equal counts) whose test can reach ``alpha``."""
+        return rounds_needed(self.alpha)
 
     @property
     def noise_warnings(self) -> list[str]:
@@ -149,36 +177,57 @@ def noise_record(run: RunData) -> list[str] | None:
     return [str(r) for r in reasons] if isinstance(reasons, list) else []
 
 
-def _unstable(run: RunData) -> set[str]:
-    """Names of the run's points whose median CI half-width exceeds 5 % of the median."""
+def _unstable(run: RunData, metric: str = "time") -> set[str]:
+    """Names of the run's points that were unstable for ``metric``.
+
+    ``time``: the summary's ``stable`` flag (median CI half-width <= 5 % of the
+    median).  ``speedup``: the same rule on the speedup's CI, which pairs each
+    round with its baseline, so a drift that moves both cancels.
+    """
     s = run.summary
-    return {str(n) for n, ok in zip(s["name"], s["stable"], strict=True) if not ok}
+    if metric == "speedup":
+        half = (s["speedup_ci_high"] - s["speedup_ci_low"]) / 2
+        ok = (half <= STABLE_HALF_WIDTH * s["speedup"]).to_numpy()
+    else:
+        ok = s["stable"].to_numpy(dtype=bool)
+    return {str(n) for n, good in zip(s["name"], ok, strict=True) if not good}
 
 
 def _relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.ndarray],
                                                                   dict[str, str]]:
-    """Values / the run's own sequential median, for points that have a speedup."""
+    """Per-round relative times: a point's round median / its sequential's, same round.
+
+    Only points that have a speedup are returned; the others are skipped with
+    the reason.  Rounds the sequential point lacks are left out (a point and
+    its baseline are paired within a round, never across moments).
+    """
     s = run.summary.set_index("name")
-    seq = {(r.workload, r.tasks, r.task_size): float(r.median_s)
+    seq = {(r.workload, r.tasks, r.task_size): str(r.Index)
            for r in s.itertuples() if r.model == "sequential" and r.metric == "steady"}
-    raw = samples(run, names)
+    med = round_medians(run, list(dict.fromkeys([*names, *seq.values()])))
     out: dict[str, np.ndarray] = {}
     skipped: dict[str, str] = {}
     for n in names:
         row = s.loc[n]
+        key = (row["workload"], row["tasks"], row["task_size"])
         if row["metric"] != "steady":
             skipped[n] = f"{row['metric']} point: no speedup"
         elif row["model"] == "sequential":
             skipped[n] = "sequential point: the speedup baseline itself"
-        elif (key := (row["workload"], row["tasks"], row["task_size"])) not in seq:
+        elif key not in seq:
             skipped[n] = "no sequential point in the run: no speedup"
         else:
-            out[n] = raw[n] / seq[key]
+            rel = (med[n] / med[seq[key]]).dropna()
+            if rel.empty:
+                skipped[n] = "no round shared with its sequential point: no paired speedup"
+            else:
+                out[n] = rel.to_numpy(dtype=float)
     return out, skipped
 
 
 def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
-               metric: str = "time", alpha: float = 0.002) -> CheckResult:
+               metric: str = "time", alpha: float = 0.002,
+               match_work: bool = True) -> CheckResult:
     """Run the gate on two loaded runs.
 
     Parameters
@@ -191,17 +240,23 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
         Compare batch times, or within-run speedups.
     alpha : float
         False discovery rate over all compared points.
+    match_work : bool
+        Match points on name and work (the default).  False matches on names
+        only: for experiments that slow a run down by changing its work
+        (``scripts/gate_aa.py``), never for real gating.
 
     Returns
     -------
     CheckResult
-        The verdict of every point, the skipped ones, host and noise warnings.
+        The verdict of every point, the skipped and not comparable ones, host
+        and noise warnings.
 
     Raises
     ------
     UsageError
         Unknown metric, alpha outside (0, 1), a negative slowdown, or no
-        common point (or none with a speedup under ``metric="speedup"``).
+        comparable common point (or none with a speedup under
+        ``metric="speedup"``).
     """
     if metric not in METRICS:
         raise UsageError(f"--metric {metric!r}: choose from {', '.join(METRICS)}")
@@ -209,8 +264,18 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
         raise UsageError(f"--alpha {alpha!r}: must be between 0 and 1 (e.g. 0.002)")
     if not (math.isfinite(max_slowdown) and 0 <= max_slowdown < MAX_RATIO - 1):
         raise UsageError(f"--max-slowdown {max_slowdown!r}: must be in [0, {MAX_RATIO - 1:g})")
-    common, rest = common_points([base, cur])
-    left_out = {"baseline": rest["0"], "current": rest["1"]}
+    if match_work:
+        match = common_points([base, cur])
+        common, not_comparable = match.common, match.not_comparable
+        left_out = {"baseline": match.only_in[0], "current": match.only_in[1]}
+    else:
+        names = [list(dict.fromkeys(r.tidy["name"])) for r in (base, cur)]
+        common, not_comparable = [n for n in names[0] if n in set(names[1])], {}
+        left_out = {side: [n for n in ns if n not in common]
+                    for side, ns in zip(("baseline", "current"), names, strict=True)}
+        if not common:
+            raise UsageError(f"the runs have no point in common ({base.path}, {cur.path}): "
+                             "nothing to compare")
     skipped: dict[str, str] = {}
     if metric == "time":
         b, c = samples(base, common), samples(cur, common)
@@ -224,14 +289,14 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
             raise UsageError("no common point has a speedup (only sequential or cold "
                              "points): use --metric time")
     tests = gate(c, b, max_slowdown=max_slowdown, alpha=alpha,
-                 unstable_base=_unstable(base), unstable_cur=_unstable(cur))
+                 unstable_base=_unstable(base, metric), unstable_cur=_unstable(cur, metric))
     noisy = {side: reasons for side, run in (("baseline", base), ("current", cur))
              if (reasons := noise_record(run)) is not None}
     return CheckResult(baseline=base.path, current=cur.path, metric=metric,
                        max_slowdown=max_slowdown, alpha=alpha, tests=tests,
                        skipped=skipped, left_out=left_out,
                        host_diffs=host_differences([base.host, cur.host], TIME_KEYS),
-                       noisy_runs=noisy)
+                       noisy_runs=noisy, not_comparable=not_comparable)
 
 
 def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,

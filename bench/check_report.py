@@ -1,9 +1,11 @@
 """What the gate prints and writes: a text table, Markdown, JUnit XML.
 
 The JUnit file has one ``<testcase>`` per compared point (a ``<failure>`` when
-it regressed, ``<skipped>`` when it was inconclusive: slower, but unstable in a
-run) and a skipped test case for each point that could not be compared, so CI
-systems show the gate's verdicts natively.
+it regressed, ``<skipped>`` when it was inconclusive: slower but unstable in a
+run, or too few rounds to test) and a skipped test case for each point that
+could not be compared (skipped, only in one run, or not comparable because
+its work differs), so CI systems show the gate's verdicts natively.  Sample
+sizes are counted in rounds, the gate's statistical unit.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ def _ordered(tests: Sequence[PointTest]) -> list[PointTest]:
 def _rule(result: CheckResult) -> str:
     what = "batch times" if result.metric == "time" else "within-run speedups"
     limit = f"{1 + result.max_slowdown:.3g}x"
-    return (f"metric {result.metric} ({what}); a point regresses when the one-sided "
-            f"Mann-Whitney test gives a Benjamini-Hochberg q < {result.alpha:g}, the "
-            f"slowdown and its 95% CI low end exceed {limit}, and the point was stable "
-            "(median CI half-width <= 5%) in both runs; unstable ones are inconclusive")
+    return (f"metric {result.metric} ({what}), one sample per round; a point regresses "
+            "when the one-sided Mann-Whitney test over per-round medians gives a "
+            f"Benjamini-Hochberg q < {result.alpha:g}, the slowdown and its 95% CI low end "
+            f"exceed {limit}, and the point was stable (median CI half-width <= 5%) in both "
+            "runs; unstable ones, and ones with too few rounds to reach that q "
+            f"(< {result.rounds_needed} vs {result.rounds_needed}), are inconclusive")
 
 
 def headline(result: CheckResult) -> str:
@@ -49,7 +53,12 @@ def headline(result: CheckResult) -> str:
     n, bad, unsure = len(result.tests), len(result.regressed), len(result.inconclusive)
     text = f"{bad} of {n} points regressed" if bad else f"no regression in {n} points"
     if unsure:
-        text += f", {unsure} inconclusive (unstable)"
+        few = len(result.underpowered)
+        kinds = [(unsure - few, "unstable"), (few, "too few rounds")]
+        why = [f"{k} {w}" if k < unsure else w for k, w in kinds if k]
+        text += f", {unsure} inconclusive ({', '.join(why)})"
+    if result.not_comparable:
+        text += f", {len(result.not_comparable)} not comparable (work differs)"
     return text
 
 
@@ -65,6 +74,14 @@ def _rows(result: CheckResult) -> list[list[str]]:
     return rows
 
 
+def _few_rounds(result: CheckResult) -> str:
+    k = result.rounds_needed
+    return (f"inconclusive, too few rounds for alpha {result.alpha:g}: "
+            f"{len(result.underpowered)} of {len(result.tests)} points (the rank test over "
+            f"rounds needs at least {k} vs {k} to reach it); measure more rounds or raise "
+            "--alpha to decide")
+
+
 def text_report(result: CheckResult) -> str:
     """The verdict table for the terminal, then the headline."""
     rows = _rows(result)
@@ -73,11 +90,16 @@ def text_report(result: CheckResult) -> str:
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for t in result.inconclusive:
-        lines.append(f"inconclusive {t.name}: {t.slowdown:.3f}x slower, but unstable in the "
-                     f"{t.unstable_in} run{'s' if t.unstable_in == 'both' else ''}; "
-                     "re-measure with more processes to decide")
+        if not t.underpowered:
+            lines.append(f"inconclusive {t.name}: {t.slowdown:.3f}x slower, but unstable in "
+                         f"the {t.unstable_in} run{'s' if t.unstable_in == 'both' else ''}; "
+                         "re-measure with more rounds to decide")
+    if result.underpowered:
+        lines.append(_few_rounds(result))
     for name, why in result.skipped.items():
         lines.append(f"skipped {name}: {why}")
+    for name, why in result.not_comparable.items():
+        lines.append(f"not comparable {name}: {why} (the work differs; not compared)")
     for side, names in result.left_out.items():
         if names:
             lines.append(f"only in the {side} (not compared): {', '.join(names)}")
@@ -104,11 +126,21 @@ def markdown_report(result: CheckResult) -> str:
             cells = [f"**{c}**" for c in cells]
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    if result.inconclusive:
+    unstable = [t for t in result.inconclusive if not t.underpowered]
+    if unstable:
         out.append("Inconclusive (slower beyond the threshold, but the point was unstable in a "
-                   "run, so one run's values cannot tell a regression from run-to-run swing; "
+                   "run, so its rounds cannot tell a regression from run-to-run swing; "
                    "they do not fail the gate): "
-                   + ", ".join(md_escape(t.name) for t in result.inconclusive) + ".")
+                   + ", ".join(md_escape(t.name) for t in unstable) + ".")
+        out.append("")
+    if result.underpowered:
+        line = md_escape(_few_rounds(result))
+        out += [line[0].upper() + line[1:] + ": "
+                + ", ".join(md_escape(t.name) for t in result.underpowered) + ".", ""]
+    if result.not_comparable:
+        out.append("Not comparable (same name, different work; not compared): "
+                   + "; ".join(f"{md_escape(n)} ({md_escape(w)})"
+                               for n, w in result.not_comparable.items()) + ".")
         out.append("")
     if result.skipped:
         out.append("Skipped: " + "; ".join(f"{md_escape(n)} ({md_escape(w)})"
@@ -125,7 +157,7 @@ def markdown_report(result: CheckResult) -> str:
 def junit_xml(result: CheckResult) -> str:
     """JUnit XML: one test case per point, failures for the regressed ones."""
     n_skipped = (len(result.skipped) + sum(map(len, result.left_out.values()))
-                 + len(result.inconclusive))
+                 + len(result.not_comparable) + len(result.inconclusive))
     suites = ET.Element("testsuites", name="concbench check")
     suite = ET.SubElement(suites, "testsuite", {
         "name": f"concbench check ({result.metric})",
@@ -144,7 +176,8 @@ def junit_xml(result: CheckResult) -> str:
     for t in result.tests:
         case = ET.SubElement(suite, "testcase", classname=classname, name=t.name, time="0")
         base, cur = _values(t, result.metric)
-        detail = (f"baseline {base} (n={t.n_base}), current {cur} (n={t.n_cur}); slowdown "
+        detail = (f"baseline {base} ({t.n_base} rounds), current {cur} ({t.n_cur} rounds); "
+                  "slowdown "
                   f"{t.slowdown:.3f}x (95% CI {t.slowdown_low:.3f}-{t.slowdown_high:.3f}); "
                   f"p={t.p_value:.3g}, q={t.q_value:.3g}; unstable in: {t.unstable_in or '-'}: "
                   f"{t.verdict}")
@@ -153,6 +186,9 @@ def junit_xml(result: CheckResult) -> str:
                 f"{t.slowdown:.3f}x slower (max {1 + result.max_slowdown:.3g}x), "
                 f"q={t.q_value:.2g}"))
             failure.text = detail
+        elif t.underpowered:
+            ET.SubElement(case, "skipped", message=t.verdict)
+            ET.SubElement(case, "system-out").text = detail
         elif t.inconclusive:
             ET.SubElement(case, "skipped", message=(
                 f"inconclusive: {t.slowdown:.3f}x slower, but unstable in the {t.unstable_in} "
@@ -167,5 +203,8 @@ def junit_xml(result: CheckResult) -> str:
         for name in names:
             case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
             ET.SubElement(case, "skipped", message=f"only in the {side}")
+    for name, why in result.not_comparable.items():
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+        ET.SubElement(case, "skipped", message=f"not comparable: {why}")
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

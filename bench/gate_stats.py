@@ -1,30 +1,35 @@
 """Statistics of the regression gate: rank tests, FDR control, ratio-of-medians CIs.
 
-Everything here works on plain samples (one 1-D array of values per point) so
-it can be tested on synthetic data; :mod:`bench.check` feeds it real runs.
+Everything here works on plain samples (one 1-D array per point) so it can be
+tested on synthetic data; :mod:`bench.check` feeds it real runs.  **The unit
+of every sample is the round**: one value per round, the median of the values
+a fresh process (or a few) measured at one moment of the host.  Values inside
+one round share that moment, so they are never treated as independent draws:
+tests and intervals count rounds, not values.
 
-The gate's rule for one point, with ``x`` the current samples and ``y`` the
-baseline samples, both "bigger is worse" (seconds, or seconds relative to the
-run's own sequential median under ``--metric speedup``):
+The gate's rule for one point, with ``x`` the current per-round medians and
+``y`` the baseline's, both "bigger is worse" (seconds, or seconds relative to
+the same round's sequential median under ``--metric speedup``):
 
-1. a one-sided Mann-Whitney U test, H1: ``x`` is stochastically greater than
-   ``y`` (exact p-value without ties and for small samples, the normal
-   approximation with tie correction otherwise);
+1. a one-sided Mann-Whitney U test over rounds, H1: ``x`` is stochastically
+   greater than ``y`` (exact p-value without ties and for small samples, the
+   normal approximation with tie correction otherwise);
 2. Benjamini-Hochberg adjustment of the p-values over every compared point;
 3. the slowdown ``median(x) / median(y)`` **and** the low end of its 95 % CI
-   both exceed ``1 + max_slowdown``;
+   (a bootstrap over rounds) both exceed ``1 + max_slowdown``;
 4. the point was stable in both runs (95 % CI half-width of its median at
    most 5 % of the median, :data:`bench.aggregate.STABLE_HALF_WIDTH`).
 
 A point meeting 1-3 in a run where it was unstable is *inconclusive*: it is
-reported, but it does not fail the gate.  Why: the values of one run are not
-independent draws (they come from a few worker processes of one run, and a
-busy host shifts whole runs), so the rank test's p-value is right about values
-and too small about runs; points whose own run already shows them unstable are
-the ones that swing between runs (see docs/ci.md for the A/A figures).
+reported, but it does not fail the gate; its own rounds already disagree, so
+those are the points that swing between runs (see docs/ci.md).  A point with
+so few rounds that the exact test cannot reach ``alpha`` at all (the smallest
+one-sided p-value of n vs m rounds is ``1 / C(n + m, n)``: 3 vs 3 rounds
+cannot go below 0.05) is *inconclusive: too few rounds*, never silently
+passed.
 
-The slowdown's 95 % CI comes from a percentile bootstrap (independent
-resampling of both samples), vectorised over points of equal sample sizes.
+The slowdown's 95 % CI is a percentile bootstrap resampling the rounds of
+both sides independently, vectorised over points of equal round counts.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class PointTest:
     """The gate's statistics for one point."""
 
     name: str
+    #: Rounds (per-round medians) on each side: the test's sample sizes.
     n_base: int
     n_cur: int
     median_base: float
@@ -61,10 +67,15 @@ class PointTest:
     #: Whether the point was stable (CI half-width <= 5 %) in the baseline and current run.
     stable_base: bool = True
     stable_cur: bool = True
-    #: Significant and slower beyond the threshold (CI included), but unstable in a run.
+    #: Significant and slower beyond the threshold (CI included), but unstable in a
+    #: run; or too few rounds to test at all (:attr:`underpowered`).
     inconclusive: bool = False
     #: The slowdown itself is within the tolerated one (``1 + max_slowdown``).
     within: bool = True
+    #: Too few rounds for the test to reach ``alpha`` at all (inconclusive whatever the data).
+    underpowered: bool = False
+    #: The false discovery rate the point was tested at.
+    alpha: float = math.nan
 
     @property
     def unstable_in(self) -> str:
@@ -77,6 +88,9 @@ class PointTest:
         """A few words for tables: why the point passed or failed."""
         if self.regressed:
             return "REGRESSED"
+        if self.underpowered:
+            return (f"inconclusive: too few rounds ({self.n_cur} vs {self.n_base}) "
+                    f"for alpha {self.alpha:g}")
         if self.inconclusive:
             return "inconclusive: unstable point"
         if self.significant and self.slowdown > 1:
@@ -114,6 +128,25 @@ def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
     return 1.0 if math.isnan(p) else min(max(p, 0.0), 1.0)
 
 
+def min_p_value(n_cur: int, n_base: int) -> float:
+    """The smallest one-sided Mann-Whitney p-value ``n_cur`` vs ``n_base`` rounds can give.
+
+    That is ``1 / C(n_cur + n_base, n_cur)``, reached when every current
+    round is slower than every baseline round (1 with an empty side).
+    """
+    if n_cur < 1 or n_base < 1:
+        return 1.0
+    return 1.0 / math.comb(n_cur + n_base, n_cur)
+
+
+def rounds_needed(alpha: float) -> int:
+    """The fewest rounds per side (equal counts) whose test can reach ``alpha``."""
+    n = 1
+    while min_p_value(n, n) >= alpha:
+        n += 1
+    return n
+
+
 def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values), same order as given."""
     p = np.asarray(p_values, dtype=float)
@@ -131,9 +164,10 @@ def slowdown_ci(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
                 ) -> dict[str, tuple[float, float]]:
     """Bootstrap CI of ``median(cur) / median(base)`` for every point.
 
-    Points with the same pair of sample sizes are resampled in one vectorised
-    :func:`scipy.stats.bootstrap` call.  A point with a single value on
-    either side gets the degenerate interval (ratio, ratio).
+    The samples are per-round medians, so the bootstrap resamples rounds.
+    Points with the same pair of round counts are resampled in one vectorised
+    :func:`scipy.stats.bootstrap` call.  A point with a single round on
+    either side has no interval: (NaN, NaN).
 
     Parameters
     ----------
@@ -158,8 +192,7 @@ def slowdown_ci(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
         c = np.vstack([cur[n] for n in names]).astype(float)
         b = np.vstack([base[n] for n in names]).astype(float)
         if n_cur < 2 or n_base < 2:
-            r = _ratio(c, b)
-            out.update({n: (float(v), float(v)) for n, v in zip(names, r, strict=True)})
+            out.update(dict.fromkeys(names, (math.nan, math.nan)))
             continue
         res = stats.bootstrap((c, b), _ratio, axis=-1, vectorized=True, paired=False,
                               n_resamples=N_RESAMPLES, method="percentile",
@@ -182,7 +215,7 @@ def gate(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], *,
     Parameters
     ----------
     cur, base : Mapping[str, numpy.ndarray]
-        "Bigger is worse" samples per point; the same names in both.
+        "Bigger is worse" per-round medians per point; the same names in both.
     max_slowdown : float
         Tolerated slowdown as a fraction (0.10: a point may be 10 % slower).
     alpha : float
@@ -208,6 +241,7 @@ def gate(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], *,
         med_c, med_b = float(np.median(cur[n])), float(np.median(base[n]))
         ratio = med_c / med_b if med_b > 0 else math.inf
         sig = bool(q[i] < alpha)
+        few = min_p_value(len(cur[n]), len(base[n])) >= alpha
         slower = sig and ratio > 1 + max_slowdown and cis[n][0] > 1 + max_slowdown
         stable_b, stable_c = n not in unstable_base, n not in unstable_cur
         out.append(PointTest(
@@ -215,7 +249,8 @@ def gate(cur: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], *,
             median_cur=med_c, slowdown=ratio, slowdown_low=cis[n][0],
             slowdown_high=cis[n][1], p_value=p[i], q_value=float(q[i]), significant=sig,
             regressed=slower and stable_b and stable_c, stable_base=stable_b,
-            stable_cur=stable_c, inconclusive=slower and not (stable_b and stable_c),
-            within=ratio <= 1 + max_slowdown,
+            stable_cur=stable_c,
+            inconclusive=few or (slower and not (stable_b and stable_c)),
+            within=ratio <= 1 + max_slowdown, underpowered=few, alpha=alpha,
         ))
     return out

@@ -1,7 +1,8 @@
 """Hand-made concbench results for tests: no timing involved.
 
 ``make_benchmark`` builds a pyperf benchmark carrying the same metadata a real
-run writes (see docs/results-format.md); ``write_results`` saves a suite.
+run writes (see docs/results-format.md), each pyperf run with its ``round``;
+``write_results`` saves a suite.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ HOST: dict[str, Any] = {
 
 
 def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
-                   host: dict[str, Any] | None = None, **extra: Any) -> pyperf.Benchmark:
-    """A benchmark for ``point`` whose values are ``values`` split over ``runs`` runs."""
+                   rounds: int | None = None, host: dict[str, Any] | None = None,
+                   **extra: Any) -> pyperf.Benchmark:
+    """A benchmark for ``point`` whose values are ``values`` split over ``runs`` runs.
+
+    The runs are spread over ``rounds`` rounds in order (run metadata
+    ``round``); by default every run is a round of its own.
+    """
     meta: dict[str, Any] = {
         "name": point.name, "unit": "second", "loops": 1,
         "concbench_format": 1, "concbench_version": "0.1.0",
@@ -48,8 +54,10 @@ def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
         meta["start_method"] = point.start_method
     per = max(1, len(values) // runs)
     chunks = [list(values[i:i + per]) for i in range(0, len(values), per)]
-    bench_runs = [pyperf.Run(chunk, warmups=[(1, chunk[0])], metadata=meta,
-                             collect_metadata=False) for chunk in chunks]
+    n_rounds = len(chunks) if rounds is None else rounds
+    bench_runs = [pyperf.Run(chunk, warmups=[(1, chunk[0])],
+                             metadata={**meta, "round": i * n_rounds // len(chunks)},
+                             collect_metadata=False) for i, chunk in enumerate(chunks)]
     return pyperf.Benchmark(bench_runs)
 
 

@@ -1,4 +1,9 @@
-"""The regression gate: statistics on synthetic samples, exit codes, Markdown, JUnit, bad input."""
+"""The regression gate: statistics on synthetic samples, exit codes, Markdown, JUnit, bad input.
+
+The gate's unit is the round: hand-made runs spread their values over rounds
+(``make_benchmark(..., runs=R)``: one round per run) and the gate sees one
+per-round median per round.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,14 @@ from bench import store
 from bench.aggregate import load
 from bench.check import check_runs, parse_slowdown, run_check
 from bench.errors import UsageError
-from bench.gate_stats import bh_adjust, gate, mann_whitney_greater, slowdown_ci
+from bench.gate_stats import (
+    bh_adjust,
+    gate,
+    mann_whitney_greater,
+    min_p_value,
+    rounds_needed,
+    slowdown_ci,
+)
 from bench.models import Point
 from tests.factory import HOST, make_benchmark, write_results
 
@@ -32,11 +44,13 @@ def noisy(median: float, n: int, seed: int) -> list[float]:
 
 
 def write_run(path: Path, *, seed: int, scale: dict[Point, float] | None = None,
-              points: tuple[Point, ...] = POINTS, n: int = 10, **host: object) -> Path:
-    """A results file whose points have BASE_S medians times ``scale``."""
+              points: tuple[Point, ...] = POINTS, rounds: int = 8, per_round: int = 3,
+              **host: object) -> Path:
+    """A results file whose points have BASE_S medians times ``scale``, over ``rounds`` rounds."""
     scale = scale or {}
-    benches = [make_benchmark(p, noisy(BASE_S[p] * scale.get(p, 1.0), n, seed + i), runs=2,
-                              host={**HOST, **host})
+    benches = [make_benchmark(p, noisy(BASE_S[p] * scale.get(p, 1.0), rounds * per_round,
+                                       seed + i),
+                              runs=rounds, host={**HOST, **host})
                for i, p in enumerate(points)]
     return write_results(path, benches)
 
@@ -86,7 +100,7 @@ def test_slowdown_ci_covers_the_true_ratio_and_groups_by_shape() -> None:
     ci = slowdown_ci(cur, base)
     for name, true in (("a", 1.5), ("b", 2.0), ("c", 1.0)):
         assert ci[name][0] < true < ci[name][1]
-    assert ci["one"] == (2.0, 2.0)
+    assert all(np.isnan(ci["one"]))  # one round gives no interval
 
 
 def test_gate_flags_known_regressions_only() -> None:
@@ -103,11 +117,38 @@ def test_gate_flags_known_regressions_only() -> None:
 
 
 def test_gate_needs_significance_not_just_a_big_ratio() -> None:
-    base, cur = {"x": np.array([1.0, 3.0])}, {"x": np.array([2.0, 4.0])}
+    base = {"x": np.array([1.0, 3.0, 1.2, 2.8, 1.1, 2.9, 1.3, 3.1])}
+    cur = {"x": np.array([2.0, 4.0, 1.0, 3.0, 1.2, 3.2, 1.4, 3.3])}
     [t] = gate(cur, base, max_slowdown=0.10, alpha=0.002)
-    assert t.slowdown == pytest.approx(1.5)
+    assert t.slowdown > 1.1
+    assert not t.underpowered
     assert not t.regressed
     assert t.verdict == "not significant"
+
+
+def test_min_p_value_and_rounds_needed() -> None:
+    assert min_p_value(3, 3) == pytest.approx(0.05)
+    assert min_p_value(5, 5) == pytest.approx(1 / 252)
+    assert min_p_value(0, 4) == 1.0
+    assert rounds_needed(0.002) == 6
+    assert rounds_needed(0.05) == 4
+    # the exact test's smallest p-value is what min_p_value says
+    assert mann_whitney_greater(np.array([4.0, 5, 6]), np.array([1.0, 2, 3])) == pytest.approx(
+        min_p_value(3, 3))
+
+
+def test_too_few_rounds_is_inconclusive_not_a_silent_pass() -> None:
+    base, cur = {"x": np.array([1.0, 1.01, 0.99])}, {"x": np.array([2.0, 2.02, 1.98])}
+    [t] = gate(cur, base, max_slowdown=0.10, alpha=0.002)
+    assert t.slowdown == pytest.approx(2.0)
+    assert t.underpowered
+    assert t.inconclusive
+    assert not t.regressed
+    assert t.verdict == "inconclusive: too few rounds (3 vs 3) for alpha 0.002"
+    # at an alpha the rounds can reach, the same numbers are tested (not underpowered)
+    [t] = gate(cur, base, max_slowdown=0.10, alpha=0.06)
+    assert not t.underpowered
+    assert t.regressed
 
 
 # ------------------------------------------------------------ parse_slowdown
@@ -201,12 +242,90 @@ def test_speedup_drop_is_a_regression_and_skips_sequential_and_cold(tmp_path: Pa
     assert res.regressed[0].slowdown == pytest.approx(1.5, rel=0.1)
 
 
-def test_unequal_sample_counts(tmp_path: Path) -> None:
-    a = write_run(tmp_path / "a.json", seed=1, n=12)
-    b = write_run(tmp_path / "b.json", seed=100, n=6, scale={POOL: 1.5})
+def test_unequal_round_counts(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1, rounds=12)
+    b = write_run(tmp_path / "b.json", seed=100, rounds=6, scale={POOL: 1.5})
     res = check_runs(load(a), load(b))
     assert [t.name for t in res.regressed] == [POOL.name]
     assert {(t.n_base, t.n_cur) for t in res.tests} == {(12, 6)}
+
+
+def test_the_unit_is_the_round_not_the_value(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # 60 values per point but only 2 rounds each: a 50 % slowdown is plain in the values,
+    # yet 2 vs 2 rounds cannot reach alpha; the gate says so instead of passing or failing
+    a = write_run(tmp_path / "a.json", seed=1, rounds=2, per_round=30)
+    b = write_run(tmp_path / "b.json", seed=100, rounds=2, per_round=30, scale={POOL: 1.5})
+    md, junit = tmp_path / "c.md", tmp_path / "c.xml"
+    assert run_check(a, b, markdown=md, junit=junit) == 0
+    out = capsys.readouterr().out
+    assert "no regression in 4 points, 4 inconclusive (too few rounds)" in out
+    assert "inconclusive: too few rounds (2 vs 2) for alpha 0.002" in out
+    assert "needs at least 6 vs 6" in out
+    assert "too few rounds (2 vs 2)" in md.read_text()
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "0", "4")
+    res = check_runs(load(a), load(b))
+    assert {(t.n_base, t.n_cur) for t in res.tests} == {(2, 2)}
+    [pool] = [t for t in res.tests if t.name == POOL.name]
+    assert pool.slowdown == pytest.approx(1.5, rel=0.05)
+
+
+def test_speedup_pairs_each_point_with_its_baseline_in_the_same_round(tmp_path: Path) -> None:
+    # the host drifts by up to 2x between rounds; the pool runs 0.5x the sequential time in
+    # every round of the baseline and 0.75x in the current run: a 1.5x drop of the speedup.
+    # Paired per round, the drift cancels; batch times alone cannot see it.
+    def run(path: Path, pool_share: float, seed: int) -> Path:
+        rng = np.random.default_rng(seed)
+        drift = np.exp(rng.uniform(0.0, np.log(2.0), 8))
+        seq, pool = [], []
+        for f in drift:
+            seq += noisy(0.040 * f, 3, int(rng.integers(1 << 30)))
+            pool += noisy(0.040 * f * pool_share, 3, int(rng.integers(1 << 30)))
+        return write_values(path, {SEQ: seq, POOL: pool}, runs=8)
+
+    a, b = run(tmp_path / "a.json", 0.5, 1), run(tmp_path / "b.json", 0.75, 2)
+    res = check_runs(load(a), load(b), metric="speedup")
+    assert [t.name for t in res.regressed] == [POOL.name]
+    assert res.regressed[0].slowdown == pytest.approx(1.5, rel=0.05)
+    assert res.regressed[0].n_cur == 8
+
+
+# ------------------------------------------------- points whose work differs
+def test_smoke_sized_run_is_not_comparable_not_a_regression(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a smoke run's tasks are 0.2x the size: its batches are ~5x faster (the current run
+    # here) or its baseline ~5x faster; neither is a regression, both are "not comparable"
+    small = {p: Point(p.workload, p.model, p.tasks, p.workers, p.start_method,
+                      size=p.size * 0.2, metric=p.metric) for p in POINTS}
+    full = write_run(tmp_path / "full.json", seed=1)
+    smoke = write_values(tmp_path / "smoke.json", {
+        small[SEQ]: noisy(0.008, 24, 3), small[POOL]: noisy(0.0045, 24, 4),
+        THREADS: noisy(0.041, 24, 5)}, runs=8)
+    md, junit = tmp_path / "c.md", tmp_path / "c.xml"
+    assert run_check(smoke, full, markdown=md, junit=junit) == 0
+    out = capsys.readouterr().out
+    assert f"not comparable {SEQ.name}: task size 200 vs 1000 iterations" in out
+    assert "no regression in 1 points, 2 not comparable (work differs)" in out
+    res = check_runs(load(smoke), load(full))
+    assert [t.name for t in res.tests] == [THREADS.name]
+    assert res.not_comparable == {SEQ.name: "task size 200 vs 1000 iterations",
+                                  POOL.name: "task size 200 vs 1000 iterations"}
+    assert res.left_out == {"baseline": [], "current": [COLD.name]}
+    assert "Not comparable (same name, different work" in md.read_text()
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    skipped = cases[POOL.name].find("skipped")
+    assert skipped is not None
+    assert skipped.get("message") == "not comparable: task size 200 vs 1000 iterations"
+
+
+def test_only_points_of_other_work_in_common(tmp_path: Path) -> None:
+    big = Point("cpu", "sequential", 4, size=5000.0)
+    a = write_values(tmp_path / "a.json", {SEQ: noisy(0.04, 24, 1)}, runs=8)
+    b = write_values(tmp_path / "b.json", {big: noisy(0.2, 24, 2)}, runs=8)
+    with pytest.raises(UsageError, match=r"no comparable point.*task size 1000 vs 5000"):
+        run_check(a, b)
 
 
 def test_left_out_points_are_listed(tmp_path: Path) -> None:
@@ -263,11 +382,11 @@ def test_unwritable_output(tmp_path: Path) -> None:
 
 
 # ------------------------------------- noise-aware rule: CI low end, unstable points
-def clustered(median: float, seed: int, shift: float = 0.15) -> list[float]:
-    """10 values from 2 "processes" of 5 whose levels differ by ``shift``: an unstable point."""
+def clustered(median: float, seed: int, spread: float = 0.15, rounds: int = 8) -> list[float]:
+    """3 values per round from ``rounds`` rounds whose levels spread by ``spread``: unstable."""
     rng = np.random.default_rng(seed)
-    return [*(median * np.exp(rng.normal(0.0, 0.01, 5))),
-            *(median * (1 + shift) * np.exp(rng.normal(0.0, 0.01, 5)))]
+    levels = median * np.exp(rng.normal(0.0, spread, rounds))
+    return [v for lv in levels for v in lv * np.exp(rng.normal(0.0, 0.01, 3))]
 
 
 def test_gate_needs_the_ci_low_end_above_the_threshold() -> None:
@@ -284,8 +403,8 @@ def test_gate_needs_the_ci_low_end_above_the_threshold() -> None:
 
 
 def test_gate_unstable_point_is_inconclusive_and_stable_one_regresses() -> None:
-    base = {"swing": np.array(clustered(1.0, 1)), "clear": np.array(noisy(1.0, 10, 2))}
-    cur = {"swing": np.array(clustered(1.6, 3)), "clear": np.array(noisy(1.3, 10, 4))}
+    base = {"swing": np.array(noisy(1.0, 10, 1)), "clear": np.array(noisy(1.0, 10, 2))}
+    cur = {"swing": np.array(noisy(1.6, 10, 3)), "clear": np.array(noisy(1.3, 10, 4))}
     tests = {t.name: t for t in gate(cur, base, max_slowdown=0.10, alpha=0.002,
                                      unstable_base={"swing"})}
     assert tests["clear"].regressed
@@ -299,16 +418,17 @@ def test_gate_unstable_point_is_inconclusive_and_stable_one_regresses() -> None:
     assert swing.verdict == "inconclusive: unstable point"
 
 
-def write_values(path: Path, values: dict[Point, list[float]]) -> Path:
-    return write_results(path, [make_benchmark(p, v, runs=2) for p, v in values.items()])
+def write_values(path: Path, values: dict[Point, list[float]], runs: int = 8) -> Path:
+    """A results file with the given values per point, split over ``runs`` rounds."""
+    return write_results(path, [make_benchmark(p, v, runs=runs) for p, v in values.items()])
 
 
 def test_clustered_run_shift_does_not_alarm(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    # POOL's two processes disagree by 15 % in each run (unstable), and the current run
-    # sits 60 % higher as a whole: one run's values cannot tell that from a regression
-    a = write_values(tmp_path / "a.json", {SEQ: noisy(0.04, 10, 1), POOL: clustered(0.02, 2)})
-    b = write_values(tmp_path / "b.json", {SEQ: noisy(0.04, 10, 3), POOL: clustered(0.032, 4)})
+    # POOL's rounds disagree by ~15 % in each run (unstable), and the current run sits
+    # 60 % higher as a whole: the gate lists it as inconclusive instead of failing
+    a = write_values(tmp_path / "a.json", {SEQ: noisy(0.04, 24, 1), POOL: clustered(0.02, 2)})
+    b = write_values(tmp_path / "b.json", {SEQ: noisy(0.04, 24, 3), POOL: clustered(0.032, 4)})
     md, junit = tmp_path / "c.md", tmp_path / "c.xml"
     assert run_check(a, b, markdown=md, junit=junit) == 0
     out = capsys.readouterr().out
@@ -327,8 +447,8 @@ def test_clustered_run_shift_does_not_alarm(tmp_path: Path,
 
 
 def test_clear_regression_of_a_stable_point_still_fails(tmp_path: Path) -> None:
-    a = write_values(tmp_path / "a.json", {SEQ: noisy(0.04, 10, 1), POOL: clustered(0.02, 2)})
-    b = write_values(tmp_path / "b.json", {SEQ: noisy(0.052, 10, 3), POOL: clustered(0.02, 4)})
+    a = write_values(tmp_path / "a.json", {SEQ: noisy(0.04, 24, 1), POOL: clustered(0.02, 2)})
+    b = write_values(tmp_path / "b.json", {SEQ: noisy(0.052, 24, 3), POOL: clustered(0.02, 4)})
     res = check_runs(load(a), load(b))
     assert [t.name for t in res.regressed] == [SEQ.name]
     assert res.exit_code == 1

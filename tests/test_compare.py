@@ -114,3 +114,35 @@ def test_overlay_charts_draw_one_line_per_run_and_model(tmp_path: Path) -> None:
     xs = [list(line.get_xdata()) for line in ax2.get_lines()][:2]
     assert xs == [[0.5, 1.0], [0.25, 0.5]]
     assert ax2.get_xlabel().startswith("workers per usable core")
+
+
+def test_points_of_other_work_are_not_comparable(tmp_path: Path) -> None:
+    small = Point("cpu", "sequential", 4, size=200.0)
+    a = write_run(tmp_path / "quick.json", (SEQ, W2))
+    b = write_results(tmp_path / "smoke.json", [
+        make_benchmark(small, [0.008] * 6, runs=2, run_name="smoke"),
+        make_benchmark(W2, [0.021] * 6, runs=2, run_name="smoke")])
+    c = compare_runs([load(a), load(b)])
+    assert c.common == [W2.name]
+    assert c.not_comparable == {SEQ.name: "task size 1000 vs 200 iterations"}
+    assert c.left_out == {"quick": [], "smoke": []}
+    assert set(c.points["name"]) == {W2.name}
+    index = write_comparison([a, b], tmp_path / "cmp")
+    for text in (index.read_text(), (tmp_path / "cmp" / "comparison.md").read_text()):
+        assert "not comparable (the work differs)" in text
+        assert "task size 1000 vs 200 iterations" in text
+
+
+def test_ratios_come_from_rounds(tmp_path: Path) -> None:
+    # three rounds of 2 values in the reference, one round of 6 in the other run:
+    # the ratio is of medians of per-round medians, and one round gives no interval
+    a = write_results(tmp_path / "a.json", [
+        make_benchmark(W2, [0.020, 0.022, 0.030, 0.032, 0.040, 0.042], runs=3, run_name="a")])
+    b = write_results(tmp_path / "b.json", [
+        make_benchmark(W2, [0.031] * 6, runs=1, run_name="b")])
+    p = compare_runs([load(a), load(b)]).points.set_index("run")
+    assert list(p["rounds"]) == [3, 1]
+    assert list(p["n"]) == [6, 6]
+    assert p.loc["b", "ratio"] == pytest.approx(0.031 / 0.031)
+    assert p.loc["a", "ratio_ci_low"] < 1 < p.loc["a", "ratio_ci_high"]
+    assert p.loc["b", ["ratio_ci_low", "ratio_ci_high"]].isna().all()
