@@ -1,82 +1,85 @@
-"""The measured child: the project's only ``pyperf.Runner``.
+"""The measured child: one round of one group of points, in one fresh process.
 
-Run as ``python -m bench._child --point JSON --meta JSON <pyperf options>``.
-pyperf owns this process's argv and re-runs it as its worker processes.
-Imports the standard library, pyperf and ``cpu_tasks`` (through
-``bench.models``) only.
+Run as ``python -m bench._child JOB.json``.  A *group* is every point that
+shares a workload, a task count and a task size: the sequential baseline and
+every model compared with it.  The child opens all of them (pools created
+and warmed with one barrier task per worker, event loops made), then takes
+``warmups + values`` sweeps; each sweep times one value of every point, in a
+fresh pseudo-random order.  So a point and its baseline are measured
+interleaved, in the same process, at the same moment: their ratio in this
+round is a *paired* speedup, and the round (a process at a moment) is the
+statistical unit.  Cold points (pool creation + first batch, a fresh pool
+per value; a forkserver's server started afresh too) join the sweeps.
 
-The timed value is the wall time of ``loops`` batches.  The model (pool,
-event loop) is opened once per worker process before the first clock starts
-and reused by warm-ups and values, so pool start-up never lands in a
-steady-state value.  The task results are checked once per point, in the
-pyperf master process, against the sequential answer.
+A value is the wall time (``time.perf_counter``) of ``loops`` batches divided
+by ``loops``; ``loops`` is chosen in the first round from a batch timed while
+the point's results are checked against the sequential answer, and reused by
+every later round.
+
+The child writes progress lines (``open NAME``, ``run NAME``, ``fail NAME
+REASON``, ``done``) to the job's status file, so that the runner can tell
+which point hung or crashed the process, and the pyperf results file of the
+round at the end.  This module imports only the standard library and
+:mod:`bench.models` (standard library + ``cpu_tasks``) at import time:
+spawn and forkserver pool workers import it as their ``__main__``.  pyperf
+is imported only once every pool is closed, to build the results file.
 """
 
 from __future__ import annotations
 
-import argparse
-import atexit
+import contextlib
 import fnmatch
 import json
 import math
 import os
+import random
 import signal
 import sys
 import time
-from typing import Any
-
-import pyperf
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
 import cpu_tasks
 from bench.models import MODELS, Batch, Point, cold_start, expected_results
 
-_opened: dict[str, Batch] = {}
+
+@dataclass
+class Job:
+    """What one child measures (written by the runner as JSON)."""
+
+    round: int
+    seed: str
+    points: list[Point]
+    values: int
+    warmups: int
+    min_time: float
+    status: str
+    output: str
+    #: Loops per value of each point, from its first round (absent: choose them).
+    loops: dict[str, int] = field(default_factory=dict)
+    #: Points whose results to check against the sequential answer.
+    verify: list[str] = field(default_factory=list)
+    #: Metadata of each point's benchmark (str, int and float values).
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: str) -> Job:
+        """Load a job file."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data["points"] = [Point(**p) for p in data["points"]]
+        return cls(**data)
 
 
-def _batch(point: Point) -> Batch:
-    batch = _opened.get(point.name)
-    if batch is None:
-        batch = _opened[point.name] = MODELS[point.model].open(point)
-        atexit.register(batch.close)
-    return batch
+class _Status:
+    """Line-buffered progress for the runner; every line is flushed at once."""
 
+    def __init__(self, path: str) -> None:
+        self.fh: IO[str] = Path(path).open("a", encoding="utf-8", buffering=1)
 
-def time_steady(loops: int, point: Point) -> float:
-    """pyperf time function: ``loops`` warm batches, in seconds."""
-    batch = _batch(point)  # opened (and warmed) before the clock starts
-    t0 = time.perf_counter()
-    for _ in range(loops):
-        batch.run()
-    return time.perf_counter() - t0
-
-
-def time_cold(loops: int, point: Point) -> float:
-    """pyperf time function: ``loops`` fresh pools, each creation + first batch."""
-    return sum(cold_start(point) for _ in range(loops))
-
-
-def verify(point: Point) -> float:
-    """Fail the point when the model's results differ from the sequential ones.
-
-    Returns
-    -------
-    float
-        Seconds one warm batch of the model took (to choose pyperf's loops).
-    """
-    want = expected_results(point)
-    batch = MODELS[point.model].open(point)
-    try:
-        batch.run()  # the first batch after the warm-up is not representative
-        t0 = time.perf_counter()
-        got = batch.run()
-        elapsed = time.perf_counter() - t0
-    finally:
-        batch.close()
-    if got != want:
-        right = sum(g == w for g, w in zip(got, want, strict=False))
-        raise SystemExit(f"concbench: {point.name} returned wrong results "
-                         f"({len(got)} values, {right} of {len(want)} right)")
-    return elapsed
+    def say(self, *words: str) -> None:
+        self.fh.write(" ".join(w.replace("\n", " ") for w in words) + "\n")
+        self.fh.flush()
 
 
 def inject_fault(point: Point, spec: str) -> None:
@@ -85,8 +88,8 @@ def inject_fault(point: Point, spec: str) -> None:
     ``spec`` is ``NAME=KIND`` or ``GLOB=KIND`` (e.g. ``cpu/sequential/*=hang``;
     in a glob, ``[fork]`` is a character set: write ``[[]fork]``) with KIND one of
     ``raise``, ``exit``, ``segv``, ``hang`` or ``kill_worker`` (a process pool
-    worker is killed mid-batch, so the pool breaks).  Runs in the pyperf master
-    process only; pyperf strips the variable from its workers' environment.
+    worker is killed mid-batch, so the pool breaks).  Applied when the point is
+    opened.
     """
     pattern, _, kind = spec.rpartition("=")
     if point.name != pattern and not fnmatch.fnmatchcase(point.name, pattern):
@@ -113,37 +116,165 @@ def inject_fault(point: Point, spec: str) -> None:
         executor.submit(cpu_tasks.worker_id).result()  # raises BrokenProcessPool
 
 
-def _forward(cmd: list[str], args: argparse.Namespace) -> None:
-    cmd.extend(["--point", args.point, "--meta", args.meta])
+def verify(batch: Batch, point: Point) -> float:
+    """Check one warm batch's results against the sequential answer.
+
+    Returns
+    -------
+    float
+        Seconds that batch took (to choose the loops per value).
+    """
+    want = expected_results(point)
+    batch.run()  # the first batch after the warm-up is not representative
+    t0 = time.perf_counter()
+    got = batch.run()
+    elapsed = time.perf_counter() - t0
+    if got != want:
+        right = sum(g == w for g, w in zip(got, want, strict=False))
+        raise ValueError(f"wrong results ({len(got)} values, {right} of {len(want)} right)")
+    return elapsed
 
 
-def main() -> None:
-    """Measure one point with pyperf."""
-    runner = pyperf.Runner(program_args=("-m", "bench._child"), add_cmdline_args=_forward)
-    runner.argparser.add_argument("--point", required=True, help="the point, as JSON")
-    runner.argparser.add_argument("--meta", default="{}", help="metadata to record, as JSON")
-    runner.argparser.add_argument(
-        "--verified", action="store_true",
-        help="the point's results were checked in an earlier round: skip the check")
-    args = runner.parse_args()
-    point = Point.from_json(args.point)
-    metadata: dict[str, Any] = json.loads(args.meta)
-    if not args.worker:
-        fault = os.environ.get("CONCBENCH_FAULT")
-        if fault:
-            inject_fault(point, fault)
-        if point.metric == "cold":
-            args.loops = args.loops or 1  # one fresh pool per value
-        elif not args.verified:
-            batch_s = verify(point)
-            if not args.loops:
-                # enough batches per value to last --min-time, instead of
-                # pyperf's calibration run (a whole extra worker process)
-                args.loops = max(1, math.ceil(args.min_time / max(batch_s, 1e-6)))
-    func = time_cold if point.metric == "cold" else time_steady
-    runner.bench_time_func(point.name, func, point, metadata=metadata)
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+class _Cold:
+    """A cold point: every value creates a fresh pool (a fresh forkserver server too)."""
+
+    def __init__(self, point: Point) -> None:
+        self.point = point
+
+    def run(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+    def time(self, loops: int) -> float:
+        if self.point.start_method == "forkserver":
+            _stop_forkserver()
+        return sum(cold_start(self.point) for _ in range(loops))
+
+
+def _stop_forkserver() -> None:
+    """Stop the forkserver server so that the next pool pays its start, as a program's first does."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
+
+
+def _time_steady(batch: Batch, loops: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        batch.run()
+    return time.perf_counter() - t0
+
+
+def measure(job: Job, status: _Status) -> tuple[dict[str, list[float]], dict[str, list[float]],
+                                                  dict[str, int], dict[str, str]]:
+    """Open every point of the job, then take its sweeps.
+
+    Returns
+    -------
+    warmups, values, loops, failures
+        Per point name: warm-up and measured values (seconds per batch), the
+        loops per value, and the reason of each point that failed.
+    """
+    fault = os.environ.get("CONCBENCH_FAULT", "")
+    opened: dict[str, Batch | _Cold] = {}
+    loops: dict[str, int] = {}
+    failures: dict[str, str] = {}
+    # process pools first: forking while thread pools' threads exist is best avoided
+    order = sorted(job.points, key=lambda p: MODELS[p.model].overlap != "processes")
+    try:
+        for point in order:
+            status.say("open", point.name)
+            try:
+                if fault:
+                    inject_fault(point, fault)
+                if point.metric == "cold":
+                    opened[point.name] = _Cold(point)
+                    loops[point.name] = 1
+                    continue
+                batch = opened[point.name] = MODELS[point.model].open(point)
+                batch_s = verify(batch, point) if point.name in job.verify else math.nan
+                loops[point.name] = job.loops.get(point.name) or max(
+                    1, math.ceil(job.min_time / max(batch_s, 1e-6)))
+            except Exception as exc:
+                failures[point.name] = _reason(exc)
+                status.say("fail", point.name, failures[point.name])
+                _close(opened.pop(point.name, None))
+        warm: dict[str, list[float]] = {name: [] for name in opened}
+        values: dict[str, list[float]] = {name: [] for name in opened}
+        rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
+        for sweep in range(job.warmups + job.values):
+            names = list(opened)
+            rng.shuffle(names)
+            for name in names:
+                status.say("run", name)
+                model = opened[name]
+                try:
+                    elapsed = (model.time(loops[name]) if isinstance(model, _Cold)
+                               else _time_steady(model, loops[name]))
+                except Exception as exc:
+                    failures[name] = _reason(exc)
+                    status.say("fail", name, failures[name])
+                    _close(opened.pop(name))
+                    warm.pop(name)
+                    values.pop(name)
+                    continue
+                (warm if sweep < job.warmups else values)[name].append(elapsed / loops[name])
+    finally:
+        for model in opened.values():
+            _close(model)
+    return warm, values, loops, failures
+
+
+def _close(model: Batch | _Cold | None) -> None:
+    if model is not None:
+        with contextlib.suppress(Exception):
+            model.close()
+
+
+def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list[float]],
+                  loops: dict[str, int]) -> None:
+    """Write the round's pyperf results file (one benchmark per point, one run each)."""
+    import pyperf  # only now: no pool worker ever inherits it
+
+    import datetime as dt
+
+    common: dict[str, Any] | None = None
+    benchmarks = []
+    date = dt.datetime.now().isoformat(" ")
+    for point in job.points:
+        if not values.get(point.name):
+            continue
+        meta = {**job.meta.get(point.name, {}), "name": point.name, "round": job.round,
+                "loops": loops[point.name], "date": date}
+        run = pyperf.Run(values[point.name],
+                         warmups=[(loops[point.name], v) for v in warm[point.name]],
+                         metadata={**(common or {}), **meta}, collect_metadata=common is None)
+        if common is None:  # pyperf's host metadata, collected once per process
+            common = {k: v for k, v in run.get_metadata().items() if k not in meta}
+        benchmarks.append(pyperf.Benchmark([run]))
+    tmp = f"{job.output}.tmp"
+    if benchmarks:
+        pyperf.BenchmarkSuite(benchmarks).dump(tmp, compact=True, replace=True)
+        Path(tmp).replace(job.output)
+
+
+def main(argv: list[str]) -> int:
+    """Measure the job named by ``argv[0]``; 0 even when some points failed."""
+    job = Job.read(argv[0])
+    status = _Status(job.status)
+    warm, values, loops, _ = measure(job, status)
+    write_results(job, warm, values, loops)
+    status.say("done")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
-    sys.exit(0)
+    sys.exit(main(sys.argv[1:]))

@@ -13,7 +13,10 @@ tasks           T, tasks per batch
 workers         W, or <NA> for models without workers
 metric          ``steady`` (warm batches) or ``cold`` (pool creation + 1st batch)
 task_size       one task's size in ``task_unit``
-run             index of the pyperf worker process that measured the value
+resource        what a task spends its time on (the workload's resource kind)
+gil             whether the measuring interpreter ran with the GIL
+run             index of the pyperf run (one process) that measured the value
+round           the round that process belonged to (the statistical unit)
 value_s         seconds for one batch
 =============== =============================================================
 
@@ -23,8 +26,6 @@ Summary frame: one row per point; see :data:`SUMMARY_COLUMNS`.
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,22 +33,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyperf
-from scipy import stats
 
-from bench import store
+from bench import ideal, stats, store
 from bench.errors import UsageError
+from bench.models import WORKLOADS
 from bench.store import load_results
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
 STABLE_HALF_WIDTH = 0.05
 #: Largest task, worker or core count a results file may claim.
 MAX_COUNT = 1_000_000
-#: Bootstrap resamples for every CI of a median (and of a speedup).
-N_RESAMPLES = 2000
-#: Resamples per vectorised step of scipy's bootstrap (bounds its memory).
-BOOTSTRAP_BATCH = 100
-#: Points of one sample size per bootstrap thread, at least.
-ROWS_PER_THREAD = 200
 KEYS = ["workload", "model", "start_method", "tasks", "workers", "metric", "task_size"]
 
 SUMMARY_COLUMNS = {
@@ -56,23 +51,32 @@ SUMMARY_COLUMNS = {
     "start_method": 'process start method ("" for other models)',
     "tasks": "T, tasks per batch",
     "workers": "W, workers (<NA> for models without workers)",
-    "n": "number of values",
-    "median_s": "median batch time, seconds",
-    "mean_s": "mean batch time, seconds",
-    "stdev_s": "standard deviation, seconds",
-    "ci_low_s": "95 % bootstrap CI of the median, low end",
-    "ci_high_s": "95 % bootstrap CI of the median, high end",
-    "speedup": "median of sequential (same workload, tasks, size) / this median",
-    "speedup_ci_low": "95 % bootstrap CI of the speedup, low end",
-    "speedup_ci_high": "95 % bootstrap CI of the speedup, high end",
-    "efficiency": "speedup / min(W, C, T) (/ 1 without workers)",
-    "ideal_s": "the model's analytic time from d = sequential median / T",
+    "rounds": "rounds (fresh processes at different moments) that measured the point",
+    "n": "number of values, all rounds together",
+    "median_s": "typical batch time, seconds: geometric mean of the per-round medians",
+    "mean_s": "mean of all values, seconds (descriptive)",
+    "stdev_s": "standard deviation of all values, seconds (descriptive)",
+    "ci_low_s": "95 % CI of median_s, low end: Student t on the log per-round medians",
+    "ci_high_s": "95 % CI of median_s, high end (NaN with fewer than 2 rounds)",
+    "speedup": "baseline / this point, paired per round (sequential, same workload, T and "
+               "size, measured interleaved in the same process); geometric mean over rounds",
+    "speedup_ci_low": "95 % CI of the speedup, low end: Student t on the log paired ratios",
+    "speedup_ci_high": "95 % CI of the speedup, high end",
+    "ideal_parallelism": "the ideal speedup of this model on this resource kind, W, C, T "
+                         "and GIL (bench.ideal)",
+    "efficiency": "ideal time / measured time, with the paired baseline "
+                  "(= speedup / ideal_parallelism; about 1 at best)",
+    "ideal_s": "the model's ideal batch time from d = sequential median / T",
     "ideal_ratio": "median_s / ideal_s (1.0 = ideal)",
-    "karp_flatt": "Karp-Flatt serial fraction at p = min(W, C, T) (NaN at p = 1)",
-    "ci_half_pct": "CI half-width as a percentage of the median",
-    "stable": "CI half-width <= 5 % of the median",
+    "karp_flatt": "Karp-Flatt serial fraction at p = min(W, C, T); NaN where it means "
+                  "nothing: work that is not CPU-bound, workers that cannot run Python in "
+                  "parallel (threads under the GIL), W > C or p = 1",
+    "ci_half_pct": "CI half-width as a percentage of median_s (inf with fewer than 2 rounds)",
+    "stable": "CI half-width <= 5 % of median_s",
     "metric": "steady (warm batches) or cold (pool creation + first batch)",
     "task_size": "one task's size in the workload's unit",
+    "resource": "what a task spends its time on: cpu_gil, cpu_nogil, blocking_wait, async_wait",
+    "gil": "whether the measuring interpreter ran with the GIL",
     "name": "benchmark name",
     "cores": "C, usable cores of the host",
 }
@@ -141,179 +145,20 @@ def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
             )
         except ValueError as exc:
             raise UsageError(f"{source}: benchmark {b.get_name()!r}: {exc}") from None
+        work = WORKLOADS.get(point[1])
+        resource = str(meta.get("resource", work.resource if work else ""))
+        gil = bool(meta.get("host_gil_enabled", 1))
         for r, run in enumerate(b.get_runs()):
-            rows.extend((*point, r, float(v)) for v in run.values)
-    cols = ["name", *KEYS[:5], "metric", "task_size", "cores", "run", "value_s"]
+            rnd = run.get_metadata().get("round", r)
+            if isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0:
+                raise UsageError(f"{source}: benchmark {b.get_name()!r}: run {r} has "
+                                 f"round={rnd!r}, not a whole number >= 0")
+            rows.extend((*point, resource, gil, r, rnd, float(v)) for v in run.values)
+    cols = ["name", *KEYS[:5], "metric", "task_size", "cores", "resource", "gil", "run",
+            "round", "value_s"]
     df = pd.DataFrame(rows, columns=cols)
     df["workers"] = df["workers"].astype("Int64")
     return df
-
-
-def _median(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``np.median`` along ``axis``, by sorting: ~4x faster on the short rows bootstrapped here."""
-    ordered = np.sort(np.moveaxis(x, axis, -1), axis=-1)
-    n = ordered.shape[-1]
-    return np.asarray((ordered[..., (n - 1) // 2] + ordered[..., n // 2]) / 2)
-
-
-def _bootstrap(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Percentile bootstrap of the median of each row (rows of equal length).
-
-    One vectorised :func:`scipy.stats.bootstrap` call for all rows, seeded
-    with the row length: a point's CI is the same wherever it is computed
-    (the runner's stability check, the summary) and from run to run.
-
-    Returns
-    -------
-    low, high, distribution : numpy.ndarray
-        The 95 % CI bounds per row, and the bootstrap medians, shape
-        ``(rows, N_RESAMPLES)``.  Rows of one value have no spread: their
-        bounds and every bootstrap median are that value.
-    """
-    if samples.shape[1] < 2:
-        med = np.median(samples, axis=1)
-        return med, med, np.repeat(med[:, None], N_RESAMPLES, axis=1)
-    res = stats.bootstrap((samples,), _median, axis=-1, vectorized=True,
-                          n_resamples=N_RESAMPLES, batch=BOOTSTRAP_BATCH,
-                          method="percentile", confidence_level=0.95, rng=samples.shape[1])
-    ci = res.confidence_interval
-    return np.atleast_1d(ci.low), np.atleast_1d(ci.high), res.bootstrap_distribution
-
-
-def _bootstrap_rows(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_bootstrap` over many rows, in chunks on threads (numpy's sorts release the GIL).
-
-    Every chunk draws the same resample indices (same seed, same row length),
-    so the result equals one call over all rows.
-    """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    chunks = min(cpus, len(samples) // ROWS_PER_THREAD)
-    if chunks <= 1:
-        return _bootstrap(samples)
-    with ThreadPoolExecutor(chunks) as pool:
-        parts = list(pool.map(_bootstrap, np.array_split(samples, chunks)))
-    low, high, dist = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return low, high, dist
-
-
-def ci_half_width(values: Any) -> float:
-    """Half-width of the 95 % bootstrap CI of the median, as a share of the median."""
-    arr = np.asarray(values, dtype=float).reshape(1, -1)
-    low, high, _ = _bootstrap(arr)
-    med = float(np.median(arr))
-    return float((high[0] - low[0]) / 2 / med) if med > 0 else math.inf
-
-
-def _ratio_ci(base: np.ndarray, model: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """95 % percentile CI of median(base) / median(model) from bootstrap medians.
-
-    ``base`` and ``model`` are bootstrap distributions of the two medians,
-    shape ``(rows, N_RESAMPLES)``.  Rows that came from one scipy call share
-    their resample indices, so the model's replicates are shifted by one:
-    every base replicate is paired with an independently drawn model one,
-    as an unpaired two-sample bootstrap needs.
-    """
-    ratio = base / np.roll(model, 1, axis=1)
-    low, high = np.percentile(ratio, [2.5, 97.5], axis=1)
-    return low, high
-
-
-def _by_length(groups: dict[Any, np.ndarray]) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
-    for key, vals in groups.items():
-        out.setdefault(len(vals), []).append(key)
-    return out
-
-
-def parallelism(workers: Any, cores: int, tasks: int) -> int:
-    """p = min(W, C, T); 1 for models without workers."""
-    if workers is None or workers is pd.NA or (isinstance(workers, float) and math.isnan(workers)):
-        return 1
-    return max(1, min(int(workers), cores, tasks))
-
-
-def ideal_time(workload: str, model: str, tasks: int, workers: Any, cores: int,
-               d: float) -> float:
-    """The model's analytic batch time from one task's sequential time ``d``.
-
-    sequential, asyncio_blocking, asyncio_await: T*d; other asyncio models on
-    async_sleep: d; pools on blocking sleep: ceil(T/W)*d; process pools on CPU
-    work and threads on GIL-releasing work: ceil(T/min(W, C))*d, time-slicing
-    at ceil(T/W)*(W/C)*d when W > C; GIL-bound threads: T*d.
-    """
-    from bench.models import MODELS, WORKLOADS
-
-    if model not in MODELS or workload not in WORKLOADS or not d > 0:
-        return math.nan
-    work, kind = WORKLOADS[workload], MODELS[model].kind
-    if model in ("sequential", "asyncio_blocking", "asyncio_await"):
-        return tasks * d
-    if kind == "asyncio":
-        return d
-    w = int(workers) if workers is not None and workers is not pd.NA else 1
-    if work.io_bound:
-        return math.ceil(tasks / w) * d
-    if kind == "thread" and not work.releases_gil:
-        return tasks * d
-    if w <= cores:
-        return math.ceil(tasks / w) * d
-    return math.ceil(tasks / w) * (w / cores) * d
-
-
-def karp_flatt(speedup: float, p: int) -> float:
-    """Karp-Flatt serial fraction e = (1/S - 1/p) / (1 - 1/p); NaN when p = 1."""
-    if p <= 1 or not speedup > 0:
-        return math.nan
-    return (1 / speedup - 1 / p) / (1 - 1 / p)
-
-
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per point with medians, CIs, speedups, efficiencies and ideals."""
-    if df.empty:
-        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
-    values = {name: g["value_s"].to_numpy() for name, g in df.groupby("name", sort=False)}
-    first = df.drop_duplicates("name").set_index("name")
-    s = first[[*KEYS, "cores"]].copy()
-    s["n"] = [len(values[n]) for n in s.index]
-    s["median_s"] = [float(np.median(values[n])) for n in s.index]
-    s["mean_s"] = [float(np.mean(values[n])) for n in s.index]
-    s["stdev_s"] = [float(np.std(values[n], ddof=1)) if len(values[n]) > 1 else 0.0
-                    for n in s.index]
-    s["ci_low_s"], s["ci_high_s"] = np.nan, np.nan
-    boot: dict[str, np.ndarray] = {}  # each point's bootstrap medians
-    for names in _by_length(values).values():
-        lo, hi, dist = _bootstrap_rows(np.vstack([values[n] for n in names]))
-        s.loc[names, "ci_low_s"], s.loc[names, "ci_high_s"] = lo, hi
-        boot.update(zip(names, dist, strict=True))
-
-    pairs = _baselines(s)
-    s["speedup"] = s["speedup_ci_low"] = s["speedup_ci_high"] = np.nan
-    if pairs:
-        names, bases = list(pairs), list(pairs.values())
-        s.loc[names, "speedup"] = (s.loc[bases, "median_s"].to_numpy()
-                                   / s.loc[names, "median_s"].to_numpy())
-        lo, hi = _ratio_ci(np.vstack([boot[b] for b in bases]),
-                           np.vstack([boot[n] for n in names]))
-        s.loc[names, "speedup_ci_low"], s.loc[names, "speedup_ci_high"] = lo, hi
-    own = [n for n, b in pairs.items() if n == b]  # a baseline against itself: exactly 1
-    s.loc[own, ["speedup_ci_low", "speedup_ci_high"]] = 1.0
-
-    p = [parallelism(w, c, t) for w, c, t in zip(s["workers"], s["cores"], s["tasks"],
-                                                   strict=True)]
-    s["efficiency"] = s["speedup"] / p
-    s["karp_flatt"] = [karp_flatt(sp, pp) for sp, pp in zip(s["speedup"], p, strict=True)]
-    s["ideal_s"] = [
-        ideal_time(r.workload, r.model, r.tasks, r.workers, r.cores,
-                   s.loc[pairs[n], "median_s"] / r.tasks if n in pairs else math.nan)
-        if r.metric == "steady" else math.nan
-        for n, r in zip(s.index, s.itertuples(), strict=True)
-    ]
-    s["ideal_ratio"] = s["median_s"] / s["ideal_s"]
-    half = (s["ci_high_s"] - s["ci_low_s"]) / 2
-    s["ci_half_pct"] = 100 * half / s["median_s"]
-    s["stable"] = half <= STABLE_HALF_WIDTH * s["median_s"]
-    s = s.reset_index()
-    return s[list(SUMMARY_COLUMNS)]
 
 
 def _baselines(s: pd.DataFrame) -> dict[str, str]:
@@ -327,23 +172,113 @@ def _baselines(s: pd.DataFrame) -> dict[str, str]:
             if st and k in base}
 
 
+def _overlap(model: str) -> str:
+    from bench.models import MODELS
+
+    return MODELS[model].overlap if model in MODELS else ""
+
+
+def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
+    """``ideal_s``, ``ideal_parallelism``, ``efficiency``, ``karp_flatt`` from :mod:`bench.ideal`."""
+    ideal_s, par, kf = [], [], []
+    for name, r in zip(s.index, s.itertuples(), strict=True):
+        overlap = _overlap(str(r.model))
+        known = r.metric == "steady" and name in pairs and overlap != "" and r.resource != ""
+        workers = None if pd.isna(r.workers) else int(r.workers)
+        if not known:
+            ideal_s.append(math.nan)
+            par.append(math.nan)
+            kf.append(math.nan)
+            continue
+        res, tasks, cores, gil = str(r.resource), int(r.tasks), int(r.cores), bool(r.gil)
+        d = float(s.loc[pairs[name], "median_s"]) / tasks
+        par.append(ideal.ideal_parallelism(res, overlap, tasks=tasks, workers=workers,
+                                           cores=cores, gil=gil))
+        ideal_s.append(ideal.ideal_time(res, overlap, tasks=tasks, workers=workers,
+                                        cores=cores, gil=gil, d=d))
+        sp = ideal.scaling_parallelism(res, overlap, tasks=tasks, workers=workers,
+                                       cores=cores, gil=gil)
+        kf.append(ideal.karp_flatt(float(r.speedup), sp) if sp is not None else math.nan)
+    s["ideal_s"] = ideal_s
+    s["ideal_parallelism"] = par
+    s["efficiency"] = s["speedup"] / s["ideal_parallelism"]
+    s["karp_flatt"] = kf
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: per-round intervals, paired speedups, efficiencies and ideals.
+
+    See :mod:`bench.stats` for the intervals (the round is the unit) and
+    :data:`SUMMARY_COLUMNS` for every column.
+    """
+    if df.empty:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    first = df.drop_duplicates("name").set_index("name")
+    s = first[[*KEYS, "cores", "resource", "gil"]].copy()
+    g = df.groupby("name", sort=False)["value_s"]
+    s["n"] = g.size()
+    s["mean_s"] = g.mean()
+    s["stdev_s"] = g.std(ddof=1).fillna(0.0)
+    medians = stats.round_medians(df)
+    t = stats.grouped_log_t(medians)
+    s["rounds"] = t["rounds"].astype(int)
+    s["median_s"], s["ci_low_s"], s["ci_high_s"] = t["centre"], t["low"], t["high"]
+
+    pairs = _baselines(s)
+    sp = stats.grouped_log_t(stats.paired_ratios(medians, {n: b for n, b in pairs.items()
+                                                           if n != b}))
+    s["speedup"] = sp["centre"]
+    s["speedup_ci_low"], s["speedup_ci_high"] = sp["low"], sp["high"]
+    own = [n for n, b in pairs.items() if n == b]  # a baseline against itself: exactly 1
+    s.loc[own, ["speedup", "speedup_ci_low", "speedup_ci_high"]] = 1.0
+
+    _ideal_columns(s, pairs)
+    s["ideal_ratio"] = s["median_s"] / s["ideal_s"]
+    half = (s["ci_high_s"] - s["ci_low_s"]) / 2
+    s["ci_half_pct"] = (100 * half / s["median_s"]).fillna(math.inf)
+    s["stable"] = s["ci_half_pct"] <= 100 * STABLE_HALF_WIDTH
+    s = s.reset_index()
+    return s[list(SUMMARY_COLUMNS)]
+
+
+def widths(benchmarks: list[pyperf.Benchmark]) -> dict[str, float]:
+    """Each point's relative 95 % half-width: the wider of its median's and its speedup's.
+
+    inf for a point with fewer than two rounds; what the runner's extra
+    rounds are aimed at.
+    """
+    if not benchmarks:
+        return {}
+    s = summarize(tidy(pyperf.BenchmarkSuite(benchmarks))).set_index("name")
+    sp_half = (s["speedup_ci_high"] - s["speedup_ci_low"]) / 2 / s["speedup"]
+    sp_half = sp_half.where(s["speedup"].notna(), 0.0).fillna(math.inf)
+    return {str(n): float(max(m / 100, sp)) for n, m, sp
+            in zip(s.index, s["ci_half_pct"], sp_half, strict=True)}
+
+
 def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
     """Amdahl serial fraction fitted over worker counts, per pooled model.
 
-    Least squares of ``1/S - 1/p = s (1 - 1/p)`` over the points with p > 1,
-    clipped to [0, 1]; one row per (workload, model, start_method, tasks).
+    Least squares of ``1/S - 1/p = s (1 - 1/p)`` over the points where the
+    fit means something (:func:`bench.ideal.scaling_parallelism`: CPU-bound
+    work on workers that truly run in parallel, p = min(W, C, T) with
+    2 <= p and W <= C), clipped to [0, 1]; one row per (workload, model,
+    start_method, tasks).
     """
     df = summary[(summary["metric"] == "steady") & summary["workers"].notna()
-                 & summary["speedup"].notna()].copy()
+                 & summary["speedup"].notna()]
     rows = []
     for key, g in df.groupby(["workload", "model", "start_method", "tasks"], sort=False):
-        p = np.array([parallelism(w, c, t) for w, c, t in zip(g["workers"], g["cores"],
-                                                                g["tasks"], strict=True)])
+        p = np.array([
+            ideal.scaling_parallelism(str(r.resource), _overlap(str(r.model)), tasks=int(r.tasks),
+                                      workers=int(r.workers), cores=int(r.cores),
+                                      gil=bool(r.gil)) or 0
+            for r in g.itertuples()], dtype=float)
         mask = p > 1
         if not mask.any():
             continue
         x = 1 - 1 / p[mask]
-        y = 1 / g["speedup"].to_numpy()[mask] - 1 / p[mask]
+        y = 1 / g["speedup"].to_numpy(dtype=float)[mask] - 1 / p[mask]
         frac = float(np.clip((x @ y) / (x @ x), 0.0, 1.0))
         rows.append((*key, int(mask.sum()), frac))
     return pd.DataFrame(rows, columns=["workload", "model", "start_method", "tasks",

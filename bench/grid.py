@@ -24,32 +24,36 @@ DEFAULT_POINT_TIMEOUT = 300.0
 
 @dataclass(frozen=True)
 class Profile:
-    """How much to measure: axes defaults and pyperf options.
+    """How much to measure: axes defaults and the rounds of a run.
+
+    A run is ``rounds`` planned rounds (see :mod:`bench.rounds`); in each, every
+    point takes ``warmups`` warm-up values and ``values`` values, a value
+    lasting at least ``min_time`` seconds (that many batches).  Then, while the
+    run has lasted less than ``until_s`` seconds, extra rounds go to the groups
+    whose points' 95 % intervals are wider than 5 % of their estimate, until a
+    point has ``max_rounds`` rounds.
 
     ``sweep_start_methods`` lists the start methods measured at every worker
     count; the others are measured at W = C only, and only on the workloads
     in ``start_method_workloads`` when it is not empty (once a pool is warm
     its workers run the same code whatever started them: the start method's
-    cost is the cold start, measured per method on its own).  Once every point is
-    measured, a point whose 95 % CI half-width exceeds 5 % of its
-    median is measured again, in fresh pyperf processes whose runs join the
-    point's, up to ``resample_rounds`` times, while the sweep has lasted less
-    than ``resample_until_s`` seconds; each process of such a round takes
-    values for about ``resample_process_s`` seconds (see :mod:`bench.refine`).
+    cost is the cold start, measured per method on its own).
     """
 
     name: str
     tasks: tuple[int, ...]
     worker_factors: tuple[str, ...]
-    pyperf_args: tuple[str, ...]
+    rounds: int
+    values: int
+    warmups: int
+    min_time: float
     work_scale: float = 1.0
     sweep_start_methods: tuple[str, ...] = ("fork",)
     start_method_workloads: tuple[str, ...] = ()
     start_methods: tuple[str, ...] = ("fork", "forkserver", "spawn")
     cold: bool = True
-    resample_rounds: int = 0
-    resample_until_s: float = 0.0
-    resample_process_s: float = 0.0
+    until_s: float = 0.0
+    max_rounds: int = 0
     description: str = ""
 
 
@@ -57,24 +61,20 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile(
-            "smoke", (4,), ("C",),
-            ("--processes", "2", "--values", "5", "--warmups", "1", "--min-time", "0.005"),
+            "smoke", (4,), ("C",), rounds=3, values=3, warmups=1, min_time=0.005,
             work_scale=0.2, start_methods=("fork",), cold=False,
             description="seconds; for tests and the gate's own A/A checks",
         ),
         Profile(
-            "quick", (4, 16), ("1", "C", "2C"),
-            ("--processes", "3", "--values", "4", "--warmups", "1", "--min-time", "0.015"),
-            start_method_workloads=("cpu",),
-            resample_rounds=3, resample_until_s=165.0, resample_process_s=0.3,
+            "quick", (4, 16), ("1", "C", "2C"), rounds=4, values=3, warmups=1, min_time=0.015,
+            start_method_workloads=("cpu",), until_s=160.0, max_rounds=12,
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(
-            "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"),
-            ("--processes", "8", "--values", "5", "--warmups", "1", "--min-time", "0.05"),
-            sweep_start_methods=("fork", "forkserver", "spawn"),
-            resample_rounds=3, resample_until_s=3600.0, resample_process_s=1.0,
-            description="thorough: more task counts, worker counts and values",
+            "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"), rounds=10, values=5,
+            warmups=1, min_time=0.05, sweep_start_methods=("fork", "forkserver", "spawn"),
+            until_s=3600.0, max_rounds=30,
+            description="thorough: more task counts, worker counts, rounds and values",
         ),
     )
 }
@@ -136,7 +136,7 @@ def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
 def task_size(workload: str, scale: float) -> float:
     """One task's size in the workload's unit, scaled."""
     size = WORKLOADS[workload].default_size * scale
-    if WORKLOADS[workload].unit in ("iterations", "MiB"):
+    if WORKLOADS[workload].whole_units:
         return max(1.0, float(round(size)))  # whole units, never zero work
     return size
 

@@ -33,7 +33,6 @@ class Interpreter:
 
     executable: str
     env: dict[str, str] = field(default_factory=dict)
-    pyperf_args: list[str] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,9 +83,7 @@ def resolve(python: str | None) -> Interpreter:
         if Path(executable).resolve() != Path(sys.executable).resolve():
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(_shim()), env.get("PYTHONPATH", "")) if p)
-    # pyperf strips PYTHONPATH from its workers' environment unless told otherwise
-    pyperf_args = ["--inherit-environ", "PYTHONPATH"] if env.get("PYTHONPATH") else []
-    interp = Interpreter(executable, env, pyperf_args)
+    interp = Interpreter(executable, env)
     try:
         out = subprocess.run(
             interp.command("bench.host"), env=env, capture_output=True, text=True,

@@ -32,30 +32,38 @@ WARM_TIMEOUT = 60.0
 
 
 # --------------------------------------------------------------------- workloads
+#: What a task spends its time on; the model of the ideal (:mod:`bench.ideal`) reads it.
+#: ``cpu_gil``: Python bytecode, holding the GIL; ``cpu_nogil``: CPU work in C that
+#: releases the GIL; ``blocking_wait``: a blocking call that waits (I/O, sleep);
+#: ``async_wait``: an awaitable that waits without blocking the event loop.
+RESOURCES = ("cpu_gil", "cpu_nogil", "blocking_wait", "async_wait")
+
+
 @dataclass(frozen=True)
 class Workload:
-    """A kind of task: what it does, its size unit and its default size."""
+    """A kind of task: what it does, what it spends time on, its size unit and default size."""
 
     name: str
     func: Callable[..., Any]
     is_async: bool
     unit: str
     default_size: float
-    releases_gil: bool
-    io_bound: bool
+    resource: str
     description: str
+    #: Sizes are whole numbers of ``unit`` (never rounded to zero work).
+    whole_units: bool = False
 
 
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
-        Workload("cpu", cpu_tasks.cpu, False, "iterations", 100_000, False, False,
-                 "the seed's cpu_bound loop (pure Python, holds the GIL)"),
-        Workload("hash", cpu_tasks.hash_rounds, False, "MiB", 10, True, False,
-                 "SHA-256 over a 1 MiB buffer (releases the GIL)"),
-        Workload("sleep", cpu_tasks.blocking_sleep, False, "s", 0.003, True, True,
+        Workload("cpu", cpu_tasks.cpu, False, "iterations", 100_000, "cpu_gil",
+                 "the seed's cpu_bound loop (pure Python, holds the GIL)", whole_units=True),
+        Workload("hash", cpu_tasks.hash_rounds, False, "MiB", 10, "cpu_nogil",
+                 "SHA-256 over a 1 MiB buffer (releases the GIL)", whole_units=True),
+        Workload("sleep", cpu_tasks.blocking_sleep, False, "s", 0.003, "blocking_wait",
                  "blocking time.sleep (blocking I/O)"),
-        Workload("async_sleep", cpu_tasks.async_sleep, True, "s", 0.003, True, True,
+        Workload("async_sleep", cpu_tasks.async_sleep, True, "s", 0.003, "async_wait",
                  "await asyncio.sleep (non-blocking I/O)"),
     )
 }
@@ -126,7 +134,10 @@ class ModelDef:
     description: str
     per_start_method: bool = False
     min_python: tuple[int, int] = (3, 10)
-    kind: str = "asyncio"  # "baseline", "asyncio", "thread" or "process"
+    #: What runs tasks at once: ``none`` (one after another), ``event_loop``
+    #: (coroutines overlap their async waits), ``threads`` or ``processes``
+    #: (W workers).  The model of the ideal (:mod:`bench.ideal`) reads it.
+    overlap: str = "none"
 
     def accepts(self, workload: Workload) -> bool:
         """Whether this model runs ``workload``."""
@@ -269,25 +280,25 @@ MODELS: dict[str, ModelDef] = {
     m.name: m
     for m in (
         ModelDef("sequential", True, True, False, _Sequential,
-                 "plain loop, one task after another (the baseline)", kind="baseline"),
+                 "plain loop, one task after another (the baseline)"),
         ModelDef("asyncio_await", True, False, False, _plain(_await_each),
                  "await each coroutine in turn"),
         ModelDef("asyncio_gather", True, False, False, _plain(_gather),
-                 "asyncio.gather of all coroutines"),
+                 "asyncio.gather of all coroutines", overlap="event_loop"),
         ModelDef("asyncio_create_task", True, False, False, _plain(_create_task),
-                 "create_task for all, then await each"),
+                 "create_task for all, then await each", overlap="event_loop"),
         ModelDef("asyncio_taskgroup", True, False, False, _plain(_taskgroup),
-                 "asyncio.TaskGroup", min_python=(3, 11)),
+                 "asyncio.TaskGroup", min_python=(3, 11), overlap="event_loop"),
         ModelDef("asyncio_blocking", False, True, False, _plain(_blocking),
                  "blocking call inside coroutines run with gather (anti-pattern)"),
         ModelDef("to_thread", False, True, True, _pooled(default=True),
                  "asyncio.to_thread, loop default executor = ThreadPoolExecutor(W)",
-                 kind="thread"),
+                 overlap="threads"),
         ModelDef("thread_pool", False, True, True, _pooled(default=False),
-                 "run_in_executor on ThreadPoolExecutor(W)", kind="thread"),
+                 "run_in_executor on ThreadPoolExecutor(W)", overlap="threads"),
         ModelDef("process_pool", False, True, True, _pooled(default=False),
                  "run_in_executor on ProcessPoolExecutor(W)", per_start_method=True,
-                 kind="process"),
+                 overlap="processes"),
     )
 }
 

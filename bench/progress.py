@@ -1,31 +1,31 @@
-"""Progress of a sweep: a rich bar on a terminal, plain lines in CI logs."""
+"""Progress of a sweep: a rich bar on a terminal, plain lines in CI logs.
+
+The unit of progress is one child: one group of points measured for one round.
+"""
 
 from __future__ import annotations
 
 import io
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from bench.models import Point
-    from bench.runner import Outcome
+from collections.abc import Sequence
+from typing import IO, Protocol
 
 
 class Progress(Protocol):
     """What the runner reports while it sweeps."""
 
     def start(self, total: int, done_before: int = 0) -> None:
-        """``total`` points to measure now (``done_before`` already on disk)."""
+        """``total`` planned children (``done_before`` of them already on disk)."""
 
-    def begin(self, point: Point) -> None:
-        """A point starts."""
+    def begin(self, label: str) -> None:
+        """A child starts."""
 
-    def end(self, outcome: Outcome) -> None:
-        """A point finished (measured or failed)."""
+    def end(self, label: str, points: int, problems: Sequence[str]) -> None:
+        """A child measured ``points`` points; ``problems`` are lines about failed ones."""
 
     def note(self, message: str) -> None:
-        """A line about the sweep (e.g. a point measured again)."""
+        """A line about the sweep (e.g. extra rounds begin)."""
 
     def close(self) -> None:
         """The sweep is over."""
@@ -36,17 +36,8 @@ def _fmt_eta(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def _describe(outcome: Outcome) -> str:
-    if not outcome.ok:
-        return f"FAILED ({outcome.reason})"
-    assert outcome.benchmark is not None
-    values = outcome.benchmark.get_values()
-    med = sorted(values)[len(values) // 2]
-    return f"median {med * 1e3:.3g} ms over {len(values)} values"
-
-
 class PlainProgress:
-    """One line per point: ``[i/N] name: result (ETA)``; for CI logs and pipes."""
+    """One line per child: ``[i/N] label: k points (ETA)``; for CI logs and pipes."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -55,19 +46,21 @@ class PlainProgress:
         self.t0 = 0.0
 
     def start(self, total: int, done_before: int = 0) -> None:
-        self.total, self.done, self.t0 = total, 0, time.monotonic()
-        note = f" ({done_before} already measured)" if done_before else ""
-        print(f"concbench: measuring {total} points{note}", file=self.stream, flush=True)
+        self.total, self.done, self.t0 = total - done_before, 0, time.monotonic()
+        note = f" ({done_before} already on disk)" if done_before else ""
+        print(f"concbench: {total} planned group-rounds{note}", file=self.stream, flush=True)
 
-    def begin(self, point: Point) -> None:
+    def begin(self, label: str) -> None:
         pass
 
-    def end(self, outcome: Outcome) -> None:
+    def end(self, label: str, points: int, problems: Sequence[str]) -> None:
         self.done += 1
         elapsed = time.monotonic() - self.t0
-        eta = elapsed / self.done * (self.total - self.done)
-        print(f"[{self.done}/{self.total}] {outcome.point.name}: {_describe(outcome)}"
-              f" (ETA {_fmt_eta(eta)})", file=self.stream, flush=True)
+        left = max(0, self.total - self.done)
+        eta = f" (ETA {_fmt_eta(elapsed / self.done * left)})" if left else ""
+        print(f"[{self.done}] {label}: {points} points{eta}", file=self.stream, flush=True)
+        for line in problems:
+            print(f"  {line}", file=self.stream, flush=True)
 
     def note(self, message: str) -> None:
         print(f"concbench: {message}", file=self.stream, flush=True)
@@ -77,7 +70,7 @@ class PlainProgress:
 
 
 class RichProgress:
-    """A live bar with the current point, count and ETA; for terminals."""
+    """A live bar with the current child, count and ETA; for terminals."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -97,16 +90,17 @@ class RichProgress:
         self.task = self.bar.add_task("", total=0)
 
     def start(self, total: int, done_before: int = 0) -> None:
-        self.bar.update(self.task, total=total)
+        self.bar.update(self.task, total=total, completed=done_before)
         self.bar.start()
 
-    def begin(self, point: Point) -> None:
-        self.bar.update(self.task, description=point.name)
+    def begin(self, label: str) -> None:
+        self.bar.update(self.task, description=label)
 
-    def end(self, outcome: Outcome) -> None:
-        if not outcome.ok:
-            self.console.print(f"[red]{outcome.point.name}: {_describe(outcome)}[/red]")
-        self.bar.advance(self.task)
+    def end(self, label: str, points: int, problems: Sequence[str]) -> None:
+        for line in problems:
+            self.console.print(f"[red]{line}[/red]", highlight=False)
+        if not label.startswith("extra"):
+            self.bar.advance(self.task)
 
     def note(self, message: str) -> None:
         self.console.print(message, markup=False, highlight=False)
@@ -120,4 +114,3 @@ def make_progress(quiet: bool = False) -> Progress:
     if quiet:
         return PlainProgress(io.StringIO())
     return RichProgress() if sys.stderr.isatty() else PlainProgress()
-

@@ -1,25 +1,26 @@
-"""Run a grid point by point, each in its own pyperf child, saving as points complete.
+"""Run a grid as a series of rounds, saving each child's values as it completes.
 
-Points run one at a time (never two at once: they would share the cores they
-measure).  Each runs ``python -m bench._child`` in its own session with a
-timeout; a point that fails, crashes or hangs is recorded as failed with its
-reason and the sweep goes on.  After every point the results file and the
-manifest are rewritten atomically.  Ctrl-C or SIGTERM ends the running child's
-whole process group and leaves both files valid.
+A round measures every point once: one child (:mod:`bench._child`, started by
+:mod:`bench.launch`) per group of points sharing a workload, a task count and
+a task size, the groups in a seeded pseudo-random order (:mod:`bench.rounds`).
+Children run one at a time (never two at once: they would share the cores
+they measure).  A point that fails, crashes its child or hangs is recorded as
+failed with its reason; the rest of its group is measured again without it,
+and the sweep goes on.  After every child the results file and the manifest
+are rewritten atomically.  Ctrl-C or SIGTERM ends the running child's whole
+process group and leaves both files valid; ``--resume`` measures the
+group-rounds still missing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import math
-import os
+import secrets
 import signal
-import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -30,15 +31,13 @@ import pyperf
 import bench
 from bench import noise, store
 from bench.errors import UsageError
-from bench.grid import DEFAULT_POINT_TIMEOUT, PROFILES, GridSpec, expand
+from bench.grid import DEFAULT_POINT_TIMEOUT, PROFILES, GridSpec, Profile, expand
 from bench.host import FORMAT_VERSION, git_commit
 from bench.interpreter import Interpreter, resolve
+from bench.launch import run_child
 from bench.models import WORKLOADS, Point
 from bench.progress import Progress
-from bench.refine import Refiner
-
-#: Cold-start points build a fresh pool per value: fewer values keep them affordable.
-COLD_PYPERF_ARGS = ("--processes", "2", "--values", "4")
+from bench.rounds import ExtraRounds, GroupKey, group_key, groups, round_order
 
 
 @dataclass
@@ -50,7 +49,8 @@ class RunConfig:
     output_dir: str = "reports"
     name: str = ""
     point_timeout: float = DEFAULT_POINT_TIMEOUT
-    pyperf_args: tuple[str, ...] = ()
+    #: Seeds the order of groups in each round and of points in each sweep.
+    seed: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
@@ -64,7 +64,6 @@ class RunConfig:
             grid[key] = tuple(grid.get(key, ()))
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["grid"] = GridSpec(**grid)
-        fields["pyperf_args"] = tuple(fields.get("pyperf_args", ()))
         return cls(**fields)
 
 
@@ -120,6 +119,7 @@ def point_metadata(point: Point, shared: dict[str, Any]) -> dict[str, Any]:
         "tasks": point.tasks,
         "task_size": point.size,
         "task_unit": WORKLOADS[point.workload].unit,
+        "resource": WORKLOADS[point.workload].resource,
         "metric": point.metric,
     }
     if point.workers is not None:
@@ -149,82 +149,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
-
-
-def measure_point(point: Point, meta: dict[str, Any], interp: Interpreter,
-                  pyperf_args: Sequence[str], timeout: float) -> Outcome:
-    """Run one point's pyperf child and load its benchmark."""
-    t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="concbench-point-") as tmp:
-        out = Path(tmp) / "point.json"
-        cmd = interp.command(
-            "bench._child", "--point", point.to_json(), "--meta", pyperf_json(meta),
-            *interp.pyperf_args, *pyperf_args, "--output", str(out),
-        )
-        with (Path(tmp) / "log").open("w+b") as log:
-            proc = subprocess.Popen(cmd, env=interp.env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                return Outcome(point, False, f"timed out after {timeout:g} s",
-                               time.monotonic() - t0)
-            except BaseException:
-                _kill_group(proc)
-                raise
-            finally:
-                # pool workers left behind by a crashed child die with its group
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            log.seek(0)
-            text = log.read().decode("utf-8", "replace")
-        seconds = time.monotonic() - t0
-        if code != 0:
-            return Outcome(point, False, _failure_reason(code, text), seconds)
-        try:
-            benchmark = pyperf.Benchmark.load(str(out))
-        except Exception as exc:  # the child exited 0 but wrote no usable file
-            return Outcome(point, False, f"no results from child ({exc})", seconds)
-        return Outcome(point, True, "", seconds, benchmark)
-
-
-def pyperf_json(meta: dict[str, Any]) -> str:
-    """Metadata as compact JSON for the child's ``--meta``."""
-    return json.dumps(meta, sort_keys=True, separators=(",", ":"))
-
-
-def _failure_reason(code: int, text: str) -> str:
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"child killed by {signal.Signals(-code).name}"
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    tail = next((ln for ln in reversed(lines) if not ln.startswith(("File ", "^", "~"))), "")
-    return f"exit {code}: {tail[:300]}" if tail else f"exit {code}"
-
-
-def _refine(refiner: Refiner, progress: Progress, save: Callable[[Outcome], None],
-            measure: Callable[[Outcome], Outcome]) -> None:
-    """Measure unstable points again, one round at a time, while the refiner allows."""
-    if len(refiner):
-        progress.note(f"re-measuring unstable points ({len(refiner)} now) "
-                      "while the profile's time allows")
-    while (outcome := refiner.next(time.monotonic())) is not None:
-        progress.begin(outcome.point)
-        before = refiner.width[outcome.point.name]
-        after = refiner.merge(outcome, measure(outcome))
-        save(outcome)
-        n = len(outcome.benchmark.get_values()) if outcome.benchmark is not None else 0
-        progress.note(f"{outcome.point.name}: CI \N{PLUS-MINUS SIGN}{before:.1%} -> "
-                      + (f"\N{PLUS-MINUS SIGN}{after:.1%} over {n} values"
-                         if not math.isnan(after) else "round failed, earlier values kept"))
-
-
 def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """A resumed run stays noisy if any of its sessions was."""
     if old and old.get("noisy"):
@@ -241,9 +165,11 @@ def new_manifest(config: RunConfig, interp: Interpreter, points: Sequence[Point]
         "name": config.name,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "settings": config.to_dict(),
+        "seed": config.seed,
         "host": interp.record,
         "status": "running",
-        "points": [{"name": p.name, "point": asdict(p), "status": "pending", "reason": ""}
+        "points": [{"name": p.name, "point": asdict(p), "status": "pending", "reason": "",
+                    "rounds": 0}
                    for p in points],
     }
 
@@ -262,71 +188,156 @@ def plan(config: RunConfig) -> tuple[Interpreter, list[Point]]:
     return interp, points
 
 
+class _Sweep:
+    """The state of one session of a run: benchmarks on disk, rounds, failures."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, interp: Interpreter,
+                 points: Sequence[Point], manifest: dict[str, Any],
+                 benchmarks: list[pyperf.Benchmark], progress: Progress) -> None:
+        self.config, self.run_dir, self.interp = config, run_dir, interp
+        self.manifest, self.progress = manifest, progress
+        self.profile: Profile = PROFILES[config.grid.profile]
+        self.grid = groups(points)
+        self.entries = {e["name"]: e for e in manifest["points"]}
+        self.bench: dict[str, pyperf.Benchmark] = {b.get_name(): b for b in benchmarks}
+        self.shared = run_metadata(interp, config)
+        #: Seconds each group's last child took, and how many points it measured.
+        self.costs: dict[GroupKey, tuple[float, int]] = {}
+
+    # ------------------------------------------------------------- bookkeeping
+    def rounds_of(self, name: str) -> set[int]:
+        """The rounds a point has values from."""
+        b = self.bench.get(name)
+        return set() if b is None else {int(r.get_metadata().get("round", i))
+                                        for i, r in enumerate(b.get_runs())}
+
+    def failed(self) -> set[str]:
+        return {n for n, e in self.entries.items() if e["status"] == "failed"}
+
+    def _loops(self, name: str) -> int | None:
+        b = self.bench.get(name)
+        return int(b.get_runs()[0].get_loops()) if b is not None else None
+
+    def _job(self, round_: int, points: Sequence[Point]) -> dict[str, Any]:
+        loops = {p.name: n for p in points if (n := self._loops(p.name))}
+        return {
+            "round": round_, "seed": self.config.seed, "values": self.profile.values,
+            "warmups": self.profile.warmups, "min_time": self.profile.min_time,
+            "loops": loops, "verify": [p.name for p in points if p.name not in self.bench],
+            "meta": {p.name: point_metadata(p, self.shared) for p in points},
+        }
+
+    def _save(self, touched: Sequence[Point]) -> None:
+        store.save_results(self.run_dir / store.RESULTS, self.bench.values())
+        for p in touched:  # only once the values are on disk does the manifest say so
+            entry = self.entries[p.name]
+            entry["rounds"] = len(self.rounds_of(p.name))
+            if entry["status"] != "failed" and entry["rounds"]:
+                entry["status"] = "done"
+        store.write_manifest(self.run_dir, self.manifest)
+
+    def _fail(self, name: str, reason: str) -> None:
+        entry = self.entries[name]
+        entry["status"], entry["reason"] = "failed", reason
+
+    # ---------------------------------------------------------------- measuring
+    def measure(self, label: str, round_: int, points: Sequence[Point]) -> None:
+        """One group-round: a child, again without the point that crashed or hung it."""
+        todo = [p for p in points if p.name not in self.failed()]
+        self.progress.begin(label)
+        seconds, lines = 0.0, []
+        while todo:
+            result = run_child(self.interp, self._job(round_, todo), list(todo),
+                               self.config.point_timeout)
+            seconds += result.seconds
+            for name, reason in result.failures.items():
+                self._fail(name, reason)
+                lines.append(f"FAILED {name}: {reason}")
+            for b in result.benchmarks:
+                if b.get_name() in self.bench:
+                    self.bench[b.get_name()].add_runs(b)
+                else:
+                    self.bench[b.get_name()] = b
+            self._save(todo)
+            if result.culprit is None:
+                break
+            todo = [p for p in todo if p.name not in self.failed()]
+        self.costs[group_key(points[0])] = (seconds, len(points))
+        self.progress.end(label, len(points), lines)
+
+    def planned(self) -> None:
+        """The profile's planned rounds, skipping group-rounds already on disk."""
+        keys = list(self.grid)
+        total = self.profile.rounds * len(keys)
+        done = sum(self._has(k, r) for r in range(self.profile.rounds) for k in keys)
+        self.progress.start(total, done_before=done)
+        for r in range(self.profile.rounds):
+            for n, key in enumerate(round_order(keys, self.config.seed, r), 1):
+                if not self._has(key, r):
+                    label = (f"round {r + 1}/{self.profile.rounds} \N{MIDDLE DOT} "
+                             f"{n}/{len(keys)} {_label(key)}")
+                    self.measure(label, r, self.grid[key])
+
+    def _has(self, key: GroupKey, round_: int) -> bool:
+        return any(round_ in self.rounds_of(p.name) for p in self.grid[key])
+
+    def extra(self, deadline: float) -> None:
+        """Extra rounds where the intervals are widest, while the profile's time allows."""
+        if self.profile.max_rounds <= self.profile.rounds:
+            return
+        from bench.aggregate import STABLE_HALF_WIDTH, widths  # pandas, scipy: only here
+
+        chooser = ExtraRounds(STABLE_HALF_WIDTH, self.profile.max_rounds, self.costs)
+        first = True
+        while True:
+            width = widths(list(self.bench.values()))
+            rounds = {n: len(self.rounds_of(n)) for n in self.entries}
+            pick = chooser.next(self.grid, width, rounds, self.failed(),
+                                deadline - time.monotonic())
+            if pick is None:
+                return
+            key, todo = pick
+            if first:
+                self.progress.note("extra rounds where intervals are widest, "
+                                   "while the profile's time allows")
+                first = False
+            round_ = max(max(self.rounds_of(p.name), default=-1) for p in self.grid[key]) + 1
+            wide = max(width.get(p.name, math.inf) for p in todo)
+            self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {_label(key)}: "
+                         f"{len(todo)} points (widest \N{PLUS-MINUS SIGN}{wide:.1%})",
+                         round_, todo)
+
+
+def _label(key: GroupKey) -> str:
+    workload, tasks, size, metric = key
+    return f"{workload} T={tasks} size={size:g}" + ("" if metric == "steady" else f" {metric}")
+
+
 def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Sequence[Point],
             manifest: dict[str, Any], benchmarks: list[pyperf.Benchmark],
             progress: Progress) -> RunResult:
-    """Measure every pending point of ``manifest``, saving after each."""
-    pyperf_args = [*PROFILES[config.grid.profile].pyperf_args, *config.pyperf_args]
-    by_name = {p["name"]: p for p in manifest["points"]}
-    todo = [p for p in points if by_name[p.name]["status"] != "done"]
-    outcomes: list[Outcome] = []
+    """Measure the rounds ``manifest`` still lacks, then extra rounds; save after each child."""
+    sweep = _Sweep(config, run_dir, interp, points, manifest, benchmarks, progress)
     interrupted = False
-    shared = run_metadata(interp, config)
-    profile = PROFILES[config.grid.profile]
     t0 = time.monotonic()
-    refiner = Refiner(profile.resample_rounds, t0 + profile.resample_until_s,
-                      profile.resample_process_s)
-
-    def save(outcome: Outcome) -> None:
-        if outcome.benchmark is not None:
-            store.save_results(run_dir / store.RESULTS, benchmarks)
-        entry = by_name[outcome.point.name]
-        # only once the values are on disk does the manifest say so
-        entry["status"] = "done" if outcome.ok else "failed"
-        entry["reason"] = outcome.reason
-        entry["seconds"] = round(outcome.seconds, 3)
-        entry["rounds"] = 1 + refiner.done.get(outcome.point.name, 0)
-        store.write_manifest(run_dir, manifest)
-
-    def args_for(point: Point) -> list[str]:
-        return [*pyperf_args, *(COLD_PYPERF_ARGS if point.metric == "cold" else ())]
-
-    def again(outcome: Outcome) -> Outcome:
-        """One more round of a point: fresh pyperf processes, its planned values and loops.
-
-        Its results were checked in the first round; this round does not check them again.
-        """
-        more = refiner.plan[outcome.point.name].child_args()
-        return measure_point(outcome.point, point_metadata(outcome.point, shared), interp,
-                             [*args_for(outcome.point), *more], config.point_timeout)
-
     with _sigterm_as_interrupt():
         try:
             before = noise.probe()
-            progress.start(len(todo), done_before=len(points) - len(todo))
-            for point in todo:
-                progress.begin(point)
-                meta = point_metadata(point, shared)
-                outcome = measure_point(point, meta, interp, args_for(point),
-                                        config.point_timeout)
-                outcomes.append(outcome)
-                if outcome.benchmark is not None:
-                    benchmarks.append(outcome.benchmark)
-                save(outcome)
-                progress.end(outcome)
-                refiner.consider(outcome)
-            _refine(refiner, progress, save, again)
+            sweep.planned()
+            sweep.extra(t0 + sweep.profile.until_s)
             manifest["noise"] = _merge_noise(manifest.get("noise"),
                                              noise.assess(before, noise.probe()))
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated
             interrupted = True
         finally:
             progress.close()
-            failed = any(e["status"] == "failed" for e in manifest["points"])
-            pending = any(e["status"] == "pending" for e in manifest["points"])
-            manifest["status"] = ("interrupted" if interrupted or pending
-                                  else "failed" if failed else "complete")
+            statuses = {e["status"] for e in manifest["points"]}
+            manifest["status"] = ("interrupted" if interrupted or "pending" in statuses
+                                  else "failed" if "failed" in statuses else "complete")
             store.write_manifest(run_dir, manifest)
+    outcomes = [Outcome(p, sweep.entries[p.name]["status"] == "done",
+                        sweep.entries[p.name]["reason"], 0.0, sweep.bench.get(p.name))
+                for p in points if sweep.entries[p.name]["status"] != "pending"]
     return RunResult(run_dir, outcomes, interrupted)
 
 
@@ -346,6 +357,7 @@ def start(config: RunConfig, progress: Progress, *, force: bool = False) -> RunR
     """
     _check_timeout(config.point_timeout)
     config.name = config.name or default_name()
+    config.seed = config.seed or secrets.token_hex(8)
     interp, points = plan(config)
     run_dir = store.prepare_run_dir(Path(config.output_dir), config.name, force=force)
     manifest = new_manifest(config, interp, points)
@@ -375,6 +387,9 @@ def resume(run_dir: Path, progress: Progress) -> RunResult:
     benchmarks = (list(store.load_results(results).get_benchmarks())
                   if results.exists() else [])
     have = {b.get_name() for b in benchmarks}
-    for entry in manifest["points"]:  # the results file is the source of truth
+    for entry in manifest["points"]:  # the results file is the source of truth; retry failures
         entry["status"] = "done" if entry["name"] in have else "pending"
+        entry["reason"] = ""
+    if not config.seed:
+        raise UsageError(f"{where}: no seed in the settings (written by an older concbench?)")
     return execute(config, run_dir, interp, points, manifest, benchmarks, progress)

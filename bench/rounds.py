@@ -1,0 +1,115 @@
+"""Rounds: which points each child measures together, in what order, and when to stop.
+
+A run is a series of *rounds*.  A round measures every point of the grid
+once; it is made of one child per *group* (the points sharing a workload, a
+task count, a task size and a metric: the sequential baseline and every model
+compared with it; cold points apart), the groups in a fresh pseudo-random order seeded from the run's
+seed.  After the profile's planned rounds, *extra rounds* go where the
+intervals are widest: an extra round is one more child for one group, with
+the points of that group whose interval is still wider than the stability
+threshold, and the group's baseline again (so the round gives paired
+speedups), as long as the profile's time limit allows.
+
+Pure bookkeeping (no I/O, no clocks): the runner asks, measures, and reports
+back.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bench.models import Point
+
+GroupKey = tuple[str, int, float, str]
+
+
+def group_key(point: Point) -> GroupKey:
+    """The group of a point: its workload, task count, task size and metric.
+
+    Cold points (a fresh pool per value, a fresh forkserver server too) are
+    measured in a child of their own: no warm pool of theirs may be alive
+    when the forkserver server is stopped and started again.
+    """
+    return point.workload, point.tasks, point.size, point.metric
+
+
+def groups(points: Sequence[Point]) -> dict[GroupKey, list[Point]]:
+    """The grid's groups in the grid's order, each with its points in the grid's order."""
+    out: dict[GroupKey, list[Point]] = {}
+    for p in points:
+        out.setdefault(group_key(p), []).append(p)
+    return out
+
+
+def baseline_of(members: Iterable[Point]) -> Point | None:
+    """The group's sequential steady point, if it has one."""
+    return next((p for p in members if p.model == "sequential" and p.metric == "steady"), None)
+
+
+def round_order(keys: Sequence[GroupKey], seed: str, round_: int) -> list[GroupKey]:
+    """The order in which round ``round_`` measures the groups (reproducible from the seed)."""
+    order = list(keys)
+    random.Random(f"{seed}/{round_}").shuffle(order)
+    return order
+
+
+@dataclass
+class ExtraRounds:
+    """Chooses the next extra round: the group holding the widest interval.
+
+    ``width`` maps a point's name to its current relative CI half-width (the
+    wider of its median's and its speedup's; NaN or inf when it has too few
+    rounds); ``rounds`` to the rounds it has.  A point needs more rounds while
+    its width exceeds ``threshold`` and it has fewer than ``max_rounds``.
+    """
+
+    threshold: float
+    max_rounds: int
+    #: Seconds each group's last child took, and how many points it measured.
+    cost: dict[GroupKey, tuple[float, int]] = field(default_factory=dict)
+
+    def needs(self, width: Mapping[str, float], rounds: Mapping[str, int],
+              members: Iterable[Point]) -> list[Point]:
+        """The points of one group that would gain from another round."""
+        return [p for p in members
+                if rounds.get(p.name, 0) < self.max_rounds
+                and not width.get(p.name, 0.0) <= self.threshold]
+
+    def estimate(self, key: GroupKey, points: int) -> float:
+        """Expected seconds of a child measuring ``points`` points of group ``key``."""
+        seconds, measured = self.cost.get(key, (0.0, 1))
+        return seconds * (points + 1) / (measured + 1)
+
+    def next(self, grid: Mapping[GroupKey, Sequence[Point]], width: Mapping[str, float],
+             rounds: Mapping[str, int], failed: Iterable[str],
+             time_left: float) -> tuple[GroupKey, list[Point]] | None:
+        """The group and points of the next extra round, or None when none is due or fits.
+
+        The points of the chosen group that need rounds are measured, with the
+        group's baseline added when it is not among them.  Groups are taken
+        widest interval first, fewest rounds first among equals; one whose
+        child would not end within ``time_left`` seconds is passed over.
+        """
+        dead = set(failed)
+        candidates: list[tuple[float, int, GroupKey, list[Point]]] = []
+        for key, members in grid.items():
+            alive = [p for p in members if p.name not in dead]
+            todo = self.needs(width, rounds, alive)
+            if not todo:
+                continue
+            base = baseline_of(alive)
+            if base is not None and base not in todo:
+                todo = [base, *todo]
+            widest = max(_finite(width.get(p.name, float("inf"))) for p in todo)
+            fewest = min(rounds.get(p.name, 0) for p in todo)
+            candidates.append((-widest, fewest, key, todo))
+        for _, _, key, todo in sorted(candidates, key=lambda c: (c[0], c[1])):
+            if self.estimate(key, len(todo)) <= time_left:
+                return key, todo
+        return None
+
+
+def _finite(x: float) -> float:
+    return 1e9 if x != x or x == float("inf") else x

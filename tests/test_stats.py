@@ -1,0 +1,123 @@
+"""Intervals on rounds: simulation tests with known truth.
+
+Nested data as a benchmark host makes it: each round (a process at a moment)
+shifts all its values by a shared factor, and values inside a round scatter
+around that.  A 95 % interval must cover the true median in about 95 % of
+simulations; one that treats the values as independent draws must not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from bench import stats
+
+SIMS = 2000
+TRUE_MEDIAN = 0.010
+
+
+def nested(rng: np.random.Generator, *, sims: int, rounds: int, values: int,
+           between: float, within: float, median: float = TRUE_MEDIAN) -> np.ndarray:
+    """Values of shape (sims, rounds, values), log-normal round and value effects."""
+    shift = rng.normal(0.0, between, size=(sims, rounds, 1))
+    noise = rng.normal(0.0, within, size=(sims, rounds, values))
+    return np.asarray(median * np.exp(shift + noise))
+
+
+def as_series(per_round: np.ndarray) -> pd.Series:
+    """(sims, rounds) -> Series indexed by (sim, round)."""
+    sims, rounds = per_round.shape
+    index = pd.MultiIndex.from_product([range(sims), range(rounds)], names=["name", "round"])
+    return pd.Series(per_round.ravel(), index=index)
+
+
+def coverage(low: np.ndarray, high: np.ndarray, truth: float) -> float:
+    return float(np.mean((low <= truth) & (truth <= high)))
+
+
+@pytest.mark.parametrize(("rounds", "values", "between", "within"),
+                         [(3, 3, 0.05, 0.02), (5, 4, 0.05, 0.03), (10, 3, 0.10, 0.05),
+                          (4, 20, 0.03, 0.03)])
+def test_round_interval_covers_the_true_median(rounds: int, values: int, between: float,
+                                               within: float) -> None:
+    rng = np.random.default_rng(rounds * 1000 + values)
+    data = nested(rng, sims=SIMS, rounds=rounds, values=values, between=between, within=within)
+    t = stats.grouped_log_t(as_series(np.median(data, axis=2)))
+    assert len(t) == SIMS
+    cov = coverage(t["low"].to_numpy(), t["high"].to_numpy(), TRUE_MEDIAN)
+    assert cov >= 0.93, cov
+    assert cov <= 0.975, cov  # honest, not needlessly wide
+
+
+def test_value_level_bootstrap_fails_the_same_data() -> None:
+    """The counter-example: a bootstrap of pooled values, as if independent, undercovers."""
+    rng = np.random.default_rng(7)
+    sims = 300
+    data = nested(rng, sims=sims, rounds=5, values=4, between=0.05, within=0.03)
+    pooled = data.reshape(sims, -1)
+    res = sps.bootstrap((pooled,), np.median, axis=-1, vectorized=True, n_resamples=500,
+                        method="percentile", rng=1)
+    cov = coverage(res.confidence_interval.low, res.confidence_interval.high, TRUE_MEDIAN)
+    assert cov < 0.8, cov
+
+
+def test_paired_speedup_interval_covers_the_true_ratio() -> None:
+    """Baseline and model share each round's shift (measured interleaved): the ratio cancels it."""
+    rng = np.random.default_rng(11)
+    rounds, values = 4, 3
+    shift = rng.normal(0.0, 0.15, size=(SIMS, rounds, 1))  # large drift between moments
+    base = 0.020 * np.exp(shift + rng.normal(0.0, 0.03, size=(SIMS, rounds, values)))
+    model = 0.010 * np.exp(shift + rng.normal(0.0, 0.03, size=(SIMS, rounds, values)))
+    sims = range(SIMS)
+    medians = pd.concat([
+        as_series(np.median(base, axis=2)).rename(index=lambda s: f"b{s}", level=0),
+        as_series(np.median(model, axis=2)).rename(index=lambda s: f"m{s}", level=0),
+    ])
+    ratios = stats.paired_ratios(medians, {f"m{s}": f"b{s}" for s in sims})
+    t = stats.grouped_log_t(ratios)
+    cov = coverage(t["low"].to_numpy(), t["high"].to_numpy(), 2.0)
+    assert 0.93 <= cov <= 0.975, cov
+    # pairing is what makes it precise: the unpaired medians swing with the drift
+    unpaired = stats.grouped_log_t(medians)
+    assert np.log(t["high"] / t["low"]).median() < np.log(unpaired["high"] / unpaired["low"]).median() / 2
+
+
+def test_pairs_only_rounds_measured_together() -> None:
+    idx = pd.MultiIndex.from_tuples([("b", 0), ("b", 1), ("m", 1), ("m", 2)],
+                                    names=["name", "round"])
+    medians = pd.Series([2.0, 4.0, 1.0, 1.0], index=idx)
+    ratios = stats.paired_ratios(medians, {"m": "b"})
+    assert list(ratios.index) == [("m", 1)]
+    assert ratios.iloc[0] == 4.0
+
+
+def test_one_round_has_no_interval() -> None:
+    one = stats.log_t_interval(np.array([0.5]))
+    assert one.centre == 0.5 and one.rounds == 1
+    assert math.isnan(one.low) and math.isnan(one.high)
+    assert one.half_width == math.inf
+    t = stats.grouped_log_t(as_series(np.array([[0.5]])))
+    assert math.isnan(t["low"].iloc[0]) and t["rounds"].iloc[0] == 1
+
+
+def test_interval_matches_student_t_by_hand() -> None:
+    x = np.array([1.0, 1.1, 0.95, 1.05])
+    got = stats.log_t_interval(x)
+    logs = np.log(x)
+    half = sps.t.ppf(0.975, 3) * logs.std(ddof=1) / 2
+    assert got.centre == pytest.approx(math.exp(logs.mean()))
+    assert got.low == pytest.approx(math.exp(logs.mean() - half))
+    assert got.high == pytest.approx(math.exp(logs.mean() + half))
+    vec = stats.grouped_log_t(as_series(x[None, :]))
+    assert vec["low"].iloc[0] == pytest.approx(got.low)
+    assert vec["high"].iloc[0] == pytest.approx(got.high)
+
+
+def test_non_positive_values_are_ignored() -> None:
+    got = stats.log_t_interval(np.array([1.0, 0.0, -1.0, 1.0, math.nan]))
+    assert got.rounds == 2 and got.centre == pytest.approx(1.0)
