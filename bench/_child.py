@@ -158,7 +158,7 @@ class _Cold:
 
 
 def _stop_forkserver() -> None:
-    """Stop the forkserver server so that the next pool pays its start, as a program's first does."""
+    """Stop the forkserver server: the next pool pays its start, as a program's first pool does."""
     from multiprocessing import forkserver
 
     stop = getattr(forkserver._forkserver, "_stop", None)
@@ -242,9 +242,9 @@ def _close(model: Batch | _Cold | None) -> None:
 def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list[float]],
                   loops: dict[str, int]) -> None:
     """Write the round's pyperf results file (one benchmark per point, one run each)."""
-    import pyperf  # only now: no pool worker ever inherits it
-
     import datetime as dt
+
+    import pyperf  # only now: no pool worker ever inherits it
 
     common: dict[str, Any] | None = None
     benchmarks = []

@@ -36,7 +36,7 @@ import pyperf
 
 from bench import ideal, stats, store
 from bench.errors import UsageError
-from bench.models import WORKLOADS
+from bench.models import RESOURCES, WORKLOADS
 from bench.store import load_results
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
@@ -178,12 +178,17 @@ def _overlap(model: str) -> str:
     return MODELS[model].overlap if model in MODELS else ""
 
 
+def _known(resource: str, model: str) -> bool:
+    """Whether bench.ideal knows this resource kind and model (a foreign file may not)."""
+    return resource in RESOURCES and _overlap(model) in ideal.OVERLAPS
+
+
 def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
-    """``ideal_s``, ``ideal_parallelism``, ``efficiency``, ``karp_flatt`` from :mod:`bench.ideal`."""
+    """The columns that read :mod:`bench.ideal`: ideal time and parallelism, efficiency, K-F."""
     ideal_s, par, kf = [], [], []
     for name, r in zip(s.index, s.itertuples(), strict=True):
         overlap = _overlap(str(r.model))
-        known = r.metric == "steady" and name in pairs and overlap != "" and r.resource != ""
+        known = r.metric == "steady" and name in pairs and _known(str(r.resource), str(r.model))
         workers = None if pd.isna(r.workers) else int(r.workers)
         if not known:
             ideal_s.append(math.nan)
@@ -273,6 +278,7 @@ def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
             ideal.scaling_parallelism(str(r.resource), _overlap(str(r.model)), tasks=int(r.tasks),
                                       workers=int(r.workers), cores=int(r.cores),
                                       gil=bool(r.gil)) or 0
+            if _known(str(r.resource), str(r.model)) else 0
             for r in g.itertuples()], dtype=float)
         mask = p > 1
         if not mask.any():

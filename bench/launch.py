@@ -73,7 +73,7 @@ def _exit_reason(code: int, log: str) -> str:
 
 
 def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
-              timeout: float) -> ChildResult:
+              timeout: float, run_name: str = "") -> ChildResult:
     """Measure ``points`` (one group) for one round in a fresh child.
 
     Parameters
@@ -88,6 +88,9 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
     timeout
         Seconds the child may spend on one point (opening it, or one value)
         before it is killed.
+    run_name
+        Set as ``CONCBENCH_RUN`` in the environment of the child and of every
+        process it starts, so that a run's processes can be told apart.
     """
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-round-") as tmp:
@@ -98,7 +101,8 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
                             encoding="utf-8")
         with (Path(tmp) / "log").open("w+b") as log:
             proc = subprocess.Popen(interp.command("bench._child", str(job_file)),
-                                    env=interp.env, stdout=log, stderr=subprocess.STDOUT,
+                                    env={**interp.env, "CONCBENCH_RUN": run_name},
+                                    stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             try:
                 code, hung = _wait(proc, status, timeout)

@@ -3,8 +3,8 @@
 A run is a series of *rounds*.  A round measures every point of the grid
 once; it is made of one child per *group* (the points sharing a workload, a
 task count, a task size and a metric: the sequential baseline and every model
-compared with it; cold points apart), the groups in a fresh pseudo-random order seeded from the run's
-seed.  After the profile's planned rounds, *extra rounds* go where the
+compared with it; cold points apart), the groups in a fresh pseudo-random
+order seeded from the run's seed.  After the profile's planned rounds, *extra rounds* go where the
 intervals are widest: an extra round is one more child for one group, with
 the points of that group whose interval is still wider than the stability
 threshold, and the group's baseline again (so the round gives paired

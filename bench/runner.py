@@ -37,7 +37,7 @@ from bench.interpreter import Interpreter, resolve
 from bench.launch import run_child
 from bench.models import WORKLOADS, Point
 from bench.progress import Progress
-from bench.rounds import ExtraRounds, GroupKey, group_key, groups, round_order
+from bench.rounds import ExtraRounds, GroupKey, baseline_of, group_key, groups, round_order
 
 
 @dataclass
@@ -228,7 +228,8 @@ class _Sweep:
         }
 
     def _save(self, touched: Sequence[Point]) -> None:
-        store.save_results(self.run_dir / store.RESULTS, self.bench.values())
+        if self.bench:  # pyperf writes no empty suite: nothing measured yet, nothing to save
+            store.save_results(self.run_dir / store.RESULTS, self.bench.values())
         for p in touched:  # only once the values are on disk does the manifest say so
             entry = self.entries[p.name]
             entry["rounds"] = len(self.rounds_of(p.name))
@@ -248,7 +249,7 @@ class _Sweep:
         seconds, lines = 0.0, []
         while todo:
             result = run_child(self.interp, self._job(round_, todo), list(todo),
-                               self.config.point_timeout)
+                               self.config.point_timeout, self.config.name)
             seconds += result.seconds
             for name, reason in result.failures.items():
                 self._fail(name, reason)
@@ -277,6 +278,36 @@ class _Sweep:
                     label = (f"round {r + 1}/{self.profile.rounds} \N{MIDDLE DOT} "
                              f"{n}/{len(keys)} {_label(key)}")
                     self.measure(label, r, self.grid[key])
+        for key, members in self.grid.items():
+            self._make_up(key, members)
+
+    def _make_up(self, key: GroupKey, members: Sequence[Point]) -> None:
+        """Planned rounds a point lacks while its group has them (it failed, then --resume).
+
+        Each make-up round is a fresh round of the group: the short points and
+        the baseline, so that it gives paired speedups (the whole group when the
+        baseline is the one short of rounds).
+        """
+        base = baseline_of(members)
+        while True:
+            dead = self.failed()
+            short = [p for p in members if p.name not in dead
+                     and len(self.rounds_of(p.name)) < self.profile.rounds]
+            if not short:
+                return
+            if base is not None and base in short:
+                short = [p for p in members if p.name not in dead]
+            elif base is not None and base.name not in dead:
+                short = [base, *short]
+            round_ = self._next_round(members)
+            before = {p.name: len(self.rounds_of(p.name)) for p in short}
+            self.measure(f"make-up round {round_ + 1} \N{MIDDLE DOT} {_label(key)}",
+                         round_, short)
+            if all(len(self.rounds_of(n)) == k for n, k in before.items()):
+                return  # nothing measured (every point failed): stop
+
+    def _next_round(self, members: Sequence[Point]) -> int:
+        return max((max(self.rounds_of(p.name), default=-1) for p in members), default=-1) + 1
 
     def _has(self, key: GroupKey, round_: int) -> bool:
         return any(round_ in self.rounds_of(p.name) for p in self.grid[key])
@@ -301,7 +332,7 @@ class _Sweep:
                 self.progress.note("extra rounds where intervals are widest, "
                                    "while the profile's time allows")
                 first = False
-            round_ = max(max(self.rounds_of(p.name), default=-1) for p in self.grid[key]) + 1
+            round_ = self._next_round(self.grid[key])
             wide = max(width.get(p.name, math.inf) for p in todo)
             self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {_label(key)}: "
                          f"{len(todo)} points (widest \N{PLUS-MINUS SIGN}{wide:.1%})",

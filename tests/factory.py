@@ -66,3 +66,16 @@ def write_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_results(path, benchmarks)
     return path
+
+
+def fake_child(interp: Any, job: dict[str, Any], points: Sequence[Point],
+               timeout: float, run_name: str = "") -> Any:
+    """Stands in for :func:`bench.launch.run_child`: instant values, one run per point.
+
+    Each benchmark carries the job's metadata and round, as a real child writes.
+    """
+    from bench.launch import ChildResult
+
+    return ChildResult(benchmarks=[
+        make_benchmark(p, [1e-3] * 3, **{**job["meta"][p.name], "round": job["round"]})
+        for p in points])

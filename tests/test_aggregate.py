@@ -2,7 +2,8 @@
 
 The values are chosen so that every figure is known: one task's sequential
 time d is 0.1 s for ``cpu`` and 0.01 s for the sleeps, and most points have
-constant values, whose bootstrap CI collapses onto the median.
+constant round medians, whose interval collapses onto them.  Each point's
+values are split over two rounds (two pyperf runs).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 from scipy import stats
 
 from bench import aggregate
-from bench.aggregate import SUMMARY_COLUMNS, amdahl, ideal_time, karp_flatt, load, parallelism
+from bench.aggregate import SUMMARY_COLUMNS, amdahl, load
+from bench.ideal import karp_flatt
 from bench.models import Point
 from tests.factory import make_benchmark, write_results
 
@@ -77,21 +79,24 @@ def test_summary_columns_in_documented_order(tmp_path: Path) -> None:
 
 
 def test_medians_and_constant_cis(summary: pd.DataFrame) -> None:
-    r = summary.loc["cpu/sequential/t4"]
+    r = summary.loc["cpu/sequential/t4"]  # round medians 0.40 and 0.40
     assert r["median_s"] == pytest.approx(0.40)
     assert r["n"] == 6
-    assert r["ci_low_s"] <= 0.40 <= r["ci_high_s"]
+    assert r["rounds"] == 2
+    assert (r["ci_low_s"], r["ci_high_s"]) == pytest.approx((0.40, 0.40))
     p = summary.loc["cpu/process_pool[fork]/t4/w2"]
     assert (p["median_s"], p["ci_low_s"], p["ci_high_s"]) == pytest.approx((0.2, 0.2, 0.2))
     assert p["stdev_s"] == pytest.approx(0.0)
-    assert p["ci_half_pct"] == pytest.approx(0.0)
+    assert p["ci_half_pct"] == pytest.approx(0.0, abs=1e-9)
     assert bool(p["stable"])
 
 
 def test_spread_point_is_unstable(summary: pd.DataFrame) -> None:
-    r = summary.loc["cpu/process_pool[spawn]/t4/w2"]
-    assert r["median_s"] == pytest.approx(0.3)
-    assert min(SPREAD) <= r["ci_low_s"] < 0.3 < r["ci_high_s"] <= max(SPREAD)
+    r = summary.loc["cpu/process_pool[spawn]/t4/w2"]  # round medians 0.2 and 0.4
+    assert r["median_s"] == pytest.approx(math.sqrt(0.2 * 0.4))
+    half = stats.t.ppf(0.975, 1) * np.std(np.log([0.2, 0.4]), ddof=1) / math.sqrt(2)
+    assert r["ci_low_s"] == pytest.approx(r["median_s"] * math.exp(-half))
+    assert r["ci_high_s"] == pytest.approx(r["median_s"] * math.exp(half))
     assert r["ci_half_pct"] > 100 * aggregate.STABLE_HALF_WIDTH
     assert not bool(r["stable"])
 
@@ -99,14 +104,14 @@ def test_spread_point_is_unstable(summary: pd.DataFrame) -> None:
 def test_speedups_efficiencies_and_ideals(summary: pd.DataFrame) -> None:
     expected = {  # name: (speedup, efficiency, ideal_s)
         "cpu/process_pool[fork]/t4/w2": (2.0, 1.0, 0.2),
-        "cpu/process_pool[fork]/t4/w4": (1.6, 0.8, 0.2),  # W > C: time-sliced at T/C
+        "cpu/process_pool[fork]/t4/w4": (1.6, 0.8, 0.2),  # W > C: C cores at most
         "cpu/process_pool[fork]/t4/w1": (1.0, 1.0, 0.4),
-        "cpu/thread_pool/t4/w2": (1.0, 0.5, 0.4),  # GIL-bound threads: T*d
+        "cpu/thread_pool/t4/w2": (1.0, 1.0, 0.4),  # GIL-bound threads: ideal is T*d
         "cpu/asyncio_blocking/t4": (1.0, 1.0, 0.4),
         "hash/to_thread/t4/w2": (1.6, 0.8, 0.04),  # GIL released: ceil(T/W)*d
         "sleep/to_thread/t4/w2": (2.0, 1.0, 0.02),
         "sleep/asyncio_blocking/t4": (1.0, 1.0, 0.04),
-        "async_sleep/asyncio_gather/t4": (0.04 / 0.011, 0.04 / 0.011, 0.01),
+        "async_sleep/asyncio_gather/t4": (0.04 / 0.011, 0.01 / 0.011, 0.01),
         "async_sleep/asyncio_await/t4": (1.0, 1.0, 0.04),
     }
     for name, (speedup, eff, ideal) in expected.items():
@@ -114,23 +119,26 @@ def test_speedups_efficiencies_and_ideals(summary: pd.DataFrame) -> None:
         assert (r["speedup"], r["efficiency"], r["ideal_s"]) == pytest.approx(
             (speedup, eff, ideal)), name
         assert r["ideal_ratio"] == pytest.approx(r["median_s"] / ideal), name
+        assert r["efficiency"] <= 1.0 + 1e-9, name
 
 
 def test_speedup_cis(summary: pd.DataFrame) -> None:
     seq = summary.loc["cpu/sequential/t4"]
     assert (seq["speedup"], seq["speedup_ci_low"], seq["speedup_ci_high"]) == (1.0, 1.0, 1.0)
-    r = summary.loc["cpu/process_pool[fork]/t4/w2"]  # baseline spread, model constant
-    assert r["speedup_ci_low"] <= 2.0 <= r["speedup_ci_high"]
-    assert r["speedup_ci_low"] >= 0.38 / 0.2
-    assert r["speedup_ci_high"] <= 0.42 / 0.2
-    const = summary.loc["sleep/to_thread/t4/w2"]
-    assert (const["speedup_ci_low"], const["speedup_ci_high"]) == pytest.approx((2.0, 2.0))
+    r = summary.loc["cpu/process_pool[fork]/t4/w2"]  # equal ratios in both rounds
+    assert (r["speedup_ci_low"], r["speedup_ci_high"]) == pytest.approx((2.0, 2.0))
+    spawn = summary.loc["cpu/process_pool[spawn]/t4/w2"]  # ratios 2.0 and 1.0
+    assert spawn["speedup"] == pytest.approx(math.sqrt(2.0))
+    assert spawn["speedup_ci_low"] < 1.0 < 2.0 < spawn["speedup_ci_high"]
 
 
-def test_karp_flatt(summary: pd.DataFrame) -> None:
+def test_karp_flatt_only_where_it_means_something(summary: pd.DataFrame) -> None:
     assert summary.loc["cpu/process_pool[fork]/t4/w2", "karp_flatt"] == pytest.approx(0.0)
-    assert summary.loc["cpu/process_pool[fork]/t4/w4", "karp_flatt"] == pytest.approx(0.25)
-    assert math.isnan(summary.loc["cpu/process_pool[fork]/t4/w1", "karp_flatt"])
+    for name in ("cpu/process_pool[fork]/t4/w4",  # W > C
+                 "cpu/process_pool[fork]/t4/w1",  # p = 1
+                 "cpu/thread_pool/t4/w2",  # threads under the GIL
+                 "sleep/to_thread/t4/w2"):  # not CPU-bound
+        assert math.isnan(summary.loc[name, "karp_flatt"]), name
     assert karp_flatt(1.0, 2) == pytest.approx(1.0)
 
 
@@ -140,42 +148,50 @@ def test_cold_points_have_no_speedup_or_ideal(summary: pd.DataFrame) -> None:
     assert r["median_s"] == pytest.approx(0.3)
     assert math.isnan(r["speedup"])
     assert math.isnan(r["ideal_s"])
+    assert math.isnan(r["efficiency"])
 
 
 def test_amdahl_fit(summary: pd.DataFrame) -> None:
     fit = amdahl(summary.reset_index())
     row = fit[(fit["model"] == "process_pool") & (fit["start_method"] == "fork")].iloc[0]
-    # w2: 1/S - 1/p = 0 at x = 1/2; w4 (p = 2): 0.125 at x = 1/2 -> s = 0.0625 / 0.5
-    assert row["points"] == 2
-    assert row["serial_fraction"] == pytest.approx(0.125)
+    assert row["points"] == 1  # W = 2 only: W = 1 has p = 1, W = 4 > C
+    assert row["serial_fraction"] == pytest.approx(0.0)
+    assert fit[fit["model"] == "thread_pool"].empty  # GIL-bound threads: no fit
 
 
-def test_parallelism_and_ideal_time() -> None:
-    assert parallelism(pd.NA, 2, 16) == 1
-    assert parallelism(8, 2, 16) == 2
-    assert parallelism(8, 16, 3) == 3
-    assert ideal_time("cpu", "process_pool", 5, 2, 2, 1.0) == 3.0  # ceil(5/2) waves
-    assert ideal_time("sleep", "process_pool", 8, 4, 2, 1.0) == 2.0  # sleeping needs no core
-    assert math.isnan(ideal_time("cpu", "unknown", 4, 2, 2, 1.0))
+def test_speedup_pairs_rounds_and_cancels_drift(tmp_path: Path) -> None:
+    """A round at half speed slows baseline and model alike: the paired speedup stays exact."""
+    base = Point("cpu", "sequential", 4, size=CPU)
+    pool = Point("cpu", "process_pool", 4, 2, "fork", CPU)
+    path = write_results(tmp_path / "r.json", [
+        make_benchmark(base, [0.4, 0.4, 0.8, 0.8, 0.4, 0.4], runs=3),
+        make_benchmark(pool, [0.2, 0.2, 0.4, 0.4, 0.2, 0.2], runs=3),
+    ])
+    s = load(path).summary.set_index("name")
+    assert s.loc[pool.name, "ci_half_pct"] > 20  # the time itself drifted
+    assert (s.loc[pool.name, "speedup_ci_low"], s.loc[pool.name, "speedup_ci_high"]) == \
+        pytest.approx((2.0, 2.0))
 
 
-def test_median_ci_matches_scipy_bootstrap() -> None:
-    rng = np.random.default_rng(7)
-    samples = rng.lognormal(0.0, 0.2, size=(3, 41))
-    low, high, dist = aggregate._bootstrap(samples)
-    assert dist.shape == (3, aggregate.N_RESAMPLES)
-    ref = stats.bootstrap((samples,), np.median, axis=1, vectorized=True, n_resamples=4000,
-                          method="percentile", rng=np.random.default_rng(1))
-    np.testing.assert_allclose(low, ref.confidence_interval.low, rtol=0.03)
-    np.testing.assert_allclose(high, ref.confidence_interval.high, rtol=0.03)
-    assert (low <= np.median(samples, axis=1)).all()
-    assert (np.median(samples, axis=1) <= high).all()
+def test_one_round_is_never_stable(tmp_path: Path) -> None:
+    path = write_results(tmp_path / "r.json", [
+        make_benchmark(Point("sleep", "sequential", 4, size=SLEEP), [0.04] * 9, runs=1)])
+    r = load(path).summary.iloc[0]
+    assert r["rounds"] == 1
+    assert r["n"] == 9
+    assert math.isnan(r["ci_low_s"])
+    assert math.isnan(r["ci_high_s"])
+    assert r["ci_half_pct"] == math.inf
+    assert not bool(r["stable"])
 
 
-def test_single_value_points_have_a_point_ci() -> None:
-    low, high, dist = aggregate._bootstrap(np.array([[0.5], [0.7]]))
-    assert list(low) == list(high) == [0.5, 0.7]
-    assert (dist[0] == 0.5).all()
+def test_tidy_rounds_come_from_run_metadata(tmp_path: Path) -> None:
+    p = Point("sleep", "sequential", 4, size=SLEEP)
+    path = write_results(tmp_path / "r.json", [make_benchmark(p, [0.04] * 4, runs=4, rounds=2)])
+    data = load(path)
+    assert list(data.tidy["run"]) == [0, 1, 2, 3]
+    assert list(data.tidy["round"]) == [0, 0, 1, 1]
+    assert data.summary.iloc[0]["rounds"] == 2
 
 
 def test_empty_frame_gives_empty_summary() -> None:
@@ -187,19 +203,3 @@ def test_empty_frame_gives_empty_summary() -> None:
 def test_load_accepts_run_directory(tmp_path: Path) -> None:
     write_hand_made(tmp_path / "results.json")
     assert len(load(tmp_path).summary) == len(HAND_MADE)
-
-
-@pytest.mark.parametrize("shape", [(5,), (4, 7), (3, 2, 6), (2, 3, 1)])
-def test_sorting_median_equals_numpy(shape: tuple[int, ...]) -> None:
-    x = np.random.default_rng(3).normal(size=shape)
-    np.testing.assert_array_equal(aggregate._median(x), np.median(x, axis=-1))
-    np.testing.assert_array_equal(aggregate._median(x, axis=0), np.median(x, axis=0))
-
-
-def test_threaded_bootstrap_equals_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    samples = np.random.default_rng(5).lognormal(0.0, 0.1, size=(9, 12))
-    monkeypatch.setattr(aggregate, "ROWS_PER_THREAD", 2)
-    monkeypatch.setattr(aggregate.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    for got, want in zip(aggregate._bootstrap_rows(samples), aggregate._bootstrap(samples),
-                         strict=True):
-        np.testing.assert_array_equal(got, want)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from bench import cli, runner, store
 from bench.errors import UsageError
 from bench.models import Point
-from tests.factory import make_benchmark, write_results
+from tests.factory import fake_child, make_benchmark, write_results
 
 SEQ = Point("cpu", "sequential", 4, size=2000.0)
 POOL = Point("cpu", "process_pool", 4, 2, "fork", 2000.0)
@@ -137,10 +137,10 @@ def run_main(argv: list[str]) -> tuple[int, str, str]:
 def no_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bad input must be refused before anything is measured."""
 
-    def refuse(*args: object, **kwargs: object) -> runner.Outcome:
+    def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("bad input reached the measuring stage")
 
-    monkeypatch.setattr(runner, "measure_point", refuse)
+    monkeypatch.setattr(runner, "run_child", refuse)
     monkeypatch.setattr(runner.noise, "probe",
                         lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
 
@@ -197,12 +197,8 @@ def test_messages_say_what_is_wrong(tmp_path: Path) -> None:
 def _real_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A complete run directory made by ``concbench run`` with instant fake children."""
 
-    def measure(point: Point, meta: dict[str, Any], *args: object,
-                **kwargs: object) -> runner.Outcome:
-        return runner.Outcome(point, True, "", 0.01, make_benchmark(point, [1e-3] * 3, **meta))
-
     with monkeypatch.context() as m:
-        m.setattr(runner, "measure_point", measure)
+        m.setattr(runner, "run_child", fake_child)
         m.setattr(runner.noise, "probe",
                   lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
         code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "r",
@@ -277,14 +273,14 @@ def test_resume_bad_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     run_dir = _real_run_dir(tmp_path, monkeypatch)
     RESUME_CASES[case](run_dir)
     capsys.readouterr()
-    monkeypatch.setattr(runner, "measure_point", _refuse)
+    monkeypatch.setattr(runner, "run_child", _refuse)
     monkeypatch.setattr(runner.noise, "probe",
                         lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
     code = cli.main(["run", "--resume", str(run_dir), "-q", "--no-report"])
     assert_usage_error(code, capsys.readouterr().err)
 
 
-def _refuse(*args: object, **kwargs: object) -> runner.Outcome:
+def _refuse(*args: object, **kwargs: object) -> None:
     raise AssertionError("bad input reached the measuring stage")
 
 

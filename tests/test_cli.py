@@ -73,7 +73,7 @@ def test_start_method_the_platform_lacks(cli: Cli, tmp_path: Path,
     record = {**interp.record, "start_methods": "spawn"}  # a platform without fork
 
     def resolve(python: str | None) -> Interpreter:
-        return Interpreter(interp.executable, interp.env, [], record)
+        return Interpreter(interp.executable, interp.env, record)
 
     monkeypatch.setattr(bench.runner, "resolve", resolve)
     result = cli(*run_args(tmp_path, "--models", "process_pool", "--start-methods", "fork"))

@@ -23,7 +23,7 @@ import pytest
 
 from bench import cli, runner, store
 from bench.models import Point
-from tests.factory import make_benchmark, write_results
+from tests.factory import fake_child, make_benchmark, write_results
 
 SEQ = "cpu/sequential/t4"
 POOL = "cpu/process_pool[fork]/t4/w2"
@@ -57,21 +57,21 @@ def unique(prefix: str) -> str:
 
 
 def our_children(run_name: str) -> list[int]:
-    """Live ``bench._child`` processes (pyperf master, workers, pool workers) of our run.
+    """Live processes of our run: round children, pool workers, forkserver servers.
 
-    Every one of them carries the run's metadata, hence its unique run name, on
-    its command line; zombies have an empty command line and do not count.
+    Every one of them inherits ``CONCBENCH_RUN=<run name>`` in its environment
+    (the run names are unique); zombies have no environment and do not count.
     """
+    tag = f"CONCBENCH_RUN={run_name}".encode()
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes()
+            if tag in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
         except OSError:
             continue
-        if b"bench._child" in cmdline and run_name.encode() in cmdline:
-            pids.append(int(proc.name))
     return pids
 
 
@@ -101,15 +101,20 @@ def statuses(run_dir: Path) -> dict[str, str]:
 
 
 def resume_and_check(run_dir: Path, cwd: Path, before: dict[str, list[float]]) -> None:
-    """``--resume`` measures the missing points only and completes the run."""
+    """``--resume`` measures what is missing and completes the run; nothing measured is lost.
+
+    The missing points get the run's planned rounds, their baseline measured
+    again beside them (a paired speedup needs both in the same round): values
+    already on disk stay, first and unchanged.
+    """
     res = concbench(["run", "--resume", str(run_dir), "-q", "--no-report"], cwd)
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     after = values_by_name(run_dir / store.RESULTS)
     planned = set(statuses(run_dir))
     assert set(after) == planned
-    for name, values in before.items():  # kept as they were, not measured again
-        assert after[name] == values, name
+    for name, values in before.items():  # kept as they were, first
+        assert after[name][:len(values)] == values, name
     m = manifest(run_dir)
     assert m["status"] == "complete"
     assert all(p["status"] == "done" and p["reason"] == "" for p in m["points"])
@@ -263,7 +268,7 @@ def test_signal_mid_run_keeps_completed_points(tmp_path: Path, sig: signal.Signa
 def test_existing_run_dir_is_not_overwritten(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "measure_point", _must_not_measure)
+    monkeypatch.setattr(runner, "run_child", _must_not_measure)
     run_dir = tmp_path / "out" / "taken"
     write_results(run_dir / store.RESULTS, [make_benchmark(Point("cpu", "sequential", 4,
                                                                  size=2000.0), [1e-3] * 3)])
@@ -293,18 +298,14 @@ def test_force_overwrites_existing_run_dir(tmp_path: Path, monkeypatch: pytest.M
 
 
 # ------------------------------------- signals in the windows between points
-def _must_not_measure(*args: object, **kwargs: object) -> runner.Outcome:
+def _must_not_measure(*args: object, **kwargs: object) -> None:
     raise AssertionError("this test must not measure anything")
 
 
 def _fake_children(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the pyperf child by a hand-made benchmark (instant); noise probes too."""
 
-    def measure(point: Point, meta: dict[str, Any], *args: object,
-                **kwargs: object) -> runner.Outcome:
-        return runner.Outcome(point, True, "", 0.01, make_benchmark(point, [1e-3] * 3, **meta))
-
-    monkeypatch.setattr(runner, "measure_point", measure)
+    monkeypatch.setattr(runner, "run_child", fake_child)
     monkeypatch.setattr(runner.noise, "probe",
                         lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
 

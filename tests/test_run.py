@@ -1,4 +1,4 @@
-"""Real sweeps through pyperf children: results.json, run.json, failures, --resume, --python."""
+"""Real sweeps through round children: results, manifest, rounds, failures, --resume, --python."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from bench.cli import main
 from bench.grid import PROFILES, GridSpec, task_size
 from bench.host import FORMAT_VERSION
 from bench.interpreter import Interpreter
+from bench.launch import run_child
 from bench.models import Point
-from bench.runner import RunConfig, measure_point, plan
+from bench.runner import RunConfig, plan
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = PROFILES["smoke"]
@@ -109,22 +110,39 @@ def test_results_metadata(sweep: Sweep, interp: Interpreter) -> None:
 def test_values_follow_the_smoke_profile(sweep: Sweep) -> None:
     size = task_size("sleep", 0.2 * SMOKE.work_scale)
     for name, bench in benchmarks(sweep.run_dir).items():
-        assert bench.get_nrun() == 2, name  # --processes 2
+        runs = bench.get_runs()
+        assert [r.get_metadata()["round"] for r in runs] == list(range(SMOKE.rounds)), name
+        assert len({r.get_loops() for r in runs}) == 1, name  # values stay comparable
+        for run in runs:
+            assert len(run.values) == SMOKE.values, name
+            assert len(run.warmups) == SMOKE.warmups, name
         values = bench.get_values()
-        assert len(values) == 10, name  # 2 processes x --values 5, warm-ups left out
         assert all(v > 0 for v in values)
         if "sequential" in name:
             assert min(values) >= 2 * size  # two sleeps, one after the other
 
 
+def test_a_round_measures_its_group_in_one_process(sweep: Sweep) -> None:
+    """Each round's points come from one child: one pyperf run each, same round, same moment."""
+    by_round: dict[int, set[str]] = {}
+    for name, bench in benchmarks(sweep.run_dir).items():
+        for run in bench.get_runs():
+            by_round.setdefault(run.get_metadata()["round"], set()).add(name)
+    assert set(by_round) == set(range(SMOKE.rounds))
+    assert all(names == set(benchmarks(sweep.run_dir)) for names in by_round.values())
+
+
 @pytest.mark.parametrize("command", ["stats", "check"])
 def test_pyperf_reads_the_results(sweep: Sweep, command: str) -> None:
+    """pyperf's own tools read the file (what they print about stability is theirs to say)."""
     out = subprocess.run([sys.executable, "-m", "pyperf", command,
                           str(sweep.run_dir / store.RESULTS)],
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
-    for name in benchmarks(sweep.run_dir):
-        assert name in out.stdout
+    assert out.stdout.strip()
+    if command == "stats":  # stats describes every benchmark by name
+        for name in benchmarks(sweep.run_dir):
+            assert name in out.stdout
 
 
 def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
@@ -133,9 +151,12 @@ def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
     assert manifest["name"] == "t"
     assert manifest["status"] == "complete"
     assert manifest["host"] == interp.record
-    assert [(p["name"], p["status"], p["reason"]) for p in manifest["points"]] == [
-        (name, "done", "") for name in benchmarks(sweep.run_dir)]
-    assert RunConfig.from_dict(manifest["settings"]).grid == SPEC
+    assert [(p["name"], p["status"], p["reason"], p["rounds"]) for p in manifest["points"]] == [
+        (name, "done", "", SMOKE.rounds) for name in benchmarks(sweep.run_dir)]
+    config = RunConfig.from_dict(manifest["settings"])
+    assert config.grid == SPEC
+    assert len(manifest["seed"]) >= 8
+    assert config.seed == manifest["seed"]
     assert set(manifest["noise"]) >= {"noisy", "reasons", "before", "after"}
     assert store.load_results(sweep.run_dir).get_benchmark_names() == list(
         benchmarks(sweep.run_dir))
@@ -143,26 +164,21 @@ def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
 
 
 @pytest.mark.parametrize("until_s", [600.0, 0.0])
-def test_unstable_points_are_measured_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             until_s: float) -> None:
-    """Every point counts as unstable (threshold below 0): one more round each, in time."""
+def test_extra_rounds_while_time_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        until_s: float) -> None:
+    """Every point counts as unstable (threshold below 0): extra rounds up to the limit, in time."""
     monkeypatch.setattr("bench.aggregate.STABLE_HALF_WIDTH", -1.0)
     monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(
-        SMOKE, resample_rounds=1, resample_until_s=until_s, resample_process_s=0.05))
+        SMOKE, rounds=2, max_rounds=4, until_s=until_s))
     code, err = run_main("run", *GRID, "--output-dir", str(tmp_path), "--name", "r",
                          "--no-report")
     assert code == 0, err
-    rounds = 2 if until_s else 1
-    assert err.count("CI \N{PLUS-MINUS SIGN}") == (3 if until_s else 0)
+    rounds = 4 if until_s else 2
+    assert err.count("extra round") == (3 if until_s else 0)  # the note, then one per round
     for name, bench in benchmarks(tmp_path / "r").items():
         runs = bench.get_runs()
-        assert len(runs) == 2 * rounds, name  # each round: the profile's 2 processes
-        assert len({run.get_loops() for run in runs}) == 1, name  # values stay comparable
-        first, last = len(runs[0].values), len(runs[-1].values)
-        assert first == 5, name
-        if until_s:  # 50 ms of values per process: more than --values 5 of short batches
-            assert last >= 5
-            assert last * runs[-1].get_loops() * min(bench.get_values()) >= 0.04
+        assert [r.get_metadata()["round"] for r in runs] == list(range(rounds)), name
+        assert len({run.get_loops() for run in runs}) == 1, name
     manifest = store.read_manifest(tmp_path / "r")
     assert {p["rounds"] for p in manifest["points"]} == {rounds}
     assert manifest["status"] == "complete"
@@ -187,18 +203,24 @@ def test_failed_point_then_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     before = benchmarks(run_dir)
     assert list(before) == ["sleep/sequential/t1"]
 
-    # the same name again is refused; --resume measures only what is missing
+    # the same name again is refused; --resume measures the missing point, with its baseline
     assert run_main(*argv)[0] == 2
     monkeypatch.delenv("CONCBENCH_FAULT")
     code, err = run_main("run", "--resume", str(run_dir), "--no-report")
     assert code == 0, err
-    assert "1 already measured" in err
+    assert "make-up round" in err
     manifest = store.read_manifest(run_dir)
     assert manifest["status"] == "complete"
     assert {p["status"] for p in manifest["points"]} == {"done"}
     after = benchmarks(run_dir)
     assert list(after) == ["sleep/sequential/t1", "sleep/asyncio_blocking/t1"]
-    assert after["sleep/sequential/t1"].get_values() == before["sleep/sequential/t1"].get_values()
+    old = before["sleep/sequential/t1"].get_values()
+    assert after["sleep/sequential/t1"].get_values()[:len(old)] == old  # kept, first
+    rounds = [r.get_metadata()["round"] for r in after["sleep/asyncio_blocking/t1"].get_runs()]
+    base = [r.get_metadata()["round"] for r in after["sleep/sequential/t1"].get_runs()]
+    assert len(rounds) == SMOKE.rounds
+    assert set(rounds) <= set(base)  # measured beside its baseline: paired speedups
+    assert set(rounds).isdisjoint(range(SMOKE.rounds))  # fresh rounds, never merged into old
 
 
 @pytest.mark.parametrize(
@@ -206,21 +228,30 @@ def test_failed_point_then_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     [("sequential", "exit", "exit 3"),
      ("sequential", "segv", "child killed by SIGSEGV"),
      ("sequential", "hang", "timed out after 2 s"),
+     ("sequential", "raise", "injected fault"),
      ("process_pool", "kill_worker", "BrokenProcessPool")],
 )
-def test_measure_point_reports_child_failures(interp: Interpreter, model: str, fault: str,
-                                              reason: str) -> None:
+def test_run_child_reports_failures(interp: Interpreter, model: str, fault: str,
+                                    reason: str) -> None:
+    """The faulty point is named with its reason; a point that only raised spares the others."""
     point = (Point("sleep", model, 1, size=0.0001) if model == "sequential"
-             else Point("sleep", model, 2, 2, "fork", 0.0001))
+             else Point("sleep", model, 1, 2, "fork", 0.0001))
+    other = Point("sleep", "thread_pool", 1, 2, size=0.0001)
     pattern = point.name.replace("[", "[[]")  # a glob: brackets would be a character class
     env = {**interp.env, "CONCBENCH_FAULT": f"{pattern}={fault}"}
-    faulty = Interpreter(interp.executable, env, interp.pyperf_args, interp.record)
-    outcome = measure_point(point, {"concbench_format": 1}, faulty, SMOKE.pyperf_args,
-                            timeout=2.0)
-    assert not outcome.ok
-    assert outcome.benchmark is None
-    assert reason in outcome.reason
-    assert outcome.seconds < 30
+    faulty = Interpreter(interp.executable, env, interp.record)
+    job = {"round": 0, "seed": "s", "values": 2, "warmups": 0, "min_time": 0.001,
+           "verify": [point.name, other.name], "meta": {}}
+    result = run_child(faulty, job, [point, other], timeout=2.0)
+    assert set(result.failures) == {point.name}
+    assert reason in result.failures[point.name]
+    assert result.seconds < 30
+    if fault in ("raise", "kill_worker"):  # the process lived on: the other point is measured
+        assert result.culprit is None
+        assert [b.get_name() for b in result.benchmarks] == [other.name]
+    else:  # the process died or hung on the faulty point: the runner measures the rest again
+        assert result.culprit == point.name
+        assert result.benchmarks == []
 
 
 def other_pythons() -> list[str]:
@@ -278,17 +309,36 @@ def test_console_script(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_measured_child_imports_only_stdlib_pyperf_and_cpu_tasks() -> None:
+def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> None:
+    """The round child imports pyperf only after its pools are closed, so no worker has it."""
     code = ("import json, sys, bench._child; "
             "print(json.dumps(sorted(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True, cwd=REPO)
     modules = set(json.loads(out.stdout))
     top = {m.split(".")[0] for m in modules if not m.startswith("_")}  # __main__, shims
-    # psutil is pyperf's own optional import
-    allowed = set(sys.stdlib_module_names) | {"bench", "cpu_tasks", "pyperf", "psutil"}
+    allowed = set(sys.stdlib_module_names) | {"bench", "cpu_tasks"}
     assert top - allowed == set()
     assert {m for m in modules if m.split(".")[0] == "bench"} <= {
-        "bench", "bench.models", "bench._child", "bench.errors"}
-    for heavy in ("pandas", "matplotlib", "scipy", "numpy", "jinja2", "rich"):
-        assert heavy not in top
+        "bench", "bench.models", "bench._child"}
+    assert "pyperf" not in top
+    assert "argparse" not in top
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_pool_workers_import_no_harness_module(method: str) -> None:
+    """A spawn or forkserver worker of the child imports what a user's program's would."""
+    code = f"""
+import concurrent.futures as cf, json, multiprocessing as mp, sys
+import bench._child as child
+sys.modules["__main__"] = child  # as under python -m bench._child
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context({method!r})) as pool:
+        print(json.dumps(pool.submit(eval, "sorted(__import__('sys').modules)").result()))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, cwd=REPO)
+    modules = set(json.loads(out.stdout.splitlines()[-1]))
+    assert "bench._child" not in modules or "__mp_main__" in modules
+    for harness in ("pyperf", "argparse", "pandas", "numpy", "rich"):
+        assert harness not in modules, harness

@@ -17,7 +17,7 @@ from bench import cli, runner, store
 from bench.errors import UsageError
 from bench.export import safe_stem
 from bench.models import Point
-from tests.factory import HOST, make_benchmark, write_results
+from tests.factory import HOST, fake_child, make_benchmark, write_results
 
 BENCH_DIR = Path(bench.__file__).parent
 XSS = "<script>alert('x')</script>"
@@ -48,10 +48,10 @@ def test_prepare_run_dir_accepts_plain_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["../escaped", "/abs/escaped", "latest", "sub/escaped"])
 def test_cli_name_cannot_climb_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                    monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    def refuse(*args: object, **kwargs: object) -> runner.Outcome:
+    def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a refused name reached the measuring stage")
 
-    monkeypatch.setattr(runner, "measure_point", refuse)
+    monkeypatch.setattr(runner, "run_child", refuse)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "deep" / "out"
     code = cli.main(["run", *GRID, "--output-dir", str(out), "--name", name, "-q",
@@ -199,11 +199,7 @@ def test_stored_files_are_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     """A run directory holds results.json and run.json, both plain JSON (no pickle bytes)."""
 
-    def measure(point: Point, meta: dict[str, Any], *args: object,
-                **kwargs: object) -> runner.Outcome:
-        return runner.Outcome(point, True, "", 0.01, make_benchmark(point, [1e-3] * 3, **meta))
-
-    monkeypatch.setattr(runner, "measure_point", measure)
+    monkeypatch.setattr(runner, "run_child", fake_child)
     monkeypatch.setattr(runner.noise, "probe",
                         lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
     assert cli.main(["run", *GRID, "--output-dir", str(tmp_path), "--name", "j", "-q",
