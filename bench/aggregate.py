@@ -53,14 +53,15 @@ SUMMARY_COLUMNS = {
     "workers": "W, workers (<NA> for models without workers)",
     "rounds": "rounds (fresh processes at different moments) that measured the point",
     "n": "number of values, all rounds together",
-    "median_s": "typical batch time, seconds: geometric mean of the per-round medians",
+    "median_s": "batch time, seconds: the median of the per-round medians",
     "mean_s": "mean of all values, seconds (descriptive)",
     "stdev_s": "standard deviation of all values, seconds (descriptive)",
-    "ci_low_s": "95 % CI of median_s, low end: Student t on the log per-round medians",
-    "ci_high_s": "95 % CI of median_s, high end (NaN with fewer than 2 rounds)",
+    "ci_low_s": "95 % CI of median_s, low end: distribution-free (order statistics of the "
+                "per-round medians; NaN with fewer than 6 rounds)",
+    "ci_high_s": "95 % CI of median_s, high end",
     "speedup": "baseline / this point, paired per round (sequential, same workload, T and "
-               "size, measured interleaved in the same process); geometric mean over rounds",
-    "speedup_ci_low": "95 % CI of the speedup, low end: Student t on the log paired ratios",
+               "size, measured interleaved in the same process); median over rounds",
+    "speedup_ci_low": "95 % CI of the speedup, low end: order statistics of the paired ratios",
     "speedup_ci_high": "95 % CI of the speedup, high end",
     "ideal_parallelism": "the ideal speedup of this model on this resource kind, W, C, T "
                          "and GIL (bench.ideal)",
@@ -71,7 +72,7 @@ SUMMARY_COLUMNS = {
     "karp_flatt": "Karp-Flatt serial fraction at p = min(W, C, T); NaN where it means "
                   "nothing: work that is not CPU-bound, workers that cannot run Python in "
                   "parallel (threads under the GIL), W > C or p = 1",
-    "ci_half_pct": "CI half-width as a percentage of median_s (inf with fewer than 2 rounds)",
+    "ci_half_pct": "CI half-width as a percentage of median_s (inf with fewer than 6 rounds)",
     "stable": "CI half-width <= 5 % of median_s",
     "metric": "steady (warm batches) or cold (pool creation + first batch)",
     "task_size": "one task's size in the workload's unit",
@@ -225,12 +226,12 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     s["mean_s"] = g.mean()
     s["stdev_s"] = g.std(ddof=1).fillna(0.0)
     medians = stats.round_medians(df)
-    t = stats.grouped_log_t(medians)
+    t = stats.grouped_intervals(medians)
     s["rounds"] = t["rounds"].astype(int)
     s["median_s"], s["ci_low_s"], s["ci_high_s"] = t["centre"], t["low"], t["high"]
 
     pairs = _baselines(s)
-    sp = stats.grouped_log_t(stats.paired_ratios(medians, {n: b for n, b in pairs.items()
+    sp = stats.grouped_intervals(stats.paired_ratios(medians, {n: b for n, b in pairs.items()
                                                            if n != b}))
     s["speedup"] = sp["centre"]
     s["speedup_ci_low"], s["speedup_ci_high"] = sp["low"], sp["high"]
@@ -249,7 +250,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 def widths(benchmarks: list[pyperf.Benchmark]) -> dict[str, float]:
     """Each point's relative 95 % half-width: the wider of its median's and its speedup's.
 
-    inf for a point with fewer than two rounds; what the runner's extra
+    inf for a point with too few rounds for an interval; what the runner's extra
     rounds are aimed at.
     """
     if not benchmarks:

@@ -61,13 +61,13 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile(
-            "smoke", (4,), ("C",), rounds=3, values=3, warmups=1, min_time=0.005,
+            "smoke", (4,), ("C",), rounds=6, values=3, warmups=1, min_time=0.005,
             work_scale=0.2, start_methods=("fork",), cold=False,
             description="seconds; for tests and the gate's own A/A checks",
         ),
         Profile(
-            "quick", (4, 16), ("1", "C", "2C"), rounds=4, values=3, warmups=1, min_time=0.015,
-            start_method_workloads=("cpu",), until_s=160.0, max_rounds=12,
+            "quick", (4, 16), ("1", "C", "2C"), rounds=6, values=3, warmups=1, min_time=0.015,
+            start_method_workloads=("cpu",), until_s=160.0, max_rounds=16,
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 #: Version of the metadata concbench writes into results files.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def parse_cpu_max(text: str) -> float | None:

@@ -8,21 +8,25 @@ independently is the round: a fresh process at another moment.  So each
 point is reduced to one number per round, the median of that round's values,
 and every interval is computed across rounds:
 
-- a point's typical time: the geometric mean of its per-round medians, with
-  a Student-t 95 % interval on their logarithms (``t`` with ``R - 1`` degrees
-  of freedom: honest with few rounds, where a bootstrap of 3-5 clusters is
-  far too narrow);
+- a point's time: the median of its per-round medians, with the
+  distribution-free 95 % interval of a median (order statistics: the k-th
+  smallest and k-th largest round, k from the binomial distribution);
 - a speedup: each round's *paired* ratio (the baseline's round median over
   the point's round median, both measured interleaved in the same process),
-  with the same interval on the logarithms of the ratios.
+  with the same interval on the ratios.
 
-With one round there is no interval (NaN bounds): such a point is never
-stable.
+The interval assumes only that rounds are independent and alike, not that
+their medians are normal: one round caught by a burst of other work on a
+shared host moves it little.  Its price is a minimum of :data:`MIN_ROUNDS`
+rounds (with 5, even the smallest and largest round cover the median only
+93.75 % of the time); with fewer there is no interval (NaN bounds) and the
+point is never stable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -30,10 +34,28 @@ from scipy import stats
 
 #: Confidence level of every interval.
 CONFIDENCE = 0.95
+#: Fewest rounds that give a 95 % interval of a median.
+MIN_ROUNDS = 6
+
+
+@cache
+def order_ranks(rounds: int) -> tuple[int, int] | None:
+    """0-based ranks (low, high) of the sorted rounds bounding the median's interval.
+
+    The widest-coverage-first choice: the largest k such that the k-th
+    smallest and the k-th largest of ``rounds`` values cover the median with
+    probability >= :data:`CONFIDENCE` (``1 - 2 * P(Binomial(rounds, 1/2) < k)``).
+    None when even the extremes fall short.
+    """
+    best = None
+    for k in range(1, rounds // 2 + 1):
+        if 1 - 2 * stats.binom.cdf(k - 1, rounds, 0.5) >= CONFIDENCE:
+            best = (k - 1, rounds - k)
+    return best
 
 
 @dataclass(frozen=True)
-class LogInterval:
+class Interval:
     """Centre and 95 % interval of a positive quantity, from per-round values."""
 
     centre: float
@@ -49,49 +71,43 @@ class LogInterval:
         return (self.high - self.low) / 2 / self.centre
 
 
-def log_t_interval(per_round: np.ndarray) -> LogInterval:
-    """Geometric mean and Student-t 95 % interval of positive per-round values.
+def median_interval(per_round: np.ndarray) -> Interval:
+    """Median of per-round values and its distribution-free 95 % interval.
 
     Parameters
     ----------
     per_round
-        One value per round (a round's median, or a round's paired ratio).
+        One value per round (a round's median, or a round's paired ratio);
+        values that are not finite and positive are left out.
 
     Returns
     -------
-    LogInterval
-        ``exp(mean(log x))`` and ``exp(mean ± t·s/√R)``; NaN bounds for R < 2.
+    Interval
+        NaN bounds with fewer than :data:`MIN_ROUNDS` rounds.
     """
-    x = np.asarray(per_round, dtype=float)
+    x = np.sort(np.asarray(per_round, dtype=float))
     x = x[np.isfinite(x) & (x > 0)]
     if len(x) == 0:
-        return LogInterval(float("nan"), float("nan"), float("nan"), 0)
-    logs = np.log(x)
-    centre = float(np.exp(logs.mean()))
-    if len(x) < 2:
-        return LogInterval(centre, float("nan"), float("nan"), 1)
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 1) * logs.std(ddof=1) / np.sqrt(len(x))
-    return LogInterval(centre, float(np.exp(logs.mean() - half)),
-                       float(np.exp(logs.mean() + half)), len(x))
+        return Interval(float("nan"), float("nan"), float("nan"), 0)
+    ranks = order_ranks(len(x))
+    low, high = (float(x[ranks[0]]), float(x[ranks[1]])) if ranks else (np.nan, np.nan)
+    return Interval(float(np.median(x)), low, high, len(x))
 
 
-def grouped_log_t(per_round: pd.Series) -> pd.DataFrame:
-    """:func:`log_t_interval` for every key of a Series indexed by (key, round).
+def grouped_intervals(per_round: pd.Series) -> pd.DataFrame:
+    """:func:`median_interval` for every key of a Series indexed by (key, round).
 
-    Vectorised over keys; returns columns ``centre``, ``low``, ``high``,
-    ``rounds`` indexed by key (in first-seen order).
+    Returns columns ``centre``, ``low``, ``high``, ``rounds`` indexed by key,
+    in first-seen order.
     """
-    values = per_round[np.isfinite(per_round) & (per_round > 0)]
-    logs = np.log(values.astype(float))
-    keys = logs.index.get_level_values(0)
-    g = logs.groupby(keys, sort=False)
-    mean, sd, n = g.mean(), g.std(ddof=1), g.count()
-    t = pd.Series(stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)), index=n.index)
-    half = (t * sd / np.sqrt(n)).where(n >= 2)
-    out = pd.DataFrame({"centre": np.exp(mean), "low": np.exp(mean - half),
-                        "high": np.exp(mean + half), "rounds": n})
-    order = pd.unique(per_round.index.get_level_values(0))
-    return out.reindex([k for k in order if k in out.index])
+    rows = {}
+    ok = per_round[np.isfinite(per_round) & (per_round > 0)]
+    for key, values in ok.groupby(level=0, sort=False):
+        got = median_interval(values.to_numpy())
+        rows[key] = (got.centre, got.low, got.high, got.rounds)
+    order = [k for k in pd.unique(per_round.index.get_level_values(0)) if k in rows]
+    return pd.DataFrame([rows[k] for k in order], index=pd.Index(order),
+                        columns=["centre", "low", "high", "rounds"])
 
 
 def round_medians(tidy: pd.DataFrame) -> pd.Series:

@@ -2,8 +2,8 @@
 
 The values are chosen so that every figure is known: one task's sequential
 time d is 0.1 s for ``cpu`` and 0.01 s for the sleeps, and most points have
-constant round medians, whose interval collapses onto them.  Each point's
-values are split over two rounds (two pyperf runs).
+constant values, whose interval collapses onto them.  Each point's six
+values are six rounds (six pyperf runs of one value).
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from bench import aggregate
 from bench.aggregate import SUMMARY_COLUMNS, amdahl, load
@@ -52,7 +50,7 @@ HAND_MADE: list[tuple[Point, list[float]]] = [
 def write_hand_made(path: Path, points: list[tuple[Point, list[float]]] | None = None,
                     **extra: object) -> Path:
     """Save the hand-made run (or ``points``) as a results file at ``path``."""
-    return write_results(path, [make_benchmark(p, v, runs=2, **extra)
+    return write_results(path, [make_benchmark(p, v, runs=6, **extra)
                                 for p, v in (HAND_MADE if points is None else points)])
 
 
@@ -67,7 +65,7 @@ def test_tidy_has_one_row_per_value(tmp_path: Path) -> None:
     assert len(data.tidy) == sum(len(v) for _, v in HAND_MADE)
     seq = data.tidy[data.tidy["name"] == "cpu/sequential/t4"]
     assert seq["workers"].isna().all()
-    assert sorted(seq["run"].unique()) == [0, 1]  # two pyperf runs of three values
+    assert sorted(seq["run"].unique()) == list(range(6))  # six pyperf runs of one value
     assert data.host["usable_cores"] == 2
     assert data.host["cpu_model"] == "Test CPU 3000"
 
@@ -79,11 +77,11 @@ def test_summary_columns_in_documented_order(tmp_path: Path) -> None:
 
 
 def test_medians_and_constant_cis(summary: pd.DataFrame) -> None:
-    r = summary.loc["cpu/sequential/t4"]  # round medians 0.40 and 0.40
+    r = summary.loc["cpu/sequential/t4"]  # six rounds of one value each
     assert r["median_s"] == pytest.approx(0.40)
     assert r["n"] == 6
-    assert r["rounds"] == 2
-    assert (r["ci_low_s"], r["ci_high_s"]) == pytest.approx((0.40, 0.40))
+    assert r["rounds"] == 6
+    assert (r["ci_low_s"], r["ci_high_s"]) == pytest.approx((0.38, 0.42))  # 6 rounds: extremes
     p = summary.loc["cpu/process_pool[fork]/t4/w2"]
     assert (p["median_s"], p["ci_low_s"], p["ci_high_s"]) == pytest.approx((0.2, 0.2, 0.2))
     assert p["stdev_s"] == pytest.approx(0.0)
@@ -92,11 +90,9 @@ def test_medians_and_constant_cis(summary: pd.DataFrame) -> None:
 
 
 def test_spread_point_is_unstable(summary: pd.DataFrame) -> None:
-    r = summary.loc["cpu/process_pool[spawn]/t4/w2"]  # round medians 0.2 and 0.4
-    assert r["median_s"] == pytest.approx(math.sqrt(0.2 * 0.4))
-    half = stats.t.ppf(0.975, 1) * np.std(np.log([0.2, 0.4]), ddof=1) / math.sqrt(2)
-    assert r["ci_low_s"] == pytest.approx(r["median_s"] * math.exp(-half))
-    assert r["ci_high_s"] == pytest.approx(r["median_s"] * math.exp(half))
+    r = summary.loc["cpu/process_pool[spawn]/t4/w2"]
+    assert r["median_s"] == pytest.approx(0.3)
+    assert (r["ci_low_s"], r["ci_high_s"]) == pytest.approx((min(SPREAD), max(SPREAD)))
     assert r["ci_half_pct"] > 100 * aggregate.STABLE_HALF_WIDTH
     assert not bool(r["stable"])
 
@@ -125,11 +121,11 @@ def test_speedups_efficiencies_and_ideals(summary: pd.DataFrame) -> None:
 def test_speedup_cis(summary: pd.DataFrame) -> None:
     seq = summary.loc["cpu/sequential/t4"]
     assert (seq["speedup"], seq["speedup_ci_low"], seq["speedup_ci_high"]) == (1.0, 1.0, 1.0)
-    r = summary.loc["cpu/process_pool[fork]/t4/w2"]  # equal ratios in both rounds
-    assert (r["speedup_ci_low"], r["speedup_ci_high"]) == pytest.approx((2.0, 2.0))
-    spawn = summary.loc["cpu/process_pool[spawn]/t4/w2"]  # ratios 2.0 and 1.0
-    assert spawn["speedup"] == pytest.approx(math.sqrt(2.0))
-    assert spawn["speedup_ci_low"] < 1.0 < 2.0 < spawn["speedup_ci_high"]
+    r = summary.loc["cpu/process_pool[fork]/t4/w2"]  # baseline spread, model constant
+    assert r["speedup"] == pytest.approx(2.0)
+    assert (r["speedup_ci_low"], r["speedup_ci_high"]) == pytest.approx((0.38 / 0.2, 0.42 / 0.2))
+    const = summary.loc["sleep/to_thread/t4/w2"]
+    assert (const["speedup_ci_low"], const["speedup_ci_high"]) == pytest.approx((2.0, 2.0))
 
 
 def test_karp_flatt_only_where_it_means_something(summary: pd.DataFrame) -> None:
@@ -160,12 +156,13 @@ def test_amdahl_fit(summary: pd.DataFrame) -> None:
 
 
 def test_speedup_pairs_rounds_and_cancels_drift(tmp_path: Path) -> None:
-    """A round at half speed slows baseline and model alike: the paired speedup stays exact."""
+    """Rounds at half speed slow baseline and model alike: the paired speedup stays exact."""
     base = Point("cpu", "sequential", 4, size=CPU)
     pool = Point("cpu", "process_pool", 4, 2, "fork", CPU)
+    slow = [1, 2, 1, 2, 1, 2, 1, 2]
     path = write_results(tmp_path / "r.json", [
-        make_benchmark(base, [0.4, 0.4, 0.8, 0.8, 0.4, 0.4], runs=3),
-        make_benchmark(pool, [0.2, 0.2, 0.4, 0.4, 0.2, 0.2], runs=3),
+        make_benchmark(base, [0.4 * k for k in slow], runs=8),
+        make_benchmark(pool, [0.2 * k for k in slow], runs=8),
     ])
     s = load(path).summary.set_index("name")
     assert s.loc[pool.name, "ci_half_pct"] > 20  # the time itself drifted
@@ -173,12 +170,12 @@ def test_speedup_pairs_rounds_and_cancels_drift(tmp_path: Path) -> None:
         pytest.approx((2.0, 2.0))
 
 
-def test_one_round_is_never_stable(tmp_path: Path) -> None:
+def test_too_few_rounds_are_never_stable(tmp_path: Path) -> None:
     path = write_results(tmp_path / "r.json", [
-        make_benchmark(Point("sleep", "sequential", 4, size=SLEEP), [0.04] * 9, runs=1)])
+        make_benchmark(Point("sleep", "sequential", 4, size=SLEEP), [0.04] * 10, runs=5)])
     r = load(path).summary.iloc[0]
-    assert r["rounds"] == 1
-    assert r["n"] == 9
+    assert r["rounds"] == 5
+    assert r["n"] == 10
     assert math.isnan(r["ci_low_s"])
     assert math.isnan(r["ci_high_s"])
     assert r["ci_half_pct"] == math.inf
