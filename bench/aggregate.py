@@ -272,22 +272,21 @@ def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
     start_method, tasks).
     """
     df = summary[(summary["metric"] == "steady") & summary["workers"].notna()
-                 & summary["speedup"].notna()]
+                 & summary["speedup"].notna()].copy()
+    df["p"] = [
+        ideal.scaling_parallelism(res, _overlap(m), tasks=int(t), workers=int(w), cores=int(c),
+                                  gil=bool(g)) or 0 if _known(res, m) else 0
+        for res, m, t, w, c, g in zip(df["resource"].astype(str), df["model"].astype(str),
+                                      df["tasks"], df["workers"], df["cores"], df["gil"],
+                                      strict=True)]
     rows = []
-    for key, g in df.groupby(["workload", "model", "start_method", "tasks"], sort=False):
-        p = np.array([
-            ideal.scaling_parallelism(str(r.resource), _overlap(str(r.model)), tasks=int(r.tasks),
-                                      workers=int(r.workers), cores=int(r.cores),
-                                      gil=bool(r.gil)) or 0
-            if _known(str(r.resource), str(r.model)) else 0
-            for r in g.itertuples()], dtype=float)
-        mask = p > 1
-        if not mask.any():
-            continue
-        x = 1 - 1 / p[mask]
-        y = 1 / g["speedup"].to_numpy(dtype=float)[mask] - 1 / p[mask]
+    for key, g in df[df["p"] > 1].groupby(["workload", "model", "start_method", "tasks"],
+                                           sort=False):
+        p = g["p"].to_numpy(dtype=float)
+        x = 1 - 1 / p
+        y = 1 / g["speedup"].to_numpy(dtype=float) - 1 / p
         frac = float(np.clip((x @ y) / (x @ x), 0.0, 1.0))
-        rows.append((*key, int(mask.sum()), frac))
+        rows.append((*key, len(g), frac))
     return pd.DataFrame(rows, columns=["workload", "model", "start_method", "tasks",
                                        "points", "serial_fraction"])
 

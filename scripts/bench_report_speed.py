@@ -4,7 +4,7 @@ Usage: python scripts/bench_report_speed.py [--benchmarks N] [--repeat R] [--kee
 
 The file is a real pyperf results file with concbench's metadata: the points
 of a large ``full`` grid (many task and worker counts, every start method,
-cold starts), 8 runs x 5 values each, values drawn around each model's ideal
+cold starts), 8 rounds x 5 values each, values drawn around each model's ideal
 time.  The figure printed is the wall time of the ``concbench report``
 subprocess (interpreter start-up and imports included), the issue's budget
 being 5 s on the project's 2-core host.  The report draws its figures in
@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pyperf
 
-from bench.aggregate import ideal_time
 from bench.grid import GridSpec, expand
-from bench.models import WORKLOADS, Point
+from bench.ideal import ideal_time
+from bench.models import MODELS, WORKLOADS, Point
 from bench.store import save_results
 
 CORES = 2
@@ -54,12 +54,13 @@ def grid(n: int) -> list[Point]:
 
 
 def benchmark(point: Point, rng: np.random.Generator, d: float = 0.002) -> pyperf.Benchmark:
-    """A benchmark of 8 runs x 5 values around the point's ideal time."""
-    ideal = ideal_time(point.workload, point.model, point.tasks, point.workers, CORES, d)
+    """A benchmark of 8 rounds x 5 values around the point's ideal time."""
+    ideal = ideal_time(WORKLOADS[point.workload].resource, MODELS[point.model].overlap,
+                       tasks=point.tasks, workers=point.workers, cores=CORES, gil=True, d=d)
     if point.metric == "cold":
         ideal = point.tasks * d / CORES + 0.05
     meta = {
-        "name": point.name, "unit": "second", "loops": 1, "concbench_format": 1,
+        "name": point.name, "unit": "second", "loops": 1, "concbench_format": 2,
         "concbench_version": "0.1.0", "workload": point.workload, "model": point.model,
         "tasks": point.tasks, "task_size": point.size,
         "task_unit": WORKLOADS[point.workload].unit, "metric": point.metric,
@@ -70,8 +71,9 @@ def benchmark(point: Point, rng: np.random.Generator, d: float = 0.002) -> pyper
     if point.start_method is not None:
         meta["start_method"] = point.start_method
     values = ideal * (1.05 + rng.lognormal(0.0, 0.04, size=(8, 5)))
-    runs = [pyperf.Run(list(map(float, row)), warmups=[(1, float(row[0]))], metadata=meta,
-                       collect_metadata=False) for row in values]
+    runs = [pyperf.Run(list(map(float, row)), warmups=[(1, float(row[0]))],
+                       metadata={**meta, "round": r}, collect_metadata=False)
+            for r, row in enumerate(values)]
     return pyperf.Benchmark(runs)
 
 
