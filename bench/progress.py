@@ -99,7 +99,8 @@ class RichProgress:
     def end(self, label: str, points: int, problems: Sequence[str]) -> None:
         for line in problems:
             self.console.print(f"[red]{line}[/red]", highlight=False)
-        if not label.startswith("extra"):
+        task = self.bar.tasks[0]
+        if task.total is not None and task.completed < task.total:  # extra rounds: not planned
             self.bar.advance(self.task)
 
     def note(self, message: str) -> None:
