@@ -26,6 +26,7 @@ the testable core; this is only its process wrapper.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from sys import UnraisableHookArgs
     from types import FrameType
+    from typing import NoReturn
 
 #: Exit code of an interrupted command, for SIGINT and SIGTERM alike (128 + SIGINT).
 INTERRUPTED = 130
@@ -162,8 +164,9 @@ def console(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit code of :func:`bench.cli.main`; 130 when SIGINT or SIGTERM
-        interrupted it, after one line on stderr.
+        The exit code of :func:`bench.cli.main`.  Interrupted by SIGINT or
+        SIGTERM, the process ends here with exit code 130, after one line on
+        stderr (see :func:`_exit_interrupted`).
     """
     _take_signals()
     sys.unraisablehook = _unraisable
@@ -176,10 +179,41 @@ def console(argv: Sequence[str] | None = None) -> int:
             _stop()
     except KeyboardInterrupt:
         code = INTERRUPTED
-        try:
-            print("concbench: interrupted", file=sys.stderr, flush=True)
-        except OSError:  # stderr closed or a broken pipe
-            pass
+        _say("concbench: interrupted")
+    except Exception:
+        if not _stopping:
+            raise  # a bug: its traceback is wanted
+        # an interrupt that surfaced as another error (a KeyboardInterrupt during an
+        # import compiling "\N{...}" escapes becomes a SyntaxError)
+        code = INTERRUPTED
+        _say("concbench: interrupted")
     if code == INTERRUPTED:
-        end_children()
+        _exit_interrupted()
     return code
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:  # stderr closed or a broken pipe
+        pass
+
+
+def _exit_interrupted() -> NoReturn:
+    """End the process with exit code 130, children gone, ``atexit`` handlers run.
+
+    Not through the interpreter's own exit: a KeyboardInterrupt that once
+    escaped code run by ``exec`` of a string (dataclasses, namedtuple) marks
+    the interpreter, which then ends itself with SIGINT (status -2) instead of
+    the code returned.  Non-daemon threads do not hold the exit up.
+    """
+    end_children()
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(INTERRUPTED)
