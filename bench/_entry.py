@@ -20,7 +20,7 @@ pandas, matplotlib and pyperf.  From then on:
   is not printed but delivered again a millisecond later.
 
 A signal that lands before this module runs (the interpreter's own start-up,
-about 20 ms) gets Python's default behaviour.  :func:`bench.cli.main` stays
+20-30 ms) gets Python's default behaviour.  :func:`bench.cli.main` stays
 the testable core; this is only its process wrapper.
 """
 
