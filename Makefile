@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint install clean
+.PHONY: run test test-busy lint install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,17 @@ run: $(STAMP)
 
 test: $(TSTAMP)
 	$(PY) -m pytest
+
+# The suite on a loaded host: a CPU hog keeps one core busy while pytest runs; the hog
+# is killed however pytest ends (pass, fail, Ctrl-C) and pytest's exit code is returned.
+test-busy: $(TSTAMP)
+	@$(PY) -c 'while True: pass' & hog=$$!; \
+	trap 'kill $$hog 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	echo "test-busy: CPU hog running (pid $$hog)"; \
+	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	echo "test-busy: pytest exited $$status; CPU hog stopped"; \
+	exit $$status
 
 lint: $(TSTAMP)
 	$(VENV)/bin/ruff check bench tests cpu_tasks.py scripts

@@ -2,12 +2,16 @@
 
 The public API is loaded lazily so that the measured children, which import
 ``bench.models`` and ``bench._child``, pull in nothing beyond the standard
-library, pyperf and ``cpu_tasks``.
+library, pyperf and ``cpu_tasks``, and so that the entry of the command
+line (:mod:`bench._entry`) can take over SIGINT and SIGTERM before anything
+heavy is imported.
 """
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs milliseconds before the entry takes over the signals
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

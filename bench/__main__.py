@@ -1,9 +1,9 @@
-"""``python -m bench``: the concbench command line."""
+"""``python -m bench``: the concbench command line (see :mod:`bench._entry`)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench.cli import main
+from bench._entry import console
 
-sys.exit(main())
+sys.exit(console())

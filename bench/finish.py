@@ -12,6 +12,9 @@ from bench.runner import RunResult
 def finish_run(result: RunResult, *, write_report: bool = True) -> int:
     """Report what a sweep left and return the run's exit code.
 
+    An interrupted sweep, or a Ctrl-C or SIGTERM while the report is drawn,
+    ends with one line saying what is kept and how to go on.
+
     Returns
     -------
     int
@@ -21,21 +24,30 @@ def finish_run(result: RunResult, *, write_report: bool = True) -> int:
     run_dir = result.run_dir
     results = run_dir / store.RESULTS
     done = sum(o.ok for o in result.outcomes)
-    print(f"concbench: {done} point{'s' * (done != 1)} measured, {len(result.failed)} failed; "
-          f"results in {results}", file=sys.stderr)
-    for o in result.failed:
-        print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)
+    failed = len(result.failed)
     if result.interrupted:
-        print(f"concbench: interrupted; finish with: concbench run --resume {run_dir}",
+        kept = (f"{done} point{'s' * (done != 1)} measured"
+                + (f", {failed} failed" if failed else "")
+                + (f", results in {results}" if results.exists() else ""))
+        print(f"concbench: interrupted ({kept}); finish with: concbench run --resume {run_dir}",
               file=sys.stderr)
         return 130
-    if write_report and results.exists():
-        try:
-            from bench.report import write_report as _write
-        except ModuleNotFoundError:  # the report module is optional for a bare sweep
-            pass
-        else:
-            index = _write(results, run_dir)
-            print(f"concbench: report in {index}", file=sys.stderr)
-    store.point_latest(Path(run_dir).parent, Path(run_dir))
+    try:
+        print(f"concbench: {done} point{'s' * (done != 1)} measured, {failed} failed; "
+              f"results in {results}", file=sys.stderr)
+        for o in result.failed:
+            print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)
+        if write_report and results.exists():
+            try:
+                from bench.report import write_report as _write
+            except ModuleNotFoundError:  # the report module is optional for a bare sweep
+                pass
+            else:
+                index = _write(results, run_dir)
+                print(f"concbench: report in {index}", file=sys.stderr)
+        store.point_latest(Path(run_dir).parent, Path(run_dir))
+    except KeyboardInterrupt:
+        print(f"concbench: interrupted after the sweep (results in {results}); "
+              f"draw the report with: concbench report {run_dir}", file=sys.stderr)
+        return 130
     return 1 if result.failed else 0

@@ -9,10 +9,10 @@ environment of :func:`bench.export.render` and Markdown through
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -222,13 +222,32 @@ def render_workers(n_charts: int) -> int:
     return max(1, min(n_charts, len(os.sched_getaffinity(0)), MAX_RENDER_WORKERS))
 
 
+#: Signals the chart workers leave to the parent.
+_INTERRUPTS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def _chart_worker_init() -> None:
+    """Start of a chart worker: Ctrl-C is the parent's business, SIGTERM ends the worker.
+
+    A terminal's Ctrl-C reaches the whole foreground process group, workers
+    included; the parent stops and ends them itself, so they ignore SIGINT
+    rather than each printing a traceback.  They were forked with both
+    signals blocked (see :func:`build_charts`) and unblock them here.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+
+
 def build_charts(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path, *,
                  workers: int | None = None) -> list[Chart]:
     """Draw and save every chart the run's data supports, one figure per chart kind.
 
     Panels are per workload or pooled model, never per point, so the number
     of figures stays bounded however large the grid.  ``workers`` (default
-    :func:`render_workers`) processes draw the figures.
+    :func:`render_workers`) processes draw the figures.  Interrupted (Ctrl-C,
+    SIGTERM), the workers are ended at once rather than left to finish their
+    charts.
     """
     kinds = chart_kinds(summary, host)
     workers = render_workers(len(kinds)) if workers is None else workers
@@ -236,9 +255,18 @@ def build_charts(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path, *,
         return [_render(k, summary, host, out_dir) for k in kinds]
     costly_first = sorted(kinds, key=lambda k: k not in ("efficiency", "wall_time"))
     ctx = multiprocessing.get_context("fork")
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = {k: pool.submit(_render, k, summary, host, out_dir) for k in costly_first}
-        return [futures[k].result() for k in kinds]
+    # Signals stay blocked while the pool forks its workers (they inherit the mask
+    # until their initializer runs), so an interrupt never lands half-way through
+    # its start; a pending one is raised inside the with block, which ends the pool.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        with ctx.Pool(workers, initializer=_chart_worker_init) as pool:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            pending = {k: pool.apply_async(_render, (k, summary, host, out_dir))
+                       for k in costly_first}
+            return [pending[k].get() for k in kinds]
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 # ------------------------------------------------------------------------ tables
