@@ -100,14 +100,16 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
                                         "status": str(status), "output": str(output)}),
                             encoding="utf-8")
         with (Path(tmp) / "log").open("w+b") as log:
-            proc = subprocess.Popen(interp.command("bench._child", str(job_file)),
-                                    env={**interp.env, "CONCBENCH_RUN": run_name},
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc: subprocess.Popen[bytes] | None = None
             try:
+                proc = subprocess.Popen(interp.command("bench._child", str(job_file)),
+                                        env={**interp.env, "CONCBENCH_RUN": run_name},
+                                        stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
                 code, hung = _wait(proc, status, timeout)
             finally:
-                kill_group(proc)  # pool workers a crashed child left behind die too
+                if proc is not None:  # pool workers a crashed child left behind die too
+                    kill_group(proc)
             log.seek(0)
             text = log.read().decode("utf-8", "replace")
         lines = _status(status)

@@ -134,19 +134,47 @@ class _Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def _interruptible() -> Iterator[None]:
+    """SIGTERM as Ctrl-C during the sweep; after the first signal, both are ignored.
+
+    So that the manifest written on the way out cannot be interrupted by a
+    second signal.  Where the command line's entry already handles SIGTERM,
+    its handler stays.  The previous handlers are restored at the end.
+    """
     def handler(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise _Terminated
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        if previous[signal.SIGTERM] == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            if old is not None:
+                signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def _no_signals() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM while the way out writes the manifest (main thread only)."""
+    try:
+        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            if old is not None:
+                signal.signal(sig, old)
 
 
 def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -351,7 +379,7 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
     sweep = _Sweep(config, run_dir, interp, points, manifest, benchmarks, progress)
     interrupted = False
     t0 = time.monotonic()
-    with _sigterm_as_interrupt():
+    with _interruptible():
         try:
             before = noise.probe()
             sweep.planned()
@@ -361,11 +389,12 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated
             interrupted = True
         finally:
-            progress.close()
-            statuses = {e["status"] for e in manifest["points"]}
-            manifest["status"] = ("interrupted" if interrupted or "pending" in statuses
-                                  else "failed" if "failed" in statuses else "complete")
-            store.write_manifest(run_dir, manifest)
+            with _no_signals():
+                progress.close()
+                statuses = {e["status"] for e in manifest["points"]}
+                manifest["status"] = ("interrupted" if interrupted or "pending" in statuses
+                                      else "failed" if "failed" in statuses else "complete")
+                store.write_manifest(run_dir, manifest)
     outcomes = [Outcome(p, sweep.entries[p.name]["status"] == "done",
                         sweep.entries[p.name]["reason"], 0.0, sweep.bench.get(p.name))
                 for p in points if sweep.entries[p.name]["status"] != "pending"]

@@ -100,7 +100,7 @@ def write(path: Path, factor: float) -> Path:
     values = {SEQ: [0.040, 0.041, 0.039, 0.040, 0.042, 0.038],
               POOL: [0.020, 0.021, 0.019, 0.020, 0.021, 0.019]}
     return write_results(path, [make_benchmark(p, [v * (factor if p == POOL else 1) for v in vs],
-                                               runs=3)
+                                               runs=6)
                                 for p, vs in values.items()])
 
 

@@ -145,7 +145,7 @@ class Moment:
 
 
 INT, TERM = signal.SIGINT, signal.SIGTERM
-MEASURING = r"^concbench: measuring"
+MEASURING = r"^concbench: \d+ planned group-rounds"
 SWEPT = r"points? measured, \d+ failed"
 MOMENTS = [
     # the first second: imports, argument parsing, the host probe, planning, the noise probe
@@ -156,15 +156,15 @@ MOMENTS = [
     Moment(0.35, INT, script=True, group=True),
     Moment(0.5, TERM),
     Moment(0.8, INT),
-    # the sweep: a child starting, pyperf measuring and writing, a point just saved
+    # the sweep: a round child starting, measuring and writing, a group-round just saved
     Moment(0.0, TERM, after=MEASURING),
     Moment(0.15, INT, after=MEASURING, group=True),
-    Moment(0.0, INT, after=r"^\[1/"),
-    Moment(0.25, TERM, after=r"^\[1/"),
-    Moment(0.1, INT, after=r"^\[2/", group=True),  # the process pool point
-    Moment(0.3, TERM, after=r"^\[2/"),
-    Moment(0.0, TERM, after=r"^\[3/"),
-    Moment(0.3, INT, after=r"^\[4/", group=True),  # the closing noise probe
+    Moment(0.0, INT, after=r"^\[1\] "),
+    Moment(0.25, TERM, after=r"^\[1\] "),
+    Moment(0.1, INT, after=r"^\[2\] ", group=True),
+    Moment(0.3, TERM, after=r"^\[6\] "),
+    Moment(0.0, TERM, after=r"^\[9\] "),
+    Moment(0.3, INT, after=r"^\[12\] ", group=True),  # the closing noise probe
     # the report: loading and aggregating, charts drawn in forked workers, files written
     Moment(0.0, INT, after=SWEPT, group=True),
     Moment(0.2, TERM, after=SWEPT),

@@ -105,7 +105,7 @@ def test_load_results_refuses_foreign_pyperf_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "message"),
-                         [(2, "written by a newer concbench (format 2"),
+                         [(3, "written by a newer concbench (format 3"),
                           ("1", "bad concbench_format '1'"),
                           (0, "bad concbench_format 0")])
 def test_load_results_checks_the_format_version(tmp_path: Path, fmt: object,
