@@ -1,7 +1,7 @@
 """concbench: when does Python work gain from asyncio, threads or processes?
 
 The public API is loaded lazily so that the measured children, which import
-``bench.models`` and ``bench._child``, pull in nothing beyond the standard
+``bench.scenarios.models`` and ``bench.measure.child``, pull in nothing beyond the standard
 library, pyperf and ``cpu_tasks``, and so that the entry of the command
 line (:mod:`bench._entry`) can take over SIGINT and SIGTERM before anything
 heavy is imported.
@@ -16,13 +16,13 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load": "bench.aggregate",
-    "tidy": "bench.aggregate",
-    "summarize": "bench.aggregate",
-    "expand": "bench.grid",
-    "GridSpec": "bench.grid",
-    "host_record": "bench.host",
-    "Point": "bench.models",
+    "load": "bench.results.aggregate",
+    "tidy": "bench.results.aggregate",
+    "summarize": "bench.results.aggregate",
+    "expand": "bench.scenarios.grid",
+    "GridSpec": "bench.scenarios.grid",
+    "host_record": "bench.measure.host",
+    "Point": "bench.scenarios.models",
     "UsageError": "bench.errors",
 }
 

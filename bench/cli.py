@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from bench.errors import UsageError
-from bench.grid import DEFAULT_POINT_TIMEOUT
+from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
 
 if TYPE_CHECKING:
-    from bench.runner import RunConfig
+    from bench.measure.runner import RunConfig
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -50,8 +50,8 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    from bench.grid import GridSpec
-    from bench.runner import RunConfig
+    from bench.measure.runner import RunConfig
+    from bench.scenarios.grid import GridSpec
 
     grid = GridSpec(profile=args.profile, workloads=args.workloads, models=args.models,
                     tasks=args.tasks, workers=args.workers, start_methods=args.start_methods,
@@ -64,22 +64,22 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Measure a grid (or finish one with --resume) and write its report."""
-    from bench import runner
-    from bench.progress import make_progress
+    from bench.measure import runner
+    from bench.measure.progress import make_progress
 
     progress = make_progress(args.quiet)
     if args.resume:
         result = runner.resume(Path(args.resume), progress)
     else:
         result = runner.start(_config(args), progress, force=args.force)
-    from bench.finish import finish_run
+    from bench.report.finish import finish_run
 
     return finish_run(result, write_report=not args.no_report)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the points a run would measure, without running them."""
-    from bench.runner import plan
+    from bench.measure.runner import plan
 
     interp, points = plan(_config(args))
     for p in points:
@@ -91,7 +91,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print the host record of the interpreter that would run the children."""
-    from bench.interpreter import resolve
+    from bench.measure.interpreter import resolve
 
     record = resolve(args.python).record
     if args.json:
@@ -105,8 +105,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the report of any results file."""
-    from bench.report import write_report
-    from bench.store import resolve_results
+    from bench.report.html import write_report
+    from bench.results.store import resolve_results
 
     results = resolve_results(args.results)
     index = write_report(results, args.output_dir or results.parent)
@@ -116,7 +116,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two or more runs side by side."""
-    from bench.compare import write_comparison
+    from bench.gate.compare_report import write_comparison
 
     if len(args.results) < 2:
         raise UsageError("compare needs at least two results files")
@@ -127,7 +127,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """The regression gate: 0 fine, 1 regressed, 2 bad input."""
-    from bench.check import parse_slowdown, run_check
+    from bench.gate.check import parse_slowdown
+    from bench.gate.check_report import run_check
 
     if not 0 < args.alpha < 1:
         raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")

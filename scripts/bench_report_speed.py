@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pyperf
 
-from bench.grid import GridSpec, expand
-from bench.ideal import ideal_time
-from bench.models import MODELS, WORKLOADS, Point
-from bench.store import save_results
+from bench.results.ideal import ideal_time
+from bench.results.store import save_results
+from bench.scenarios.grid import GridSpec, expand
+from bench.scenarios.models import MODELS, WORKLOADS, Point
 
 CORES = 2
 HOST = {

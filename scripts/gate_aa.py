@@ -32,9 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.aggregate import RunData, load
-from bench.check import check_runs
-from bench.store import RESULTS
+from bench.gate.check import check_runs
+from bench.results.aggregate import RunData, load
+from bench.results.store import RESULTS
 
 SETTINGS = {"time": [(0.002, 0.10), (0.002, 0.05), (0.01, 0.10), (0.05, 0.10), (0.002, 0.15),
                       (0.002, 0.20)],

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.interpreter import Interpreter, resolve
+from bench.measure.interpreter import Interpreter, resolve
 
 DATA = Path(__file__).parent / "data"
 

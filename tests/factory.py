@@ -13,8 +13,8 @@ from typing import Any
 
 import pyperf
 
-from bench.models import Point
-from bench.store import save_results
+from bench.results.store import save_results
+from bench.scenarios.models import Point
 
 HOST: dict[str, Any] = {
     "host_cpu_model": "Test CPU 3000",
@@ -70,11 +70,11 @@ def write_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> Path:
 
 def fake_child(interp: Any, job: dict[str, Any], points: Sequence[Point],
                timeout: float, run_name: str = "") -> Any:
-    """Stands in for :func:`bench.launch.run_child`: instant values, one run per point.
+    """Stands in for :func:`bench.measure.launch.run_child`: instant values, one run per point.
 
     Each benchmark carries the job's metadata and round, as a real child writes.
     """
-    from bench.launch import ChildResult
+    from bench.measure.launch import ChildResult
 
     return ChildResult(benchmarks=[
         make_benchmark(p, [1e-3] * 3, **{**job["meta"][p.name], "round": job["round"]})

@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import aggregate
-from bench.aggregate import SUMMARY_COLUMNS, amdahl, load
-from bench.ideal import karp_flatt
-from bench.models import Point
+from bench.results import aggregate
+from bench.results.aggregate import SUMMARY_COLUMNS, amdahl, load
+from bench.results.ideal import karp_flatt
+from bench.scenarios.models import Point
 from tests.factory import make_benchmark, write_results
 
 CPU, SLEEP = 4.0, 0.01

@@ -24,9 +24,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import cli, runner, store
+from bench import cli
 from bench.errors import UsageError
-from bench.models import Point
+from bench.measure import runner
+from bench.results import store
+from bench.scenarios.models import Point
 from tests.factory import fake_child, make_benchmark, write_results
 
 SEQ = Point("cpu", "sequential", 4, size=2000.0)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import report
+from bench.report import html as report
 from tests.test_aggregate import write_hand_made
 
 pytestmark = pytest.mark.browser

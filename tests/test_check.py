@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import store
-from bench.aggregate import load
-from bench.check import check_runs, parse_slowdown, run_check
 from bench.errors import UsageError
-from bench.gate_stats import (
+from bench.gate.check import check_runs, parse_slowdown
+from bench.gate.check_report import run_check
+from bench.gate.stats import (
     bh_adjust,
     gate,
     mann_whitney_greater,
@@ -25,7 +24,9 @@ from bench.gate_stats import (
     rounds_needed,
     slowdown_ci,
 )
-from bench.models import Point
+from bench.results import store
+from bench.results.aggregate import load
+from bench.scenarios.models import Point
 from tests.factory import HOST, make_benchmark, write_results
 
 SEQ = Point("cpu", "sequential", 4, size=1000.0)

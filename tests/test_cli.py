@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import bench.runner
-from bench import host
-from bench.grid import GridSpec
-from bench.interpreter import Interpreter
-from bench.runner import RunConfig, plan
+import bench.measure.runner
+from bench.measure import host
+from bench.measure.interpreter import Interpreter
+from bench.measure.runner import RunConfig, plan
+from bench.scenarios.grid import GridSpec
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]
@@ -75,7 +75,7 @@ def test_start_method_the_platform_lacks(cli: Cli, tmp_path: Path,
     def resolve(python: str | None) -> Interpreter:
         return Interpreter(interp.executable, interp.env, record)
 
-    monkeypatch.setattr(bench.runner, "resolve", resolve)
+    monkeypatch.setattr(bench.measure.runner, "resolve", resolve)
     result = cli(*run_args(tmp_path, "--models", "process_pool", "--start-methods", "fork"))
     assert_usage_error(result, "'fork'", "offers spawn")
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.aggregate import load
-from bench.compare import compare_runs, host_differences, write_comparison
-from bench.compare_plots import plot_efficiency_overlay, plot_speedup_overlay
 from bench.errors import UsageError
-from bench.export import new_figure
-from bench.models import Point
+from bench.gate.compare import compare_runs, host_differences
+from bench.gate.compare_plots import plot_efficiency_overlay, plot_speedup_overlay
+from bench.gate.compare_report import write_comparison
+from bench.report.export import new_figure
+from bench.results.aggregate import load
+from bench.scenarios.models import Point
 from tests.factory import HOST, make_benchmark, write_results
 
 SEQ = Point("cpu", "sequential", 4, size=1000.0)

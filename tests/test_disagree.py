@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bench.models import Point
+from bench.scenarios.models import Point
 from tests.factory import make_benchmark, write_results
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "disagree.py"

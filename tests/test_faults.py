@@ -1,6 +1,6 @@
 """Issue 5 parts 1-2: a failing point is isolated, nothing measured is lost.
 
-Real runs (marked slow) inject each fault of ``bench._child.inject_fault``
+Real runs (marked slow) inject each fault of ``bench.measure.child.inject_fault``
 through ``CONCBENCH_FAULT`` into one point of a two-point grid, interrupt a
 real sweep with SIGINT/SIGTERM, and finish each run with ``--resume``.
 In-process tests (fast) replace the measured child with hand-made
@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
-from bench import cli, runner, store
-from bench.models import Point
+from bench import cli
+from bench.measure import runner
+from bench.results import store
+from bench.scenarios.models import Point
 from tests.factory import fake_child, make_benchmark, write_results
 
 SEQ = "cpu/sequential/t4"
@@ -201,8 +203,8 @@ def test_kill_worker_always_breaks_pool() -> None:
     """
     script = """
 from concurrent.futures.process import BrokenProcessPool
-from bench._child import inject_fault
-from bench.models import Point
+from bench.measure.child import inject_fault
+from bench.scenarios.models import Point
 point = Point("cpu", "process_pool", 4, 2, "fork", 2000.0)
 spec = point.name.replace("[", "[[]") + "=kill_worker"
 survived = 0

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bench.errors import UsageError
-from bench.grid import PROFILES, GridSpec, expand, task_size, worker_counts
-from bench.models import MODELS, WORKLOADS, Point, supported
+from bench.scenarios.grid import PROFILES, GridSpec, expand, task_size, worker_counts
+from bench.scenarios.models import MODELS, WORKLOADS, Point, supported
 
 ALL_METHODS = ("fork", "spawn", "forkserver")
 ASYNC_MODELS = {"asyncio_await", "asyncio_gather", "asyncio_create_task", "asyncio_taskgroup"}

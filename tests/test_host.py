@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import host
-from bench.host import cgroup_quota, parse_cfs, parse_cpu_max, usable_cores
-from bench.interpreter import Interpreter
+from bench.measure import host
+from bench.measure.host import cgroup_quota, parse_cfs, parse_cpu_max, usable_cores
+from bench.measure.interpreter import Interpreter
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,7 +133,7 @@ def test_host_record_is_valid_pyperf_metadata() -> None:
 
 
 def test_python_m_bench_host_prints_the_record(interp: Interpreter) -> None:
-    # resolve(None) ran ``python -m bench.host`` in a subprocess and parsed its JSON
+    # resolve(None) ran ``python -m bench.measure.host`` in a subprocess and parsed its JSON
     record = interp.record
     assert set(record) == set(host.host_record())
     assert record["usable_cores"] == host.host_record()["usable_cores"]

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from bench import ideal
-from bench.ideal import (
+from bench.results import ideal
+from bench.results.ideal import (
     OVERLAPS,
     RESOURCES,
     frame_parallelism,
@@ -20,7 +20,7 @@ from bench.ideal import (
     scaling_parallelism,
     scaling_reason,
 )
-from bench.models import MODELS, WORKLOADS
+from bench.scenarios.models import MODELS, WORKLOADS
 
 
 def par(resource: str, overlap: str, t: int, w: int | None, c: int = 2,

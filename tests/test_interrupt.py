@@ -289,7 +289,7 @@ def test_entry_imports_nothing_heavy() -> None:
     out = subprocess.run(
         [sys.executable, "-c", "import sys, bench._entry; print(' '.join(sys.modules))"],
         capture_output=True, text=True, check=True, timeout=60).stdout.split()
-    heavy = {"bench.cli", "bench.runner", "pyperf", "pandas", "matplotlib", "typing"}
+    heavy = {"bench.cli", "bench.measure.runner", "pyperf", "pandas", "matplotlib", "typing"}
     assert not heavy & set(out)
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import cpu_tasks
-from bench.models import (
+from bench.scenarios.models import (
     MODELS,
     WORKLOADS,
     Point,

@@ -1,4 +1,4 @@
-"""Issue 5 part 4: a noisy host is flagged (bench.noise), in run.json, the report and check."""
+"""Issue 5 part 4: a noisy host is flagged (bench.measure.noise): run.json, the report, check."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from bench import cli, noise, store
-from bench.models import Point
+from bench import cli
+from bench.measure import noise
+from bench.results import store
+from bench.scenarios.models import Point
 from tests.factory import make_benchmark, write_results
 
 

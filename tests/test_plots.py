@@ -10,9 +10,9 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
-from bench import plots
-from bench.aggregate import load
-from bench.export import new_figure
+from bench.report.export import new_figure
+from bench.report import plots
+from bench.results.aggregate import load
 from tests.factory import HOST
 from tests.test_aggregate import write_hand_made
 

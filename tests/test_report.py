@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import report
-from bench.aggregate import SUMMARY_COLUMNS, load
-from bench.findings import findings, stable_share
-from bench.models import Point
+from bench.report.findings import findings, stable_share
+from bench.report import html as report
+from bench.results.aggregate import SUMMARY_COLUMNS, load
+from bench.scenarios.models import Point
 from tests.factory import HOST
 from tests.test_aggregate import HAND_MADE, write_hand_made
 
@@ -218,7 +218,7 @@ def test_point_factory_matches_names() -> None:
 
 
 def test_export_helpers_escape_and_bound_names() -> None:
-    from bench.export import md_escape, safe_stem
+    from bench.report.export import md_escape, safe_stem
 
     assert md_escape("a&lt;b | <i>") == r"a\&lt;b \| \<i\>"
     long_a, long_b = safe_stem("w" * 300 + "a"), safe_stem("w" * 300 + "b")

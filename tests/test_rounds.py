@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from bench.models import Point
-from bench.rounds import ExtraRounds, baseline_of, group_key, groups, round_order
+from bench.measure.rounds import ExtraRounds, baseline_of, group_key, groups, round_order
+from bench.scenarios.models import Point
 
 SEQ4 = Point("cpu", "sequential", 4, size=10.0)
 POOL4 = Point("cpu", "process_pool", 4, 2, "fork", 10.0)

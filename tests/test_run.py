@@ -16,14 +16,14 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from bench import store
 from bench.cli import main
-from bench.grid import PROFILES, GridSpec, task_size
-from bench.host import FORMAT_VERSION
-from bench.interpreter import Interpreter
-from bench.launch import run_child
-from bench.models import Point
-from bench.runner import RunConfig, plan
+from bench.measure.interpreter import Interpreter
+from bench.measure.launch import run_child
+from bench.measure.runner import RunConfig, plan
+from bench.results import store
+from bench.results.store import FORMAT_VERSION
+from bench.scenarios.grid import PROFILES, GridSpec, task_size
+from bench.scenarios.models import Point
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = PROFILES["smoke"]
@@ -173,7 +173,7 @@ def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
 def test_extra_rounds_while_time_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         until_s: float) -> None:
     """Every point counts as unstable (threshold below 0): extra rounds up to the limit, in time."""
-    monkeypatch.setattr("bench.aggregate.STABLE_HALF_WIDTH", -1.0)
+    monkeypatch.setattr("bench.results.aggregate.STABLE_HALF_WIDTH", -1.0)
     monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(
         SMOKE, rounds=2, max_rounds=4, until_s=until_s))
     code, err = run_main("run", *GRID, "--output-dir", str(tmp_path), "--name", "r",
@@ -317,7 +317,7 @@ def test_console_script(tmp_path: Path) -> None:
 
 def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> None:
     """The round child imports pyperf only after its pools are closed, so no worker has it."""
-    code = ("import json, sys, bench._child; "
+    code = ("import json, sys, bench.measure.child; "
             "print(json.dumps(sorted(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True, cwd=REPO)
@@ -326,7 +326,7 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
     allowed = set(sys.stdlib_module_names) | {"bench", "cpu_tasks"}
     assert top - allowed == set()
     assert {m for m in modules if m.split(".")[0] == "bench"} <= {
-        "bench", "bench.models", "bench._child"}
+        "bench", "bench.scenarios.models", "bench.measure.child"}
     assert "pyperf" not in top
     assert "argparse" not in top
 
@@ -336,8 +336,8 @@ def test_pool_workers_import_no_harness_module(method: str) -> None:
     """A spawn or forkserver worker of the child imports what a user's program's would."""
     code = f"""
 import concurrent.futures as cf, json, multiprocessing as mp, sys
-import bench._child as child
-sys.modules["__main__"] = child  # as under python -m bench._child
+import bench.measure.child as child
+sys.modules["__main__"] = child  # as under python -m bench.measure.child
 if __name__ == "__main__":
     with cf.ProcessPoolExecutor(1, mp_context=mp.get_context({method!r})) as pool:
         print(json.dumps(pool.submit(eval, "sorted(__import__('sys').modules)").result()))
@@ -345,6 +345,6 @@ if __name__ == "__main__":
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True, cwd=REPO)
     modules = set(json.loads(out.stdout.splitlines()[-1]))
-    assert "bench._child" not in modules or "__mp_main__" in modules
+    assert "bench.measure.child" not in modules or "__mp_main__" in modules
     for harness in ("pyperf", "argparse", "pandas", "numpy", "rich"):
         assert harness not in modules, harness

@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bench
-from bench import cli, runner, store
+from bench import cli
 from bench.errors import UsageError
-from bench.export import safe_stem
-from bench.models import Point
+from bench.measure import runner
+from bench.report.export import safe_stem
+from bench.results import store
+from bench.scenarios.models import Point
 from tests.factory import HOST, fake_child, make_benchmark, write_results
 
 BENCH_DIR = Path(bench.__file__).parent

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from bench import stats
+from bench.results import stats
 
 SIMS = 2000
 TRUE_MEDIAN = 0.010

@@ -10,9 +10,9 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from bench import store
 from bench.errors import UsageError
-from bench.models import Point
+from bench.results import store
+from bench.scenarios.models import Point
 from tests.factory import make_benchmark, write_results
 
 SEQ = Point("cpu", "sequential", 4, size=1000.0)

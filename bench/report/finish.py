@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench import store
-from bench.runner import RunResult
+from bench.measure.runner import RunResult
+from bench.results import store
 
 
 def finish_run(result: RunResult, *, write_report: bool = True) -> int:
@@ -39,7 +39,7 @@ def finish_run(result: RunResult, *, write_report: bool = True) -> int:
             print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)
         if write_report and results.exists():
             try:
-                from bench.report import write_report as _write
+                from bench.report.html import write_report as _write
             except ModuleNotFoundError:  # the report module is optional for a bare sweep
                 pass
             else:

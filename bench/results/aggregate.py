@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 import pyperf
 
-from bench import ideal, stats, store
 from bench.errors import UsageError
-from bench.models import RESOURCES, WORKLOADS
-from bench.store import load_results
+from bench.results import ideal, stats, store
+from bench.results.store import load_results
+from bench.scenarios.models import RESOURCES, WORKLOADS
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
 STABLE_HALF_WIDTH = 0.05
@@ -64,7 +64,7 @@ SUMMARY_COLUMNS = {
     "speedup_ci_low": "95 % CI of the speedup, low end: order statistics of the paired ratios",
     "speedup_ci_high": "95 % CI of the speedup, high end",
     "ideal_parallelism": "the ideal speedup of this model on this resource kind, W, C, T "
-                         "and GIL (bench.ideal)",
+                         "and GIL (bench.results.ideal)",
     "efficiency": "ideal time / measured time, with the paired baseline "
                   "(= speedup / ideal_parallelism; about 1 at best)",
     "ideal_s": "the model's ideal batch time from d = sequential median / T",
@@ -174,18 +174,18 @@ def _baselines(s: pd.DataFrame) -> dict[str, str]:
 
 
 def _overlap(model: str) -> str:
-    from bench.models import MODELS
+    from bench.scenarios.models import MODELS
 
     return MODELS[model].overlap if model in MODELS else ""
 
 
 def _known(resource: str, model: str) -> bool:
-    """Whether bench.ideal knows this resource kind and model (a foreign file may not)."""
+    """Whether bench.results.ideal knows this resource kind and model (a foreign file may not)."""
     return resource in RESOURCES and _overlap(model) in ideal.OVERLAPS
 
 
 def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
-    """The columns that read :mod:`bench.ideal`: ideal time and parallelism, efficiency, K-F."""
+    """The columns that read :mod:`bench.results.ideal`: ideal time, parallelism, efficiency."""
     ideal_s, par, kf = [], [], []
     for name, r in zip(s.index, s.itertuples(), strict=True):
         overlap = _overlap(str(r.model))
@@ -214,7 +214,7 @@ def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """One row per point: per-round intervals, paired speedups, efficiencies and ideals.
 
-    See :mod:`bench.stats` for the intervals (the round is the unit) and
+    See :mod:`bench.results.stats` for the intervals (the round is the unit) and
     :data:`SUMMARY_COLUMNS` for every column.
     """
     if df.empty:
@@ -266,7 +266,7 @@ def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
     """Amdahl serial fraction fitted over worker counts, per pooled model.
 
     Least squares of ``1/S - 1/p = s (1 - 1/p)`` over the points where the
-    fit means something (:func:`bench.ideal.scaling_parallelism`: CPU-bound
+    fit means something (:func:`bench.results.ideal.scaling_parallelism`: CPU-bound
     work on workers that truly run in parallel, p = min(W, C, T) with
     2 <= p and W <= C), clipped to [0, 1]; one row per (workload, model,
     start_method, tasks).

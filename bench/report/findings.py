@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from bench.ideal import gil_of, point_parallelism, resource_of, runs_in_parallel
-from bench.models import MODELS
-from bench.plots import cold_pairs, lesson_bars, series_label, steady
+from bench.report.plots import cold_pairs, lesson_bars, series_label, steady
+from bench.results.ideal import gil_of, point_parallelism, resource_of, runs_in_parallel
+from bench.scenarios.models import MODELS
 
 
 def _overlap(model: str) -> str:
@@ -39,7 +39,7 @@ def _x(value: float) -> str:
 
 
 def _ideal(summary: pd.DataFrame, r: pd.Series, cores: int) -> float:
-    """The ideal speedup of the point ``r`` (:func:`bench.ideal.ideal_parallelism`)."""
+    """The ideal speedup of the point ``r`` (:func:`bench.results.ideal.ideal_parallelism`)."""
     c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
     return point_parallelism(summary, workload=str(r["workload"]), model=str(r["model"]),
                              tasks=int(r["tasks"]), workers=r["workers"], cores=c)
@@ -165,7 +165,7 @@ def findings(summary: pd.DataFrame, cores: int) -> list[str]:
     Parameters
     ----------
     summary
-        The summary frame of :func:`bench.aggregate.summarize`.
+        The summary frame of :func:`bench.results.aggregate.summarize`.
     cores
         Usable cores C of the measuring host.
 

@@ -32,7 +32,7 @@ WARM_TIMEOUT = 60.0
 
 
 # --------------------------------------------------------------------- workloads
-#: What a task spends its time on; the model of the ideal (:mod:`bench.ideal`) reads it.
+#: What a task spends its time on; the model of the ideal (:mod:`bench.results.ideal`) reads it.
 #: ``cpu_gil``: Python bytecode, holding the GIL; ``cpu_nogil``: CPU work in C that
 #: releases the GIL; ``blocking_wait``: a blocking call that waits (I/O, sleep);
 #: ``async_wait``: an awaitable that waits without blocking the event loop.
@@ -136,7 +136,7 @@ class ModelDef:
     min_python: tuple[int, int] = (3, 10)
     #: What runs tasks at once: ``none`` (one after another), ``event_loop``
     #: (coroutines overlap their async waits), ``threads`` or ``processes``
-    #: (W workers).  The model of the ideal (:mod:`bench.ideal`) reads it.
+    #: (W workers).  The model of the ideal (:mod:`bench.results.ideal`) reads it.
     overlap: str = "none"
 
     def accepts(self, workload: Workload) -> bool:

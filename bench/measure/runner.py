@@ -1,8 +1,8 @@
 """Run a grid as a series of rounds, saving each child's values as it completes.
 
-A round measures every point once: one child (:mod:`bench._child`, started by
-:mod:`bench.launch`) per group of points sharing a workload, a task count and
-a task size, the groups in a seeded pseudo-random order (:mod:`bench.rounds`).
+A round measures every point once: one child (:mod:`bench.measure.child`, started by
+:mod:`bench.measure.launch`) per group of points sharing a workload, a task count and
+a task size, the groups in a seeded pseudo-random order (:mod:`bench.measure.rounds`).
 Children run one at a time (never two at once: they would share the cores
 they measure).  A point that fails, crashes its child or hangs is recorded as
 failed with its reason; the rest of its group is measured again without it,
@@ -29,15 +29,17 @@ from typing import Any
 import pyperf
 
 import bench
-from bench import noise, store
 from bench.errors import UsageError
-from bench.grid import DEFAULT_POINT_TIMEOUT, PROFILES, GridSpec, Profile, expand
-from bench.host import FORMAT_VERSION, git_commit
-from bench.interpreter import Interpreter, resolve
-from bench.launch import run_child
-from bench.models import WORKLOADS, Point
-from bench.progress import Progress
-from bench.rounds import ExtraRounds, GroupKey, baseline_of, group_key, groups, round_order
+from bench.measure import noise
+from bench.measure.host import git_commit
+from bench.measure.interpreter import Interpreter, resolve
+from bench.measure.launch import run_child
+from bench.measure.progress import Progress
+from bench.measure.rounds import ExtraRounds, GroupKey, baseline_of, group_key, groups, round_order
+from bench.results import store
+from bench.results.store import FORMAT_VERSION
+from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT, PROFILES, GridSpec, Profile, expand
+from bench.scenarios.models import WORKLOADS, Point
 
 
 @dataclass
@@ -344,7 +346,7 @@ class _Sweep:
         """Extra rounds where the intervals are widest, while the profile's time allows."""
         if self.profile.max_rounds <= self.profile.rounds:
             return
-        from bench.aggregate import STABLE_HALF_WIDTH, widths  # pandas, scipy: only here
+        from bench.results.aggregate import STABLE_HALF_WIDTH, widths  # pandas, scipy: only here
 
         chooser = ExtraRounds(STABLE_HALF_WIDTH, self.profile.max_rounds, self.costs)
         first = True

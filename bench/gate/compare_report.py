@@ -1,20 +1,23 @@
 """Write a comparison: ``index.html``, ``comparison.md``, ``points.csv``, ``hosts.csv``, charts.
 
 Every string from a results file reaches HTML through the autoescaping
-environment of :func:`bench.export.render`, and Markdown through
-:func:`bench.export.md_escape`.
+environment of :func:`bench.report.export.render`, and Markdown through
+:func:`bench.report.export.md_escape`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.compare import Comparison
-from bench.compare_plots import plot_efficiency_overlay, plot_speedup_overlay, series
-from bench.export import (
+from bench.errors import UsageError
+from bench.gate.compare import NOT_COMPARABLE, Comparison, compare_runs
+from bench.gate.compare_plots import plot_efficiency_overlay, plot_speedup_overlay, series
+from bench.report.export import (
     data_uri,
     fmt_ms,
     fmt_num,
@@ -25,6 +28,7 @@ from bench.export import (
     render,
     save_figure,
 )
+from bench.results.aggregate import load
 
 
 def point_rows(c: Comparison) -> list[dict[str, Any]]:
@@ -124,3 +128,39 @@ def write_files(c: Comparison, out_dir: Path) -> Path:
     index = out_dir / "index.html"
     index.write_text(html, encoding="utf-8")
     return index
+
+
+def write_comparison(paths: Sequence[Path], out_dir: Path) -> Path:
+    """Compare the runs at ``paths`` and write HTML, Markdown and CSV to ``out_dir``.
+
+    Parameters
+    ----------
+    paths : Sequence[pathlib.Path]
+        Results files or run directories, two or more; the first is the
+        reference of the ratios.
+    out_dir : pathlib.Path
+        Where ``index.html``, ``comparison.md``, ``points.csv``, ``hosts.csv``
+        and the charts go (created if needed).
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``index.html``.
+
+    Points of the same name doing different work are listed under
+    :data:`NOT_COMPARABLE` with the points left out, each with its reason.
+
+    Raises
+    ------
+    UsageError
+        Fewer than two runs, an unreadable file, or no comparable common point.
+    """
+    if len(paths) < 2:
+        raise UsageError("compare needs at least two results files")
+    comparison = compare_runs([load(p) for p in paths])
+    if comparison.not_comparable:
+        # the renderers list left-out points; the not comparable ones go with them, reasons shown
+        listed = [f"{n} ({why})" for n, why in comparison.not_comparable.items()]
+        comparison = replace(comparison,
+                             left_out={**comparison.left_out, NOT_COMPARABLE: listed})
+    return write_files(comparison, Path(out_dir))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bench.errors import UsageError
-from bench.models import MODELS, WORKLOADS, ModelDef, Point
+from bench.scenarios.models import MODELS, WORKLOADS, ModelDef, Point
 
 _T = TypeVar("_T")
 
@@ -26,7 +26,7 @@ DEFAULT_POINT_TIMEOUT = 300.0
 class Profile:
     """How much to measure: axes defaults and the rounds of a run.
 
-    A run is ``rounds`` planned rounds (see :mod:`bench.rounds`); in each, every
+    A run is ``rounds`` planned rounds (see :mod:`bench.measure.rounds`); in each, every
     point takes ``warmups`` warm-up values and ``values`` values, a value
     lasting at least ``min_time`` seconds (that many batches).  Then, while the
     run has lasted less than ``until_s`` seconds, extra rounds go to the groups

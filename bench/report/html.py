@@ -3,8 +3,8 @@
 ``index.html`` is one self-contained file: the charts are embedded as
 ``data:`` URIs and the style is inline, so nothing is fetched.  Every string
 from a results file or manifest reaches HTML through the autoescaping
-environment of :func:`bench.export.render` and Markdown through
-:func:`bench.export.md_escape`.
+environment of :func:`bench.report.export.render` and Markdown through
+:func:`bench.report.export.md_escape`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.axes import Axes
 
-from bench import plots, store
-from bench.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
 from bench.errors import UsageError
-from bench.export import (
+from bench.report.export import (
     data_uri,
     fmt_ms,
     fmt_num,
@@ -37,7 +35,10 @@ from bench.export import (
     render,
     save_figure,
 )
-from bench.findings import findings, stable_share
+from bench.report.findings import findings, stable_share
+from bench.report import plots
+from bench.results import store
+from bench.results.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
 
 #: Summary tables longer than this fold into <details> in report.md.
 MD_FOLD_ROWS = 40

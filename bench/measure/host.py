@@ -1,6 +1,6 @@
 """The host record: usable cores, CPU, Python build, GIL.
 
-Standard library only: ``python -m bench.host`` runs under any interpreter a
+Standard library only: ``python -m bench.measure.host`` runs under any interpreter a
 run measures with (``--python``) and prints its record as JSON, so the record
 always describes the interpreter that ran the children.
 
@@ -20,9 +20,6 @@ import sys
 import sysconfig
 from pathlib import Path
 from typing import Any
-
-#: Version of the metadata concbench writes into results files.
-FORMAT_VERSION = 2
 
 
 def parse_cpu_max(text: str) -> float | None:

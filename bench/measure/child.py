@@ -1,6 +1,6 @@
 """The measured child: one round of one group of points, in one fresh process.
 
-Run as ``python -m bench._child JOB.json``.  A *group* is every point that
+Run as ``python -m bench.measure.child JOB.json``.  A *group* is every point that
 shares a workload, a task count and a task size: the sequential baseline and
 every model compared with it.  The child opens all of them (pools created
 and warmed with one barrier task per worker, event loops made), then takes
@@ -20,7 +20,7 @@ The child writes progress lines (``open NAME``, ``run NAME``, ``fail NAME
 REASON``, ``done``) to the job's status file, so that the runner can tell
 which point hung or crashed the process, and the pyperf results file of the
 round at the end.  This module imports only the standard library and
-:mod:`bench.models` (standard library + ``cpu_tasks``) at import time:
+:mod:`bench.scenarios.models` (standard library + ``cpu_tasks``) at import time:
 spawn and forkserver pool workers import it as their ``__main__``.  pyperf
 is imported only once every pool is closed, to build the results file.
 """
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import cpu_tasks
-from bench.models import MODELS, Batch, Point, cold_start, expected_results
+from bench.scenarios.models import MODELS, Batch, Point, cold_start, expected_results
 
 
 @dataclass
@@ -105,7 +105,7 @@ def inject_fault(point: Point, spec: str) -> None:
     if kind == "kill_worker":
         import concurrent.futures as cf
 
-        from bench.models import make_executor, warm
+        from bench.scenarios.models import make_executor, warm
 
         executor = make_executor(point)
         warm(executor, point.workers or 1)

@@ -1,4 +1,4 @@
-"""Run one round child (:mod:`bench._child`) and tell what became of each point.
+"""Run one round child (:mod:`bench.measure.child`) and tell what became of each point.
 
 The child runs in its own session, so that a hang, a crash or an interruption
 ends it with every pool worker it made (its whole process group).  It writes
@@ -22,8 +22,8 @@ from typing import Any
 
 import pyperf
 
-from bench.interpreter import Interpreter
-from bench.models import Point
+from bench.measure.interpreter import Interpreter
+from bench.scenarios.models import Point
 
 #: Seconds between two looks at a running child.
 POLL_S = 0.05
@@ -81,7 +81,7 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
     interp
         The interpreter that runs the child.
     job
-        The job's settings (see :class:`bench._child.Job`), less its points
+        The job's settings (see :class:`bench.measure.child.Job`), less its points
         and file paths.
     points
         The points to measure together.
@@ -102,7 +102,7 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
         with (Path(tmp) / "log").open("w+b") as log:
             proc: subprocess.Popen[bytes] | None = None
             try:
-                proc = subprocess.Popen(interp.command("bench._child", str(job_file)),
+                proc = subprocess.Popen(interp.command("bench.measure.child", str(job_file)),
                                         env={**interp.env, "CONCBENCH_RUN": run_name},
                                         stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)

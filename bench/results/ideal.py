@@ -7,7 +7,7 @@ the charts' ideal lines and heatmap scale, the findings, and comparisons.
 A batch runs T tasks of one task's time d each.  What the ideal is depends on
 two spec fields and the measuring host, never on a workload's or model's name:
 
-- the workload's resource (:data:`bench.models.RESOURCES`): ``cpu_gil``
+- the workload's resource (:data:`bench.scenarios.models.RESOURCES`): ``cpu_gil``
   (Python bytecode, holding the GIL), ``cpu_nogil`` (CPU work that releases
   the GIL), ``blocking_wait`` (a blocking call that waits), ``async_wait``
   (an awaitable that waits without blocking the loop);
@@ -52,17 +52,17 @@ from typing import Any
 
 import pandas as pd
 
-from bench import models
-from bench.models import MODELS, WORKLOADS
+from bench.scenarios import models
+from bench.scenarios.models import MODELS, WORKLOADS
 
-#: The values of :attr:`bench.models.ModelDef.overlap`.
+#: The values of :attr:`bench.scenarios.models.ModelDef.overlap`.
 OVERLAPS = ("none", "event_loop", "threads", "processes")
-#: The values of :attr:`bench.models.Workload.resource`.
+#: The values of :attr:`bench.scenarios.models.Workload.resource`.
 RESOURCES = models.RESOURCES
 _CPU = ("cpu_gil", "cpu_nogil")
 
 #: Column documentation of the quantities derived from the ideal.
-IDEAL_DOC = ("ideal batch time from d = sequential median / T (bench.ideal): T*d / the "
+IDEAL_DOC = ("ideal batch time from d = sequential median / T (bench.results.ideal): T*d / the "
              "ideal parallelism of the workload's resource, the model's overlap, W, C, T "
              "and the interpreter's GIL")
 EFFICIENCY_DOC = "ideal time / measured time (= speedup / ideal parallelism; 1 at best)"

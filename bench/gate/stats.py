@@ -1,7 +1,7 @@
 """Statistics of the regression gate: rank tests, FDR control, ratio-of-medians CIs.
 
 Everything here works on plain samples (one 1-D array per point) so it can be
-tested on synthetic data; :mod:`bench.check` feeds it real runs.  **The unit
+tested on synthetic data; :mod:`bench.gate.check` feeds it real runs.  **The unit
 of every sample is the round**: one value per round, the median of the values
 a fresh process (or a few) measured at one moment of the host.  Values inside
 one round share that moment, so they are never treated as independent draws:
@@ -18,7 +18,7 @@ the same round's sequential median under ``--metric speedup``):
 3. the slowdown ``median(x) / median(y)`` **and** the low end of its 95 % CI
    (a bootstrap over rounds) both exceed ``1 + max_slowdown``;
 4. the point was stable in both runs (95 % CI half-width of its median at
-   most 5 % of the median, :data:`bench.aggregate.STABLE_HALF_WIDTH`).
+   most 5 % of the median, :data:`bench.results.aggregate.STABLE_HALF_WIDTH`).
 
 A point meeting 1-3 in a run where it was unstable is *inconclusive*: it is
 reported, but it does not fail the gate; its own rounds already disagree, so

@@ -9,21 +9,21 @@ A point regresses when a one-sided Mann-Whitney U test on the per-round
 medians is significant after Benjamini-Hochberg correction over all compared
 points (q < ``alpha``), **and** the ratio of medians and the low end of its
 95 % CI (a bootstrap over rounds) exceed ``1 + max_slowdown``, **and** the
-point was stable in both runs (see :mod:`bench.gate_stats`).  A point that
+point was stable in both runs (see :mod:`bench.gate.stats`).  A point that
 meets the rest but was unstable in a run is *inconclusive*: listed, not
 failed.  So is a point with too few rounds for the test to reach ``alpha`` at
 all (3 vs 3 rounds cannot go below p = 0.05): *inconclusive: too few rounds*.
 Exit codes: 0 nothing regressed, 1 something did, 2 bad input (raised as
 :class:`~bench.errors.UsageError`).
 
-Points are matched on their name **and their work** (:data:`bench.compare.WORK_KEY`:
+Points are matched on their name **and their work** (:data:`bench.gate.compare.WORK_KEY`:
 workload, model, start method, tasks, workers, metric, task size).  A point of
 the same name whose work differs (a smoke run's 0.2x tasks against a quick
 run's) is *not comparable*: listed with the reason, never reported as a
 regression, and it does not change the exit code.
 
 Each run's ``run.json`` (when the results sit in a run directory) is read for
-the host-noise verdict of :mod:`bench.noise`; a run measured on a noisy host is
+the host-noise verdict of :mod:`bench.measure.noise`; a run measured on a noisy host is
 named in a warning.
 
 ``--metric time`` compares batch times.  ``--metric speedup`` compares each
@@ -39,20 +39,18 @@ speedup and are skipped.
 from __future__ import annotations
 
 import math
-import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bench import store
-from bench.aggregate import STABLE_HALF_WIDTH, RunData, load
-from bench.compare import TIME_KEYS, common_points, host_differences, round_medians, samples
 from bench.errors import UsageError
-from bench.gate_stats import PointTest, gate, rounds_needed
+from bench.gate.compare import TIME_KEYS, common_points, host_differences, round_medians, samples
+from bench.gate.stats import PointTest, gate, rounds_needed
+from bench.results import store
+from bench.results.aggregate import STABLE_HALF_WIDTH, RunData
 
 METRICS = ("time", "speedup")
 #: Largest tolerated slowdown ratio (exclusive): 10x slower is no threshold.
@@ -233,7 +231,7 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
     Parameters
     ----------
     base, cur : RunData
-        The baseline and current runs (:func:`bench.aggregate.load`).
+        The baseline and current runs (:func:`bench.results.aggregate.load`).
     max_slowdown : float
         Tolerated slowdown as a fraction.
     metric : {"time", "speedup"}
@@ -297,61 +295,3 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
                        skipped=skipped, left_out=left_out,
                        host_diffs=host_differences([base.host, cur.host], TIME_KEYS),
                        noisy_runs=noisy, not_comparable=not_comparable)
-
-
-def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
-              metric: str = "time", alpha: float = 0.002, markdown: Path | None = None,
-              junit: Path | None = None) -> int:
-    """Gate ``current`` against ``baseline``: print the verdict table, write reports.
-
-    Parameters
-    ----------
-    baseline, current : pathlib.Path
-        Results files or run directories.
-    max_slowdown : float
-        Tolerated slowdown as a fraction (see :func:`parse_slowdown`).
-    metric : {"time", "speedup"}
-        Compare batch times, or within-run speedups (across machines).
-    alpha : float
-        False discovery rate over all compared points.
-    markdown, junit : pathlib.Path, optional
-        Where to write the Markdown table and the JUnit XML.  The Markdown is
-        also appended to ``$GITHUB_STEP_SUMMARY`` when that is set.
-
-    Returns
-    -------
-    int
-        0 when no point regressed, 1 when one did.
-
-    Raises
-    ------
-    UsageError
-        Bad files or values.
-    """
-    from bench.check_report import junit_xml, markdown_report, text_report
-
-    result = check_runs(load(baseline), load(current), max_slowdown=max_slowdown,
-                        metric=metric, alpha=alpha)
-    if result.host_warning:
-        print(f"concbench: warning: {result.host_warning}", file=sys.stderr)
-    for warning in result.noise_warnings:
-        print(f"concbench: warning: {warning}", file=sys.stderr)
-    print(text_report(result), end="")
-    md = markdown_report(result)
-    outputs = [(markdown, md), (junit, junit_xml(result))]
-    for path, text in outputs:
-        if path is not None:
-            _write(Path(path), text, append=False)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        _write(Path(summary), md + "\n", append=True)
-    return result.exit_code
-
-
-def _write(path: Path, text: str, *, append: bool) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a" if append else "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None

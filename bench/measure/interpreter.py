@@ -86,7 +86,7 @@ def resolve(python: str | None) -> Interpreter:
     interp = Interpreter(executable, env)
     try:
         out = subprocess.run(
-            interp.command("bench.host"), env=env, capture_output=True, text=True,
+            interp.command("bench.measure.host"), env=env, capture_output=True, text=True,
             timeout=60, check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:

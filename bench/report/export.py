@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 MAX_STEM = 100
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("bench", "templates"),
+    loader=jinja2.PackageLoader("bench.report", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
@@ -78,7 +78,7 @@ def data_uri(png: Path) -> str:
 
 
 def render(template: str, **context: Any) -> str:
-    """Render a template of ``bench/templates`` (HTML autoescaped)."""
+    """Render a template of ``bench/report/templates`` (HTML autoescaped)."""
     return _ENV.get_template(template).render(**context)
 
 

@@ -42,16 +42,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.aggregate import RunData, load
 from bench.errors import UsageError
-from bench.gate_stats import slowdown_ci
+from bench.gate.stats import slowdown_ci
+from bench.results.aggregate import RunData
 
 #: Host record keys whose differences make times incomparable (the gate warns).
 TIME_KEYS = ("usable_cores", "cpu_model", "python_version", "python_build", "gil_enabled")
@@ -183,7 +182,7 @@ def work_difference(works: Sequence[tuple[Any, ...]]) -> str:
     str
         One clause per differing field, joined by ``"; "`` ("" when none differs).
     """
-    from bench.models import WORKLOADS
+    from bench.scenarios.models import WORKLOADS
 
     parts = []
     for i, key in enumerate(WORK_KEY):
@@ -313,41 +312,3 @@ def compare_runs(runs: Sequence[RunData]) -> Comparison:
         points=compare_points(runs, labels, match.common),
         not_comparable=match.not_comparable,
     )
-
-
-def write_comparison(paths: Sequence[Path], out_dir: Path) -> Path:
-    """Compare the runs at ``paths`` and write HTML, Markdown and CSV to ``out_dir``.
-
-    Parameters
-    ----------
-    paths : Sequence[pathlib.Path]
-        Results files or run directories, two or more; the first is the
-        reference of the ratios.
-    out_dir : pathlib.Path
-        Where ``index.html``, ``comparison.md``, ``points.csv``, ``hosts.csv``
-        and the charts go (created if needed).
-
-    Returns
-    -------
-    pathlib.Path
-        The path of ``index.html``.
-
-    Points of the same name doing different work are listed under
-    :data:`NOT_COMPARABLE` with the points left out, each with its reason.
-
-    Raises
-    ------
-    UsageError
-        Fewer than two runs, an unreadable file, or no comparable common point.
-    """
-    if len(paths) < 2:
-        raise UsageError("compare needs at least two results files")
-    from bench.compare_report import write_files
-
-    comparison = compare_runs([load(p) for p in paths])
-    if comparison.not_comparable:
-        # the renderers list left-out points; the not comparable ones go with them, reasons shown
-        listed = [f"{n} ({why})" for n, why in comparison.not_comparable.items()]
-        comparison = replace(comparison,
-                             left_out={**comparison.left_out, NOT_COMPARABLE: listed})
-    return write_files(comparison, Path(out_dir))

@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bench.models import Point
+from bench.scenarios.models import Point
 
 GroupKey = tuple[str, int, float, str]
 

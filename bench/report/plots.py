@@ -1,8 +1,8 @@
 """Chart functions of the run report: each draws on a given Axes, never creates a figure.
 
-Every function takes the summary frame of :mod:`bench.aggregate` and draws
+Every function takes the summary frame of :mod:`bench.results.aggregate` and draws
 one panel with a title, axes labelled with their units and a legend (a
-colour bar for the heatmap).  Figures are made by :func:`bench.export.new_figure`;
+colour bar for the heatmap).  Figures are made by :func:`bench.report.export.new_figure`;
 :func:`add_caption` names the host under a figure.
 """
 
@@ -18,8 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from bench.ideal import point_parallelism
-from bench.models import MODELS
+from bench.results.ideal import point_parallelism
+from bench.scenarios.models import MODELS
 
 _MODEL_ORDER = list(MODELS)
 _PROCESS_COLOURS = {"fork": "C2", "forkserver": "C8", "spawn": "C9"}
@@ -88,7 +88,7 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
                  tasks: int | None = None) -> None:
     """Speedup vs workers W at one task count, one line per model with its 95 % CI band.
 
-    Also draws the ideal speedup of every series (:func:`bench.ideal.ideal_parallelism`
+    Also draws the ideal speedup of every series (:func:`bench.results.ideal.ideal_parallelism`
     of the workload's resource and the model's overlap; series with the same
     ideal share one line), a vertical marker at W = C, and models without
     workers as horizontal dashed lines.  ``tasks`` defaults to the largest T.
@@ -241,7 +241,7 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
     Cases: ``asyncio.sleep`` under gather; ``time.sleep`` inside gather; via
     ``to_thread``; in a process pool (W = C or the largest W).  A single sleep
     is the sequential median / T of the same workload and T; a case's ideal
-    is T / :func:`bench.ideal.ideal_parallelism` single sleeps.  Columns:
+    is T / :func:`bench.results.ideal.ideal_parallelism` single sleeps.  Columns:
     ``label, workload, model, start_method, workers, tasks, sleeps, ideal_sleeps``.
     """
     df = steady(summary)

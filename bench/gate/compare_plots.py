@@ -1,7 +1,7 @@
 """Overlay charts of a comparison: one series per run, drawn on a given Axes.
 
 Machines with different core counts compare by the shape of their curves:
-efficiency (ideal time / measured time, :mod:`bench.ideal`) is drawn against
+efficiency (ideal time / measured time, :mod:`bench.results.ideal`) is drawn against
 W / C, so W = C lines up at 1 on every host.
 """
 

@@ -28,8 +28,9 @@ from typing import Any
 import pyperf
 
 from bench.errors import UsageError
-from bench.host import FORMAT_VERSION
 
+#: Version of the metadata concbench writes into results files (2: rounds).
+FORMAT_VERSION = 2
 RESULTS = "results.json"
 MANIFEST = "run.json"
 LATEST = "latest"

@@ -10,12 +10,17 @@ sizes are counted in rounds, the gate's statistical unit.
 
 from __future__ import annotations
 
+import os
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from pathlib import Path
 
-from bench.check import CheckResult
-from bench.export import md_escape
-from bench.gate_stats import PointTest
+from bench.errors import UsageError
+from bench.gate.check import CheckResult, check_runs
+from bench.gate.stats import PointTest
+from bench.report.export import md_escape
+from bench.results.aggregate import load
 
 
 def fmt_seconds(value: float) -> str:
@@ -208,3 +213,59 @@ def junit_xml(result: CheckResult) -> str:
         ET.SubElement(case, "skipped", message=f"not comparable: {why}")
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
+              metric: str = "time", alpha: float = 0.002, markdown: Path | None = None,
+              junit: Path | None = None) -> int:
+    """Gate ``current`` against ``baseline``: print the verdict table, write reports.
+
+    Parameters
+    ----------
+    baseline, current : pathlib.Path
+        Results files or run directories.
+    max_slowdown : float
+        Tolerated slowdown as a fraction (see :func:`parse_slowdown`).
+    metric : {"time", "speedup"}
+        Compare batch times, or within-run speedups (across machines).
+    alpha : float
+        False discovery rate over all compared points.
+    markdown, junit : pathlib.Path, optional
+        Where to write the Markdown table and the JUnit XML.  The Markdown is
+        also appended to ``$GITHUB_STEP_SUMMARY`` when that is set.
+
+    Returns
+    -------
+    int
+        0 when no point regressed, 1 when one did.
+
+    Raises
+    ------
+    UsageError
+        Bad files or values.
+    """
+    result = check_runs(load(baseline), load(current), max_slowdown=max_slowdown,
+                        metric=metric, alpha=alpha)
+    if result.host_warning:
+        print(f"concbench: warning: {result.host_warning}", file=sys.stderr)
+    for warning in result.noise_warnings:
+        print(f"concbench: warning: {warning}", file=sys.stderr)
+    print(text_report(result), end="")
+    md = markdown_report(result)
+    outputs = [(markdown, md), (junit, junit_xml(result))]
+    for path, text in outputs:
+        if path is not None:
+            _write(Path(path), text, append=False)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        _write(Path(summary), md + "\n", append=True)
+    return result.exit_code
+
+
+def _write(path: Path, text: str, *, append: bool) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a" if append else "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -1,0 +1,1 @@
+"""What a run says: findings in words, Axes-first charts, HTML / Markdown / CSV."""

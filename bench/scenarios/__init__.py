@@ -1,0 +1,1 @@
+"""What can be measured: workload and model specs, user workloads, the grid, profiles."""
