@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import os
 import threading
 import time
+import zlib
 from typing import Any
 
 #: Iterations of the seed notebook's ``cpu_bound`` loop.
@@ -25,6 +27,11 @@ SEED_ITERATIONS = 2_000_000
 # 1 MiB buffer hashed by ``hash_rounds``; hashlib drops the GIL for buffers
 # over 2047 bytes, so threads can run it on several cores at once.
 _BUFFER = bytes(range(256)) * 4096
+
+# 1 MiB of text-like bytes (numbers and words, some repetition) for ``compress``;
+# zlib releases the GIL while it compresses.
+_TEXT = b" ".join(b"%d:%s" % (i * 7919 % 104729, b"abcdefghij"[i % 10:]) for i in range(100_000))
+_TEXT = (_TEXT * (1 + (1 << 20) // len(_TEXT)))[: 1 << 20]
 
 
 def cpu_bound(n: int, iterations: int = SEED_ITERATIONS) -> int:
@@ -55,6 +62,19 @@ def hash_rounds(i: int, size: float) -> str:
     return h.hexdigest()
 
 
+def compress(i: int, size: float) -> tuple[int, int]:
+    """CPU work in C that releases the GIL: zlib over ``size`` KiB of text-like data.
+
+    Returns ``(i, total compressed bytes)``.
+    """
+    left, total, r = max(1, int(size)) * 1024, 0, 0
+    while left > 0:
+        chunk = _TEXT[: min(left, len(_TEXT))]
+        total += len(zlib.compress(i.to_bytes(8, "little") + r.to_bytes(4, "little") + chunk, 6))
+        left, r = left - len(chunk), r + 1
+    return i, total
+
+
 def blocking_sleep(i: int, size: float) -> int:
     """Blocking I/O stand-in: ``time.sleep(size)``, returns ``i``."""
     time.sleep(size)
@@ -75,6 +95,20 @@ def barrier_init(barrier: Any) -> None:
     """Pool initializer: keep the barrier the warm-up tasks wait on."""
     global _barrier
     _barrier = barrier
+
+
+def worker_init(barrier: Any, setup: str = "") -> None:
+    """Pool initializer: run the workload's ``setup`` (``module:qualname``), keep the barrier.
+
+    The setup is imported by name, so that spawn and forkserver workers run it too.
+    """
+    if setup:
+        module, _, qualname = setup.partition(":")
+        target: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        target()
+    barrier_init(barrier)
 
 
 def barrier_wait(timeout: float) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "run": "bench.api",
     "load": "bench.results.aggregate",
     "tidy": "bench.results.aggregate",
     "summarize": "bench.results.aggregate",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from bench.errors import UsageError
+from bench.errors import UsageError, WorkloadFailed
 from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -35,9 +35,27 @@ def _name_list(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _size_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected sizes like 1e3,1e4,1e5, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one size")
+    return values
+
+
 def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", help="smoke, quick (default) or full")
-    p.add_argument("--workloads", type=_name_list, default=(), help="e.g. cpu,sleep")
+    p.add_argument("--workload", action="append", default=[], metavar="[NAME=]MOD:FUNC",
+                   help="measure your own function (def or async def); repeatable")
+    p.add_argument("--path", action="append", default=[], metavar="DIR",
+                   help="a folder your workloads' modules import from; repeatable")
+    p.add_argument("--workloads", type=_name_list, default=(),
+                   help="which workloads, built-in or declared, e.g. cpu,parse")
+    p.add_argument("--sizes", type=_size_list, default=(),
+                   help="task sizes to sweep, as given, e.g. 1e3,1e4,1e5")
     p.add_argument("--models", type=_name_list, default=(), help="e.g. sequential,process_pool")
     p.add_argument("--tasks", type=_int_list, default=(), help="task counts, e.g. 1,4,16")
     p.add_argument("--workers", type=_int_list, default=(), help="worker counts, e.g. 1,2,4")
@@ -49,17 +67,22 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
                    help="interpreter that runs the measured children (default: this one)")
 
 
-def _config(args: argparse.Namespace) -> RunConfig:
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The settings ``run``'s and ``list``'s options describe, declared workloads included."""
     from bench.measure.runner import RunConfig
     from bench.scenarios.grid import GridSpec
+    from bench.scenarios.user import declared
 
-    grid = GridSpec(profile=args.profile, workloads=args.workloads, models=args.models,
+    user = declared(args.workload, args.path, Path.cwd())
+    names = args.workloads or tuple(w.name for w in user.workloads)
+    grid = GridSpec(profile=args.profile, workloads=names, models=args.models,
                     tasks=args.tasks, workers=args.workers, start_methods=args.start_methods,
-                    work_scale=args.work_scale)
+                    work_scale=args.work_scale, sizes=args.sizes)
     return RunConfig(grid=grid, python=args.python,
                      output_dir=str(getattr(args, "output_dir", "reports")),
                      name=getattr(args, "name", "") or "",
-                     point_timeout=getattr(args, "point_timeout", DEFAULT_POINT_TIMEOUT))
+                     point_timeout=getattr(args, "point_timeout", DEFAULT_POINT_TIMEOUT),
+                     declared=[w.to_dict() for w in user.workloads], paths=user.paths)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -71,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         result = runner.resume(Path(args.resume), progress)
     else:
-        result = runner.start(_config(args), progress, force=args.force)
+        result = runner.start(run_config(args), progress, force=args.force)
     from bench.report.finish import finish_run
 
     return finish_run(result, write_report=not args.no_report)
@@ -81,11 +104,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Print the points a run would measure, without running them."""
     from bench.measure.runner import plan
 
-    interp, points = plan(_config(args))
-    for p in points:
+    planned = plan(run_config(args))
+    for p in planned.points:
         print(p.name)
-    print(f"{len(points)} points (usable cores C={interp.record['usable_cores']}, "
-          f"Python {interp.record['python_version']})", file=sys.stderr)
+    for name, why in planned.not_applicable.items():
+        print(f"concbench: not applicable: {name}: {why}", file=sys.stderr)
+    record = planned.interp.record
+    print(f"{len(planned.points)} points (usable cores C={record['usable_cores']}, "
+          f"Python {record['python_version']})", file=sys.stderr)
     return 0
 
 
@@ -222,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"concbench: {exc}", file=sys.stderr)
         return 2
+    except WorkloadFailed as exc:  # the user's own function: their traceback, then one line
+        print(exc.details.rstrip(), file=sys.stderr)
+        print(f"concbench: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("concbench: interrupted", file=sys.stderr)
         return 130

@@ -72,7 +72,7 @@ def test_start_method_the_platform_lacks(cli: Cli, tmp_path: Path,
                                          interp: Interpreter) -> None:
     record = {**interp.record, "start_methods": "spawn"}  # a platform without fork
 
-    def resolve(python: str | None) -> Interpreter:
+    def resolve(python: str | None, paths: object = ()) -> Interpreter:
         return Interpreter(interp.executable, interp.env, record)
 
     monkeypatch.setattr(bench.measure.runner, "resolve", resolve)
@@ -128,7 +128,8 @@ def test_list_prints_the_planned_points(cli: Cli, argv: tuple[str, ...]) -> None
     result = cli("list", *argv)
     assert result.code == 0, result.err
     config = RunConfig(grid=_grid_of(argv))
-    interp, points = plan(config)
+    planned = plan(config)
+    interp, points = planned.interp, planned.points
     assert result.out.splitlines() == [p.name for p in points]
     assert f"{len(points)} points (usable cores C={interp.record['usable_cores']}" in result.err
 

@@ -13,6 +13,7 @@ import pytest
 from bench.errors import UsageError
 from bench.scenarios.grid import PROFILES, GridSpec, expand, task_size, worker_counts
 from bench.scenarios.models import MODELS, WORKLOADS, Point, supported
+from bench.scenarios.workloads import task_args
 
 ALL_METHODS = ("fork", "spawn", "forkserver")
 ASYNC_MODELS = {"asyncio_await", "asyncio_gather", "asyncio_create_task", "asyncio_taskgroup"}
@@ -188,7 +189,10 @@ def test_point_names() -> None:
 def test_point_json_round_trip() -> None:
     p = Point("hash", "process_pool", 4, 2, "spawn", 3.0, "cold")
     assert Point.from_json(p.to_json()) == p
-    assert p.args() == [(0, 3.0), (1, 3.0), (2, 3.0), (3, 3.0)]
+    assert task_args(p.work, p.tasks, p.size) == [(0, 3.0), (1, 3.0), (2, 3.0), (3, 3.0)]
+    sized = Point("cpu", "sequential", 4, size=1000.0, sized=True)
+    assert sized.name == "cpu/sequential/t4/s1000"
+    assert Point.from_json(sized.to_json()) == sized
 
 
 def test_asyncio_taskgroup_needs_python_3_11() -> None:

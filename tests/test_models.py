@@ -22,7 +22,7 @@ from bench.scenarios.models import (
 )
 
 #: Tiny task sizes: every model x workload pair runs in milliseconds.
-SIZES = {"cpu": 2_000.0, "hash": 1.0, "sleep": 0.001, "async_sleep": 0.001}
+SIZES = {"cpu": 2_000.0, "hash": 1.0, "compress": 16.0, "sleep": 0.001, "async_sleep": 0.001}
 TASKS = 5
 WORKERS = 2
 START_METHODS = multiprocessing.get_all_start_methods()

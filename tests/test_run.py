@@ -70,7 +70,7 @@ def test_sweep_measures_every_point(sweep: Sweep) -> None:
     assert sweep.code == 0, sweep.err
     assert "3 points measured, 0 failed" in sweep.err
     assert "Traceback" not in sweep.err
-    _, points = plan(RunConfig(grid=SPEC))
+    points = plan(RunConfig(grid=SPEC)).points
     assert [p.name for p in points] == ["sleep/sequential/t2", "sleep/thread_pool/t2/w2",
                                         "sleep/process_pool[fork]/t2/w2"]
     assert list(benchmarks(sweep.run_dir)) == [p.name for p in points]
@@ -305,7 +305,7 @@ def test_console_script(tmp_path: Path) -> None:
     ok = subprocess.run([*cmd, "list", "--profile", "smoke", "--workloads", "sleep"],
                         capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    _, points = plan(RunConfig(grid=GridSpec(profile="smoke", workloads=("sleep",))))
+    points = plan(RunConfig(grid=GridSpec(profile="smoke", workloads=("sleep",)))).points
     assert ok.stdout.splitlines() == [p.name for p in points]
     bad = subprocess.run([*cmd, "run", "--workers", "0", "--output-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
@@ -326,7 +326,8 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
     allowed = set(sys.stdlib_module_names) | {"bench", "cpu_tasks"}
     assert top - allowed == set()
     assert {m for m in modules if m.split(".")[0] == "bench"} <= {
-        "bench", "bench.scenarios.models", "bench.measure.child"}
+        "bench", "bench.scenarios", "bench.scenarios.models", "bench.scenarios.workloads",
+        "bench.measure", "bench.measure.child"}
     assert "pyperf" not in top
     assert "argparse" not in top
 

@@ -184,7 +184,10 @@ def test_no_pickle_in_bench() -> None:
     assert len(sources) > 10
     for src in sources:
         text = src.read_text(encoding="utf-8")
-        assert not _imports(text) & SERIALIZERS, f"{src} imports a non-JSON serializer"
+        # pre-flight pickles a user's arguments and results only to learn whether
+        # process pools can send them; it stores nothing
+        allowed = {"pickle"} if src.name == "preflight.py" else set()
+        assert not _imports(text) & (SERIALIZERS - allowed), f"{src} imports a non-JSON serializer"
         for attr in ("read_pickle", "to_pickle", "np.load(", "allow_pickle=True"):
             assert attr not in text, f"{src} uses {attr}"
 

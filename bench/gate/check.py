@@ -51,6 +51,7 @@ from bench.gate.compare import TIME_KEYS, common_points, host_differences, round
 from bench.gate.stats import PointTest, gate, rounds_needed
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, RunData
+from bench.scenarios.models import BASELINE
 
 METRICS = ("time", "speedup")
 #: Largest tolerated slowdown ratio (exclusive): 10x slower is no threshold.
@@ -201,7 +202,7 @@ def _relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.nd
     """
     s = run.summary.set_index("name")
     seq = {(r.workload, r.tasks, r.task_size): str(r.Index)
-           for r in s.itertuples() if r.model == "sequential" and r.metric == "steady"}
+           for r in s.itertuples() if r.model == BASELINE and r.metric == "steady"}
     med = round_medians(run, list(dict.fromkeys([*names, *seq.values()])))
     out: dict[str, np.ndarray] = {}
     skipped: dict[str, str] = {}
@@ -210,7 +211,7 @@ def _relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.nd
         key = (row["workload"], row["tasks"], row["task_size"])
         if row["metric"] != "steady":
             skipped[n] = f"{row['metric']} point: no speedup"
-        elif row["model"] == "sequential":
+        elif row["model"] == BASELINE:
             skipped[n] = "sequential point: the speedup baseline itself"
         elif key not in seq:
             skipped[n] = "no sequential point in the run: no speedup"

@@ -41,7 +41,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import cpu_tasks
+from bench.scenarios import workloads
 from bench.scenarios.models import MODELS, Batch, Point, cold_start, expected_results
+from bench.scenarios.workloads import Workload
 
 
 @dataclass
@@ -62,13 +64,17 @@ class Job:
     verify: list[str] = field(default_factory=list)
     #: Metadata of each point's benchmark (str, int and float values).
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The specs of the points' workloads (:meth:`Workload.to_dict`).
+    workloads: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, path: str) -> Job:
-        """Load a job file."""
+        """Load a job file and make its workloads known to this process."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         data["points"] = [Point(**p) for p in data["points"]]
-        return cls(**data)
+        job = cls(**data)
+        workloads.register(Workload.from_dict(w) for w in job.workloads)
+        return job
 
 
 class _Status:
@@ -129,7 +135,7 @@ def verify(batch: Batch, point: Point) -> float:
     t0 = time.perf_counter()
     got = batch.run()
     elapsed = time.perf_counter() - t0
-    if got != want:
+    if not workloads.same_results(point.work, got, want):
         right = sum(g == w for g, w in zip(got, want, strict=False))
         raise ValueError(f"wrong results ({len(got)} values, {right} of {len(want)} right)")
     return elapsed

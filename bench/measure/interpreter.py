@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,12 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def resolve(python: str | None) -> Interpreter:
+def resolve(python: str | None, paths: Sequence[str] = ()) -> Interpreter:
     """Find the interpreter and read its host record.
+
+    ``paths`` (the folders the user's workloads import from) join the import
+    path of this process, the children and every pool worker, ahead of
+    ``PYTHONPATH``.
 
     Raises
     ------
@@ -83,6 +88,9 @@ def resolve(python: str | None) -> Interpreter:
         if Path(executable).resolve() != Path(sys.executable).resolve():
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(_shim()), env.get("PYTHONPATH", "")) if p)
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH", "")])])
+        sys.path[:0] = [p for p in paths if p not in sys.path]
     interp = Interpreter(executable, env)
     try:
         out = subprocess.run(

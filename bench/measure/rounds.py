@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bench.scenarios.models import Point
+from bench.scenarios.models import MODELS, Point
 
 GroupKey = tuple[str, int, float, str]
 
@@ -44,8 +44,8 @@ def groups(points: Sequence[Point]) -> dict[GroupKey, list[Point]]:
 
 
 def baseline_of(members: Iterable[Point]) -> Point | None:
-    """The group's sequential steady point, if it has one."""
-    return next((p for p in members if p.model == "sequential" and p.metric == "steady"), None)
+    """The group's baseline (sequential) steady point, if it has one."""
+    return next((p for p in members if MODELS[p.model].baseline and p.metric == "steady"), None)
 
 
 def round_order(keys: Sequence[GroupKey], seed: str, round_: int) -> list[GroupKey]:

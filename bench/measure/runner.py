@@ -21,7 +21,7 @@ import secrets
 import signal
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,17 +29,27 @@ from typing import Any
 import pyperf
 
 import bench
-from bench.errors import UsageError
+from bench.errors import UsageError, WorkloadFailed
 from bench.measure import noise
 from bench.measure.host import git_commit
 from bench.measure.interpreter import Interpreter, resolve
 from bench.measure.launch import run_child
+from bench.measure.preflight import preflight
 from bench.measure.progress import Progress
 from bench.measure.rounds import ExtraRounds, GroupKey, baseline_of, group_key, groups, round_order
 from bench.results import store
 from bench.results.store import FORMAT_VERSION
-from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT, PROFILES, GridSpec, Profile, expand
-from bench.scenarios.models import WORKLOADS, Point
+from bench.scenarios import workloads
+from bench.scenarios.grid import (
+    DEFAULT_POINT_TIMEOUT,
+    PROFILES,
+    GridSpec,
+    Profile,
+    expand,
+    task_sizes,
+)
+from bench.scenarios.models import MODELS, Point
+from bench.scenarios.workloads import Workload
 
 
 @dataclass
@@ -53,6 +63,10 @@ class RunConfig:
     point_timeout: float = DEFAULT_POINT_TIMEOUT
     #: Seeds the order of groups in each round and of points in each sweep.
     seed: str = ""
+    #: The user's own workloads (:meth:`Workload.to_dict`), as declared.
+    declared: list[dict[str, Any]] = field(default_factory=list)
+    #: Folders the workloads' modules import from (``--path``, ``[tool.concbench] path``).
+    paths: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
@@ -62,7 +76,7 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`."""
         grid = dict(data.get("grid", {}))
-        for key in ("workloads", "models", "tasks", "workers", "start_methods"):
+        for key in ("workloads", "models", "tasks", "workers", "start_methods", "sizes"):
             grid[key] = tuple(grid.get(key, ()))
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["grid"] = GridSpec(**grid)
@@ -120,10 +134,12 @@ def point_metadata(point: Point, shared: dict[str, Any]) -> dict[str, Any]:
         "model": point.model,
         "tasks": point.tasks,
         "task_size": point.size,
-        "task_unit": WORKLOADS[point.workload].unit,
-        "resource": WORKLOADS[point.workload].resource,
+        "task_unit": point.work.unit,
+        "workload_func": point.work.func,
         "metric": point.metric,
     }
+    if point.work.resource:  # pyperf metadata strings cannot be empty
+        meta["resource"] = point.work.resource
     if point.workers is not None:
         meta["workers"] = point.workers
     if point.start_method is not None:
@@ -209,13 +225,67 @@ def default_name() -> str:
     return dt.datetime.now().strftime("run-%Y%m%d-%H%M%S")
 
 
-def plan(config: RunConfig) -> tuple[Interpreter, list[Point]]:
-    """Resolve the interpreter and expand the grid (raises UsageError)."""
-    interp = resolve(config.python)
+@dataclass
+class Plan:
+    """What a run will measure, where, and what it leaves out."""
+
+    interp: Interpreter
+    points: list[Point]
+    #: Points no model of the run can measure, by name: why.
+    not_applicable: dict[str, str] = field(default_factory=dict)
+
+
+def plan(config: RunConfig) -> Plan:
+    """Resolve the interpreter, pre-flight the user's workloads, expand the grid.
+
+    Raises
+    ------
+    UsageError
+        A bad grid value, a ``--python`` that does not run, a workload that
+        cannot be imported or checked, process pools asked for explicitly on a
+        workload whose arguments or results do not pickle.
+    WorkloadFailed
+        A user's workload raised in the sequential reference.
+    """
+    interp = resolve(config.python, config.paths)
+    declared = [Workload.from_dict(d) for d in config.declared]
+    workloads.register(declared)
     methods = str(interp.record["start_methods"]).split(",")
+    chosen = set(config.grid.workloads) if config.grid.workloads else {w.name for w in declared}
+    checked = _preflight(interp, [w for w in declared if w.name in chosen], config)
     points = expand(config.grid, cores=int(interp.record["usable_cores"]),
                     start_methods=methods, python=interp.version)
-    return interp, points
+    skipped: dict[str, str] = {}
+    kept = []
+    for p in points:
+        why = checked.get(p.workload, "")
+        if why and MODELS[p.model].overlap == "processes":
+            skipped[p.name] = f"process pools cannot run it: {why}"
+        else:
+            kept.append(p)
+    return Plan(interp, kept, skipped)
+
+
+def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig) -> dict[str, str]:
+    """Pre-flight the user's workloads; learn sync or async; why process pools cannot run one."""
+    if not works:
+        return {}
+    scale = config.grid.work_scale * PROFILES[config.grid.profile].work_scale \
+        if config.grid.profile in PROFILES else 1.0
+    sizes = [min(task_sizes(w.name, scale, config.grid.sizes)) for w in works]
+    unpicklable: dict[str, str] = {}
+    for v in preflight(interp, works, sizes, config.point_timeout):
+        if v.status == "raises":
+            raise WorkloadFailed(v.message, v.details)
+        if v.status != "ok":
+            raise UsageError(v.message)
+        workloads.register([replace(workloads.get(v.name), is_async=v.is_async)])
+        if v.unpicklable:
+            if "process_pool" in config.grid.models:
+                raise UsageError(f"workload {v.name!r}: process pools cannot run it: "
+                                 f"{v.unpicklable}")
+            unpicklable[v.name] = v.unpicklable
+    return unpicklable
 
 
 class _Sweep:
@@ -251,6 +321,7 @@ class _Sweep:
     def _job(self, round_: int, points: Sequence[Point]) -> dict[str, Any]:
         loops = {p.name: n for p in points if (n := self._loops(p.name))}
         return {
+            "workloads": [w.to_dict() for w in {p.work for p in points}],
             "round": round_, "seed": self.config.seed, "values": self.profile.values,
             "warmups": self.profile.warmups, "min_time": self.profile.min_time,
             "loops": loops, "verify": [p.name for p in points if p.name not in self.bench],
@@ -414,17 +485,20 @@ def start(config: RunConfig, progress: Progress, *, force: bool = False) -> RunR
     Raises
     ------
     UsageError
-        Bad grid values, a ``--python`` that does not run, an existing run
-        directory without ``force``.
+        Bad grid values, a ``--python`` that does not run, a workload that
+        fails pre-flight, an existing run directory without ``force``.
+    WorkloadFailed
+        A user's workload raised in the sequential reference.
     """
     _check_timeout(config.point_timeout)
     config.name = config.name or default_name()
     config.seed = config.seed or secrets.token_hex(8)
-    interp, points = plan(config)
+    planned = plan(config)
     run_dir = store.prepare_run_dir(Path(config.output_dir), config.name, force=force)
-    manifest = new_manifest(config, interp, points)
+    manifest = new_manifest(config, planned.interp, planned.points)
+    manifest["not_applicable"] = planned.not_applicable
     store.write_manifest(run_dir, manifest)
-    return execute(config, run_dir, interp, points, manifest, [], progress)
+    return execute(config, run_dir, planned.interp, planned.points, manifest, [], progress)
 
 
 def resume(run_dir: Path, progress: Progress) -> RunResult:
@@ -444,7 +518,7 @@ def resume(run_dir: Path, progress: Progress) -> RunResult:
     if names != [p.name for p in points]:
         raise UsageError(f"{where}: point names do not match their parameters")
     _check_timeout(config.point_timeout)
-    interp, _ = plan(config)
+    interp = plan(config).interp
     results = run_dir / store.RESULTS
     benchmarks = (list(store.load_results(results).get_benchmarks())
                   if results.exists() else [])

@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from bench.errors import UsageError
+from bench.report import plots
 from bench.report.export import (
     data_uri,
     fmt_ms,
@@ -36,9 +37,9 @@ from bench.report.export import (
     save_figure,
 )
 from bench.report.findings import findings, stable_share
-from bench.report import plots
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
+from bench.results.recommend import recommendations
 
 #: Summary tables longer than this fold into <details> in report.md.
 MD_FOLD_ROWS = 40
@@ -386,8 +387,9 @@ def write_report(results: Path, out_dir: Path) -> Path:
         A ``results.json`` or a run directory holding one.  When ``run.json``
         sits next to it, failed points and the noise verdict are shown.
     out_dir
-        Where ``index.html``, ``report.md``, ``summary.csv`` and the charts
-        (PNG and SVG) go; created if missing.
+        Where ``index.html``, ``report.md``, ``summary.csv``,
+        ``recommendations.csv`` and the charts (PNG and SVG) go; created if
+        missing.
 
     Returns
     -------
@@ -407,6 +409,7 @@ def write_report(results: Path, out_dir: Path) -> Path:
     charts = build_charts(data.summary, data.host, out_dir)
     ctx = _context(results, data.host, data.summary, status, charts)
     data.summary[list(SUMMARY_COLUMNS)].to_csv(out_dir / "summary.csv", index=False)
+    recommendations(data.tidy, data.summary).to_csv(out_dir / "recommendations.csv", index=False)
     (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")
     index = out_dir / "index.html"
     index.write_text(render_html(ctx), encoding="utf-8")

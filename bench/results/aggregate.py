@@ -37,7 +37,7 @@ import pyperf
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
 from bench.results.store import load_results
-from bench.scenarios.models import RESOURCES, WORKLOADS
+from bench.scenarios.models import BASELINE, RESOURCES, WORKLOADS
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
 STABLE_HALF_WIDTH = 0.05
@@ -165,7 +165,7 @@ def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
 def _baselines(s: pd.DataFrame) -> dict[str, str]:
     """Map each steady point with a baseline to its sequential point (same workload, T, size)."""
     steady = s["metric"] == "steady"
-    seq = s[steady & (s["model"] == "sequential")]
+    seq = s[steady & (s["model"] == BASELINE)]
     base = dict(zip(zip(seq["workload"], seq["tasks"], seq["task_size"], strict=True),
                     seq.index, strict=True))
     keys = zip(s["workload"], s["tasks"], s["task_size"], strict=True)

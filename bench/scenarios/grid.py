@@ -52,6 +52,10 @@ class Profile:
     start_method_workloads: tuple[str, ...] = ()
     start_methods: tuple[str, ...] = ("fork", "forkserver", "spawn")
     cold: bool = True
+    #: Workloads whose pools also get cold-start points (when the run measures them).
+    cold_workloads: tuple[str, ...] = ("cpu",)
+    #: Built-in workloads measured when none are named (the seed notebook's lessons).
+    workloads: tuple[str, ...] = ("cpu", "hash", "sleep", "async_sleep")
     until_s: float = 0.0
     max_rounds: int = 0
     description: str = ""
@@ -100,6 +104,8 @@ class GridSpec:
     start_methods: tuple[str, ...] = ()
     work_scale: float = 1.0
     cold: bool | None = None
+    #: Task sizes, as given, for every workload measured (empty: each workload's own).
+    sizes: tuple[float, ...] = ()
 
 
 def _check_names(kind: str, given: Sequence[str], known: Iterable[str]) -> None:
@@ -123,6 +129,9 @@ def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
     _check_names("model", spec.models, MODELS)
     _check_counts("tasks", spec.tasks)
     _check_counts("workers", spec.workers)
+    for size in spec.sizes:
+        if not (size > 0 and math.isfinite(size)):
+            raise UsageError(f"--sizes values must be > 0 and finite, got {size}")
     if not (spec.work_scale > 0 and math.isfinite(spec.work_scale)):
         raise UsageError(f"--work-scale must be > 0 and finite, got {spec.work_scale}")
     for sm in spec.start_methods:
@@ -134,11 +143,26 @@ def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
 
 
 def task_size(workload: str, scale: float) -> float:
-    """One task's size in the workload's unit, scaled."""
-    size = WORKLOADS[workload].default_size * scale
-    if WORKLOADS[workload].whole_units:
-        return max(1.0, float(round(size)))  # whole units, never zero work
-    return size
+    """A built-in workload's default size in its unit, scaled."""
+    return _sized(WORKLOADS[workload].default_size * scale, WORKLOADS[workload].whole_units)
+
+
+def _sized(size: float, whole: bool) -> float:
+    return max(1.0, float(round(size))) if whole else size  # whole units, never zero work
+
+
+def task_sizes(workload: str, scale: float, sizes: Sequence[float] = ()) -> tuple[float, ...]:
+    """The sizes a run measures ``workload`` at.
+
+    Sizes asked for (``--sizes``) and a user's declared sizes are measured as
+    given; a profile's scale applies only to a built-in workload's defaults.
+    """
+    work = WORKLOADS[workload]
+    if sizes:
+        return _unique([_sized(s, work.whole_units) for s in sizes])
+    if work.builtin:
+        return tuple(_unique([_sized(s * scale, work.whole_units) for s in work.sizes]))
+    return tuple(work.sizes)
 
 
 def expand(
@@ -170,9 +194,9 @@ def expand(
     validate(spec, start_methods)
     profile = PROFILES[spec.profile]
     scale = spec.work_scale * profile.work_scale
-    workloads = _unique(spec.workloads) or tuple(WORKLOADS)
+    workloads = _unique(spec.workloads) or profile.workloads
     models = [MODELS[m] for m in (_unique(spec.models) or tuple(MODELS))]
-    models = [m for m in models if m.name == "sequential" or _runs(m, python)]
+    models = [m for m in models if m.baseline or _runs(m, python)]
     tasks = _unique(spec.tasks) or profile.tasks
     workers = _unique(spec.workers) or worker_counts(profile.worker_factors, cores)
     methods = _unique(spec.start_methods) or (
@@ -182,23 +206,36 @@ def expand(
     at_c = (cores,) if cores in workers else tuple(workers)
     others_on = () if spec.start_methods else profile.start_method_workloads
 
+    if spec.workloads and spec.models:  # both named: a model that cannot run one is a mistake
+        for m in models:
+            for wl in workloads:
+                if not m.accepts(WORKLOADS[wl]):
+                    kind = "async" if WORKLOADS[wl].is_async else "sync"
+                    raise UsageError(f"model {m.name!r} cannot run the {kind} workload {wl!r} "
+                                     f"(drop it from --models, or the workload)")
+    base = next(m for m in MODELS.values() if m.baseline)
     points: list[Point] = []
     for wl in workloads:
-        size = task_size(wl, scale)
         work = WORKLOADS[wl]
-        for t in tasks:
-            points.append(Point(wl, "sequential", t, size=size))
+        sizes = task_sizes(wl, scale, spec.sizes)
+        sized = len(sizes) > 1
         # the methods' order, never a set's: point order must not depend on hash seeds
         ms = methods if not others_on or wl in others_on else tuple(
             sm for sm in methods if sm in sweep)
-        for m in models:
-            if m.name == "sequential" or not m.accepts(work):
-                continue
+        for size in sizes:
             for t in tasks:
-                points.extend(_variants(m, wl, t, size, workers, ms, sweep, at_c))
-    if (spec.cold if spec.cold is not None else profile.cold) and "cpu" in workloads:
+                points.append(Point(wl, base.name, t, size=size, sized=sized))
+            for m in models:
+                if m.baseline or not m.accepts(work):
+                    continue
+                for t in tasks:
+                    points.extend(_variants(m, wl, t, size, workers, ms, sweep, at_c, sized))
+    if spec.cold if spec.cold is not None else profile.cold:
         w_cold = cores if cores in workers else max(workers)
-        points.extend(_cold_points(models, max(tasks), w_cold, methods, scale))
+        for wl in workloads:
+            if wl in profile.cold_workloads:
+                points.extend(_cold_points(models, wl, max(tasks), w_cold, methods,
+                                           task_sizes(wl, scale, spec.sizes)[-1]))
     return points
 
 
@@ -212,25 +249,25 @@ def _runs(model: ModelDef, python: tuple[int, int]) -> bool:
 
 
 def _variants(m: ModelDef, wl: str, t: int, size: float, workers: Sequence[int],
-              methods: Sequence[str], sweep: set[str], at_c: Sequence[int]) -> list[Point]:
+              methods: Sequence[str], sweep: set[str], at_c: Sequence[int],
+              sized: bool) -> list[Point]:
     if not m.pooled:
-        return [Point(wl, m.name, t, size=size)]
+        return [Point(wl, m.name, t, size=size, sized=sized)]
     if not m.per_start_method:
-        return [Point(wl, m.name, t, w, size=size) for w in workers]
+        return [Point(wl, m.name, t, w, size=size, sized=sized) for w in workers]
     out: list[Point] = []
     for sm in methods:
         ws = workers if sm in sweep else at_c
-        out.extend(Point(wl, m.name, t, w, sm, size) for w in ws)
+        out.extend(Point(wl, m.name, t, w, sm, size, sized=sized) for w in ws)
     return out
 
 
-def _cold_points(models: Sequence[ModelDef], tasks: int, workers: int,
-                 methods: Sequence[str], scale: float) -> list[Point]:
-    size = task_size("cpu", scale)
+def _cold_points(models: Sequence[ModelDef], wl: str, tasks: int, workers: int,
+                 methods: Sequence[str], size: float) -> list[Point]:
     out: list[Point] = []
     for m in models:
-        if m.name == "thread_pool":
-            out.append(Point("cpu", m.name, tasks, workers, None, size, "cold"))
-        elif m.name == "process_pool":
-            out.extend(Point("cpu", m.name, tasks, workers, sm, size, "cold") for sm in methods)
+        if not m.cold or not m.accepts(WORKLOADS[wl]):
+            continue
+        for sm in methods if m.per_start_method else (None,):
+            out.append(Point(wl, m.name, tasks, workers, sm, size, "cold"))
     return out

@@ -1,11 +1,13 @@
-"""Workloads, execution models and the scenario point they meet in.
+"""Execution models and the scenario point where a model meets a workload.
 
-Standard library plus ``cpu_tasks`` only: the measured children import this
-module, and they may import nothing else of the harness's dependencies.
+Standard library plus :mod:`bench.scenarios.workloads` and ``cpu_tasks``
+only: the measured children import this module, and they may import nothing
+else of the harness's dependencies.
 
 A *point* is one measured scenario: workload x model x task count x worker
-count (x start method).  A model is opened once per process (pool created and
-warmed, event loop made) and then runs batches: one batch submits all T
+count (x start method) x task size.  A model is opened once per process (pool
+created and warmed, event loop made, the tasks' arguments built, the
+workload's ``setup`` run) and then runs batches: one batch submits all T
 tasks and waits for all of them, and its wall time is the measured value.
 
 Adding a model is one ``ModelDef`` entry in ``MODELS`` with an ``open``
@@ -26,47 +28,14 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import cpu_tasks
+from bench.scenarios import workloads
+from bench.scenarios.workloads import Workload
 
 #: Seconds a warm-up barrier waits for all workers before giving up.
 WARM_TIMEOUT = 60.0
-
-
-# --------------------------------------------------------------------- workloads
-#: What a task spends its time on; the model of the ideal (:mod:`bench.results.ideal`) reads it.
-#: ``cpu_gil``: Python bytecode, holding the GIL; ``cpu_nogil``: CPU work in C that
-#: releases the GIL; ``blocking_wait``: a blocking call that waits (I/O, sleep);
-#: ``async_wait``: an awaitable that waits without blocking the event loop.
-RESOURCES = ("cpu_gil", "cpu_nogil", "blocking_wait", "async_wait")
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A kind of task: what it does, what it spends time on, its size unit and default size."""
-
-    name: str
-    func: Callable[..., Any]
-    is_async: bool
-    unit: str
-    default_size: float
-    resource: str
-    description: str
-    #: Sizes are whole numbers of ``unit`` (never rounded to zero work).
-    whole_units: bool = False
-
-
-WORKLOADS: dict[str, Workload] = {
-    w.name: w
-    for w in (
-        Workload("cpu", cpu_tasks.cpu, False, "iterations", 100_000, "cpu_gil",
-                 "the seed's cpu_bound loop (pure Python, holds the GIL)", whole_units=True),
-        Workload("hash", cpu_tasks.hash_rounds, False, "MiB", 10, "cpu_nogil",
-                 "SHA-256 over a 1 MiB buffer (releases the GIL)", whole_units=True),
-        Workload("sleep", cpu_tasks.blocking_sleep, False, "s", 0.003, "blocking_wait",
-                 "blocking time.sleep (blocking I/O)"),
-        Workload("async_sleep", cpu_tasks.async_sleep, True, "s", 0.003, "async_wait",
-                 "await asyncio.sleep (non-blocking I/O)"),
-    )
-}
+#: The workloads this process knows (:data:`bench.scenarios.workloads.CATALOG`).
+WORKLOADS = workloads.CATALOG
+RESOURCES = workloads.RESOURCES
 
 
 # ------------------------------------------------------------------------ points
@@ -85,14 +54,18 @@ class Point:
     start_method: str | None = None
     size: float = 0.0
     metric: str = "steady"
+    #: The grid sweeps this workload over several sizes: the name says which.
+    sized: bool = False
 
     @property
     def name(self) -> str:
-        """Stable readable name, e.g. ``cpu/process_pool[fork]/t16/w2``."""
+        """Stable readable name, e.g. ``cpu/process_pool[fork]/t16/w2`` (``.../s1e+04``)."""
         model = f"{self.model}[{self.start_method}]" if self.start_method else self.model
         parts = [self.workload, model, f"t{self.tasks}"]
         if self.workers is not None:
             parts.append(f"w{self.workers}")
+        if self.sized:
+            parts.append(f"s{self.size:g}")
         if self.metric != "steady":
             parts.append(self.metric)
         return "/".join(parts)
@@ -106,9 +79,10 @@ class Point:
         """Inverse of :meth:`to_json`."""
         return cls(**json.loads(text))
 
-    def args(self) -> list[tuple[int, float]]:
-        """The ``(i, size)`` arguments of the batch's T tasks."""
-        return [(i, self.size) for i in range(self.tasks)]
+    @property
+    def work(self) -> Workload:
+        """The point's workload spec (from this process's catalogue)."""
+        return workloads.get(self.workload)
 
 
 # ------------------------------------------------------------------------ models
@@ -138,25 +112,35 @@ class ModelDef:
     #: (coroutines overlap their async waits), ``threads`` or ``processes``
     #: (W workers).  The model of the ideal (:mod:`bench.results.ideal`) reads it.
     overlap: str = "none"
+    #: The baseline every speedup divides: one task after another, measured the same way.
+    baseline: bool = False
+    #: Its pool's cold start (creation + first batch) is worth its own points.
+    cold: bool = False
 
     def accepts(self, workload: Workload) -> bool:
         """Whether this model runs ``workload``."""
         return self.accepts_async if workload.is_async else self.accepts_sync
 
 
-Strategy = Callable[[Point, asyncio.AbstractEventLoop], Awaitable[list[Any]]]
+#: A batch as one coroutine: (function, every task's arguments, loop) -> results.
+Strategy = Callable[[Callable[..., Any], list[tuple[Any, ...]], asyncio.AbstractEventLoop],
+                    Awaitable[list[Any]]]
 
 
 class _Sequential:
+    """One task after another; an async function's coroutines each run to the end in turn."""
+
     def __init__(self, point: Point) -> None:
-        self.work = WORKLOADS[point.workload]
-        self.argv = point.args()
-        self.loop = asyncio.new_event_loop() if self.work.is_async else None
+        work = point.work
+        workloads.set_up(work.setup)
+        self.func = workloads.function(work)
+        self.argv = workloads.task_args(work, point.tasks, point.size)
+        self.loop = asyncio.new_event_loop() if work.is_async else None
 
     def run(self) -> list[Any]:
         if self.loop is None:
-            return [self.work.func(*a) for a in self.argv]
-        return [self.loop.run_until_complete(self.work.func(*a)) for a in self.argv]
+            return [self.func(*a) for a in self.argv]
+        return [self.loop.run_until_complete(self.func(*a)) for a in self.argv]
 
     def close(self) -> None:
         if self.loop is not None:
@@ -168,7 +152,10 @@ class _OnLoop:
 
     def __init__(self, point: Point, strategy: Strategy,
                  executor: cf.Executor | None = None, default: bool = False) -> None:
-        self.point = point
+        work = point.work
+        workloads.set_up(work.setup)
+        self.func = workloads.function(work)
+        self.argv = workloads.task_args(work, point.tasks, point.size)
         self.strategy = strategy
         self.executor = executor
         self.loop = asyncio.new_event_loop()
@@ -176,7 +163,7 @@ class _OnLoop:
             self.loop.set_default_executor(executor)
 
     def run(self) -> list[Any]:
-        return self.loop.run_until_complete(self.strategy(self.point, self.loop))
+        return self.loop.run_until_complete(self.strategy(self.func, self.argv, self.loop))
 
     def close(self) -> None:
         if self.executor is not None:
@@ -184,48 +171,53 @@ class _OnLoop:
         self.loop.close()
 
 
-def _coros(point: Point) -> list[Coroutine[Any, Any, Any]]:
-    func = WORKLOADS[point.workload].func
-    return [func(*a) for a in point.args()]
+Argv = list[tuple[Any, ...]]
 
 
-async def _await_each(point: Point, loop: asyncio.AbstractEventLoop) -> list[Any]:
-    return [await c for c in _coros(point)]
+def _coros(func: Callable[..., Any], argv: Argv) -> list[Coroutine[Any, Any, Any]]:
+    return [func(*a) for a in argv]
 
 
-async def _gather(point: Point, loop: asyncio.AbstractEventLoop) -> list[Any]:
-    return list(await asyncio.gather(*_coros(point)))
+async def _await_each(func: Callable[..., Any], argv: Argv,
+                      loop: asyncio.AbstractEventLoop) -> list[Any]:
+    return [await c for c in _coros(func, argv)]
 
 
-async def _create_task(point: Point, loop: asyncio.AbstractEventLoop) -> list[Any]:
-    tasks = [asyncio.create_task(c) for c in _coros(point)]
+async def _gather(func: Callable[..., Any], argv: Argv,
+                  loop: asyncio.AbstractEventLoop) -> list[Any]:
+    return list(await asyncio.gather(*_coros(func, argv)))
+
+
+async def _create_task(func: Callable[..., Any], argv: Argv,
+                       loop: asyncio.AbstractEventLoop) -> list[Any]:
+    tasks = [asyncio.create_task(c) for c in _coros(func, argv)]
     return [await t for t in tasks]
 
 
-async def _taskgroup(point: Point, loop: asyncio.AbstractEventLoop) -> list[Any]:
+async def _taskgroup(func: Callable[..., Any], argv: Argv,
+                     loop: asyncio.AbstractEventLoop) -> list[Any]:
     async with asyncio.TaskGroup() as tg:  # type: ignore[attr-defined,unused-ignore]
-        tasks = [tg.create_task(c) for c in _coros(point)]
+        tasks = [tg.create_task(c) for c in _coros(func, argv)]
     return [t.result() for t in tasks]
 
 
-async def _blocking(point: Point, loop: asyncio.AbstractEventLoop) -> list[Any]:
-    func = WORKLOADS[point.workload].func
+async def _blocking(func: Callable[..., Any], argv: Argv,
+                    loop: asyncio.AbstractEventLoop) -> list[Any]:
+    async def inside(*a: Any) -> Any:
+        return func(*a)  # the anti-pattern: blocks the event loop
 
-    async def inside(i: int, size: float) -> Any:
-        return func(i, size)  # the anti-pattern: blocks the event loop
-
-    return list(await asyncio.gather(*(inside(*a) for a in point.args())))
+    return list(await asyncio.gather(*(inside(*a) for a in argv)))
 
 
-async def _to_thread(point: Point, loop: asyncio.AbstractEventLoop) -> list[Any]:
-    func = WORKLOADS[point.workload].func
-    return list(await asyncio.gather(*(asyncio.to_thread(func, *a) for a in point.args())))
+async def _to_thread(func: Callable[..., Any], argv: Argv,
+                     loop: asyncio.AbstractEventLoop) -> list[Any]:
+    return list(await asyncio.gather(*(asyncio.to_thread(func, *a) for a in argv)))
 
 
 def _in_executor(executor: cf.Executor) -> Strategy:
-    async def run(point: Point, loop: asyncio.AbstractEventLoop) -> list[Any]:
-        func = WORKLOADS[point.workload].func
-        futs = [loop.run_in_executor(executor, func, *a) for a in point.args()]
+    async def run(func: Callable[..., Any], argv: Argv,
+                  loop: asyncio.AbstractEventLoop) -> list[Any]:
+        futs = [loop.run_in_executor(executor, func, *a) for a in argv]
         return list(await asyncio.gather(*futs))
 
     return run
@@ -238,11 +230,11 @@ def make_executor(point: Point) -> cf.Executor:
     initializer installs the barrier :func:`warm` uses.
     """
     workers = point.workers or 1
-    if point.model == "process_pool":
+    if MODELS[point.model].overlap == "processes":
         ctx = multiprocessing.get_context(point.start_method)
         return cf.ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=cpu_tasks.barrier_init,
-            initargs=(ctx.Barrier(workers),),
+            workers, mp_context=ctx, initializer=cpu_tasks.worker_init,
+            initargs=(ctx.Barrier(workers), point.work.setup),
         )
     return cf.ThreadPoolExecutor(
         workers, initializer=cpu_tasks.barrier_init, initargs=(threading.Barrier(workers),)
@@ -280,7 +272,7 @@ MODELS: dict[str, ModelDef] = {
     m.name: m
     for m in (
         ModelDef("sequential", True, True, False, _Sequential,
-                 "plain loop, one task after another (the baseline)"),
+                 "plain loop, one task after another (the baseline)", baseline=True),
         ModelDef("asyncio_await", True, False, False, _plain(_await_each),
                  "await each coroutine in turn"),
         ModelDef("asyncio_gather", True, False, False, _plain(_gather),
@@ -295,12 +287,16 @@ MODELS: dict[str, ModelDef] = {
                  "asyncio.to_thread, loop default executor = ThreadPoolExecutor(W)",
                  overlap="threads"),
         ModelDef("thread_pool", False, True, True, _pooled(default=False),
-                 "run_in_executor on ThreadPoolExecutor(W)", overlap="threads"),
+                 "run_in_executor on ThreadPoolExecutor(W)", overlap="threads", cold=True),
         ModelDef("process_pool", False, True, True, _pooled(default=False),
                  "run_in_executor on ProcessPoolExecutor(W)", per_start_method=True,
-                 overlap="processes"),
+                 overlap="processes", cold=True),
     )
 }
+
+
+#: The name of the baseline model (the one with ``baseline=True``).
+BASELINE = next(m.name for m in MODELS.values() if m.baseline)
 
 
 def supported(model: ModelDef, version: tuple[int, int] | None = None) -> bool:
@@ -320,16 +316,19 @@ def expected_results(point: Point) -> list[Any]:
 def cold_start(point: Point) -> float:
     """Seconds to create a pool and run its first batch (no warm-up).
 
-    The event loop is made before the clock starts; the pool's shutdown
-    happens after it stops.
+    The event loop and the tasks' arguments are made before the clock
+    starts; the pool's shutdown happens after it stops.
     """
+    work = point.work
+    workloads.set_up(work.setup)
+    func, argv = workloads.function(work), workloads.task_args(work, point.tasks, point.size)
     loop = asyncio.new_event_loop()
     executor: cf.Executor | None = None
     try:
         t0 = time.perf_counter()
         executor = make_executor(point)
         strategy = _in_executor(executor)
-        loop.run_until_complete(strategy(point, loop))
+        loop.run_until_complete(strategy(func, argv, loop))
         elapsed = time.perf_counter() - t0
     finally:
         if executor is not None:

@@ -1,0 +1,131 @@
+"""Which model to pick, and from what task size on a pool pays: read off a run's rounds.
+
+*Recommendation*: for each workload, task size and task count, the fastest
+steady point (highest paired speedup over sequential; sequential itself when
+nothing beats it) and the points statistically tied with it.  Two points of
+one group were measured in the same rounds, interleaved in the same
+processes, so each round gives their paired ratio; a point is *tied* with the
+best when the 95 % interval of that ratio (:mod:`bench.results.stats`)
+contains 1, or when too few rounds give no interval.
+
+*Break-even size*: for each pooled model (and start method) and task count,
+the smallest measured task size at which some worker count beats sequential
+with 95 % confidence (the speedup interval's low end above 1), or none.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from bench.results import stats
+from bench.scenarios.models import MODELS
+
+#: Columns of ``recommendations.csv``.
+RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
+                          "speedup", "speedup_ci_low", "speedup_ci_high", "tied"]
+#: Columns of the break-even table.
+BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "break_even_size",
+                      "workers", "speedup", "speedup_ci_low", "sizes_measured"]
+
+
+def point_label(model: str, start_method: str, workers: object) -> str:
+    """``process_pool[fork] W=2``-style label of a point's model and worker count."""
+    label = f"{model}[{start_method}]" if start_method else model
+    return label if pd.isna(workers) else f"{label} W={int(workers)}"  # type: ignore[call-overload]
+
+
+def _tied(medians: pd.Series, best: str, other: str) -> bool:
+    """Whether ``other`` is indistinguishable from ``best`` over their shared rounds."""
+    ratio = stats.paired_ratios(medians, {other: best})
+    got = stats.median_interval(ratio.to_numpy())
+    return not (got.low > 1 or got.high < 1)  # NaN bounds (too few rounds): cannot tell
+
+
+def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per (workload, task size, task count): the model to pick and its ties.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`RECOMMENDATION_COLUMNS`; ``tied`` lists the tied points'
+        labels, ``; ``-separated ("" when none).
+    """
+    steady = summary[(summary["metric"] == "steady") & summary["speedup"].notna()]
+    if steady.empty:
+        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+    medians = stats.round_medians(tidy)
+    rows = []
+    for (workload, size, tasks), g in steady.groupby(["workload", "task_size", "tasks"],
+                                                     sort=False):
+        best = g.loc[g["speedup"].astype(float).idxmax()]
+        tied = [point_label(r.model, r.start_method, r.workers)
+                for r in g.itertuples() if r.name != best["name"]
+                and _tied(medians, str(best["name"]), str(r.name))]
+        rows.append((workload, float(size), int(tasks), best["model"], best["start_method"],
+                     best["workers"], float(best["speedup"]), float(best["speedup_ci_low"]),
+                     float(best["speedup_ci_high"]), "; ".join(tied)))
+    out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
+    out["workers"] = out["workers"].astype("Int64")
+    return out
+
+
+def break_even(summary: pd.DataFrame) -> pd.DataFrame:
+    """The smallest measured size at which each pool beats sequential with 95 % confidence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`BREAK_EVEN_COLUMNS`; ``break_even_size`` is NaN when no
+        measured size was enough ("not reached"); ``workers``, ``speedup``
+        and ``speedup_ci_low`` describe the point that reached it.
+    """
+    pooled = [m for m, spec in MODELS.items() if spec.pooled]
+    df = summary[(summary["metric"] == "steady") & summary["model"].isin(pooled)
+                 & summary["speedup"].notna()]
+    rows = []
+    for (workload, model, sm, tasks), g in df.groupby(
+            ["workload", "model", "start_method", "tasks"], sort=False):
+        sizes = sorted(float(s) for s in g["task_size"].unique())
+        found = None
+        for size in sizes:
+            at = g[(g["task_size"] == size) & (g["speedup_ci_low"] > 1)]
+            if not at.empty:
+                found = at.loc[at["speedup"].astype(float).idxmax()]
+                break
+        rows.append((workload, model, sm, int(tasks),
+                     math.nan if found is None else float(found["task_size"]),
+                     pd.NA if found is None else found["workers"],
+                     math.nan if found is None else float(found["speedup"]),
+                     math.nan if found is None else float(found["speedup_ci_low"]),
+                     ", ".join(f"{s:g}" for s in sizes)))
+    out = pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
+    out["workers"] = out["workers"].astype("Int64")
+    out["break_even_size"] = out["break_even_size"].astype(float)
+    return out
+
+
+def recommendation_sentence(row: pd.Series, unit: str, others: pd.DataFrame) -> str:
+    """E.g. ``parse, 10000 lines, T = 16: process_pool[fork] with W = 2, 1.80x (1.70-1.90)``.
+
+    ``others`` are the group's other steady points: the best thread model is
+    quoted beside the pick when the pick is not a thread model.
+    """
+    size = f"{row['task_size']:g} {unit}".strip()
+    pick = f"{row['model']}[{row['start_method']}]" if row["start_method"] else str(row["model"])
+    if not pd.isna(row["workers"]):
+        pick += f" with W = {int(row['workers'])}"
+    ci = (f" ({row['speedup_ci_low']:.2f}\N{EN DASH}{row['speedup_ci_high']:.2f})"
+          if np.isfinite(row["speedup_ci_low"]) else " (too few rounds for an interval)")
+    text = (f"{row['workload']}, {size}, T = {int(row['tasks'])}: {pick}, "
+            f"{row['speedup']:.2f}\N{MULTIPLICATION SIGN}{ci}")
+    threads = others[[MODELS[m].overlap == "threads" if m in MODELS else False
+                      for m in others["model"]]]
+    if MODELS.get(str(row["model"])) is None or MODELS[str(row["model"])].overlap != "threads":
+        if not threads.empty:
+            text += f"; threads {threads['speedup'].astype(float).max():.2f}\N{MULTIPLICATION SIGN}"
+    if row["tied"]:
+        text += f"; tied with it: {row['tied']}"
+    return text + "."

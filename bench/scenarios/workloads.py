@@ -1,0 +1,169 @@
+"""Workloads as specs: the built-in ones and the user's own functions, the same kind of entry.
+
+A workload is a module-level function, ``def`` or ``async def``, named by a
+reference ``"module:qualname"`` and called per task as ``func(i, size)``, or
+as ``func(*args(i, size))`` when it declares an ``args`` factory.  Every stage
+reads the spec's fields (what it spends its time on, sync or async, its unit
+and sizes); nothing downstream tests a workload's name.
+
+Standard library only: the measured children and every pool worker import
+this module.  The child learns the run's workloads from its job
+(:func:`register`); pool workers never need the catalogue: functions reach
+them pickled by reference, and a ``setup`` by its reference string.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+#: What a task spends its time on; the model of the ideal (:mod:`bench.results.ideal`) reads it.
+#: ``cpu_gil``: Python bytecode, holding the GIL; ``cpu_nogil``: CPU work in C that
+#: releases the GIL; ``blocking_wait``: a blocking call that waits (I/O, sleep);
+#: ``async_wait``: an awaitable that waits without blocking the event loop.
+RESOURCES = ("cpu_gil", "cpu_nogil", "blocking_wait", "async_wait")
+#: How a model's results are checked against the sequential ones (or a ``module:func``).
+CHECKS = ("equal", "none")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A kind of task: the function, what it spends its time on, its unit and sizes."""
+
+    name: str
+    #: ``"module:qualname"`` of the function run per task.
+    func: str
+    unit: str = "size"
+    #: Task sizes measured when none are asked for (the first is the default).
+    sizes: tuple[float, ...] = (1.0,)
+    #: One of :data:`RESOURCES`, or "" when not declared (no ideal is drawn).
+    resource: str = ""
+    is_async: bool = False
+    #: ``"module:qualname"`` of ``(i, size) -> tuple`` building a task's arguments
+    #: before the clock starts; "" for ``(i, size)``.
+    args: str = ""
+    #: ``"module:qualname"`` called once per process and pool worker, untimed.
+    setup: str = ""
+    #: ``"equal"``, ``"none"`` or ``"module:qualname"`` of ``(got, want) -> bool``.
+    check: str = "equal"
+    #: A built-in stand-in: the profile's size scale applies to its sizes.
+    builtin: bool = False
+    #: Sizes are whole numbers of ``unit`` (never rounded to zero work).
+    whole_units: bool = False
+    description: str = ""
+
+    @property
+    def default_size(self) -> float:
+        """The size measured when none is asked for."""
+        return self.sizes[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (for run.json and the child's job)."""
+        data = asdict(self)
+        data["sizes"] = list(self.sizes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Workload:
+        """Inverse of :meth:`to_dict` (unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in data.items() if k in known}
+        kept["sizes"] = tuple(float(s) for s in kept.get("sizes", (1.0,)))
+        return cls(**kept)
+
+
+def _builtin(name: str, func: str, unit: str, size: float, resource: str, description: str,
+             *, is_async: bool = False, whole: bool = False) -> Workload:
+    return Workload(name, f"cpu_tasks:{func}", unit, (size,), resource, is_async,
+                    builtin=True, whole_units=whole, description=description)
+
+
+#: The built-in stand-ins (``cpu_tasks.py``): adding one is one entry here.
+BUILTINS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        _builtin("cpu", "cpu", "iterations", 100_000, "cpu_gil",
+                 "the seed's cpu_bound loop (pure Python, holds the GIL)", whole=True),
+        _builtin("hash", "hash_rounds", "MiB", 10, "cpu_nogil",
+                 "SHA-256 over a 1 MiB buffer (releases the GIL)", whole=True),
+        _builtin("compress", "compress", "KiB", 256, "cpu_nogil",
+                 "zlib compression of text-like data (releases the GIL)", whole=True),
+        _builtin("sleep", "blocking_sleep", "s", 0.003, "blocking_wait",
+                 "blocking time.sleep (blocking I/O)"),
+        _builtin("async_sleep", "async_sleep", "s", 0.003, "async_wait",
+                 "await asyncio.sleep (non-blocking I/O)", is_async=True),
+    )
+}
+
+#: The workloads this process knows: the built-ins, then any registered.
+CATALOG: dict[str, Workload] = dict(BUILTINS)
+
+
+def register(workloads: Iterable[Workload]) -> None:
+    """Make ``workloads`` known to this process (replacing any of the same name)."""
+    for w in workloads:
+        CATALOG[w.name] = w
+
+
+def get(name: str) -> Workload:
+    """The workload called ``name`` (KeyError when unknown)."""
+    return CATALOG[name]
+
+
+_resolved: dict[str, Any] = {}
+
+
+def resolve(ref: str) -> Any:
+    """Import ``"module:qualname"`` and return the object (cached).
+
+    Raises
+    ------
+    ImportError, AttributeError
+        From the import or the attribute lookup.
+    """
+    found = _resolved.get(ref)
+    if found is None:
+        module, _, qualname = ref.partition(":")
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+        _resolved[ref] = found
+    return found
+
+
+def function(work: Workload) -> Callable[..., Any]:
+    """The workload's task function."""
+    func: Callable[..., Any] = resolve(work.func)
+    return func
+
+
+def task_args(work: Workload, tasks: int, size: float) -> list[tuple[Any, ...]]:
+    """The positional arguments of a batch's ``tasks`` tasks (built before any clock)."""
+    if not work.args:
+        return [(i, size) for i in range(tasks)]
+    factory = resolve(work.args)
+    return [tuple(factory(i, size)) for i in range(tasks)]
+
+
+_set_up: set[str] = set()
+
+
+def set_up(ref: str) -> None:
+    """Call the ``setup`` function ``ref`` once in this process (nothing for "")."""
+    if ref and ref not in _set_up:
+        resolve(ref)()
+        _set_up.add(ref)
+
+
+def same_results(work: Workload, got: Sequence[Any], want: Sequence[Any]) -> bool:
+    """Whether a model's results match the sequential ones, by the workload's ``check``."""
+    if work.check == "none":
+        return True
+    if len(got) != len(want):
+        return False
+    if work.check == "equal":
+        return list(got) == list(want)
+    compare = resolve(work.check)
+    return all(bool(compare(g, w)) for g, w in zip(got, want, strict=True))
