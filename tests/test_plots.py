@@ -10,8 +10,8 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
-from bench.report.export import new_figure
 from bench.report import plots
+from bench.report.export import new_figure
 from bench.results.aggregate import load
 from tests.factory import HOST
 from tests.test_aggregate import write_hand_made
@@ -139,22 +139,23 @@ def test_efficiency_heatmap_shared_scale_without_colorbar(summary: pd.DataFrame)
 
 
 def test_sleep_lesson_in_single_sleeps(ax: Axes, summary: pd.DataFrame) -> None:
-    bars = plots.lesson_bars(summary, cores=2)
-    assert list(bars["model"]) == ["asyncio_gather", "asyncio_blocking", "to_thread",
-                                   "process_pool"]
-    np.testing.assert_allclose(bars["sleeps"], [1.1, 4.0, 2.0, 2.5])
-    np.testing.assert_allclose(bars["ideal_sleeps"], [1.0, 4.0, 2.0, 2.0])
+    bars = plots.lesson_bars(summary, cores=2)  # async waits first; per overlap kind
+    assert list(bars["model"]) == ["asyncio_await", "asyncio_gather", "asyncio_blocking",
+                                   "to_thread", "process_pool"]
+    np.testing.assert_allclose(bars["sleeps"], [4.0, 1.1, 4.0, 2.0, 2.5])
+    np.testing.assert_allclose(bars["ideal_sleeps"], [4.0, 1.0, 4.0, 2.0, 2.0])
+    np.testing.assert_allclose(bars["task_s"], 0.01)
     plots.plot_sleep_lesson(ax, summary, cores=2)
     widths = [p.get_width() for p in ax.patches]
-    np.testing.assert_allclose(widths, [1.1, 4.0, 2.0, 2.5])
+    np.testing.assert_allclose(widths, [4.0, 1.1, 4.0, 2.0, 2.5])
     ticks = {y: t.get_text() for y, t in zip(ax.get_yticks(), ax.get_yticklabels(),
                                              strict=True)}
     assert [ticks[y] for y in sorted(ticks, reverse=True)] == list(bars["label"])  # top down
-    assert ticks[0] == "time.sleep, process pool [fork], W = 2"
-    assert ax.get_title() == "asyncio.sleep vs time.sleep: 4 sleeping tasks"
-    assert "single sleeps" in ax.get_xlabel()
-    assert legend_texts(ax) == ["ideal for the model", "one sleep (all overlap)",
-                                "T = 4 sleeps (one after another)"]
+    assert ticks[0] == "sleep, process_pool[fork], W = 2"
+    assert ax.get_title() == "waiting tasks: 4 per batch, overlapped or one after another"
+    assert "task times" in ax.get_xlabel()
+    assert legend_texts(ax) == ["ideal for the model", "one task's time (all overlap)",
+                                "T = 4 task times (one after another)"]
 
 
 def test_cold_start_against_warm(ax: Axes, summary: pd.DataFrame) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.report.findings import findings, stable_share
 from bench.report import html as report
+from bench.report.findings import findings, stable_share
 from bench.results.aggregate import SUMMARY_COLUMNS, load
 from bench.scenarios.models import Point
 from tests.factory import HOST
@@ -90,7 +90,13 @@ def test_html_sections(built: Path) -> None:
     assert 'id="summary"' in html
     assert 'id="host"' in html
     assert "processes reached 2.00\N{MULTIPLICATION SIGN} on 2 cores" in html
-    assert "4 asyncio.sleep tasks under asyncio.gather took 1.10 sleeps" in html
+    assert "under asyncio_gather 1.10 (ideal 1: they all wait at once)" in html
+    assert ("cpu, 4 iterations, T = 4: process_pool[fork] with W = 2, 2.00\N{MULTIPLICATION SIGN}"
+            " (1.90\N{EN DASH}2.10); threads 1.00\N{MULTIPLICATION SIGN}; tied with it: "
+            "process_pool[spawn] W=2.") in html
+    assert 'id="picks"' in html
+    assert 'id="break_even"' in html
+    assert "not reached (sizes measured: 4 iterations)" in html  # thread_pool on cpu
     assert "18 of 19 points (95%) are stable" in html
     assert html.count('<tr class="unstable">') == 1
     assert "Test CPU 3000, C = 2 usable cores, CPython 3.11.7" in html
@@ -119,6 +125,9 @@ def test_markdown(built: Path) -> None:
     assert "## Failed points" in md
     assert "2 points unstable after the first round were measured again" in md
     assert "Noise check: **noisy**" in md
+    assert "## Recommendation" in md
+    assert "## Break-even size" in md
+    assert r"| cpu | 4 iterations | 4 | process\_pool\[fork\] W=2 |" in md
     assert r"process\_pool\[fork\]" in md  # table cells escaped, rendered as written
     header = next(line for line in md.splitlines() if line.startswith("| point"))
     assert header.count("|") == len(report.TABLE_COLUMNS) + 1
@@ -174,17 +183,23 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 def test_findings_in_plain_words(summary: pd.DataFrame) -> None:
     found = findings(summary, 2)
     assert found[0] == (  # six paired ratios 0.38/0.2 .. 0.42/0.2: the extremes bound it
-        "CPU work (pure Python): processes reached 2.00\N{MULTIPLICATION SIGN} on 2 cores "
+        "cpu (pure-Python CPU work, holds the GIL): processes reached "
+        "2.00\N{MULTIPLICATION SIGN} on 2 cores "
         "(process_pool[fork], W = 2, T = 4; 95 % CI 1.90\N{EN DASH}2.10); threads "
         "1.00\N{MULTIPLICATION SIGN} at best (thread_pool, W = 1, T = 4), no gain: the GIL "
         "runs one thread's Python at a time.")
-    assert found[1] == ("Hashing (releases the GIL): threads reached 1.60\N{MULTIPLICATION SIGN} "
-                        "(to_thread, W = 2, T = 4) against an ideal of 2.00\N{MULTIPLICATION SIGN} "
-                        "on 2 cores, an efficiency (ideal time / measured time) of 80%.")
-    assert found[2] == ("4 asyncio.sleep tasks under asyncio.gather took 1.10 sleeps (ideal 1: "
-                        "they all wait at once; one sleep = 10.00 ms measured).")
-    assert "took 4.00 sleeps, about T = 4" in found[3]
-    assert "with asyncio.to_thread (W = 2) they took 2.00 (ideal \N{LEFT CEILING}T/W" in found[3]
+    assert found[1] == ("hash (CPU work that releases the GIL): threads reached "
+                        "1.60\N{MULTIPLICATION SIGN} (to_thread, W = 2, T = 4) against an ideal "
+                        "of 2.00\N{MULTIPLICATION SIGN} on 2 cores, an efficiency (ideal time / "
+                        "measured time) of 80%.")
+    assert found[2] == ("4 async_sleep tasks (a non-blocking wait): under asyncio_await they "
+                        "took 4.00 task times, about T = 4 (ideal T = 4: one after another); "
+                        "under asyncio_gather 1.10 (ideal 1: they all wait at once); one task = "
+                        "10.00 ms measured.")
+    assert found[3].startswith("4 sleep tasks (a blocking wait): under asyncio_blocking they "
+                               "took 4.00 task times, about T = 4")
+    assert "under to_thread (W = 2) 2.00 (ideal \N{LEFT CEILING}T/W\N{RIGHT CEILING} = 2)" \
+        in found[3]
     assert found[4].startswith("Pool cold start, creating the pool and running its first batch "
                                "of T = 4 on W = 2: thread_pool 450.0 ms (warm batch 400.0 ms), "
                                "process_pool[fork] 300.0 ms (warm batch 200.0 ms)")
@@ -204,7 +219,7 @@ def test_findings_on_a_free_threaded_host(tmp_path: Path) -> None:
 def test_findings_survive_a_restricted_grid(summary: pd.DataFrame) -> None:
     cpu_only = summary[(summary["workload"] == "cpu") & (summary["model"] != "thread_pool")]
     found = findings(cpu_only, 2)
-    assert found[0].startswith("CPU work (pure Python): processes reached")
+    assert found[0].startswith("cpu (pure-Python CPU work, holds the GIL): processes reached")
     assert "threads" not in found[0]
     assert not any("sleep" in f for f in found)
     assert findings(summary.iloc[0:0], 2) == []

@@ -1,8 +1,13 @@
 """Findings in plain words, computed from a run's summary frame.
 
 Each finding covers one question the project asks (do processes beat threads
-on CPU work? do threads scale on GIL-releasing work? how many sleeps do T
-sleeping tasks cost under each model? what does a cold pool cost?).  A
+on CPU work holding the GIL? do threads scale on work that releases it? how
+many task times do T waiting tasks cost under each model? which model to
+pick, and from what size on? what does a cold pool cost?).  Every finding
+reads the workloads' and models' specs (a workload's ``resource``, a model's
+``overlap`` and ``baseline``), never their names: a user's workload declared
+``cpu_gil`` gets the same sentences as the built-in ``cpu``, and one whose
+resource is unknown gets no sentence that needs the model of the ideal.  A
 finding whose data the run lacks (a restricted grid) is left out.
 """
 
@@ -12,18 +17,34 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from bench.report.plots import cold_pairs, lesson_bars, series_label, steady
+from bench.report.plots import (
+    at_largest_size,
+    cold_pairs,
+    lesson_bars,
+    overlap,
+    series_label,
+    size_text,
+    steady,
+    wait_workloads,
+)
 from bench.results.ideal import gil_of, point_parallelism, resource_of, runs_in_parallel
-from bench.scenarios.models import MODELS
+from bench.results.recommend import (
+    RECOMMENDATION_COLUMNS,
+    point_label,
+    recommendation_sentence,
+    size_label,
+    task_unit,
+)
+
+#: How a finding names what a workload's tasks spend their time on.
+RESOURCE_WORDS = {"cpu_gil": "pure-Python CPU work, holds the GIL",
+                  "cpu_nogil": "CPU work that releases the GIL",
+                  "blocking_wait": "a blocking wait", "async_wait": "a non-blocking wait"}
 
 
-def _overlap(model: str) -> str:
-    return MODELS[model].overlap if model in MODELS else ""
-
-
-def _best(df: pd.DataFrame, overlap: str) -> pd.Series | None:
-    """The row of highest speedup among models of ``overlap`` (None if there is none)."""
-    rows = df[[_overlap(m) == overlap for m in df["model"]]]
+def _best(df: pd.DataFrame, kind: str) -> pd.Series | None:
+    """The row of highest speedup among models whose overlap is ``kind`` (None if none)."""
+    rows = df[df["model"].map(overlap) == kind]
     if rows.empty:
         return None
     return rows.loc[rows["speedup"].astype(float).idxmax()]
@@ -49,12 +70,26 @@ def _parallel(summary: pd.DataFrame, r: pd.Series) -> bool:
     """Whether the point's workers could run its work in parallel at all (GIL, resource)."""
     resource = resource_of(summary, str(r["workload"]))
     return resource is not None and runs_in_parallel(
-        resource, _overlap(str(r["model"])), gil=gil_of(summary))
+        resource, overlap(str(r["model"])), gil=gil_of(summary))
 
 
-def cpu_finding(summary: pd.DataFrame, cores: int) -> str | None:
-    """Best process speedup vs best thread speedup on the pure-Python CPU workload."""
-    df = steady(summary, "cpu")
+def _of_resource(summary: pd.DataFrame, resource: str) -> list[tuple[str, pd.DataFrame, str]]:
+    """(workload, steady rows at its largest size, heading) of every workload of ``resource``."""
+    df = at_largest_size(steady(summary))
+    out = []
+    for wl in dict.fromkeys(df["workload"]):
+        if resource_of(summary, str(wl)) != resource:
+            continue
+        rows = df[df["workload"] == wl]
+        size = float(rows["task_size"].iloc[0])
+        heading = f"{wl}{size_text(summary, str(wl), size)} ({RESOURCE_WORDS[resource]})"
+        out.append((str(wl), rows, heading))
+    return out
+
+
+def _gil_finding(summary: pd.DataFrame, df: pd.DataFrame, heading: str,
+                 cores: int) -> str | None:
+    """Best process speedup vs best thread speedup on one workload holding the GIL."""
     proc, thread = _best(df, "processes"), _best(df, "threads")
     if proc is None and thread is None:
         return None
@@ -71,57 +106,129 @@ def cpu_finding(summary: pd.DataFrame, cores: int) -> str | None:
         elif float(thread["speedup"]) < 1.2:
             gil = ", no gain: the GIL runs one thread's Python at a time"
         parts.append(f"threads {_x(thread['speedup'])} at best ({_where(thread)}){gil}")
-    return "CPU work (pure Python): " + "; ".join(parts) + "."
+    return f"{heading}: " + "; ".join(parts) + "."
 
 
-def hash_finding(summary: pd.DataFrame, cores: int) -> str | None:
-    """How far threads scale on hashing, which releases the GIL."""
-    thread = _best(steady(summary, "hash"), "threads")
-    if thread is None:
-        return None
-    eff = float(thread["efficiency"])
-    return (f"Hashing (releases the GIL): threads reached {_x(thread['speedup'])} "
-            f"({_where(thread)}) against an ideal of {_x(_ideal(summary, thread, cores))} on "
-            f"{cores} cores, an efficiency (ideal time / measured time) of {eff:.0%}.")
+def cpu_findings(summary: pd.DataFrame, cores: int) -> list[str]:
+    """Processes vs threads on every workload whose resource is ``cpu_gil``."""
+    return [text for _, df, heading in _of_resource(summary, "cpu_gil")
+            if (text := _gil_finding(summary, df, heading, cores)) is not None]
 
 
-def _sleep_ms(summary: pd.DataFrame, workload: str, tasks: int) -> str:
-    seq = summary[(summary["workload"] == workload) & (summary["model"] == "sequential")
-                  & (summary["tasks"] == tasks) & (summary["metric"] == "steady")]
-    if seq.empty:
+def nogil_findings(summary: pd.DataFrame, cores: int) -> list[str]:
+    """How far threads scale on every workload whose resource is ``cpu_nogil``."""
+    out = []
+    for _, df, heading in _of_resource(summary, "cpu_nogil"):
+        thread = _best(df, "threads")
+        if thread is None:
+            continue
+        eff = float(thread["efficiency"])
+        text = (f"{heading}: threads reached {_x(thread['speedup'])} ({_where(thread)}) "
+                f"against an ideal of {_x(_ideal(summary, thread, cores))} on {cores} cores")
+        if eff == eff:  # not NaN
+            text += f", an efficiency (ideal time / measured time) of {eff:.0%}"
+        out.append(text + ".")
+    return out
+
+
+def _ideal_text(ideal: float, tasks: int, pooled: bool) -> str:
+    if ideal != ideal:  # NaN: no ideal for this model
         return ""
-    return f"; one sleep = {float(seq['median_s'].iloc[0]) / tasks * 1e3:.2f} ms measured"
+    if pooled:
+        return f" (ideal \N{LEFT CEILING}T/W\N{RIGHT CEILING} = {ideal:.0f})"
+    if abs(ideal - 1) < 1e-9:
+        return " (ideal 1: they all wait at once)"
+    if abs(ideal - tasks) < 1e-9:
+        return f" (ideal T = {tasks}: one after another)"
+    return f" (ideal {ideal:.2f})"
 
 
-def async_sleep_finding(summary: pd.DataFrame, cores: int) -> str | None:
-    """T asyncio.sleep tasks under gather, in single sleeps."""
+def wait_findings(summary: pd.DataFrame, cores: int) -> list[str]:
+    """T waiting tasks under each kind of overlap, in one task's time, per wait workload.
+
+    Covers every workload whose resource is ``async_wait`` or
+    ``blocking_wait``, at the T of :func:`bench.report.plots.lesson_bars`.
+    """
     bars = lesson_bars(summary, cores=cores)
-    row = bars[bars["model"] == "asyncio_gather"]
-    if row.empty:
-        return None
-    t = int(row["tasks"].iloc[0])
-    text = (f"{t} asyncio.sleep tasks under asyncio.gather took {row['sleeps'].iloc[0]:.2f} "
-            f"sleeps (ideal 1: they all wait at once{_sleep_ms(summary, 'async_sleep', t)})")
-    return text + "."
+    out = []
+    for wl in wait_workloads(summary):
+        rows = bars[bars["workload"] == wl]
+        if rows.empty:
+            continue
+        t = int(rows["tasks"].iloc[0])
+        size = float(at_largest_size(steady(summary, wl))["task_size"].iloc[0])
+        resource = resource_of(summary, wl) or ""
+        parts = []
+        for i, r in enumerate(rows.itertuples()):
+            how = series_label(str(r.model), str(r.start_method))
+            if not pd.isna(r.workers):
+                how += f" (W = {int(r.workers)})"
+            took = "they took " if i == 0 else ""
+            unit = " task times" if i == 0 else ""
+            about = (f", about T = {t}" if r.overlap == "none" and r.sleeps >= 0.8 * t
+                     else "")
+            parts.append(f"under {how} {took}{float(r.sleeps):.2f}{unit}{about}"
+                         f"{_ideal_text(float(r.ideal_sleeps), t, not pd.isna(r.workers))}")
+        ms = float(rows["task_s"].iloc[0]) * 1e3
+        out.append(f"{t} {wl} tasks{size_text(summary, wl, size)} "
+                   f"({RESOURCE_WORDS.get(resource, resource)}): " + "; ".join(parts)
+                   + f"; one task = {ms:.2f} ms measured.")
+    return out
 
 
-def blocking_finding(summary: pd.DataFrame, cores: int) -> str | None:
-    """time.sleep inside coroutines (≈ T sleeps) and the way out with threads or processes."""
-    bars = lesson_bars(summary, cores=cores)
-    block = bars[bars["model"] == "asyncio_blocking"]
-    if block.empty:
-        return None
-    t = int(block["tasks"].iloc[0])
-    text = (f"{t} time.sleep calls inside coroutines run with gather took "
-            f"{block['sleeps'].iloc[0]:.2f} sleeps, about T = {t}: a blocking call stalls the "
-            "event loop, so the tasks run one after another")
-    for model, how in (("to_thread", "asyncio.to_thread"), ("process_pool", "a process pool")):
-        r = bars[bars["model"] == model]
-        if not r.empty:
-            w = int(r["workers"].iloc[0])
-            text += (f"; with {how} (W = {w}) they took {r['sleeps'].iloc[0]:.2f} "
-                     f"(ideal ⌈T/W⌉ = {r['ideal_sleeps'].iloc[0]:.0f})")
-    return text + "."
+def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) -> list[str]:
+    """One sentence per row of :func:`bench.results.recommend.recommendations`."""
+    out = []
+    runs = steady(summary)
+    for r in recommended.itertuples(index=False):
+        row = pd.Series(r._asdict())
+        others = runs[(runs["workload"] == r.workload) & (runs["task_size"] == r.task_size)
+                      & (runs["tasks"] == r.tasks)]
+        out.append(recommendation_sentence(row, task_unit(summary, str(r.workload)), others))
+    return out
+
+
+#: Headings of the report's recommendation table.
+RECOMMENDATION_TABLE = ("workload", "size", "T", "pick", "speedup (95 % CI)", "tied with it")
+#: Headings of the report's break-even table.
+BREAK_EVEN_TABLE = ("workload", "pool", "T", "break-even size", "there")
+
+
+def _times(value: float) -> str:
+    return "" if value != value else _x(value)
+
+
+def recommendation_table(summary: pd.DataFrame, recommended: pd.DataFrame) -> pd.DataFrame:
+    """The recommendations as display strings (:data:`RECOMMENDATION_TABLE`)."""
+    rows = []
+    for r in recommended.itertuples(index=False):
+        ci = (f" ({r.speedup_ci_low:.2f}\N{EN DASH}{r.speedup_ci_high:.2f})"
+              if r.speedup_ci_low == r.speedup_ci_low else "")
+        rows.append((str(r.workload), size_label(r.task_size, task_unit(summary, str(r.workload))),
+                     str(r.tasks), point_label(str(r.model), str(r.start_method), r.workers),
+                     _times(float(r.speedup)) + ci, str(r.tied) or "none"))
+    return pd.DataFrame(rows, columns=list(RECOMMENDATION_TABLE), dtype=object)
+
+
+def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
+    """:func:`bench.results.recommend.break_even` as display strings (:data:`BREAK_EVEN_TABLE`).
+
+    A pool that beat sequential at no measured size reads ``not reached
+    (sizes measured: ...)``.
+    """
+    rows = []
+    for r in even.itertuples(index=False):
+        unit = task_unit(summary, str(r.workload))
+        measured = r.sizes_measured if unit in ("", "size") else f"{r.sizes_measured} {unit}"
+        if r.break_even_size != r.break_even_size:  # NaN
+            size, there = f"not reached (sizes measured: {measured})", ""
+        else:
+            size = size_label(r.break_even_size, unit)
+            there = (f"W = {int(r.workers)}: {_times(float(r.speedup))}, 95 % CI from "
+                     f"{r.speedup_ci_low:.2f}")
+        rows.append((str(r.workload), series_label(str(r.model), str(r.start_method)),
+                     str(r.tasks), size, there))
+    return pd.DataFrame(rows, columns=list(BREAK_EVEN_TABLE), dtype=object)
 
 
 def cold_start_finding(summary: pd.DataFrame, cores: int) -> str | None:
@@ -153,21 +260,31 @@ def stability_finding(summary: pd.DataFrame, cores: int) -> str | None:
     return text + ("." if stable == total else "; the others are marked unstable.")
 
 
+#: The lessons, each a list of sentences, in the order the report shows them.
+LESSONS: tuple[Callable[[pd.DataFrame, int], list[str]], ...] = (
+    cpu_findings, nogil_findings, wait_findings,
+)
+#: Findings shown after the recommendations.
 FINDINGS: tuple[Callable[[pd.DataFrame, int], str | None], ...] = (
-    cpu_finding, hash_finding, async_sleep_finding, blocking_finding, cold_start_finding,
-    stability_finding,
+    cold_start_finding, stability_finding,
 )
 
 
-def findings(summary: pd.DataFrame, cores: int) -> list[str]:
+def findings(summary: pd.DataFrame, cores: int, *,
+             recommended: pd.DataFrame | None = None) -> list[str]:
     """Every finding the run's data supports, in plain words.
 
     Parameters
     ----------
     summary
-        The summary frame of :func:`bench.results.aggregate.summarize`.
+        The summary frame of :func:`bench.results.aggregate.summarize`; a
+        ``task_unit`` column (:func:`bench.results.recommend.with_units`)
+        names the units of task sizes.
     cores
         Usable cores C of the measuring host.
+    recommended
+        :func:`bench.results.recommend.recommendations` of the run: one
+        sentence per row follows the lessons (none when not given).
 
     Returns
     -------
@@ -177,4 +294,7 @@ def findings(summary: pd.DataFrame, cores: int) -> list[str]:
     """
     if summary.empty:
         return []
-    return [text for f in FINDINGS if (text := f(summary, cores)) is not None]
+    out = [text for lesson in LESSONS for text in lesson(summary, cores)]
+    if recommended is not None and not recommended.empty:
+        out += recommendation_findings(summary, recommended[RECOMMENDATION_COLUMNS])
+    return out + [text for f in FINDINGS if (text := f(summary, cores)) is not None]

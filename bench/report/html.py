@@ -1,4 +1,4 @@
-"""The run report: ``index.html``, ``report.md``, ``summary.csv`` and every chart as PNG and SVG.
+"""The run report: ``index.html``, ``report.md``, ``summary.csv``, ``recommendations.csv``, charts.
 
 ``index.html`` is one self-contained file: the charts are embedded as
 ``data:`` URIs and the style is inline, so nothing is fetched.  Every string
@@ -36,10 +36,15 @@ from bench.report.export import (
     render,
     save_figure,
 )
-from bench.report.findings import findings, stable_share
+from bench.report.findings import (
+    break_even_table,
+    findings,
+    recommendation_table,
+    stable_share,
+)
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
-from bench.results.recommend import recommendations
+from bench.results.recommend import break_even, recommendations, with_units
 
 #: Summary tables longer than this fold into <details> in report.md.
 MD_FOLD_ROWS = 40
@@ -68,6 +73,8 @@ class RunStatus:
     #: Points measured in more than one round, and their extra rounds in all.
     remeasured: int = 0
     extra_rounds: int = 0
+    #: The unit of each declared workload's task sizes (the run's settings).
+    units: dict[str, str] = field(default_factory=dict)
 
 
 def run_status(results: Path) -> RunStatus:
@@ -101,8 +108,13 @@ def run_status(results: Path) -> RunStatus:
         noise = {**verdict, "details": {k: fmt_num(v, 3) for k, v in sorted(extra.items())}}
     else:
         noise = None
+    settings = manifest.get("settings")
+    declared = settings.get("declared") if isinstance(settings, dict) else None
+    units = {str(w["name"]): str(w["unit"]) for w in declared or []
+             if isinstance(w, dict) and "name" in w and w.get("unit")} \
+        if isinstance(declared, list) else {}
     return RunStatus(str(manifest.get("status", "")), failed, noise,
-                     remeasured=len(more), extra_rounds=sum(more))
+                     remeasured=len(more), extra_rounds=sum(more), units=units)
 
 
 # ------------------------------------------------------------------------ charts
@@ -174,9 +186,22 @@ def _efficiency_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path
 def _lesson_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     cores = _cores(summary, host)
     return _panel_figure(
-        "sleep_lesson", "The seed's lesson: asyncio.sleep vs time.sleep", ["lesson"],
+        "sleep_lesson", "The seed's lesson: waiting tasks, overlapped or one after another",
+        ["lesson"],
         lambda ax, _: plots.plot_sleep_lesson(ax, summary, cores=cores), host, out_dir,
         width=8.0)
+
+
+def _sized(summary: pd.DataFrame) -> list[str]:
+    """Workloads measured at more than one task size."""
+    return [wl for wl in _workloads(summary) if len(plots.sizes(summary, wl)) > 1]
+
+
+def _size_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    return _panel_figure(
+        "speedup_size", "Speedup vs task size per pooled model (best W at each size)",
+        _sized(summary), lambda ax, wl: plots.plot_speedup_vs_size(ax, summary, workload=wl),
+        host, out_dir)
 
 
 def _cold_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
@@ -189,8 +214,8 @@ ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
 
 #: Chart kinds in display order.
 CHARTS: dict[str, ChartFn] = {
-    "speedup": _speedup_chart, "wall_time": _wall_time_chart, "efficiency": _efficiency_chart,
-    "sleep_lesson": _lesson_chart, "cold_start": _cold_chart,
+    "speedup": _speedup_chart, "speedup_size": _size_chart, "wall_time": _wall_time_chart,
+    "efficiency": _efficiency_chart, "sleep_lesson": _lesson_chart, "cold_start": _cold_chart,
 }
 
 
@@ -198,7 +223,7 @@ def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
     """The chart kinds the run's data supports, in display order."""
     kinds = []
     if _workloads(summary):
-        kinds += ["speedup", "wall_time"]
+        kinds += ["speedup", *(["speedup_size"] if _sized(summary) else []), "wall_time"]
     if plots.pooled_series(summary):
         kinds.append("efficiency")
     if not plots.lesson_bars(summary, cores=_cores(summary, host)).empty:
@@ -272,6 +297,15 @@ def build_charts(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path, *,
 
 
 # ------------------------------------------------------------------------ tables
+#: What the recommendation and break-even tables show (HTML and Markdown).
+SECTION_NOTES = {
+    "picks": ("For each workload, task size and task count T: the fastest model and worker "
+              "count, its speedup over sequential with its 95 % CI, and the points statistically "
+              "tied with it (the 95 % CI of their per-round ratio to it contains 1). All columns "
+              "are in recommendations.csv."),
+    "break_even": ("The smallest measured task size at which each pool, at some worker count, "
+                   "beats sequential with 95 % confidence (its speedup CI's low end above 1)."),
+}
 #: Headings of the summary table shown in HTML and Markdown.
 TABLE_COLUMNS = ("point", "n", "median ms", "95 % CI ms", "CI ± %", "speedup",
                  "speedup 95 % CI", "ideal ms", "efficiency", "precision")
@@ -300,21 +334,27 @@ def _host_rows(host: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
-             status: RunStatus, charts: list[Chart]) -> dict[str, Any]:
+             status: RunStatus, charts: list[Chart],
+             recommended: pd.DataFrame | None = None) -> dict[str, Any]:
     cores = _cores(summary, data_host)
+    picks = recommendation_table(summary, recommended) if recommended is not None else None
+    even = break_even_table(summary, break_even(summary))
     stable, total = stable_share(summary)
     return {
         "run_name": str(data_host.get("run_name") or results.parent.name),
         "results": str(results),
         "caption": plots.host_caption(data_host),
         "host_rows": _host_rows(data_host),
-        "findings": findings(summary, cores),
+        "findings": findings(summary, cores, recommended=recommended),
+        "picks": picks if picks is not None and len(picks) else None,
+        "break_even": even if len(even) else None,
         "stable": stable, "total": total,
         "stable_pct": f"{stable / total:.0%}" if total else "",
         "threshold_pct": f"{STABLE_HALF_WIDTH:.0%}",
         "status": status,
         "remeasured": remeasured_text(status) if status.remeasured else "",
         "charts": charts,
+        "notes": SECTION_NOTES,
         "columns": TABLE_COLUMNS,
         "rows": table_rows(summary),
     }
@@ -334,7 +374,10 @@ def render_html(ctx: dict[str, Any]) -> str:
     """``index.html``: charts embedded as PNG ``data:`` URIs."""
     charts = [{"title": c.title, "uri": data_uri(c.png), "png": c.png.name, "svg": c.svg.name}
               for c in ctx["charts"]]
-    return render("report.html.j2", **{**ctx, "charts": charts})
+    tables = {k: None if ctx[k] is None else
+              {"columns": list(ctx[k].columns), "rows": ctx[k].to_numpy().tolist()}
+              for k in ("picks", "break_even")}
+    return render("report.html.j2", **{**ctx, "charts": charts, "tables": tables})
 
 
 def render_markdown(ctx: dict[str, Any]) -> str:
@@ -362,6 +405,9 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     if status.failed:
         out += ["## Failed points", "",
                 markdown_table(pd.DataFrame(status.failed, columns=["name", "reason"]))]
+    for title, key in (("Recommendation", "picks"), ("Break-even size", "break_even")):
+        if ctx[key] is not None:
+            out += [f"## {title}", "", SECTION_NOTES[key], "", markdown_table(ctx[key])]
     out += ["## Charts", ""]
     for c in ctx["charts"]:
         out += [f"![{md_escape(c.title)}]({c.png.name})", ""]
@@ -405,11 +451,13 @@ def write_report(results: Path, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     data = load(results)
     status = run_status(results)
+    summary = with_units(data.summary, status.units)
     out_dir.mkdir(parents=True, exist_ok=True)
-    charts = build_charts(data.summary, data.host, out_dir)
-    ctx = _context(results, data.host, data.summary, status, charts)
+    charts = build_charts(summary, data.host, out_dir)
+    recommended = recommendations(data.tidy, data.summary)
+    ctx = _context(results, data.host, summary, status, charts, recommended)
     data.summary[list(SUMMARY_COLUMNS)].to_csv(out_dir / "summary.csv", index=False)
-    recommendations(data.tidy, data.summary).to_csv(out_dir / "recommendations.csv", index=False)
+    recommended.to_csv(out_dir / "recommendations.csv", index=False)
     (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")
     index = out_dir / "index.html"
     index.write_text(render_html(ctx), encoding="utf-8")

@@ -9,6 +9,7 @@ colour bar for the heatmap).  Figures are made by :func:`bench.report.export.new
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,14 +19,23 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from bench.results.ideal import point_parallelism
+from bench.results.ideal import point_parallelism, resource_of
+from bench.results.recommend import size_label, task_unit
 from bench.scenarios.models import MODELS
 
 _MODEL_ORDER = list(MODELS)
-_PROCESS_COLOURS = {"fork": "C2", "forkserver": "C8", "spawn": "C9"}
+#: Styling only: a model's colour; models not listed get one of :data:`_FALLBACK_COLOURS`.
 _COLOURS = {"sequential": "0.4", "asyncio_await": "C4", "asyncio_gather": "C0",
             "asyncio_create_task": "C6", "asyncio_taskgroup": "C5",
-            "asyncio_blocking": "C3", "to_thread": "C1", "thread_pool": "C7"}
+            "asyncio_blocking": "C3", "to_thread": "C1", "thread_pool": "C7",
+            "process_pool": "C2"}
+#: Per start method, for models measured per start method (``ModelDef.per_start_method``).
+_START_METHOD_COLOURS = {"fork": "C2", "forkserver": "C8", "spawn": "C9"}
+_FALLBACK_COLOURS = ("tab:olive", "tab:cyan", "tab:brown", "tab:pink", "darkgoldenrod",
+                     "teal", "slateblue", "firebrick")
+#: The resources of waiting work, in the order of the waiting lesson.
+WAITS = ("async_wait", "blocking_wait")
+_OVERLAP_ORDER = ("none", "event_loop", "threads", "processes")
 
 
 #: Heatmaps annotate their cells with values up to this many cells.
@@ -42,10 +52,26 @@ def series_label(model: str, start_method: str = "") -> str:
 
 
 def colour(model: str, start_method: str = "") -> str:
-    """The colour of a model (and start method) in every chart."""
-    if model == "process_pool":
-        return _PROCESS_COLOURS.get(start_method, "C2")
-    return _COLOURS.get(model, "k")
+    """The colour of a model (and start method) in every chart; a stable fallback for others."""
+    spec = MODELS.get(model)
+    if spec is not None and spec.per_start_method and start_method in _START_METHOD_COLOURS:
+        return _START_METHOD_COLOURS[start_method]
+    if model in _COLOURS:
+        return _COLOURS[model]
+    key = zlib.crc32(series_label(model, start_method).encode())
+    return _FALLBACK_COLOURS[key % len(_FALLBACK_COLOURS)]
+
+
+def is_baseline(model: str) -> bool:
+    """Whether ``model`` is the baseline every speedup divides (``ModelDef.baseline``)."""
+    spec = MODELS.get(model)
+    return spec is not None and spec.baseline
+
+
+def overlap(model: str) -> str:
+    """The model's ``overlap`` (what runs tasks at once); "" for an unknown model."""
+    spec = MODELS.get(model)
+    return spec.overlap if spec is not None else ""
 
 
 def steady(summary: pd.DataFrame, workload: str | None = None) -> pd.DataFrame:
@@ -54,6 +80,26 @@ def steady(summary: pd.DataFrame, workload: str | None = None) -> pd.DataFrame:
     if workload is not None:
         q &= summary["workload"] == workload
     return summary[q]
+
+
+def sizes(summary: pd.DataFrame, workload: str) -> list[float]:
+    """The task sizes at which ``workload`` was measured at steady state, ascending."""
+    return sorted(float(s) for s in steady(summary, workload)["task_size"].unique())
+
+
+def at_largest_size(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each workload at its largest measured task size (a size sweep's default)."""
+    if df.empty:
+        return df
+    top = df.groupby("workload")["task_size"].transform("max")
+    return df[df["task_size"] == top]
+
+
+def size_text(summary: pd.DataFrame, workload: str, size: float) -> str:
+    """``" at 1e+04 lines"`` when ``workload`` was measured at several sizes, else ""."""
+    if len(sizes(summary, workload)) < 2:
+        return ""
+    return f" at {size_label(size, task_unit(summary, workload))}"
 
 
 def _order(df: pd.DataFrame) -> pd.DataFrame:
@@ -85,19 +131,23 @@ def pick_workers(workers: pd.Series, cores: int) -> int:
 
 
 def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
-                 tasks: int | None = None) -> None:
+                 tasks: int | None = None, task_size: float | None = None) -> None:
     """Speedup vs workers W at one task count, one line per model with its 95 % CI band.
 
     Also draws the ideal speedup of every series (:func:`bench.results.ideal.ideal_parallelism`
     of the workload's resource and the model's overlap; series with the same
     ideal share one line), a vertical marker at W = C, and models without
-    workers as horizontal dashed lines.  ``tasks`` defaults to the largest T.
+    workers as horizontal dashed lines.  ``tasks`` defaults to the largest T,
+    ``task_size`` to the largest size measured.
     """
     df = steady(summary, workload)
     title = f"{workload}: speedup vs workers"
     if df.empty:
         _no_data(ax, title)
         return
+    size = float(df["task_size"].max()) if task_size is None else task_size
+    df = df[df["task_size"] == size]
+    title = f"{workload}{size_text(summary, workload, size)}: speedup vs workers"
     tasks = int(df["tasks"].max()) if tasks is None else tasks
     df = df[df["tasks"] == tasks]
     pooled = df[df["workers"].notna()]
@@ -112,12 +162,13 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
             ax.errorbar(x, y, yerr=np.vstack([y - lo, hi - y]).clip(min=0), color=c,
                         linestyle="none", capsize=3, linewidth=0.8)
         ax.plot(x, y, marker="o", color=c, label=series_label(model, sm))
-    for model, sm, g in _groups(df[df["workers"].isna() & (df["model"] != "sequential")]):
+    others = df[df["workers"].isna() & ~df["model"].map(is_baseline).astype(bool)]
+    for model, sm, g in _groups(others):
         ax.axhline(float(g["speedup"].iloc[0]), color=colour(model, sm), linestyle="--",
                    label=f"{series_label(model, sm)} (no workers)")
     top = max([cores, *pooled["workers"].astype(int)])
     ws = np.arange(1, top + 1)
-    _ideal_lines(ax, summary, df[df["model"] != "sequential"], workload=workload,
+    _ideal_lines(ax, summary, df[~df["model"].map(is_baseline).astype(bool)], workload=workload,
                  tasks=tasks, cores=cores, ws=ws)
     ax.axvline(cores, color="0.5", linewidth=0.8, linestyle="-.",
                label=f"W = C = {cores} usable cores")
@@ -145,16 +196,21 @@ def _ideal_lines(ax: Axes, summary: pd.DataFrame, df: pd.DataFrame, *, workload:
                 label=f"ideal: {', '.join(names)}")
 
 
-def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int) -> None:
+def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
+                   task_size: float | None = None) -> None:
     """Median batch time vs task count T, log-log, one line per model.
 
-    Pooled models are drawn at W = C (or their largest W when C was not measured).
+    Pooled models are drawn at W = C (or their largest W when C was not
+    measured); ``task_size`` defaults to the largest size measured.
     """
     df = steady(summary, workload)
     title = f"{workload}: wall time vs tasks"
     if df.empty:
         _no_data(ax, title)
         return
+    size = float(df["task_size"].max()) if task_size is None else task_size
+    df = df[df["task_size"] == size]
+    title = f"{workload}{size_text(summary, workload, size)}: wall time vs tasks"
     for model, sm, g in _groups(df):
         label = series_label(model, sm)
         if g["workers"].notna().any():
@@ -188,13 +244,14 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
     ``workload``, the rows of every workload the model ran are stacked, in
     blocks divided by a white line and labelled ``workload T``.  Cells are
     annotated with their value when there are at most :data:`ANNOTATE_CELLS`.
-    The colour scale runs from 0 to 1 (the ideal), up to
-    :data:`EFFICIENCY_SCALE_MAX` when cells beat the ideal (noise, or a task
-    faster in a worker than in the baseline).  The colour bar is the legend:
+    Each workload is shown at its largest measured task size.  The colour
+    scale runs from 0 to 1 (the ideal), up to :data:`EFFICIENCY_SCALE_MAX`
+    when cells beat the ideal (noise, or a task faster in a worker than in
+    the baseline).  The colour bar is the legend:
     drawn beside the Axes unless ``colorbar`` is false (a figure sharing one
     colour bar passes ``vmax`` so that every panel uses the same scale).
     """
-    df = steady(summary, workload)
+    df = at_largest_size(steady(summary, workload))
     df = df[(df["model"] == model) & (df["start_method"] == start_method)
             & df["workers"].notna()]
     where = f", {workload}" if workload else ""
@@ -234,60 +291,90 @@ def efficiency_vmax(values: Any) -> float:
     return min(max(1.0, top), EFFICIENCY_SCALE_MAX)
 
 
+#: Columns of :func:`lesson_bars`.
+LESSON_COLUMNS = ["label", "workload", "model", "start_method", "workers", "tasks", "sleeps",
+                  "ideal_sleeps", "task_s", "overlap"]
+
+
+def wait_workloads(summary: pd.DataFrame) -> list[str]:
+    """Workloads whose resource is a wait (:data:`WAITS`), non-blocking ones first."""
+    names = list(dict.fromkeys(steady(summary)["workload"]))
+    return [wl for r in WAITS for wl in names if resource_of(summary, str(wl)) == r]
+
+
+def _lesson_parts(summary: pd.DataFrame, waits: list[str]) -> list[pd.DataFrame]:
+    df = at_largest_size(steady(summary))
+    keep = df["model"].map(lambda m: overlap(m) in _OVERLAP_ORDER and not is_baseline(m))
+    df = df[keep.astype(bool)]
+    return [df[df["workload"] == wl] for wl in waits]
+
+
+def _lesson_tasks(parts: list[pd.DataFrame]) -> int | None:
+    """The largest T measured by every wait workload (else the largest T of any)."""
+    counts = [set(p["tasks"].astype(int)) for p in parts if not p.empty]
+    if not counts:
+        return None
+    common = set.intersection(*counts)
+    return int(max(common) if common else max(set.union(*counts)))
+
+
 def lesson_bars(summary: pd.DataFrame, *, cores: int,
                 tasks: int | None = None) -> pd.DataFrame:
-    """The sleep lesson's bars: one row per case with its time in single sleeps.
+    """The waiting lesson's bars: T waiting tasks each way, in one task's time.
 
-    Cases: ``asyncio.sleep`` under gather; ``time.sleep`` inside gather; via
-    ``to_thread``; in a process pool (W = C or the largest W).  A single sleep
-    is the sequential median / T of the same workload and T; a case's ideal
-    is T / :func:`bench.results.ideal.ideal_parallelism` single sleeps.  Columns:
-    ``label, workload, model, start_method, workers, tasks, sleeps, ideal_sleeps``.
+    For every workload whose resource is a wait (``async_wait`` first, then
+    ``blocking_wait``), at its largest size, one bar per overlap kind its
+    models ran (none, event loop, threads, processes; the baseline left
+    out): the fastest model of that kind, pooled ones at W = C (or the
+    largest W).  One task's time is the sequential median / T of the same
+    workload, T and size; a bar's ideal is T /
+    :func:`bench.results.ideal.ideal_parallelism` task times.  ``tasks``
+    defaults to the largest T every wait workload measured.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LESSON_COLUMNS`: ``sleeps`` is the batch time in task times,
+        ``task_s`` one task's time in seconds.
     """
-    df = steady(summary)
-    cases = [("async_sleep", "asyncio_gather", "asyncio.sleep, gather"),
-             ("sleep", "asyncio_blocking", "time.sleep inside gather"),
-             ("sleep", "to_thread", "time.sleep, to_thread"),
-             ("sleep", "process_pool", "time.sleep, process pool")]
-    parts = [df[(df["workload"] == wl) & (df["model"] == m)] for wl, m, _ in cases]
+    waits = wait_workloads(summary)
+    parts = _lesson_parts(summary, waits)
+    tasks = _lesson_tasks(parts) if tasks is None else tasks
+    rows: list[tuple[Any, ...]] = []
     if tasks is None:
-        counts = [set(p["tasks"].astype(int)) for p in parts if not p.empty]
-        if not counts:
-            return pd.DataFrame(columns=["label", "workload", "model", "start_method",
-                                         "workers", "tasks", "sleeps", "ideal_sleeps"])
-        common = set.intersection(*counts)
-        tasks = max(common) if common else max(set.union(*counts))
-    rows = []
-    for (wl, model, text), part in zip(cases, parts, strict=True):
+        return pd.DataFrame(rows, columns=LESSON_COLUMNS)
+    for wl, part in zip(waits, parts, strict=True):
         part = part[part["tasks"] == tasks]
-        if part.empty:
-            continue
-        if part["workers"].notna().any():
-            w = pick_workers(part["workers"], cores)
-            part = part[part["workers"] == w]
-            text += f", W = {w}"
-        r = part.sort_values("start_method", key=lambda s: s != "fork", kind="stable").iloc[0]
-        if r["start_method"]:
-            text = text.replace("process pool", f"process pool [{r['start_method']}]")
-        d = float(r["median_s"]) * float(r["speedup"]) / tasks  # sequential median / T
-        c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
-        ideal = tasks / point_parallelism(summary, workload=wl, model=model, tasks=tasks,
-                                          workers=r["workers"], cores=c)
-        rows.append((text, wl, model, r["start_method"], r["workers"], tasks,
-                     float(r["median_s"]) / d, ideal))
-    return pd.DataFrame(rows, columns=["label", "workload", "model", "start_method", "workers",
-                                       "tasks", "sleeps", "ideal_sleeps"])
+        for kind in _OVERLAP_ORDER:
+            cands = part[part["model"].map(overlap) == kind]
+            if cands.empty:
+                continue
+            pooled = cands["workers"].notna()
+            if pooled.any():
+                w = pick_workers(cands["workers"], cores)
+                cands = cands[~pooled | (cands["workers"] == w).fillna(False)]
+            r = cands.loc[cands["speedup"].astype(float).idxmax()]
+            label = f"{wl}, {series_label(str(r['model']), str(r['start_method']))}"
+            if not pd.isna(r["workers"]):
+                label += f", W = {int(r['workers'])}"
+            d = float(r["median_s"]) * float(r["speedup"]) / tasks  # sequential median / T
+            c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
+            ideal = tasks / point_parallelism(summary, workload=wl, model=str(r["model"]),
+                                              tasks=int(tasks), workers=r["workers"], cores=c)
+            rows.append((label, wl, r["model"], r["start_method"], r["workers"], tasks,
+                         float(r["median_s"]) / d, ideal, d, kind))
+    return pd.DataFrame(rows, columns=LESSON_COLUMNS)
 
 
 def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
                       tasks: int | None = None) -> None:
-    """The seed's lesson: sleeping T tasks four ways, wall time in single sleeps.
+    """The seed's lesson: T waiting tasks run each way, wall time in one task's time.
 
     Horizontal bars (see :func:`lesson_bars`), each with its ideal marked, and
-    reference lines at one sleep and at T sleeps.
+    reference lines at one task's time and at T task times.
     """
     bars = lesson_bars(summary, cores=cores, tasks=tasks)
-    title = "asyncio.sleep vs time.sleep"
+    title = "waiting tasks: overlapped or one after another"
     if bars.empty:
         _no_data(ax, title)
         return
@@ -299,17 +386,73 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
                  fontsize="small")
     ax.plot(bars["ideal_sleeps"], y, linestyle="none", marker="|", markersize=22,
             markeredgewidth=2, color="k", label="ideal for the model")
-    ax.axvline(1.0, color="C2", linestyle="--", label="one sleep (all overlap)")
-    ax.axvline(t, color="C3", linestyle=":", label=f"T = {t} sleeps (one after another)")
+    ax.axvline(1.0, color="C2", linestyle="--", label="one task's time (all overlap)")
+    ax.axvline(t, color="C3", linestyle=":", label=f"T = {t} task times (one after another)")
     ax.set_yticks(y, list(bars["label"]))
     if t > 16:
         ax.set_xscale("log")
     top = max(t, float(bars["sleeps"].max()))
     ax.set_xlim(right=top * (1.8 if t > 16 else 1.2))
-    ax.set_xlabel("wall time per batch (single sleeps)")
-    ax.set_ylabel("how the T tasks sleep")
-    ax.set_title(f"{title}: {t} sleeping tasks")
-    ax.legend(fontsize="x-small", loc="upper right")
+    ax.set_xlabel("wall time per batch (task times: sequential median / T)")
+    ax.set_ylabel("workload, model")
+    ax.set_title(f"waiting tasks: {t} per batch, overlapped or one after another")
+    ax.legend(fontsize="x-small", loc="best")
+
+
+def size_points(summary: pd.DataFrame, *, workload: str,
+                tasks: int | None = None) -> pd.DataFrame:
+    """Per pooled model, start method and task size: the best speedup over W at one T.
+
+    ``tasks`` defaults to the largest T measured at every size of the
+    workload (else the largest T).  Columns: the summary's, one row per
+    (model, start_method, task_size), ascending in size.
+    """
+    df = steady(summary, workload)
+    df = df[df["model"].map(lambda m: m in MODELS and MODELS[m].pooled).astype(bool)]
+    if df.empty:
+        return df
+    if tasks is None:
+        per_size = [set(g["tasks"].astype(int)) for _, g in df.groupby("task_size")]
+        common = set.intersection(*per_size)
+        tasks = max(common) if common else int(df["tasks"].max())
+    df = df[df["tasks"] == tasks]
+    best = df.groupby(["model", "start_method", "task_size"], sort=False)["speedup"].idxmax()
+    return _order(df.loc[best.to_numpy()]).sort_values(["_rank", "start_method", "task_size"],
+                                                      kind="stable").drop(columns="_rank")
+
+
+def plot_speedup_vs_size(ax: Axes, summary: pd.DataFrame, *, workload: str,
+                         tasks: int | None = None) -> None:
+    """Speedup vs task size (log scale), one line per pooled model and start method.
+
+    Each point is the model's best speedup over its worker counts at that
+    size (see :func:`size_points`), with its 95 % CI as an error bar; a
+    horizontal line at 1 marks the sequential baseline: a pool pays where
+    its interval lies above it.
+    """
+    df = size_points(summary, workload=workload, tasks=tasks)
+    title = f"{workload}: speedup vs task size"
+    if df.empty:
+        _no_data(ax, title)
+        return
+    for model, sm, g in _groups(df):
+        g = g.sort_values("task_size")
+        x = g["task_size"].astype(float).to_numpy()
+        y = g["speedup"].astype(float).to_numpy()
+        lo = g["speedup_ci_low"].astype(float).to_numpy()
+        hi = g["speedup_ci_high"].astype(float).to_numpy()
+        yerr = np.nan_to_num(np.vstack([y - lo, hi - y]).clip(min=0))
+        c = colour(model, sm)
+        ax.errorbar(x, y, yerr=yerr, color=c, linestyle="none", capsize=3, linewidth=0.8)
+        ax.plot(x, y, marker="o", color=c, label=f"{series_label(model, sm)} (best W)")
+    ax.axhline(1.0, color="0.4", linestyle="--", linewidth=1,
+               label="sequential (1\N{MULTIPLICATION SIGN})")
+    ax.set_xscale("log")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"task size ({task_unit(summary, workload)}, log scale)")
+    ax.set_ylabel("speedup (\N{MULTIPLICATION SIGN} sequential), best over W")
+    ax.set_title(f"{title} (T = {int(df['tasks'].iloc[0])})")
+    ax.legend(fontsize="x-small")
 
 
 def cold_pairs(summary: pd.DataFrame) -> pd.DataFrame:
@@ -320,7 +463,7 @@ def cold_pairs(summary: pd.DataFrame) -> pd.DataFrame:
     """
     cold = summary[summary["metric"] == "cold"]
     warm = summary[summary["metric"] == "steady"]
-    keys = ["workload", "model", "start_method", "tasks", "workers"]
+    keys = ["workload", "model", "start_method", "tasks", "workers", "task_size"]
     merged = _order(cold).merge(warm[[*keys, "median_s"]], on=keys, how="left",
                                 suffixes=("", "_warm"))
     return pd.DataFrame({

@@ -16,12 +16,14 @@ with 95 % confidence (the speedup interval's low end above 1), or none.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from bench.results import stats
 from bench.scenarios.models import MODELS
+from bench.scenarios.workloads import CATALOG
 
 #: Columns of ``recommendations.csv``.
 RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
@@ -29,6 +31,33 @@ RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_meth
 #: Columns of the break-even table.
 BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "break_even_size",
                       "workers", "speedup", "speedup_ci_low", "sizes_measured"]
+
+
+def task_unit(summary: pd.DataFrame, workload: str) -> str:
+    """The unit of ``workload``'s task sizes.
+
+    The frame's ``task_unit`` column when it has one (see :func:`with_units`),
+    else the workload's spec in :data:`bench.scenarios.workloads.CATALOG`,
+    else ``"size"``.
+    """
+    if "task_unit" in summary.columns:
+        units = summary.loc[summary["workload"] == workload, "task_unit"].dropna()
+        if len(units) and str(units.iloc[0]):
+            return str(units.iloc[0])
+    work = CATALOG.get(workload)
+    return work.unit if work is not None else "size"
+
+
+def size_label(size: float, unit: str) -> str:
+    """``10000 lines``; ``size 10000`` when the unit is unknown (``"size"``)."""
+    return f"size {size:g}" if unit in ("", "size") else f"{size:g} {unit}"
+
+
+def with_units(summary: pd.DataFrame, units: Mapping[str, str]) -> pd.DataFrame:
+    """``summary`` with a ``task_unit`` column: ``units[workload]``, else :func:`task_unit`."""
+    names = summary["workload"].astype(str)
+    known = {n: units.get(n) or task_unit(summary, n) for n in names.unique()}
+    return summary.assign(task_unit=names.map(known))
 
 
 def point_label(model: str, start_method: str, workers: object) -> str:
@@ -110,22 +139,40 @@ def break_even(summary: pd.DataFrame) -> pd.DataFrame:
 def recommendation_sentence(row: pd.Series, unit: str, others: pd.DataFrame) -> str:
     """E.g. ``parse, 10000 lines, T = 16: process_pool[fork] with W = 2, 1.80x (1.70-1.90)``.
 
-    ``others`` are the group's other steady points: the best thread model is
-    quoted beside the pick when the pick is not a thread model.
+    Parameters
+    ----------
+    row
+        One row of :func:`recommendations`.
+    unit
+        The unit of the workload's task sizes (:func:`task_unit`).
+    others
+        The group's steady points (same workload, size and T): the best
+        speedup of a model whose overlap is threads is quoted beside a pick
+        that is not one.
+
+    Returns
+    -------
+    str
+        One sentence; a baseline pick reads "(no model was faster)", and the
+        tied points follow it.
     """
-    size = f"{row['task_size']:g} {unit}".strip()
+    size = size_label(float(row["task_size"]), unit)
     pick = f"{row['model']}[{row['start_method']}]" if row["start_method"] else str(row["model"])
     if not pd.isna(row["workers"]):
         pick += f" with W = {int(row['workers'])}"
-    ci = (f" ({row['speedup_ci_low']:.2f}\N{EN DASH}{row['speedup_ci_high']:.2f})"
-          if np.isfinite(row["speedup_ci_low"]) else " (too few rounds for an interval)")
-    text = (f"{row['workload']}, {size}, T = {int(row['tasks'])}: {pick}, "
-            f"{row['speedup']:.2f}\N{MULTIPLICATION SIGN}{ci}")
-    threads = others[[MODELS[m].overlap == "threads" if m in MODELS else False
-                      for m in others["model"]]]
-    if MODELS.get(str(row["model"])) is None or MODELS[str(row["model"])].overlap != "threads":
-        if not threads.empty:
-            text += f"; threads {threads['speedup'].astype(float).max():.2f}\N{MULTIPLICATION SIGN}"
+    spec = MODELS.get(str(row["model"]))
+    if spec is not None and spec.baseline:
+        what = " (no model was faster)"
+    elif np.isfinite(row["speedup_ci_low"]):
+        what = (f", {row['speedup']:.2f}\N{MULTIPLICATION SIGN} "
+                f"({row['speedup_ci_low']:.2f}\N{EN DASH}{row['speedup_ci_high']:.2f})")
+    else:
+        what = (f", {row['speedup']:.2f}\N{MULTIPLICATION SIGN} "
+                "(too few rounds for an interval)")
+    text = f"{row['workload']}, {size}, T = {int(row['tasks'])}: {pick}{what}"
+    threads = others[[m in MODELS and MODELS[m].overlap == "threads" for m in others["model"]]]
+    if (spec is None or spec.overlap != "threads") and not threads.empty:
+        text += f"; threads {threads['speedup'].astype(float).max():.2f}\N{MULTIPLICATION SIGN}"
     if row["tied"]:
         text += f"; tied with it: {row['tied']}"
     return text + "."
