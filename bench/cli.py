@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from bench.errors import UsageError, WorkloadFailed
 from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
@@ -20,30 +20,29 @@ if TYPE_CHECKING:
     from bench.measure.runner import RunConfig
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected whole numbers like 1,4,16, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
+_N = TypeVar("_N", int, float)
+
+
+def _number_list(parse: Callable[[str], _N], example: str) -> Callable[[str], tuple[_N, ...]]:
+    """An argparse type: comma-separated numbers, at least one."""
+    def convert(text: str) -> tuple[_N, ...]:
+        try:
+            values = tuple(parse(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one number")
+        return values
+
+    return convert
+
+
+_int_list = _number_list(int, "whole numbers like 1,4,16")
+_size_list = _number_list(float, "sizes like 1e3,1e4,1e5")
 
 
 def _name_list(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
-def _size_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected sizes like 1e3,1e4,1e5, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one size")
-    return values
 
 
 def _grid_args(p: argparse.ArgumentParser) -> None:

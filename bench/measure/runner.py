@@ -174,9 +174,7 @@ def _interruptible() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            if old is not None:
-                signal.signal(sig, old)
+        _restore(previous)
 
 
 @contextlib.contextmanager
@@ -190,9 +188,13 @@ def _no_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            if old is not None:
-                signal.signal(sig, old)
+        _restore(previous)
+
+
+def _restore(previous: dict[signal.Signals, Any]) -> None:
+    for sig, old in previous.items():
+        if old is not None:
+            signal.signal(sig, old)
 
 
 def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
