@@ -21,6 +21,7 @@ from bench.results.ideal import (
     scaling_reason,
 )
 from bench.scenarios.models import MODELS, WORKLOADS
+from bench.scenarios.workloads import BUILTINS
 
 
 def par(resource: str, overlap: str, t: int, w: int | None, c: int = 2,
@@ -35,7 +36,7 @@ def scal(resource: str, overlap: str, t: int, w: int | None, c: int = 2,
 
 def test_specs_use_the_known_kinds() -> None:
     assert ideal.RESOURCES == RESOURCES
-    assert {w.resource for w in WORKLOADS.values()} <= set(RESOURCES)
+    assert {w.resource for w in BUILTINS.values()} <= set(RESOURCES)
     assert {m.overlap for m in MODELS.values()} <= set(OVERLAPS)
 
 

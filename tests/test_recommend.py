@@ -38,6 +38,7 @@ from bench.results.recommend import (
     with_units,
 )
 from bench.scenarios.models import Point
+from bench.scenarios.workloads import CATALOG
 from tests.factory import HOST, make_benchmark, write_results
 
 HOST_SPEED = np.array([1.00, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.00])
@@ -142,7 +143,8 @@ def test_recommendations_in_words(summary: pd.DataFrame, recommended: pd.DataFra
                                    f"1.82{x} (1.82\N{EN DASH}1.82)", "process_pool[fork] W=4"]
 
 
-def test_units_of_sizes(summary: pd.DataFrame) -> None:
+def test_units_of_sizes(summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(CATALOG, "parse", raising=False)  # another test may have declared one
     assert task_unit(summary, "parse") == "lines"  # the task_unit column
     bare = summary.drop(columns="task_unit")
     assert task_unit(bare, "parse") == "size"  # unknown to the catalogue
@@ -208,3 +210,17 @@ def test_report_of_a_size_sweep(tmp_path: Path) -> None:
     assert "parse, 10000 lines, T = 4: process\\_pool\\[fork\\] with W = 2" in md
     assert report.chart_kinds(load(run_dir).summary, {k[5:]: v for k, v in HOST.items()})[:2] \
         == ["speedup", "speedup_size"]
+
+
+def test_the_plain_loop_wins_a_tie(tmp_path: Path) -> None:
+    """A model a hair faster on average but tied with sequential round by round is not the pick."""
+    base, blocking = _p("sequential", 100.0), _p("asyncio_blocking", 100.0)
+    jitter = [1.00, 1.03, 0.97, 1.02, 0.98, 1.01, 0.99, 1.00]
+    path = write_results(tmp_path / "r.json", [
+        make_benchmark(base, [0.010] * 8, runs=8),
+        make_benchmark(blocking, [0.010 / (1.002 * j) for j in jitter], runs=8),
+    ])
+    data = load(path)
+    (row,) = recommendations(data.tidy, data.summary).itertuples()
+    assert row.model == "sequential"
+    assert row.tied == "asyncio_blocking"

@@ -224,8 +224,8 @@ def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
     kinds = []
     if _workloads(summary):
         kinds += ["speedup", *(["speedup_size"] if _sized(summary) else []), "wall_time"]
-    if plots.pooled_series(summary):
-        kinds.append("efficiency")
+    if plots.pooled_series(summary) and summary["efficiency"].notna().any():
+        kinds.append("efficiency")  # workloads of unknown resource kind have no ideal
     if not plots.lesson_bars(summary, cores=_cores(summary, host)).empty:
         kinds.append("sleep_lesson")
     if (summary["metric"] == "cold").any():

@@ -228,6 +228,8 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
     ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
     ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ticks = sorted({int(t) for t in df["tasks"]})
+    if len(ticks) == 1:  # one task count: a window around it, not a singular axis
+        ax.set_xlim(ticks[0] / 2, ticks[0] * 2)
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel("tasks per batch T (count, log scale)")
     ax.set_ylabel("median batch time (ms, log scale)")
@@ -253,7 +255,7 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
     """
     df = at_largest_size(steady(summary, workload))
     df = df[(df["model"] == model) & (df["start_method"] == start_method)
-            & df["workers"].notna()]
+            & df["workers"].notna() & df["efficiency"].notna()]  # no ideal, no efficiency
     where = f", {workload}" if workload else ""
     title = f"{series_label(model, start_method)}{where}: efficiency"
     if df.empty:

@@ -13,6 +13,7 @@ tasks           T, tasks per batch
 workers         W, or <NA> for models without workers
 metric          ``steady`` (warm batches) or ``cold`` (pool creation + 1st batch)
 task_size       one task's size in ``task_unit``
+task_unit       the workload's size unit
 resource        what a task spends its time on (the workload's resource kind)
 gil             whether the measuring interpreter ran with the GIL
 run             index of the pyperf run (one process) that measured the value
@@ -76,6 +77,7 @@ SUMMARY_COLUMNS = {
     "stable": "CI half-width <= 5 % of median_s",
     "metric": "steady (warm batches) or cold (pool creation + first batch)",
     "task_size": "one task's size in the workload's unit",
+    "task_unit": "the unit of task_size (iterations, MiB, s, lines, ...)",
     "resource": "what a task spends its time on: cpu_gil, cpu_nogil, blocking_wait, async_wait",
     "gil": "whether the measuring interpreter ran with the GIL",
     "name": "benchmark name",
@@ -148,15 +150,16 @@ def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
             raise UsageError(f"{source}: benchmark {b.get_name()!r}: {exc}") from None
         work = WORKLOADS.get(point[1])
         resource = str(meta.get("resource", work.resource if work else ""))
+        unit = str(meta.get("task_unit", work.unit if work else "size"))
         gil = bool(meta.get("host_gil_enabled", 1))
         for r, run in enumerate(b.get_runs()):
             rnd = run.get_metadata().get("round", r)
             if isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0:
                 raise UsageError(f"{source}: benchmark {b.get_name()!r}: run {r} has "
                                  f"round={rnd!r}, not a whole number >= 0")
-            rows.extend((*point, resource, gil, r, rnd, float(v)) for v in run.values)
-    cols = ["name", *KEYS[:5], "metric", "task_size", "cores", "resource", "gil", "run",
-            "round", "value_s"]
+            rows.extend((*point, unit, resource, gil, r, rnd, float(v)) for v in run.values)
+    cols = ["name", *KEYS[:5], "metric", "task_size", "cores", "task_unit", "resource", "gil",
+            "run", "round", "value_s"]
     df = pd.DataFrame(rows, columns=cols)
     df["workers"] = df["workers"].astype("Int64")
     return df
@@ -220,7 +223,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     first = df.drop_duplicates("name").set_index("name")
-    s = first[[*KEYS, "cores", "resource", "gil"]].copy()
+    s = first[[*KEYS, "cores", "task_unit", "resource", "gil"]].copy()
     g = df.groupby("name", sort=False)["value_s"]
     s["n"] = g.size()
     s["mean_s"] = g.mean()

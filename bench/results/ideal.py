@@ -288,13 +288,19 @@ def gil_of(frame: pd.DataFrame) -> bool:
 
 
 def resource_of(frame: pd.DataFrame, workload: str) -> str | None:
-    """A workload's resource: the frame's ``resource`` column, else its spec; None if unknown."""
+    """A workload's resource: the frame's ``resource`` column, else its spec; None if unknown.
+
+    A workload of the user's that declares none ("") has no ideal either.
+    """
+    found: str | None = None
     if "resource" in frame.columns:
         rows = frame.loc[frame["workload"] == workload, "resource"].dropna()
         if len(rows):
-            return str(rows.iloc[0])
-    work = WORKLOADS.get(workload)
-    return work.resource if work is not None else None
+            found = str(rows.iloc[0])
+    if found is None:
+        work = WORKLOADS.get(workload)
+        found = work.resource if work is not None else None
+    return found if found in RESOURCES else None
 
 
 def point_parallelism(frame: pd.DataFrame, *, workload: str, model: str, tasks: int,
@@ -333,7 +339,8 @@ def _rows(frame: pd.DataFrame) -> list[tuple[str | None, str | None, int, int | 
         for n in frame["workload"]]
     overlaps = [m.overlap if (m := MODELS.get(str(n))) is not None else None
                 for n in frame["model"]]
-    return [(None if r is None or pd.isna(r) else str(r), o, int(t), _count(w), int(c), bool(g))
+    return [(None if r is None or pd.isna(r) or r not in RESOURCES else str(r), o, int(t),
+             _count(w), int(c), bool(g))
             for r, o, t, w, c, g in zip(resources, overlaps, frame["tasks"], frame["workers"],
                                         frame["cores"], gils, strict=True)]
 

@@ -2,7 +2,8 @@
 
 *Recommendation*: for each workload, task size and task count, the fastest
 steady point (highest paired speedup over sequential; sequential itself when
-nothing beats it) and the points statistically tied with it.  Two points of
+nothing beats it, or when the fastest is statistically tied with it: the
+plain loop is the simpler choice) and the points statistically tied with it.  Two points of
 one group were measured in the same rounds, interleaved in the same
 processes, so each round gives their paired ratio; a point is *tied* with the
 best when the 95 % interval of that ratio (:mod:`bench.results.stats`)
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bench.results import stats
-from bench.scenarios.models import MODELS
+from bench.scenarios.models import BASELINE, MODELS
 from bench.scenarios.workloads import CATALOG
 
 #: Columns of ``recommendations.csv``.
@@ -90,6 +91,10 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     for (workload, size, tasks), g in steady.groupby(["workload", "task_size", "tasks"],
                                                      sort=False):
         best = g.loc[g["speedup"].astype(float).idxmax()]
+        base = g[g["model"] == BASELINE]
+        if not base.empty and best["model"] != BASELINE and _tied(
+                medians, str(best["name"]), str(base.iloc[0]["name"])):
+            best = base.iloc[0]  # no model is surely faster: the plain loop is the pick
         tied = [point_label(r.model, r.start_method, r.workers)
                 for r in g.itertuples() if r.name != best["name"]
                 and _tied(medians, str(best["name"]), str(r.name))]

@@ -206,13 +206,13 @@ def expand(
     at_c = (cores,) if cores in workers else tuple(workers)
     others_on = () if spec.start_methods else profile.start_method_workloads
 
-    if spec.workloads and spec.models:  # both named: a model that cannot run one is a mistake
+    if spec.workloads and spec.models:  # both named: a model that can run none is a mistake
         for m in models:
-            for wl in workloads:
-                if not m.accepts(WORKLOADS[wl]):
-                    kind = "async" if WORKLOADS[wl].is_async else "sync"
-                    raise UsageError(f"model {m.name!r} cannot run the {kind} workload {wl!r} "
-                                     f"(drop it from --models, or the workload)")
+            if not any(m.accepts(WORKLOADS[wl]) for wl in workloads):
+                kinds = sorted({"async" if WORKLOADS[wl].is_async else "sync" for wl in workloads})
+                raise UsageError(f"model {m.name!r} cannot run the {' or '.join(kinds)} workload"
+                                 f"{'s' * (len(workloads) > 1)} {', '.join(map(repr, workloads))} "
+                                 "(drop it from --models)")
     base = next(m for m in MODELS.values() if m.baseline)
     points: list[Point] = []
     for wl in workloads:
