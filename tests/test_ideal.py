@@ -20,7 +20,7 @@ from bench.results.ideal import (
     scaling_parallelism,
     scaling_reason,
 )
-from bench.scenarios.models import MODELS, WORKLOADS
+from bench.scenarios.models import MODELS
 from bench.scenarios.workloads import BUILTINS
 
 
