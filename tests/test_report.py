@@ -103,8 +103,8 @@ def test_html_sections(built: Path) -> None:
     assert "The host was noisy during this run" in html
     assert "cpu/process_pool[spawn]/t4/w4" in html  # the failed point
     assert "Run status: <strong>failed</strong>" in html
-    assert ("2 points unstable after the first round were measured again in fresh processes "
-            "(3 extra rounds)") in html
+    assert ("2 points whose intervals were widest after the 1 planned round got extra rounds, "
+            "in fresh processes at later moments (3 extra rounds in all)") in html
 
 
 def test_metadata_is_escaped_in_html(built: Path) -> None:
@@ -123,7 +123,7 @@ def test_markdown(built: Path) -> None:
     assert r"\<script\>alert('x')\</script\>" in md
     assert "18 of 19 points (95%) are stable" in md
     assert "## Failed points" in md
-    assert "2 points unstable after the first round were measured again" in md
+    assert "2 points whose intervals were widest" in md
     assert "Noise check: **noisy**" in md
     assert "## Recommendation" in md
     assert "## Break-even size" in md

@@ -45,6 +45,7 @@ from bench.report.findings import (
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
 from bench.results.recommend import break_even, recommendations, with_units
+from bench.scenarios.grid import PROFILES
 
 #: Summary tables longer than this fold into <details> in report.md.
 MD_FOLD_ROWS = 40
@@ -70,9 +71,10 @@ class RunStatus:
     failed: list[dict[str, str]] = field(default_factory=list)
     noise: dict[str, Any] | None = None
     problem: str = ""
-    #: Points measured in more than one round, and their extra rounds in all.
+    #: Points measured in more rounds than planned, and their extra rounds in all.
     remeasured: int = 0
     extra_rounds: int = 0
+    planned_rounds: int = 0
     #: The unit of each declared workload's task sizes (the run's settings).
     units: dict[str, str] = field(default_factory=dict)
 
@@ -96,8 +98,13 @@ def run_status(results: Path) -> RunStatus:
     points = [p for p in entries if isinstance(p, dict)] if isinstance(entries, list) else []
     failed = [{"name": str(p.get("name", "?")), "reason": str(p.get("reason") or "no reason")}
               for p in points if p.get("status") == "failed"]
-    more = [r - 1 for p in points
-            if isinstance(r := p.get("rounds"), int) and not isinstance(r, bool) and r > 1]
+    rounds = [r for p in points
+              if isinstance(r := p.get("rounds"), int) and not isinstance(r, bool) and r > 0]
+    settings = manifest.get("settings")
+    grid = settings.get("grid") if isinstance(settings, dict) else None
+    profile = PROFILES.get(str(grid.get("profile"))) if isinstance(grid, dict) else None
+    planned = profile.rounds if profile is not None else min(rounds, default=0)
+    more = [r - planned for r in rounds if r > planned]
     noise = manifest.get("noise")
     if isinstance(noise, dict) and "noisy" in noise:
         reasons = noise.get("reasons")
@@ -108,13 +115,13 @@ def run_status(results: Path) -> RunStatus:
         noise = {**verdict, "details": {k: fmt_num(v, 3) for k, v in sorted(extra.items())}}
     else:
         noise = None
-    settings = manifest.get("settings")
     declared = settings.get("declared") if isinstance(settings, dict) else None
     units = {str(w["name"]): str(w["unit"]) for w in declared or []
              if isinstance(w, dict) and "name" in w and w.get("unit")} \
         if isinstance(declared, list) else {}
     return RunStatus(str(manifest.get("status", "")), failed, noise,
-                     remeasured=len(more), extra_rounds=sum(more), units=units)
+                     remeasured=len(more), extra_rounds=sum(more), units=units,
+                     planned_rounds=planned)
 
 
 # ------------------------------------------------------------------------ charts
@@ -361,12 +368,13 @@ def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
 
 
 def remeasured_text(status: RunStatus) -> str:
-    """One sentence on the points measured again because their first round was unstable."""
+    """One sentence on the points that got extra rounds because their intervals were widest."""
     s = "s" if status.remeasured != 1 else ""
-    return (f"{status.remeasured} point{s} unstable after the first round "
-            f"{'were' if s else 'was'} measured again in fresh processes "
-            f"({status.extra_rounds} extra round{'s' * (status.extra_rounds != 1)}); "
-            "their values join the first round's.")
+    return (f"{status.remeasured} point{s} whose intervals were widest after the "
+            f"{status.planned_rounds} planned round{'s' * (status.planned_rounds != 1)} got extra "
+            "rounds, in fresh processes at later "
+            f"moments ({status.extra_rounds} extra round{'s' * (status.extra_rounds != 1)} "
+            "in all).")
 
 
 # ----------------------------------------------------------------------- writers
