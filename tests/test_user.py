@@ -247,8 +247,10 @@ def test_examples_through_the_whole_pipeline(tmp_path: Path) -> None:
     assert {r["workload"] for r in recs} == {"parse", "words", "fetch"}
     assert list(recs[0]) == ["workload", "task_size", "tasks", "model", "start_method",
                              "workers", "speedup", "speedup_ci_low", "speedup_ci_high", "tied"]
-    fetch = next(r for r in recs if r["workload"] == "fetch")
-    assert fetch["model"] in ("asyncio_gather", "asyncio_create_task", "asyncio_taskgroup")
+    fetch = next(r for r in recs if r["workload"] == "fetch")  # which one wins is the host's say
+    assert fetch["model"] in ("sequential", "asyncio_await", "asyncio_gather",
+                              "asyncio_create_task", "asyncio_taskgroup")
+    assert next(r for r in recs if r["workload"] == "parse")["model"] != "asyncio_gather"
     report = (run_dir / "report.md").read_text()
     assert "fetch, 200 bytes, T = 4:" in report
     code, _, err = run_cli("compare", str(run_dir), str(run_dir), "-o", str(tmp_path / "cmp"))

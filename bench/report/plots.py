@@ -19,23 +19,62 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from bench.results.ideal import point_parallelism, resource_of
-from bench.results.recommend import size_label, task_unit
+from bench.report.frames import (
+    LESSON_COLUMNS,
+    MODEL_ORDER,
+    OVERLAP_ORDER,
+    WAITS,
+    at_largest_size,
+    cold_pairs,
+    is_baseline,
+    lesson_bars,
+    order_series,
+    overlap,
+    pick_workers,
+    pooled_series,
+    series_groups,
+    series_label,
+    size_points,
+    size_text,
+    sizes,
+    steady,
+    wait_workloads,
+)
+from bench.results.ideal import point_parallelism
+from bench.results.recommend import task_unit
 from bench.scenarios.models import MODELS
 
-_MODEL_ORDER = list(MODELS)
 #: Styling only: a model's colour; models not listed get one of :data:`_FALLBACK_COLOURS`.
 _COLOURS = {"sequential": "0.4", "asyncio_await": "C4", "asyncio_gather": "C0",
             "asyncio_create_task": "C6", "asyncio_taskgroup": "C5",
             "asyncio_blocking": "C3", "to_thread": "C1", "thread_pool": "C7",
             "process_pool": "C2"}
 #: Per start method, for models measured per start method (``ModelDef.per_start_method``).
+__all__ = [
+    "LESSON_COLUMNS",
+    "MODEL_ORDER",
+    "OVERLAP_ORDER",
+    "WAITS",
+    "at_largest_size",
+    "cold_pairs",
+    "is_baseline",
+    "lesson_bars",
+    "order_series",
+    "overlap",
+    "pick_workers",
+    "pooled_series",
+    "series_groups",
+    "series_label",
+    "size_points",
+    "size_text",
+    "sizes",
+    "steady",
+    "wait_workloads",
+]
+
 _START_METHOD_COLOURS = {"fork": "C2", "forkserver": "C8", "spawn": "C9"}
 _FALLBACK_COLOURS = ("tab:olive", "tab:cyan", "tab:brown", "tab:pink", "darkgoldenrod",
                      "teal", "slateblue", "firebrick")
-#: The resources of waiting work, in the order of the waiting lesson.
-WAITS = ("async_wait", "blocking_wait")
-_OVERLAP_ORDER = ("none", "event_loop", "threads", "processes")
 
 
 #: Heatmaps annotate their cells with values up to this many cells.
@@ -44,11 +83,6 @@ EFFICIENCY_LABEL = "efficiency = ideal time / measured time (ratio)"
 #: The efficiency colour scale runs from 0 to 1 (ideal), stretched up to this when cells beat it.
 EFFICIENCY_SCALE_MAX = 1.25
 _IDEAL_COLOURS = ("k", "0.45", "0.7")
-
-
-def series_label(model: str, start_method: str = "") -> str:
-    """``process_pool[fork]`` for process pools, the model name otherwise."""
-    return f"{model}[{start_method}]" if start_method else model
 
 
 def colour(model: str, start_method: str = "") -> str:
@@ -62,72 +96,12 @@ def colour(model: str, start_method: str = "") -> str:
     return _FALLBACK_COLOURS[key % len(_FALLBACK_COLOURS)]
 
 
-def is_baseline(model: str) -> bool:
-    """Whether ``model`` is the baseline every speedup divides (``ModelDef.baseline``)."""
-    spec = MODELS.get(model)
-    return spec is not None and spec.baseline
-
-
-def overlap(model: str) -> str:
-    """The model's ``overlap`` (what runs tasks at once); "" for an unknown model."""
-    spec = MODELS.get(model)
-    return spec.overlap if spec is not None else ""
-
-
-def steady(summary: pd.DataFrame, workload: str | None = None) -> pd.DataFrame:
-    """Steady points with a speedup, optionally of one workload."""
-    q = (summary["metric"] == "steady") & summary["speedup"].notna()
-    if workload is not None:
-        q &= summary["workload"] == workload
-    return summary[q]
-
-
-def sizes(summary: pd.DataFrame, workload: str) -> list[float]:
-    """The task sizes at which ``workload`` was measured at steady state, ascending."""
-    return sorted(float(s) for s in steady(summary, workload)["task_size"].unique())
-
-
-def at_largest_size(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of each workload at its largest measured task size (a size sweep's default)."""
-    if df.empty:
-        return df
-    top = df.groupby("workload")["task_size"].transform("max")
-    return df[df["task_size"] == top]
-
-
-def size_text(summary: pd.DataFrame, workload: str, size: float) -> str:
-    """``" at 1e+04 lines"`` when ``workload`` was measured at several sizes, else ""."""
-    if len(sizes(summary, workload)) < 2:
-        return ""
-    return f" at {size_label(size, task_unit(summary, workload))}"
-
-
-def _order(df: pd.DataFrame) -> pd.DataFrame:
-    rank = df["model"].map({m: i for i, m in enumerate(_MODEL_ORDER)}).fillna(len(_MODEL_ORDER))
-    return df.assign(_rank=rank).sort_values(["_rank", "start_method", "tasks", "workers"],
-                                             kind="stable")
-
-
-def _groups(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(model, start_method, rows) per series, in the models' order."""
-    out = []
-    for (model, sm), g in _order(df).groupby(["model", "start_method"], sort=False):
-        out.append((str(model), str(sm), g))
-    return out
-
-
 def _no_data(ax: Axes, title: str) -> None:
     ax.set_title(title)
     ax.text(0.5, 0.5, "no data in this run", transform=ax.transAxes, ha="center",
             va="center", color="0.4")
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-def pick_workers(workers: pd.Series, cores: int) -> int:
-    """W = C when measured, else the largest W measured."""
-    ws = [int(w) for w in workers.dropna()]
-    return cores if cores in ws else max(ws)
 
 
 def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
@@ -151,7 +125,7 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
     tasks = int(df["tasks"].max()) if tasks is None else tasks
     df = df[df["tasks"] == tasks]
     pooled = df[df["workers"].notna()]
-    for model, sm, g in _groups(pooled):
+    for model, sm, g in series_groups(pooled):
         x = g["workers"].astype(float).to_numpy()
         y = g["speedup"].astype(float).to_numpy()
         lo, hi = g["speedup_ci_low"].astype(float), g["speedup_ci_high"].astype(float)
@@ -163,7 +137,7 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
                         linestyle="none", capsize=3, linewidth=0.8)
         ax.plot(x, y, marker="o", color=c, label=series_label(model, sm))
     others = df[df["workers"].isna() & ~df["model"].map(is_baseline).astype(bool)]
-    for model, sm, g in _groups(others):
+    for model, sm, g in series_groups(others):
         ax.axhline(float(g["speedup"].iloc[0]), color=colour(model, sm), linestyle="--",
                    label=f"{series_label(model, sm)} (no workers)")
     top = max([cores, *pooled["workers"].astype(int)])
@@ -184,7 +158,7 @@ def _ideal_lines(ax: Axes, summary: pd.DataFrame, df: pd.DataFrame, *, workload:
                  tasks: int, cores: int, ws: np.ndarray) -> None:
     """One dotted ideal line per distinct ideal curve over ``ws``, labelled with its series."""
     curves: dict[tuple[float, ...], list[str]] = {}
-    for model, sm, g in _groups(df):
+    for model, sm, g in series_groups(df):
         pooled = g["workers"].notna().any()
         ys = tuple(point_parallelism(summary, workload=workload, model=model, tasks=tasks,
                                      workers=int(w) if pooled else None, cores=cores)
@@ -211,7 +185,7 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
     size = float(df["task_size"].max()) if task_size is None else task_size
     df = df[df["task_size"] == size]
     title = f"{workload}{size_text(summary, workload, size)}: wall time vs tasks"
-    for model, sm, g in _groups(df):
+    for model, sm, g in series_groups(df):
         label = series_label(model, sm)
         if g["workers"].notna().any():
             w = pick_workers(g["workers"], cores)
@@ -293,81 +267,6 @@ def efficiency_vmax(values: Any) -> float:
     return min(max(1.0, top), EFFICIENCY_SCALE_MAX)
 
 
-#: Columns of :func:`lesson_bars`.
-LESSON_COLUMNS = ["label", "workload", "model", "start_method", "workers", "tasks", "sleeps",
-                  "ideal_sleeps", "task_s", "overlap"]
-
-
-def wait_workloads(summary: pd.DataFrame) -> list[str]:
-    """Workloads whose resource is a wait (:data:`WAITS`), non-blocking ones first."""
-    names = list(dict.fromkeys(steady(summary)["workload"]))
-    return [wl for r in WAITS for wl in names if resource_of(summary, str(wl)) == r]
-
-
-def _lesson_parts(summary: pd.DataFrame, waits: list[str]) -> list[pd.DataFrame]:
-    df = at_largest_size(steady(summary))
-    keep = df["model"].map(lambda m: overlap(m) in _OVERLAP_ORDER and not is_baseline(m))
-    df = df[keep.astype(bool)]
-    return [df[df["workload"] == wl] for wl in waits]
-
-
-def _lesson_tasks(parts: list[pd.DataFrame]) -> int | None:
-    """The largest T measured by every wait workload (else the largest T of any)."""
-    counts = [set(p["tasks"].astype(int)) for p in parts if not p.empty]
-    if not counts:
-        return None
-    common = set.intersection(*counts)
-    return int(max(common) if common else max(set.union(*counts)))
-
-
-def lesson_bars(summary: pd.DataFrame, *, cores: int,
-                tasks: int | None = None) -> pd.DataFrame:
-    """The waiting lesson's bars: T waiting tasks each way, in one task's time.
-
-    For every workload whose resource is a wait (``async_wait`` first, then
-    ``blocking_wait``), at its largest size, one bar per overlap kind its
-    models ran (none, event loop, threads, processes; the baseline left
-    out): the fastest model of that kind, pooled ones at W = C (or the
-    largest W).  One task's time is the sequential median / T of the same
-    workload, T and size; a bar's ideal is T /
-    :func:`bench.results.ideal.ideal_parallelism` task times.  ``tasks``
-    defaults to the largest T every wait workload measured.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`LESSON_COLUMNS`: ``sleeps`` is the batch time in task times,
-        ``task_s`` one task's time in seconds.
-    """
-    waits = wait_workloads(summary)
-    parts = _lesson_parts(summary, waits)
-    tasks = _lesson_tasks(parts) if tasks is None else tasks
-    rows: list[tuple[Any, ...]] = []
-    if tasks is None:
-        return pd.DataFrame(rows, columns=LESSON_COLUMNS)
-    for wl, part in zip(waits, parts, strict=True):
-        part = part[part["tasks"] == tasks]
-        for kind in _OVERLAP_ORDER:
-            cands = part[part["model"].map(overlap) == kind]
-            if cands.empty:
-                continue
-            pooled = cands["workers"].notna()
-            if pooled.any():
-                w = pick_workers(cands["workers"], cores)
-                cands = cands[~pooled | (cands["workers"] == w).fillna(False)]
-            r = cands.loc[cands["speedup"].astype(float).idxmax()]
-            label = f"{wl}, {series_label(str(r['model']), str(r['start_method']))}"
-            if not pd.isna(r["workers"]):
-                label += f", W = {int(r['workers'])}"
-            d = float(r["median_s"]) * float(r["speedup"]) / tasks  # sequential median / T
-            c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
-            ideal = tasks / point_parallelism(summary, workload=wl, model=str(r["model"]),
-                                              tasks=int(tasks), workers=r["workers"], cores=c)
-            rows.append((label, wl, r["model"], r["start_method"], r["workers"], tasks,
-                         float(r["median_s"]) / d, ideal, d, kind))
-    return pd.DataFrame(rows, columns=LESSON_COLUMNS)
-
-
 def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
                       tasks: int | None = None) -> None:
     """The seed's lesson: T waiting tasks run each way, wall time in one task's time.
@@ -401,28 +300,6 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
     ax.legend(fontsize="x-small", loc="best")
 
 
-def size_points(summary: pd.DataFrame, *, workload: str,
-                tasks: int | None = None) -> pd.DataFrame:
-    """Per pooled model, start method and task size: the best speedup over W at one T.
-
-    ``tasks`` defaults to the largest T measured at every size of the
-    workload (else the largest T).  Columns: the summary's, one row per
-    (model, start_method, task_size), ascending in size.
-    """
-    df = steady(summary, workload)
-    df = df[df["model"].map(lambda m: m in MODELS and MODELS[m].pooled).astype(bool)]
-    if df.empty:
-        return df
-    if tasks is None:
-        per_size = [set(g["tasks"].astype(int)) for _, g in df.groupby("task_size")]
-        common = set.intersection(*per_size)
-        tasks = max(common) if common else int(df["tasks"].max())
-    df = df[df["tasks"] == tasks]
-    best = df.groupby(["model", "start_method", "task_size"], sort=False)["speedup"].idxmax()
-    return _order(df.loc[best.to_numpy()]).sort_values(["_rank", "start_method", "task_size"],
-                                                      kind="stable").drop(columns="_rank")
-
-
 def plot_speedup_vs_size(ax: Axes, summary: pd.DataFrame, *, workload: str,
                          tasks: int | None = None) -> None:
     """Speedup vs task size (log scale), one line per pooled model and start method.
@@ -437,7 +314,7 @@ def plot_speedup_vs_size(ax: Axes, summary: pd.DataFrame, *, workload: str,
     if df.empty:
         _no_data(ax, title)
         return
-    for model, sm, g in _groups(df):
+    for model, sm, g in series_groups(df):
         g = g.sort_values("task_size")
         x = g["task_size"].astype(float).to_numpy()
         y = g["speedup"].astype(float).to_numpy()
@@ -455,27 +332,6 @@ def plot_speedup_vs_size(ax: Axes, summary: pd.DataFrame, *, workload: str,
     ax.set_ylabel("speedup (\N{MULTIPLICATION SIGN} sequential), best over W")
     ax.set_title(f"{title} (T = {int(df['tasks'].iloc[0])})")
     ax.legend(fontsize="x-small")
-
-
-def cold_pairs(summary: pd.DataFrame) -> pd.DataFrame:
-    """Cold-start points with the warm median of the same pool, T and W.
-
-    Columns: ``label, model, start_method, tasks, workers, cold_s, warm_s``
-    (``warm_s`` NaN when the steady point was not measured).
-    """
-    cold = summary[summary["metric"] == "cold"]
-    warm = summary[summary["metric"] == "steady"]
-    keys = ["workload", "model", "start_method", "tasks", "workers", "task_size"]
-    merged = _order(cold).merge(warm[[*keys, "median_s"]], on=keys, how="left",
-                                suffixes=("", "_warm"))
-    return pd.DataFrame({
-        "label": [series_label(m, sm) for m, sm in zip(merged["model"], merged["start_method"],
-                                                       strict=True)],
-        "model": merged["model"], "start_method": merged["start_method"],
-        "tasks": merged["tasks"], "workers": merged["workers"],
-        "cold_s": merged["median_s"].astype(float),
-        "warm_s": merged["median_s_warm"].astype(float),
-    })
 
 
 def plot_cold_start(ax: Axes, summary: pd.DataFrame) -> None:
@@ -519,10 +375,3 @@ def host_caption(host: Mapping[str, Any]) -> str:
 def add_caption(fig: Figure, host: Mapping[str, Any]) -> None:
     """Write the host caption under ``fig`` (kept clear of the axes by the layout)."""
     fig.supxlabel(host_caption(host), fontsize="small", color="0.3")
-
-
-def pooled_series(summary: pd.DataFrame) -> list[tuple[str, str, list[str]]]:
-    """(model, start_method, workloads) of every pooled model measured at steady state."""
-    df = steady(summary)
-    df = df[df["workers"].notna()]
-    return [(model, sm, list(dict.fromkeys(g["workload"]))) for model, sm, g in _groups(df)]
