@@ -71,7 +71,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             "quick", (4, 16), ("1", "C", "2C"), rounds=6, values=3, warmups=1, min_time=0.04,
-            start_method_workloads=("cpu",), until_s=150.0, max_rounds=16,
+            start_method_workloads=("cpu",), until_s=165.0, max_rounds=16,
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(
