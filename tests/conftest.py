@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,12 @@ from bench.cli import main
 from bench.measure.interpreter import Interpreter, resolve
 
 DATA = Path(__file__).parent / "data"
+
+# A test run started in the background (``make test &`` in a script, some CI launchers)
+# inherits SIGINT ignored, and so would every child it starts: the interrupt tests need
+# Ctrl-C's usual meaning.  A handler (unlike SIG_IGN) is reset to the default in children.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass
