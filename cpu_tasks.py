@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import os
 import threading
 import time
@@ -95,20 +94,6 @@ def barrier_init(barrier: Any) -> None:
     """Pool initializer: keep the barrier the warm-up tasks wait on."""
     global _barrier
     _barrier = barrier
-
-
-def worker_init(barrier: Any, setup: str = "") -> None:
-    """Pool initializer: run the workload's ``setup`` (``module:qualname``), keep the barrier.
-
-    The setup is imported by name, so that spawn and forkserver workers run it too.
-    """
-    if setup:
-        module, _, qualname = setup.partition(":")
-        target: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-        target()
-    barrier_init(barrier)
 
 
 def barrier_wait(timeout: float) -> str:

@@ -28,7 +28,8 @@ import pyperf
 from bench.results.ideal import ideal_time
 from bench.results.store import save_results
 from bench.scenarios.grid import GridSpec, expand
-from bench.scenarios.models import MODELS, WORKLOADS, Point
+from bench.scenarios.models import MODELS, Point
+from bench.scenarios.workloads import WORKLOADS
 
 CORES = 2
 HOST = {

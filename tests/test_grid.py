@@ -12,8 +12,8 @@ import pytest
 
 from bench.errors import UsageError
 from bench.scenarios.grid import PROFILES, GridSpec, expand, task_size, worker_counts
-from bench.scenarios.models import MODELS, WORKLOADS, Point, supported
-from bench.scenarios.workloads import task_args
+from bench.scenarios.models import MODELS, Point, supported
+from bench.scenarios.workloads import WORKLOADS, task_args
 
 ALL_METHODS = ("fork", "spawn", "forkserver")
 ASYNC_MODELS = {"asyncio_await", "asyncio_gather", "asyncio_create_task", "asyncio_taskgroup"}

@@ -13,13 +13,13 @@ import pytest
 import cpu_tasks
 from bench.scenarios.models import (
     MODELS,
-    WORKLOADS,
     Point,
     cold_start,
     expected_results,
     make_executor,
     warm,
 )
+from bench.scenarios.workloads import WORKLOADS
 
 #: Tiny task sizes: every model x workload pair runs in milliseconds.
 SIZES = {"cpu": 2_000.0, "hash": 1.0, "compress": 16.0, "sleep": 0.001, "async_sleep": 0.001}

@@ -38,7 +38,7 @@ from bench.results.recommend import (
     with_units,
 )
 from bench.scenarios.models import Point
-from bench.scenarios.workloads import CATALOG
+from bench.scenarios.workloads import WORKLOADS
 from tests.factory import HOST, make_benchmark, write_results
 
 HOST_SPEED = np.array([1.00, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.00])
@@ -144,7 +144,7 @@ def test_recommendations_in_words(summary: pd.DataFrame, recommended: pd.DataFra
 
 
 def test_units_of_sizes(summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(CATALOG, "parse", raising=False)  # another test may have declared one
+    monkeypatch.delitem(WORKLOADS, "parse", raising=False)  # another test may have declared one
     assert task_unit(summary, "parse") == "lines"  # the task_unit column
     bare = summary.drop(columns="task_unit")
     assert task_unit(bare, "parse") == "size"  # unknown to the catalogue

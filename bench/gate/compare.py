@@ -50,7 +50,7 @@ import pandas as pd
 
 from bench.errors import UsageError
 from bench.gate.stats import slowdown_ci
-from bench.results.aggregate import RunData
+from bench.results.aggregate import KEYS, RunData
 
 #: Host record keys whose differences make times incomparable (the gate warns).
 TIME_KEYS = ("usable_cores", "cpu_model", "python_version", "python_build", "gil_enabled")
@@ -126,7 +126,8 @@ def host_differences(hosts: Sequence[dict[str, Any]],
 
 
 #: The columns that say what work a point does: a point's identity is its name *and* these.
-WORK_KEY = ("workload", "model", "start_method", "tasks", "workers", "metric", "task_size")
+#: What a point does: the key of every summary row (:data:`bench.results.aggregate.KEYS`).
+WORK_KEY = tuple(KEYS)
 _WORK_LABELS = {"task_size": "task size", "start_method": "start method"}
 
 
@@ -182,7 +183,7 @@ def work_difference(works: Sequence[tuple[Any, ...]]) -> str:
     str
         One clause per differing field, joined by ``"; "`` ("" when none differs).
     """
-    from bench.scenarios.models import WORKLOADS
+    from bench.scenarios.workloads import WORKLOADS
 
     parts = []
     for i, key in enumerate(WORK_KEY):

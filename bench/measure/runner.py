@@ -90,8 +90,6 @@ class Outcome:
     point: Point
     ok: bool
     reason: str = ""
-    seconds: float = 0.0
-    benchmark: pyperf.Benchmark | None = None
 
 
 @dataclass
@@ -152,7 +150,22 @@ class _Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
+def _handlers(new: dict[signal.Signals, Any]) -> Iterator[None]:
+    """Install signal handlers for the block, then put the previous ones back (main thread only)."""
+    try:
+        previous = {sig: signal.signal(sig, handler) for sig, handler in new.items()}
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            if old is not None:
+                signal.signal(sig, old)
+
+
+def _interruptible() -> contextlib.AbstractContextManager[None]:
     """SIGTERM as Ctrl-C during the sweep; after the first signal, both are ignored.
 
     So that the manifest written on the way out cannot be interrupted by a
@@ -164,37 +177,15 @@ def _interruptible() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise _Terminated
 
-    try:
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        if previous[signal.SIGTERM] == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        _restore(previous)
+    current = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if current[signal.SIGTERM] == signal.SIG_DFL:
+        current[signal.SIGTERM] = handler
+    return _handlers({sig: h for sig, h in current.items() if h is not None})
 
 
-@contextlib.contextmanager
-def _no_signals() -> Iterator[None]:
+def _no_signals() -> contextlib.AbstractContextManager[None]:
     """Ignore SIGINT and SIGTERM while the way out writes the manifest (main thread only)."""
-    try:
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        _restore(previous)
-
-
-def _restore(previous: dict[signal.Signals, Any]) -> None:
-    for sig, old in previous.items():
-        if old is not None:
-            signal.signal(sig, old)
+    return _handlers({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN})
 
 
 def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -437,9 +428,8 @@ class _Sweep:
                 first = False
             round_ = self._next_round(self.grid[key])
             wide = max(width.get(p.name, math.inf) for p in todo)
-            self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {_label(key)}: "
-                         f"{len(todo)} points (widest \N{PLUS-MINUS SIGN}{wide:.1%})",
-                         round_, todo)
+            self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {_label(key)} "
+                         f"(widest \N{PLUS-MINUS SIGN}{wide:.1%})", round_, todo)
 
 
 def _label(key: GroupKey) -> str:
@@ -471,7 +461,7 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
                                       else "failed" if "failed" in statuses else "complete")
                 store.write_manifest(run_dir, manifest)
     outcomes = [Outcome(p, sweep.entries[p.name]["status"] == "done",
-                        sweep.entries[p.name]["reason"], 0.0, sweep.bench.get(p.name))
+                        sweep.entries[p.name]["reason"])
                 for p in points if sweep.entries[p.name]["status"] != "pending"]
     return RunResult(run_dir, outcomes, interrupted)
 

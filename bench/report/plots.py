@@ -104,6 +104,20 @@ def _no_data(ax: Axes, title: str) -> None:
     ax.set_yticks([])
 
 
+def _at_size(ax: Axes, summary: pd.DataFrame, workload: str, task_size: float | None,
+             what: str) -> tuple[pd.DataFrame, str] | None:
+    """A workload's steady points at one size (default: its largest) and the chart's title.
+
+    None, with the Axes marked "no data", when the workload has no steady point.
+    """
+    df = steady(summary, workload)
+    if df.empty:
+        _no_data(ax, f"{workload}: {what}")
+        return None
+    size = float(df["task_size"].max()) if task_size is None else task_size
+    return df[df["task_size"] == size], f"{workload}{size_text(summary, workload, size)}: {what}"
+
+
 def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
                  tasks: int | None = None, task_size: float | None = None) -> None:
     """Speedup vs workers W at one task count, one line per model with its 95 % CI band.
@@ -114,14 +128,10 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
     workers as horizontal dashed lines.  ``tasks`` defaults to the largest T,
     ``task_size`` to the largest size measured.
     """
-    df = steady(summary, workload)
-    title = f"{workload}: speedup vs workers"
-    if df.empty:
-        _no_data(ax, title)
+    found = _at_size(ax, summary, workload, task_size, "speedup vs workers")
+    if found is None:
         return
-    size = float(df["task_size"].max()) if task_size is None else task_size
-    df = df[df["task_size"] == size]
-    title = f"{workload}{size_text(summary, workload, size)}: speedup vs workers"
+    df, title = found
     tasks = int(df["tasks"].max()) if tasks is None else tasks
     df = df[df["tasks"] == tasks]
     pooled = df[df["workers"].notna()]
@@ -177,14 +187,10 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
     Pooled models are drawn at W = C (or their largest W when C was not
     measured); ``task_size`` defaults to the largest size measured.
     """
-    df = steady(summary, workload)
-    title = f"{workload}: wall time vs tasks"
-    if df.empty:
-        _no_data(ax, title)
+    found = _at_size(ax, summary, workload, task_size, "wall time vs tasks")
+    if found is None:
         return
-    size = float(df["task_size"].max()) if task_size is None else task_size
-    df = df[df["task_size"] == size]
-    title = f"{workload}{size_text(summary, workload, size)}: wall time vs tasks"
+    df, title = found
     for model, sm, g in series_groups(df):
         label = series_label(model, sm)
         if g["workers"].notna().any():

@@ -38,7 +38,8 @@ import pyperf
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
 from bench.results.store import load_results
-from bench.scenarios.models import BASELINE, RESOURCES, WORKLOADS
+from bench.scenarios.models import BASELINE
+from bench.scenarios.workloads import WORKLOADS
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
 STABLE_HALF_WIDTH = 0.05
@@ -176,42 +177,21 @@ def _baselines(s: pd.DataFrame) -> dict[str, str]:
             if st and k in base}
 
 
-def _overlap(model: str) -> str:
-    from bench.scenarios.models import MODELS
-
-    return MODELS[model].overlap if model in MODELS else ""
-
-
-def _known(resource: str, model: str) -> bool:
-    """Whether bench.results.ideal knows this resource kind and model (a foreign file may not)."""
-    return resource in RESOURCES and _overlap(model) in ideal.OVERLAPS
-
-
 def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
-    """The columns that read :mod:`bench.results.ideal`: ideal time, parallelism, efficiency."""
-    ideal_s, par, kf = [], [], []
-    for name, r in zip(s.index, s.itertuples(), strict=True):
-        overlap = _overlap(str(r.model))
-        known = r.metric == "steady" and name in pairs and _known(str(r.resource), str(r.model))
-        workers = None if pd.isna(r.workers) else int(r.workers)
-        if not known:
-            ideal_s.append(math.nan)
-            par.append(math.nan)
-            kf.append(math.nan)
-            continue
-        res, tasks, cores, gil = str(r.resource), int(r.tasks), int(r.cores), bool(r.gil)
-        d = float(s.loc[pairs[name], "median_s"]) / tasks
-        par.append(ideal.ideal_parallelism(res, overlap, tasks=tasks, workers=workers,
-                                           cores=cores, gil=gil))
-        ideal_s.append(ideal.ideal_time(res, overlap, tasks=tasks, workers=workers,
-                                        cores=cores, gil=gil, d=d))
-        sp = ideal.scaling_parallelism(res, overlap, tasks=tasks, workers=workers,
-                                       cores=cores, gil=gil)
-        kf.append(ideal.karp_flatt(float(r.speedup), sp) if sp is not None else math.nan)
-    s["ideal_s"] = ideal_s
+    """The columns that read :mod:`bench.results.ideal`: ideal time, parallelism, efficiency.
+
+    Only steady points with a baseline get them (the ideal time is the
+    baseline's over the ideal parallelism); unknown specs give NaN.
+    """
+    paired = [n in pairs for n in s.index]
+    par = pd.Series(ideal.frame_parallelism(s), index=s.index, dtype=float).where(paired)
+    base = [float(s.at[pairs[n], "median_s"]) if n in pairs else math.nan for n in s.index]
     s["ideal_parallelism"] = par
-    s["efficiency"] = s["speedup"] / s["ideal_parallelism"]
-    s["karp_flatt"] = kf
+    s["ideal_s"] = np.asarray(base) / par
+    s["efficiency"] = s["speedup"] / par
+    s["karp_flatt"] = [ideal.karp_flatt(float(sp), p) if ok and p is not None else math.nan
+                       for sp, p, ok in zip(s["speedup"], ideal.frame_scaling(s), paired,
+                                            strict=True)]
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -253,16 +233,24 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 def widths(benchmarks: list[pyperf.Benchmark]) -> dict[str, float]:
     """Each point's relative 95 % half-width: the wider of its median's and its speedup's.
 
-    inf for a point with too few rounds for an interval; what the runner's extra
-    rounds are aimed at.
+    inf for a point with too few rounds for an interval; what the runner's
+    extra rounds are aimed at.  Only the intervals are computed (not the
+    whole summary): the runner asks after every extra round, inside the
+    profile's time.
     """
     if not benchmarks:
         return {}
-    s = summarize(tidy(pyperf.BenchmarkSuite(benchmarks))).set_index("name")
-    sp_half = (s["speedup_ci_high"] - s["speedup_ci_low"]) / 2 / s["speedup"]
-    sp_half = sp_half.where(s["speedup"].notna(), 0.0).fillna(math.inf)
-    return {str(n): float(max(m / 100, sp)) for n, m, sp
-            in zip(s.index, s["ci_half_pct"], sp_half, strict=True)}
+    df = tidy(pyperf.BenchmarkSuite(benchmarks))
+    medians = stats.round_medians(df)
+    pairs = {n: b for n, b in _baselines(df.drop_duplicates("name").set_index("name")).items()
+             if n != b}
+
+    def half(t: pd.DataFrame) -> pd.Series:
+        return ((t["high"] - t["low"]) / 2 / t["centre"]).fillna(math.inf)
+
+    own = half(stats.grouped_intervals(medians))
+    paired = half(stats.grouped_intervals(stats.paired_ratios(medians, pairs)))
+    return {str(n): max(float(w), float(paired.get(n, 0.0))) for n, w in own.items()}
 
 
 def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
@@ -276,12 +264,7 @@ def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
     """
     df = summary[(summary["metric"] == "steady") & summary["workers"].notna()
                  & summary["speedup"].notna()].copy()
-    df["p"] = [
-        ideal.scaling_parallelism(res, _overlap(m), tasks=int(t), workers=int(w), cores=int(c),
-                                  gil=bool(g)) or 0 if _known(res, m) else 0
-        for res, m, t, w, c, g in zip(df["resource"].astype(str), df["model"].astype(str),
-                                      df["tasks"], df["workers"], df["cores"], df["gil"],
-                                      strict=True)]
+    df["p"] = [p or 0 for p in ideal.frame_scaling(df)]
     rows = []
     for key, g in df[df["p"] > 1].groupby(["workload", "model", "start_method", "tasks"],
                                            sort=False):

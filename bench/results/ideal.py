@@ -7,7 +7,7 @@ the charts' ideal lines and heatmap scale, the findings, and comparisons.
 A batch runs T tasks of one task's time d each.  What the ideal is depends on
 two spec fields and the measuring host, never on a workload's or model's name:
 
-- the workload's resource (:data:`bench.scenarios.models.RESOURCES`): ``cpu_gil``
+- the workload's resource (:data:`bench.scenarios.workloads.RESOURCES`): ``cpu_gil``
   (Python bytecode, holding the GIL), ``cpu_nogil`` (CPU work that releases
   the GIL), ``blocking_wait`` (a blocking call that waits), ``async_wait``
   (an awaitable that waits without blocking the loop);
@@ -52,13 +52,12 @@ from typing import Any
 
 import pandas as pd
 
-from bench.scenarios import models
-from bench.scenarios.models import MODELS, WORKLOADS
+from bench.scenarios.models import MODELS
+from bench.scenarios.workloads import RESOURCES, WORKLOADS
 
 #: The values of :attr:`bench.scenarios.models.ModelDef.overlap`.
 OVERLAPS = ("none", "event_loop", "threads", "processes")
-#: The values of :attr:`bench.scenarios.models.Workload.resource`.
-RESOURCES = models.RESOURCES
+#: The values of :attr:`bench.scenarios.workloads.Workload.resource`.
 _CPU = ("cpu_gil", "cpu_nogil")
 
 #: Column documentation of the quantities derived from the ideal.

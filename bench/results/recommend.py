@@ -24,7 +24,7 @@ import pandas as pd
 
 from bench.results import stats
 from bench.scenarios.models import BASELINE, MODELS
-from bench.scenarios.workloads import CATALOG
+from bench.scenarios.workloads import WORKLOADS
 
 #: Columns of ``recommendations.csv``.
 RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
@@ -38,14 +38,14 @@ def task_unit(summary: pd.DataFrame, workload: str) -> str:
     """The unit of ``workload``'s task sizes.
 
     The frame's ``task_unit`` column when it has one (see :func:`with_units`),
-    else the workload's spec in :data:`bench.scenarios.workloads.CATALOG`,
+    else the workload's spec in :data:`bench.scenarios.workloads.WORKLOADS`,
     else ``"size"``.
     """
     if "task_unit" in summary.columns:
         units = summary.loc[summary["workload"] == workload, "task_unit"].dropna()
         if len(units) and str(units.iloc[0]):
             return str(units.iloc[0])
-    work = CATALOG.get(workload)
+    work = WORKLOADS.get(workload)
     return work.unit if work is not None else "size"
 
 

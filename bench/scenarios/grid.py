@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bench.errors import UsageError
-from bench.scenarios.models import MODELS, WORKLOADS, ModelDef, Point
+from bench.scenarios.models import MODELS, ModelDef, Point
+from bench.scenarios.workloads import WORKLOADS
 
 _T = TypeVar("_T")
 

@@ -33,9 +33,6 @@ from bench.scenarios.workloads import Workload
 
 #: Seconds a warm-up barrier waits for all workers before giving up.
 WARM_TIMEOUT = 60.0
-#: The workloads this process knows (:data:`bench.scenarios.workloads.CATALOG`).
-WORKLOADS = workloads.CATALOG
-RESOURCES = workloads.RESOURCES
 
 
 # ------------------------------------------------------------------------ points
@@ -233,7 +230,7 @@ def make_executor(point: Point) -> cf.Executor:
     if MODELS[point.model].overlap == "processes":
         ctx = multiprocessing.get_context(point.start_method)
         return cf.ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=cpu_tasks.worker_init,
+            workers, mp_context=ctx, initializer=workloads.worker_init,
             initargs=(ctx.Barrier(workers), point.work.setup),
         )
     return cf.ThreadPoolExecutor(

@@ -98,18 +98,18 @@ BUILTINS: dict[str, Workload] = {
 }
 
 #: The workloads this process knows: the built-ins, then any registered.
-CATALOG: dict[str, Workload] = dict(BUILTINS)
+WORKLOADS: dict[str, Workload] = dict(BUILTINS)
 
 
 def register(workloads: Iterable[Workload]) -> None:
     """Make ``workloads`` known to this process (replacing any of the same name)."""
     for w in workloads:
-        CATALOG[w.name] = w
+        WORKLOADS[w.name] = w
 
 
 def get(name: str) -> Workload:
     """The workload called ``name`` (KeyError when unknown)."""
-    return CATALOG[name]
+    return WORKLOADS[name]
 
 
 _resolved: dict[str, Any] = {}
@@ -155,6 +155,17 @@ def set_up(ref: str) -> None:
     if ref and ref not in _set_up:
         resolve(ref)()
         _set_up.add(ref)
+
+
+def worker_init(barrier: Any, setup: str = "") -> None:
+    """Process pool initializer: run the workload's ``setup`` once, then keep the warm-up barrier.
+
+    Imported by module name, so spawn and forkserver workers run it too.
+    """
+    import cpu_tasks
+
+    set_up(setup)
+    cpu_tasks.barrier_init(barrier)
 
 
 def same_results(work: Workload, got: Sequence[Any], want: Sequence[Any]) -> bool:
