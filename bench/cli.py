@@ -162,6 +162,38 @@ def cmd_check(args: argparse.Namespace) -> int:
                      junit=args.junit)
 
 
+def cmd_ab(args: argparse.Namespace) -> int:
+    """Measure two variants in the same rounds and gate B against A."""
+    from bench.gate import ab
+    from bench.gate.ab_report import report_ab
+    from bench.gate.check import parse_slowdown
+    from bench.measure.progress import make_progress
+
+    config = ab.ABConfig(run=run_config(args), a=ab.parse_variant(args.a),
+                         b=ab.parse_variant(args.b),
+                         max_slowdown=parse_slowdown(args.max_slowdown), alpha=args.alpha,
+                         max_time=args.max_time, max_rounds=args.max_rounds)
+    if args.max_time < 0 or args.max_rounds < 0:
+        raise UsageError("--max-time and --max-rounds must be >= 0")
+    job = ab.start(config, make_progress(args.quiet), force=args.force)
+    measured = sum(o.ok for r in job.sides.values() for o in r.outcomes)
+    print(f"concbench: {measured} side-points measured; A/B run in {job.run_dir}",
+          file=sys.stderr)
+    code = report_ab(job.run_dir, markdown=args.markdown, junit=args.junit,
+                     fail_on_undecided=args.fail_on_undecided, comparison=not args.no_report)
+    return 130 if job.interrupted else code
+
+
+def _gate_args(p: argparse.ArgumentParser, alpha: float, what: str) -> None:
+    p.add_argument("--max-slowdown", default="10%",
+                   help="slowdown a regression must exceed, e.g. 10%% or 1.1x (default 10%%)")
+    p.add_argument("--alpha", type=float, default=alpha, help=f"{what} (default {alpha:g})")
+    p.add_argument("--markdown", type=Path, default=None, help="write the verdict as Markdown")
+    p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
+    p.add_argument("--fail-on-undecided", action="store_true",
+                   help="exit 1 when a point stays undecided (default: listed, exit 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
     parser = _Parser(
@@ -216,6 +248,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, default=None, help="write the verdict as Markdown")
     p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("ab", help="gate B against A, both measured in the same rounds")
+    p.add_argument("a", metavar="A", help="python=PATH, path=DIR or scale=X")
+    p.add_argument("b", metavar="B", help="python=PATH, path=DIR or scale=X")
+    _grid_args(p)
+    _gate_args(p, 0.05, "family-wise error rate of the regressed verdicts")
+    p.add_argument("--max-time", type=float, default=0.0,
+                   help="seconds after which no extra round starts (default: the profile's)")
+    p.add_argument("--max-rounds", type=int, default=0,
+                   help="most rounds a point gets (default: the profile's)")
+    p.add_argument("--output-dir", type=Path, default=Path("reports"),
+                   help="where run directories go (default reports/)")
+    p.add_argument("--name", default="", help="run directory name (default: timestamped)")
+    p.add_argument("--point-timeout", type=float, default=DEFAULT_POINT_TIMEOUT,
+                   help=f"seconds before a point's child is killed "
+                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--no-report", action="store_true", help="skip the comparison report")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_ab)
 
     p = sub.add_parser("info", help="print the host record")
     p.add_argument("--python", default=None, help="describe this interpreter instead")

@@ -10,25 +10,16 @@ sizes are counted in rounds, the gate's statistical unit.
 
 from __future__ import annotations
 
-import os
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.errors import UsageError
 from bench.gate.check import CheckResult, check_runs
+from bench.gate.outputs import fmt_seconds, publish, text_table
 from bench.gate.stats import PointTest
 from bench.report.export import md_escape
 from bench.results.aggregate import load
-
-
-def fmt_seconds(value: float) -> str:
-    """A duration with a readable unit: ``12.3 ms``."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value * 1e9:.3g} ns"
 
 
 def _values(t: PointTest, metric: str) -> tuple[str, str]:
@@ -89,11 +80,7 @@ def _few_rounds(result: CheckResult) -> str:
 
 def text_report(result: CheckResult) -> str:
     """The verdict table for the terminal, then the headline."""
-    rows = _rows(result)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(_rows(result))
     for t in result.inconclusive:
         if not t.underpowered:
             lines.append(f"inconclusive {t.name}: {t.slowdown:.3f}x slower, but unstable in "
@@ -251,21 +238,5 @@ def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
     for warning in result.noise_warnings:
         print(f"concbench: warning: {warning}", file=sys.stderr)
     print(text_report(result), end="")
-    md = markdown_report(result)
-    outputs = [(markdown, md), (junit, junit_xml(result))]
-    for path, text in outputs:
-        if path is not None:
-            _write(Path(path), text, append=False)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        _write(Path(summary), md + "\n", append=True)
+    publish(markdown_report(result), junit_xml(result), markdown=markdown, junit=junit)
     return result.exit_code
-
-
-def _write(path: Path, text: str, *, append: bool) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a" if append else "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None

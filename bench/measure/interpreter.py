@@ -35,6 +35,9 @@ class Interpreter:
     executable: str
     env: dict[str, str] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
+    #: Working directory of the children (None: this process's).  ``concbench ab`` runs
+    #: them in an empty one, so that the current folder shadows no variant's modules.
+    cwd: str | None = None
 
     @property
     def version(self) -> tuple[int, int]:

@@ -105,7 +105,8 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
                 proc = subprocess.Popen(interp.command("bench.measure.child", str(job_file)),
                                         env={**interp.env, "CONCBENCH_RUN": run_name},
                                         stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        cwd=interp.cwd)
                 code, hung = _wait(proc, status, timeout)
             finally:
                 if proc is not None:  # pool workers a crashed child left behind die too

@@ -171,7 +171,8 @@ def preflight(interp: Interpreter, works: list[Workload], sizes: list[float],
         try:
             out = subprocess.run(interp.command("bench.measure.preflight", str(job)),
                                  env=interp.env, capture_output=True, text=True,
-                                 timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+                                 timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+                                 cwd=interp.cwd)
         except subprocess.TimeoutExpired:
             raise UsageError(f"pre-flight of {', '.join(w.name for w in works)} did not end "
                              f"within {timeout:g} s (does a workload hang?)") from None

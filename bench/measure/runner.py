@@ -19,6 +19,7 @@ import datetime as dt
 import math
 import secrets
 import signal
+import statistics
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -165,7 +166,7 @@ def _handlers(new: dict[signal.Signals, Any]) -> Iterator[None]:
                 signal.signal(sig, old)
 
 
-def _interruptible() -> contextlib.AbstractContextManager[None]:
+def interruptible() -> contextlib.AbstractContextManager[None]:
     """SIGTERM as Ctrl-C during the sweep; after the first signal, both are ignored.
 
     So that the manifest written on the way out cannot be interrupted by a
@@ -183,7 +184,7 @@ def _interruptible() -> contextlib.AbstractContextManager[None]:
     return _handlers({sig: h for sig, h in current.items() if h is not None})
 
 
-def _no_signals() -> contextlib.AbstractContextManager[None]:
+def no_signals() -> contextlib.AbstractContextManager[None]:
     """Ignore SIGINT and SIGTERM while the way out writes the manifest (main thread only)."""
     return _handlers({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN})
 
@@ -228,8 +229,10 @@ class Plan:
     not_applicable: dict[str, str] = field(default_factory=dict)
 
 
-def plan(config: RunConfig) -> Plan:
+def plan(config: RunConfig, cwd: str | None = None) -> Plan:
     """Resolve the interpreter, pre-flight the user's workloads, expand the grid.
+
+    ``cwd`` is the children's working directory (None: this process's).
 
     Raises
     ------
@@ -241,6 +244,7 @@ def plan(config: RunConfig) -> Plan:
         A user's workload raised in the sequential reference.
     """
     interp = resolve(config.python, config.paths)
+    interp.cwd = cwd
     declared = [Workload.from_dict(d) for d in config.declared]
     workloads.register(declared)
     methods = str(interp.record["start_methods"]).split(",")
@@ -281,7 +285,7 @@ def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig) ->
     return unpicklable
 
 
-class _Sweep:
+class Sweep:
     """The state of one session of a run: benchmarks on disk, rounds, failures."""
 
     def __init__(self, config: RunConfig, run_dir: Path, interp: Interpreter,
@@ -290,6 +294,7 @@ class _Sweep:
         self.config, self.run_dir, self.interp = config, run_dir, interp
         self.manifest, self.progress = manifest, progress
         self.profile: Profile = PROFILES[config.grid.profile]
+        self.points = list(points)
         self.grid = groups(points)
         self.entries = {e["name"]: e for e in manifest["points"]}
         self.bench: dict[str, pyperf.Benchmark] = {b.get_name(): b for b in benchmarks}
@@ -403,6 +408,27 @@ class _Sweep:
     def _next_round(self, members: Sequence[Point]) -> int:
         return max((max(self.rounds_of(p.name), default=-1) for p in members), default=-1) + 1
 
+    def close(self, interrupted: bool) -> None:
+        """Write the manifest's final status (call with signals ignored)."""
+        statuses = {e["status"] for e in self.manifest["points"]}
+        self.manifest["status"] = ("interrupted" if interrupted or "pending" in statuses
+                                   else "failed" if "failed" in statuses else "complete")
+        store.write_manifest(self.run_dir, self.manifest)
+
+    def result(self, interrupted: bool) -> RunResult:
+        """What became of every point the sweep reached."""
+        outcomes = [Outcome(p, e["status"] == "done", e["reason"])
+                    for p in self.points if (e := self.entries[p.name])["status"] != "pending"]
+        return RunResult(self.run_dir, outcomes, interrupted)
+
+    def round_medians(self, name: str) -> dict[int, float]:
+        """A point's median value in each round it has values from."""
+        b = self.bench.get(name)
+        by_round: dict[int, list[float]] = {}
+        for i, run in enumerate([] if b is None else b.get_runs()):
+            by_round.setdefault(int(run.get_metadata().get("round", i)), []).extend(run.values)
+        return {r: statistics.median(v) for r, v in by_round.items() if v}
+
     def _has(self, key: GroupKey, round_: int) -> bool:
         return any(round_ in self.rounds_of(p.name) for p in self.grid[key])
 
@@ -441,10 +467,10 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
             manifest: dict[str, Any], benchmarks: list[pyperf.Benchmark],
             progress: Progress) -> RunResult:
     """Measure the rounds ``manifest`` still lacks, then extra rounds; save after each child."""
-    sweep = _Sweep(config, run_dir, interp, points, manifest, benchmarks, progress)
+    sweep = Sweep(config, run_dir, interp, points, manifest, benchmarks, progress)
     interrupted = False
     t0 = time.monotonic()
-    with _interruptible():
+    with interruptible():
         try:
             before = noise.probe()
             sweep.planned()
@@ -454,16 +480,10 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated
             interrupted = True
         finally:
-            with _no_signals():
+            with no_signals():
                 progress.close()
-                statuses = {e["status"] for e in manifest["points"]}
-                manifest["status"] = ("interrupted" if interrupted or "pending" in statuses
-                                      else "failed" if "failed" in statuses else "complete")
-                store.write_manifest(run_dir, manifest)
-    outcomes = [Outcome(p, sweep.entries[p.name]["status"] == "done",
-                        sweep.entries[p.name]["reason"])
-                for p in points if sweep.entries[p.name]["status"] != "pending"]
-    return RunResult(run_dir, outcomes, interrupted)
+                sweep.close(interrupted)
+    return sweep.result(interrupted)
 
 
 def _check_timeout(timeout: float) -> None:

@@ -1,0 +1,248 @@
+"""The verdict of an A/B job (``concbench ab``), read back from its run directory.
+
+:func:`evaluate` pairs each point's per-round medians of side A and side B
+(same round, same group, measured one right after the other), and
+:func:`bench.gate.paired.decide` gives each point its verdict.  The text
+table, the Markdown (also appended to ``$GITHUB_STEP_SUMMARY``) and the JUnit
+XML list every point: regressed ones as failures, undecided ones (and points
+a side failed to measure) as skipped, or as failures under
+``--fail-on-undecided``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UsageError
+from bench.gate.ab import AB_FILE, SIDES
+from bench.gate.check import noise_record
+from bench.gate.compare import TIME_KEYS, host_differences, round_medians
+from bench.gate.outputs import fmt_seconds, junit_suite, md_table, publish, text_table
+from bench.gate.paired import PairedTest, decide, paired_log_ratios
+from bench.report.export import md_escape
+from bench.results import store
+from bench.results.aggregate import RunData, load
+
+
+@dataclass
+class ABResult:
+    """Everything an A/B job decided."""
+
+    run_dir: Path
+    a: str
+    b: str
+    max_slowdown: float
+    alpha: float
+    tests: list[PairedTest]
+    #: Median of each point's per-round medians: name -> (A, B).
+    medians: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Points that a side could not measure: name -> why (never decided).
+    unmeasured: dict[str, str] = field(default_factory=dict)
+    only: dict[str, list[str]] = field(default_factory=dict)
+    host_diffs: list[str] = field(default_factory=list)
+    noise_warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def having(self, *verdicts: str) -> list[PairedTest]:
+        """The tests with one of ``verdicts``."""
+        return [t for t in self.tests if t.verdict in verdicts]
+
+    def exit_code(self, fail_on_undecided: bool = False) -> int:
+        """1 when a point regressed (or, when asked, is undecided), else 0."""
+        if self.having("regressed"):
+            return 1
+        if fail_on_undecided and (self.having("undecided") or self.unmeasured):
+            return 1
+        return 0
+
+    def rule(self) -> str:
+        """The decision rule in words."""
+        limit = f"{1 + self.max_slowdown:.3g}x"
+        return (f"per-round paired ratios B/A over {len(self.tests)} points; a point regressed "
+                f"when B is slower than {limit} A (one-sided t-test on the rounds' log ratios, "
+                f"Holm-adjusted p < {self.alpha:g}); within when B is shown under {limit} A at "
+                f"p < {self.alpha:g}; undecided otherwise, after extra rounds")
+
+    def headline(self) -> str:
+        """One line: regressed, undecided, within, faster."""
+        bad, unsure = len(self.having("regressed")), len(self.having("undecided"))
+        n = len(self.tests) + len(self.unmeasured)
+        text = f"{bad} of {n} points regressed" if bad else f"no regression in {n} points"
+        if unsure or self.unmeasured:
+            text += f", {unsure + len(self.unmeasured)} undecided"
+        faster = len(self.having("faster"))
+        if faster:
+            text += f", {faster} faster"
+        return text
+
+
+def _unmeasured(run_dir: Path, pairs: list[list[str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for side, col in zip(SIDES, (0, 1), strict=True):
+        entries = {e.get("name"): e for e in store.read_manifest(run_dir / side).get("points", [])}
+        for pair in pairs:
+            e = entries.get(pair[col], {})
+            if e.get("status") != "done":
+                why = e.get("reason") or e.get("status") or "not measured"
+                out.setdefault(pair[0], f"{side.upper()}: {why}")
+    return out
+
+
+def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
+             alpha: float | None = None) -> ABResult:
+    """Decide every point of an A/B run directory.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        A directory written by ``concbench ab`` (``ab.json``, ``a/``, ``b/``).
+    max_slowdown, alpha : float, optional
+        Override the job's own settings.
+
+    Raises
+    ------
+    UsageError
+        Not an A/B run directory, or a side without results.
+    """
+    record = store.read_json(run_dir / AB_FILE, "A/B record")
+    if not isinstance(record, dict) or not isinstance(record.get("pairs"), list):
+        raise UsageError(f"{run_dir / AB_FILE}: not a concbench A/B record")
+    slowdown = float(record["max_slowdown"] if max_slowdown is None else max_slowdown)
+    level = float(record["alpha"] if alpha is None else alpha)
+    pairs: list[list[str]] = record["pairs"]
+    unmeasured = _unmeasured(run_dir, pairs)
+    runs: list[RunData] = []
+    for side in SIDES:
+        if not (run_dir / side / store.RESULTS).exists():
+            raise UsageError(f"{run_dir / side}: no results (the job measured nothing)")
+        runs.append(load(run_dir / side))
+    have = [set(r.tidy["name"]) for r in runs]
+    kept = [p for p in pairs if p[0] not in unmeasured and p[0] in have[0] and p[1] in have[1]]
+    med_a = round_medians(runs[0], [p[0] for p in kept])
+    med_b = round_medians(runs[1], [p[1] for p in kept])
+    ratios = {a: paired_log_ratios(med_a[a].to_dict(), med_b[b].to_dict()) for a, b in kept}
+    tests = decide(ratios, max_slowdown=slowdown, alpha=level)
+    medians = {a: (statistics.median(med_a[a]), statistics.median(med_b[b])) for a, b in kept}
+    warnings = [f"side {side.upper()} was measured on a noisy host ({'; '.join(why) or '?'})"
+                for side, run in zip(SIDES, runs, strict=True)
+                if (why := noise_record(run)) is not None]
+    return ABResult(run_dir=run_dir, a=str(record["a"]), b=str(record["b"]),
+                    max_slowdown=slowdown, alpha=level, tests=tests, medians=medians,
+                    unmeasured=unmeasured, only=dict(record.get("only", {})),
+                    host_diffs=host_differences([r.host for r in runs], TIME_KEYS),
+                    noise_warnings=warnings,
+                    interrupted=record.get("status") == "interrupted")
+
+
+_ORDER = {"regressed": 0, "undecided": 1, "faster": 2, "within": 3}
+
+
+def _rows(result: ABResult) -> list[list[str]]:
+    rows = [["point", "A median", "B median", "B/A", "95% CI", "rounds", "p (Holm)", "verdict"]]
+    for t in sorted(result.tests, key=lambda t: _ORDER[t.verdict]):
+        a, b = result.medians[t.name]
+        ci = "-" if math.isnan(t.low) else f"{t.low:.3f}-{t.high:.3f}"
+        rows.append([t.name, fmt_seconds(a), fmt_seconds(b), f"{t.ratio:.3f}x", ci,
+                     str(t.rounds), f"{t.p_adjusted:.2g}", t.verdict.upper()
+                     if t.failed else t.verdict])
+    return rows
+
+
+def _notes(result: ABResult) -> list[str]:
+    out = [f"undecided {n}: not measured ({why})" for n, why in result.unmeasured.items()]
+    for side, names in result.only.items():
+        if names:
+            out.append(f"only side {side.upper()} has (not compared): {', '.join(names)}")
+    if result.host_diffs:
+        out.append("the sides' host records differ (" + "; ".join(result.host_diffs) + ")")
+    out += result.noise_warnings
+    if result.interrupted:
+        out.append("the job was interrupted: these verdicts use the rounds it completed")
+    return out
+
+
+def text_report(result: ABResult) -> str:
+    """The verdict table, notes and the headline."""
+    lines = text_table(_rows(result)) if result.tests else []
+    lines += _notes(result)
+    lines.append(f"concbench ab: {result.headline()} (A {result.a}, B {result.b}; "
+                 f"{result.rule()})")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_report(result: ABResult) -> str:
+    """A GitHub-flavoured Markdown section."""
+    icon = ":x:" if result.having("regressed") else (
+        ":warning:" if result.having("undecided") or result.unmeasured else ":white_check_mark:")
+    out = [f"### {icon} concbench ab: {md_escape(result.headline())}", "",
+           f"A: `{result.a}`, B: `{result.b}`; {md_escape(result.rule())}.", ""]
+    if result.tests:
+        out += [*md_table(_rows(result), "lrrrrrrl", lambda r: r[-1] == "REGRESSED"), ""]
+    out += [f"- {md_escape(n)}" for n in _notes(result)]
+    return "\n".join(out) + "\n"
+
+
+def junit_xml(result: ABResult, fail_on_undecided: bool = False) -> str:
+    """One test case per point: failures for regressions (and undecided, when asked)."""
+    cases: list[tuple[str, str, str, str]] = []
+    for t in result.tests:
+        detail = (f"B/A {t.ratio:.3f}x (95% CI {t.low:.3f}-{t.high:.3f}) over {t.rounds} rounds, "
+                  f"Holm p={t.p_adjusted:.3g}: {t.verdict}")
+        if t.failed:
+            cases.append((t.name, "failure", f"B is {t.ratio:.3f}x A "
+                          f"(max {1 + result.max_slowdown:.3g}x)", detail))
+        elif t.verdict == "undecided":
+            cases.append((t.name, "failure" if fail_on_undecided else "skipped",
+                          "undecided", detail))
+        else:
+            cases.append((t.name, "pass", "", detail))
+    for name, why in result.unmeasured.items():
+        cases.append((name, "failure" if fail_on_undecided else "skipped",
+                      f"undecided: not measured ({why})", why))
+    props = [("a", result.a), ("b", result.b), ("alpha", f"{result.alpha:g}"),
+             ("max_slowdown", f"{result.max_slowdown:g}")]
+    return junit_suite("concbench ab", props, cases)
+
+
+def report_ab(run_dir: Path, *, markdown: Path | None = None, junit: Path | None = None,
+              fail_on_undecided: bool = False, comparison: bool = True) -> int:
+    """Print and write an A/B job's verdict; return its exit code.
+
+    The run directory also gets ``ab.md`` and, when the sides' points do the
+    same work (not under ``scale=``), a comparison report in ``compare/``.
+    """
+    result = evaluate(run_dir)
+    print(text_report(result), end="")
+    md = markdown_report(result)
+    store.atomic_write_text(run_dir / "ab.md", md)
+    store.atomic_write_text(run_dir / "verdicts.json",
+                            json.dumps(summary_of(result), indent=2, sort_keys=True) + "\n")
+    publish(md, junit_xml(result, fail_on_undecided), markdown=markdown, junit=junit)
+    if comparison:
+        _comparison(run_dir)
+    return 130 if result.interrupted else result.exit_code(fail_on_undecided)
+
+
+def _comparison(run_dir: Path) -> None:
+    from bench.gate.compare_report import write_comparison
+
+    try:
+        index = write_comparison([run_dir / s for s in SIDES], run_dir / "compare")
+    except UsageError as exc:
+        print(f"concbench: no comparison report: {exc}", file=sys.stderr)
+    else:
+        print(f"concbench: comparison in {index}", file=sys.stderr)
+
+
+def summary_of(result: ABResult) -> dict[str, Any]:
+    """The verdicts as plain data (for scripts)."""
+    return {"a": result.a, "b": result.b, "exit": result.exit_code(),
+            "tests": {t.name: {"verdict": t.verdict, "ratio": t.ratio, "rounds": t.rounds}
+                      for t in result.tests},
+            "unmeasured": result.unmeasured}
