@@ -153,13 +153,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """The regression gate: 0 fine, 1 regressed, 2 bad input."""
     from bench.gate.check import parse_slowdown
+
+    slowdown = parse_slowdown(args.max_slowdown)
+    if args.history is not None:
+        from bench.gate.history_report import run_history_check
+
+        if len(args.runs) != 1:
+            raise UsageError("check --history HISTORY takes one run: the current one")
+        alpha = 0.05 if args.alpha is None else args.alpha
+        _check_alpha(alpha)
+        return run_history_check(args.history, args.runs[0], max_slowdown=slowdown,
+                                 alpha=alpha, min_runs=args.min_runs, markdown=args.markdown,
+                                 junit=args.junit)
     from bench.gate.check_report import run_check
 
-    if not 0 < args.alpha < 1:
-        raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    return run_check(args.baseline, args.current, max_slowdown=parse_slowdown(args.max_slowdown),
-                     metric=args.metric, alpha=args.alpha, markdown=args.markdown,
-                     junit=args.junit)
+    if len(args.runs) != 2:
+        raise UsageError("check takes two runs, BASELINE and CURRENT (or --history HISTORY "
+                         "and one run)")
+    alpha = 0.002 if args.alpha is None else args.alpha
+    _check_alpha(alpha)
+    return run_check(args.runs[0], args.runs[1], max_slowdown=slowdown, metric=args.metric,
+                     alpha=alpha, markdown=args.markdown, junit=args.junit,
+                     fail_on_undecided=args.fail_on_undecided)
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Add a run to a history file."""
+    from bench.gate.history import append
+    from bench.results.aggregate import load
+
+    n = append(args.history, load(args.run), keep=args.keep)
+    print(f"concbench: {args.history} holds {n} run(s)", file=sys.stderr)
+    return 0
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -173,6 +203,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
                          b=ab.parse_variant(args.b),
                          max_slowdown=parse_slowdown(args.max_slowdown), alpha=args.alpha,
                          max_time=args.max_time, max_rounds=args.max_rounds)
+    _check_alpha(args.alpha)
     if args.max_time < 0 or args.max_rounds < 0:
         raise UsageError("--max-time and --max-rounds must be >= 0")
     job = ab.start(config, make_progress(args.quiet), force=args.force)
@@ -184,10 +215,11 @@ def cmd_ab(args: argparse.Namespace) -> int:
     return 130 if job.interrupted else code
 
 
-def _gate_args(p: argparse.ArgumentParser, alpha: float, what: str) -> None:
+def _gate_args(p: argparse.ArgumentParser, alpha: float | None, what: str) -> None:
     p.add_argument("--max-slowdown", default="10%",
                    help="slowdown a regression must exceed, e.g. 10%% or 1.1x (default 10%%)")
-    p.add_argument("--alpha", type=float, default=alpha, help=f"{what} (default {alpha:g})")
+    p.add_argument("--alpha", type=float, default=alpha,
+                   help=what if alpha is None else f"{what} (default {alpha:g})")
     p.add_argument("--markdown", type=Path, default=None, help="write the verdict as Markdown")
     p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
     p.add_argument("--fail-on-undecided", action="store_true",
@@ -237,17 +269,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("check", help="regression gate: exit 1 when CURRENT is slower")
-    p.add_argument("baseline", type=Path, help="baseline results file or run directory")
-    p.add_argument("current", type=Path, help="current results file or run directory")
-    p.add_argument("--max-slowdown", default="10%",
-                   help="slowdown a regression must exceed, e.g. 10%% or 1.1x (default 10%%)")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                   help="BASELINE CURRENT (results files or run directories), or CURRENT "
+                        "alone with --history")
+    p.add_argument("--history", type=Path, default=None, metavar="HISTORY.json",
+                   help="judge CURRENT against the spread of a history file instead")
+    p.add_argument("--min-runs", type=int, default=5,
+                   help="--history: fewest matching runs a point is judged from (default 5)")
     p.add_argument("--metric", choices=("time", "speedup"), default="time",
                    help="compare batch times, or within-run speedups (cancels machine speed)")
-    p.add_argument("--alpha", type=float, default=0.002,
-                   help="false discovery rate for the Mann-Whitney tests (default 0.002)")
-    p.add_argument("--markdown", type=Path, default=None, help="write the verdict as Markdown")
-    p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
+    _gate_args(p, None, "false discovery rate of the Mann-Whitney tests (default 0.002), "
+               "or with --history the chance of any false alarm in a run (default 0.05)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("history", help="keep run-level figures in a history file (CI artifact)")
+    hist = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    h = hist.add_parser("append", help="add a run to HISTORY.json (created if missing)")
+    h.add_argument("history", type=Path, metavar="HISTORY.json")
+    h.add_argument("run", type=Path, help="results file or run directory")
+    h.add_argument("--keep", type=int, default=0, help="keep only the newest N runs")
+    h.set_defaults(func=cmd_history)
 
     p = sub.add_parser("ab", help="gate B against A, both measured in the same rounds")
     p.add_argument("a", metavar="A", help="python=PATH, path=DIR or scale=X")

@@ -134,7 +134,8 @@ def analyze_ab(out: Path) -> list[str]:
     slower = verdicts["slower"]
     if slower:
         fails = sum(any(v == "regressed" for v, _ in tests.values()) for _, tests in slower)
-        lines.append(f"1.6x slower and noisier (crunch): jobs that fail: {rate(fails, len(slower))}")
+        lines.append("1.6x slower and noisier (crunch): jobs that fail: "
+                     f"{rate(fails, len(slower))}")
         lines.append("  " + _check_today(out, [n for n, _ in slower]))
     return lines
 

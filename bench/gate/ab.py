@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import UsageError
-from bench.gate.paired import decide, paired_log_ratios
+from bench.gate.paired import LOOK_STEP, decide, looks, paired_log_ratios
 from bench.measure import noise
 from bench.measure.progress import Progress
 from bench.measure.rounds import GroupKey, group_key, round_order
@@ -151,6 +151,10 @@ class ABConfig:
     #: Most rounds a point gets (0: the profile's).
     max_rounds: int = 0
 
+    def looks(self) -> int:
+        """How many times the job may decide a point (the level is split over them)."""
+        return looks(PROFILES[self.run.grid.profile].rounds, self.limits()[1])
+
     def limits(self) -> tuple[float, int]:
         """The job's time and round limits, profile defaults filled in."""
         profile = PROFILES[self.run.grid.profile]
@@ -209,21 +213,23 @@ class _Job:
                 for pa, pb in self.pairs if pa.name not in dead and pb.name not in dead}
 
     def extra(self, deadline: float, max_rounds: int) -> None:
-        """More rounds for groups holding an undecided point, while the limits allow."""
+        """Batches of extra rounds for groups holding an undecided point, while limits allow.
+
+        A group gets :data:`~bench.gate.paired.LOOK_STEP` rounds in a row
+        before the job looks at its points again: the number of looks, which
+        the level is split over, stays bounded.
+        """
         first = True
+        n_looks = self.config.looks()
         while True:
             tests = decide(self.log_ratios(), max_slowdown=self.config.max_slowdown,
-                           alpha=self.config.alpha)
+                           alpha=self.config.alpha, looks=n_looks)
             open_ = {t.name for t in tests if t.verdict == "undecided"}
-            left = deadline - time.monotonic()
             fits = []
-            for key, bkey in self.groups.items():
-                members = self.sweeps["a"].grid[key]
-                n_open = sum(p.name in open_ for p in members)
+            for key in self.groups:
+                n_open = sum(p.name in open_ for p in self.sweeps["a"].grid[key])
                 done = self._next_round(key)
-                cost = (self.sweeps["a"].costs.get(key, (0.0, 0))[0]
-                        + self.sweeps["b"].costs.get(bkey, (0.0, 0))[0])
-                if n_open and done < max_rounds and cost <= left:
+                if n_open and done < max_rounds and self._cost(key) <= deadline - time.monotonic():
                     fits.append((done, -n_open, key))
             if not fits:
                 return
@@ -232,9 +238,17 @@ class _Job:
                 self.progress.note(f"extra rounds for {len(open_)} undecided point(s), "
                                    "while the job's time allows")
                 first = False
-            self.measure_pair(key, done, done % 2 == 1,
-                              f"extra round {done + 1} \N{MIDDLE DOT} {key[0]} T={key[1]} "
-                              f"({-n_open} undecided)")
+            for r in range(done, min(done + LOOK_STEP, max_rounds)):
+                if r > done and self._cost(key) > deadline - time.monotonic():
+                    break
+                self.measure_pair(key, r, r % 2 == 1,
+                                  f"extra round {r + 1} \N{MIDDLE DOT} {key[0]} T={key[1]} "
+                                  f"({-n_open} undecided)")
+
+    def _cost(self, key: GroupKey) -> float:
+        """Seconds the last pair of children of a group took."""
+        return (self.sweeps["a"].costs.get(key, (0.0, 0))[0]
+                + self.sweeps["b"].costs.get(self.groups[key], (0.0, 0))[0])
 
     def _next_round(self, key: GroupKey) -> int:
         a, b = self.sweeps["a"], self.sweeps["b"]
@@ -251,7 +265,7 @@ def _ab_record(config: ABConfig, pairs: list[tuple[Point, Point]],
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "a": str(config.a), "b": str(config.b), "seed": config.run.seed,
         "max_slowdown": config.max_slowdown, "alpha": config.alpha,
-        "max_time": max_time, "max_rounds": max_rounds,
+        "max_time": max_time, "max_rounds": max_rounds, "looks": config.looks(),
         "settings": config.run.to_dict(), "status": "running",
         "pairs": [[pa.name, pb.name] for pa, pb in pairs], "only": only,
     }

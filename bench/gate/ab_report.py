@@ -40,6 +40,8 @@ class ABResult:
     max_slowdown: float
     alpha: float
     tests: list[PairedTest]
+    #: Times the job could decide a point; "regressed" needs Holm p < alpha / looks.
+    looks: int = 1
     #: Median of each point's per-round medians: name -> (A, B).
     medians: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: Points that a side could not measure: name -> why (never decided).
@@ -66,7 +68,8 @@ class ABResult:
         limit = f"{1 + self.max_slowdown:.3g}x"
         return (f"per-round paired ratios B/A over {len(self.tests)} points; a point regressed "
                 f"when B is slower than {limit} A (one-sided t-test on the rounds' log ratios, "
-                f"Holm-adjusted p < {self.alpha:g}); within when B is shown under {limit} A at "
+                f"Holm-adjusted p < {self.alpha:g}/{self.looks} looks); within when B is shown "
+                f"under {limit} A at "
                 f"p < {self.alpha:g}; undecided otherwise, after extra rounds")
 
     def headline(self) -> str:
@@ -127,13 +130,15 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
     med_a = round_medians(runs[0], [p[0] for p in kept])
     med_b = round_medians(runs[1], [p[1] for p in kept])
     ratios = {a: paired_log_ratios(med_a[a].to_dict(), med_b[b].to_dict()) for a, b in kept}
-    tests = decide(ratios, max_slowdown=slowdown, alpha=level)
+    n_looks = int(record.get("looks", 1))
+    tests = decide(ratios, max_slowdown=slowdown, alpha=level, looks=n_looks)
     medians = {a: (statistics.median(med_a[a]), statistics.median(med_b[b])) for a, b in kept}
     warnings = [f"side {side.upper()} was measured on a noisy host ({'; '.join(why) or '?'})"
                 for side, run in zip(SIDES, runs, strict=True)
                 if (why := noise_record(run)) is not None]
     return ABResult(run_dir=run_dir, a=str(record["a"]), b=str(record["b"]),
-                    max_slowdown=slowdown, alpha=level, tests=tests, medians=medians,
+                    max_slowdown=slowdown, alpha=level, tests=tests, looks=n_looks,
+                    medians=medians,
                     unmeasured=unmeasured, only=dict(record.get("only", {})),
                     host_diffs=host_differences([r.host for r in runs], TIME_KEYS),
                     noise_warnings=warnings,

@@ -21,6 +21,12 @@ from bench.gate.stats import PointTest
 from bench.report.export import md_escape
 from bench.results.aggregate import load
 
+#: What two single runs cannot tell, said in every output of ``check BASE CURRENT``.
+LIMITS = ("limits: two single runs cannot show how much a point moves from run to run (this "
+          "kind of host drifts 5-20% between runs), so slowdowns smaller than that drift "
+          "are invisible and unstable points are only inconclusive; for a gate that sees "
+          "10% use concbench ab (both sides in one job) or check --history")
+
 
 def _values(t: PointTest, metric: str) -> tuple[str, str]:
     if metric == "time":
@@ -95,6 +101,7 @@ def text_report(result: CheckResult) -> str:
     for side, names in result.left_out.items():
         if names:
             lines.append(f"only in the {side} (not compared): {', '.join(names)}")
+    lines.append(LIMITS)
     lines.append(f"concbench check: {headline(result)} ({_rule(result)})")
     return "\n".join(lines) + "\n"
 
@@ -104,7 +111,7 @@ def markdown_report(result: CheckResult) -> str:
     icon = ":x:" if result.regressed else ":white_check_mark:"
     out = [f"### {icon} concbench check: {headline(result)}", "",
            f"Baseline {md_escape(result.baseline)} vs current {md_escape(result.current)}; "
-           f"{md_escape(_rule(result))}.", ""]
+           f"{md_escape(_rule(result))}.", "", f"> {md_escape(LIMITS)}", ""]
     if result.host_warning:
         out += [f"> **Warning:** {md_escape(result.host_warning)}", ""]
     for warning in result.noise_warnings:
@@ -204,7 +211,7 @@ def junit_xml(result: CheckResult) -> str:
 
 def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
               metric: str = "time", alpha: float = 0.002, markdown: Path | None = None,
-              junit: Path | None = None) -> int:
+              junit: Path | None = None, fail_on_undecided: bool = False) -> int:
     """Gate ``current`` against ``baseline``: print the verdict table, write reports.
 
     Parameters
@@ -220,11 +227,14 @@ def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
     markdown, junit : pathlib.Path, optional
         Where to write the Markdown table and the JUnit XML.  The Markdown is
         also appended to ``$GITHUB_STEP_SUMMARY`` when that is set.
+    fail_on_undecided : bool
+        Count inconclusive points (unstable, too few rounds) as failures.
 
     Returns
     -------
     int
-        0 when no point regressed, 1 when one did.
+        0 when no point regressed, 1 when one did (or, with
+        ``fail_on_undecided``, when one is inconclusive).
 
     Raises
     ------
@@ -239,4 +249,6 @@ def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
         print(f"concbench: warning: {warning}", file=sys.stderr)
     print(text_report(result), end="")
     publish(markdown_report(result), junit_xml(result), markdown=markdown, junit=junit)
+    if fail_on_undecided and result.inconclusive:
+        return 1
     return result.exit_code

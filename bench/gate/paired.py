@@ -15,11 +15,18 @@ two one-sided Student t-tests on its ``d_r``:
 * *within*: H0 ``mu >= log(1 + m)`` against ``mu < log(1 + m)``.
 
 A point **regressed** when its *slower* p-value, Holm-adjusted over every
-point of the job (family-wise error), is below ``alpha``; it is **within** the
+point of the job (family-wise error), is below ``alpha / looks``; it is **within** the
 margin when its *within* p-value is below ``alpha``; otherwise it is
 **undecided** (the job measures more rounds, then says so).  A point within
 the margin whose B is faster than A by more than the margin with the same
 confidence is reported **faster** (information, never a failure).
+
+``looks`` is how many times the job may look at a point's rounds and decide
+to measure more (:func:`looks`: after the planned rounds, then after every
+batch of :data:`LOOK_STEP` extra rounds).  Each look is a new chance of a
+false alarm, so the level is split over the looks (a union bound): the job's
+chance of any false "regressed" stays at most ``alpha`` however the extra
+rounds fall.
 
 Why a t-test and not a rank or sign test: a distribution-free test on n
 rounds cannot give a p-value below ``2 ** -n``, so with a correction over m
@@ -45,6 +52,13 @@ CONFIDENCE = 0.95
 #: Fewest rounds a t-test decides from.
 MIN_ROUNDS = 3
 VERDICTS = ("regressed", "undecided", "within", "faster")
+#: Extra rounds a job adds to an undecided group before it looks again.
+LOOK_STEP = 3
+
+
+def looks(planned: int, most: int) -> int:
+    """How many times a job with ``planned`` rounds, extended up to ``most``, decides."""
+    return 1 + max(0, math.ceil((most - planned) / LOOK_STEP))
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,7 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 
 def decide(log_ratios: Mapping[str, np.ndarray], *, max_slowdown: float,
-           alpha: float) -> list[PairedTest]:
+           alpha: float, looks: int = 1) -> list[PairedTest]:
     """The verdict of every point from its per-round log ratios log(B / A).
 
     Parameters
@@ -127,7 +141,10 @@ def decide(log_ratios: Mapping[str, np.ndarray], *, max_slowdown: float,
         Tolerated slowdown as a fraction (0.1: B may be up to 10 % slower).
     alpha : float
         Family-wise error rate of the "regressed" verdicts (Holm over the
-        points), and the error rate of each "within" verdict.
+        points, the level split over ``looks``), and the error rate of each
+        "within" verdict.
+    looks : int
+        How many times the job may decide (:func:`looks`).
 
     Returns
     -------
@@ -142,7 +159,7 @@ def decide(log_ratios: Mapping[str, np.ndarray], *, max_slowdown: float,
     for name, p, q in zip(names, slower, adjusted, strict=True):
         d = np.asarray(log_ratios[name], dtype=float)
         within = one_sided_p(d, bound, "less")
-        if q < alpha:
+        if q < alpha / looks:
             verdict = "regressed"
         elif within < alpha:
             faster = one_sided_p(d, -bound, "less") < alpha
