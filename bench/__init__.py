@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "run": "bench.api",
+    "ab": "bench.api",
     "load": "bench.results.aggregate",
     "tidy": "bench.results.aggregate",
     "summarize": "bench.results.aggregate",

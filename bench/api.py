@@ -1,4 +1,4 @@
-"""The Python API for scripts and notebooks: ``bench.run(...)`` and ``bench.load(...)``.
+"""The Python API for scripts and notebooks: ``bench.run``, ``bench.ab`` and ``bench.load``.
 
 ``run`` takes keyword arguments named after ``concbench run``'s options and
 returns what :func:`bench.load` returns for the run it made.  It measures in
@@ -15,12 +15,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import UsageError
 from bench.results.aggregate import RunData, load
 
-__all__ = ["load", "run"]
+if TYPE_CHECKING:
+    from bench.gate.ab_report import ABResult
+
+__all__ = ["ab", "load", "run"]
 
 
 def _ref(work: str | Callable[..., Any]) -> str:
@@ -44,6 +47,37 @@ def _ref(work: str | Callable[..., Any]) -> str:
 
 def _csv(values: Sequence[Any] | None) -> str | None:
     return None if values is None else ",".join(str(v) for v in values)
+
+
+def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequence[str] | None,
+               tasks: Sequence[int] | None, workers: Sequence[int] | None,
+               sizes: Sequence[float] | None, start_methods: Sequence[str] | None,
+               profile: str, path: Sequence[str | Path], output_dir: str | Path, name: str,
+               python: str | None, point_timeout: float | None, force: bool) -> list[str]:
+    """The command-line options shared by ``run`` and ``ab``."""
+    refs = [_ref(w) for w in workloads]
+    builtin = [r for r in refs if ":" not in r]
+    argv = ["--profile", profile, "--output-dir", str(output_dir)]
+    for ref in refs:
+        if ":" in ref:
+            argv += ["--workload", ref]
+    if builtin:
+        declared = [r.partition("=")[0] if "=" in r else r.rpartition(":")[2].rpartition(".")[2]
+                    for r in refs]
+        argv += ["--workloads", ",".join(declared)]
+    for option, value in (("--models", _csv(models)), ("--tasks", _csv(tasks)),
+                          ("--workers", _csv(workers)), ("--sizes", _csv(sizes)),
+                          ("--start-methods", _csv(start_methods)), ("--name", name or None),
+                          ("--python", python),
+                          ("--point-timeout", None if point_timeout is None
+                           else str(point_timeout))):
+        if value is not None:
+            argv += [option, value]
+    for folder in path:
+        argv += ["--path", str(folder)]
+    if force:
+        argv.append("--force")
+    return argv
 
 
 def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
@@ -95,29 +129,11 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
     from bench.measure.progress import make_progress
     from bench.report.finish import finish_run
 
-    refs = [_ref(w) for w in workloads]
-    builtin = [r for r in refs if ":" not in r]
-    argv = ["run", "--profile", profile, "--output-dir", str(output_dir),
+    argv = ["run", *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
+                               sizes=sizes, start_methods=start_methods, profile=profile,
+                               path=path, output_dir=output_dir, name=name, python=python,
+                               point_timeout=point_timeout, force=force),
             "--work-scale", str(work_scale)]
-    for ref in refs:
-        if ":" in ref:
-            argv += ["--workload", ref]
-    if builtin:
-        declared = [r.partition("=")[0] if "=" in r else r.rpartition(":")[2].rpartition(".")[2]
-                    for r in refs]
-        argv += ["--workloads", ",".join(declared)]
-    for option, value in (("--models", _csv(models)), ("--tasks", _csv(tasks)),
-                          ("--workers", _csv(workers)), ("--sizes", _csv(sizes)),
-                          ("--start-methods", _csv(start_methods)), ("--name", name or None),
-                          ("--python", python),
-                          ("--point-timeout", None if point_timeout is None
-                           else str(point_timeout))):
-        if value is not None:
-            argv += [option, value]
-    for folder in path:
-        argv += ["--path", str(folder)]
-    if force:
-        argv.append("--force")
     args = build_parser().parse_args(argv)
 
     result = runner.start(run_config(args), make_progress(quiet), force=force)
@@ -131,3 +147,64 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
     if not quiet:
         print(f"concbench: run in {result.run_dir}", file=sys.stderr)
     return load(result.run_dir)
+
+
+def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
+       models: Sequence[str] | None = None, tasks: Sequence[int] | None = None,
+       workers: Sequence[int] | None = None, sizes: Sequence[float] | None = None,
+       start_methods: Sequence[str] | None = None, profile: str = "quick",
+       path: Sequence[str | Path] = (), output_dir: str | Path = "reports", name: str = "",
+       python: str | None = None, point_timeout: float | None = None, force: bool = False,
+       max_slowdown: str = "10%", alpha: float = 0.05, max_time: float = 0.0,
+       max_rounds: int = 0, quiet: bool = False) -> ABResult:
+    """Measure variants ``a`` and ``b`` in the same rounds; return the verdict of every point.
+
+    Parameters
+    ----------
+    a, b
+        Variants as ``concbench ab`` takes them: ``"python=PATH"``, ``"path=DIR"``
+        or ``"scale=X"``.
+    workloads, models, tasks, workers, sizes, start_methods, profile, path, output_dir, name,
+    python, point_timeout, force
+        As :func:`run`.
+    max_slowdown, alpha, max_time, max_rounds
+        As ``concbench ab``'s options of the same names.
+    quiet
+        No progress lines.
+
+    Returns
+    -------
+    bench.gate.ab_report.ABResult
+        ``.tests`` (one verdict per point: ``regressed``, ``within``, ``faster`` or
+        ``undecided``, with the ratio B / A and its 95 % interval), ``.run_dir``.
+
+    Raises
+    ------
+    UsageError
+        A mistake in the arguments.
+    KeyboardInterrupt
+        The job was interrupted (what was measured stays in its run directory).
+
+    Examples
+    --------
+    >>> res = bench.ab("path=../base", "path=.", ["mymod:work"], profile="smoke")  # doctest: +SKIP
+    >>> [t.name for t in res.tests if t.failed]                                   # doctest: +SKIP
+    """
+    from bench.cli import build_parser, run_config
+    from bench.gate import ab as job
+    from bench.gate.ab_report import evaluate
+    from bench.gate.check import parse_slowdown
+    from bench.measure.progress import make_progress
+
+    argv = ["ab", a, b, *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
+                                    sizes=sizes, start_methods=start_methods, profile=profile,
+                                    path=path, output_dir=output_dir, name=name, python=python,
+                                    point_timeout=point_timeout, force=force)]
+    args = build_parser().parse_args(argv)
+    config = job.ABConfig(run=run_config(args), a=job.parse_variant(a), b=job.parse_variant(b),
+                          max_slowdown=parse_slowdown(max_slowdown), alpha=alpha,
+                          max_time=max_time, max_rounds=max_rounds)
+    done = job.start(config, make_progress(quiet), force=force)
+    if done.interrupted:
+        raise KeyboardInterrupt
+    return evaluate(done.run_dir)

@@ -208,11 +208,27 @@ def cmd_ab(args: argparse.Namespace) -> int:
         raise UsageError("--max-time and --max-rounds must be >= 0")
     job = ab.start(config, make_progress(args.quiet), force=args.force)
     measured = sum(o.ok for r in job.sides.values() for o in r.outcomes)
+    if job.interrupted:
+        print(f"concbench: interrupted ({measured} side-points measured, kept in "
+              f"{job.run_dir}); nothing decided", file=sys.stderr)
+        return 130
     print(f"concbench: {measured} side-points measured; A/B run in {job.run_dir}",
           file=sys.stderr)
-    code = report_ab(job.run_dir, markdown=args.markdown, junit=args.junit,
+    return report_ab(job.run_dir, markdown=args.markdown, junit=args.junit,
                      fail_on_undecided=args.fail_on_undecided, comparison=not args.no_report)
-    return 130 if job.interrupted else code
+
+
+def _measuring_args(p: argparse.ArgumentParser, report: str) -> None:
+    """Where a measuring command writes, how long a point may take, how loud it is."""
+    p.add_argument("--output-dir", type=Path, default=Path("reports"),
+                   help="where run directories go (default reports/)")
+    p.add_argument("--name", default="", help="run directory name (default: timestamped)")
+    p.add_argument("--point-timeout", type=float, default=DEFAULT_POINT_TIMEOUT,
+                   help=f"seconds before a point's child is killed "
+                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--no-report", action="store_true", help=f"skip {report}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
 def _gate_args(p: argparse.ArgumentParser, alpha: float | None, what: str) -> None:
@@ -239,17 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="measure a scenario grid and write its report")
     _grid_args(p)
-    p.add_argument("--output-dir", type=Path, default=Path("reports"),
-                   help="where run directories go (default reports/)")
-    p.add_argument("--name", default="", help="run directory name (default: timestamped)")
-    p.add_argument("--point-timeout", type=float, default=DEFAULT_POINT_TIMEOUT,
-                   help=f"seconds before a point's child is killed "
-                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
+    _measuring_args(p, "the report at the end")
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="finish an interrupted run directory with its original settings")
-    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
-    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("list", help="print the points a run would measure")
@@ -299,15 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds after which no extra round starts (default: the profile's)")
     p.add_argument("--max-rounds", type=int, default=0,
                    help="most rounds a point gets (default: the profile's)")
-    p.add_argument("--output-dir", type=Path, default=Path("reports"),
-                   help="where run directories go (default reports/)")
-    p.add_argument("--name", default="", help="run directory name (default: timestamped)")
-    p.add_argument("--point-timeout", type=float, default=DEFAULT_POINT_TIMEOUT,
-                   help=f"seconds before a point's child is killed "
-                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
-    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
-    p.add_argument("--no-report", action="store_true", help="skip the comparison report")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    _measuring_args(p, "the comparison report")
     p.set_defaults(func=cmd_ab)
 
     p = sub.add_parser("info", help="print the host record")

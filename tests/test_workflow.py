@@ -51,10 +51,11 @@ def test_actionlint_is_not_a_no_op(tmp_path: Path) -> None:
 
 def test_workflow_runs_the_recipe() -> None:
     text = WORKFLOW.read_text()
-    for needle in ("concbench run --profile quick", "actions/upload-artifact@",
-                   "gh run download", "--branch main", "concbench check ",
-                   "--junit", "--markdown"):
+    for needle in ("concbench ab ", "git worktree add", "pull_request.base.sha",
+                   "concbench run --profile quick", "concbench check --history",
+                   "concbench history append", "actions/upload-artifact@", "gh run download",
+                   "--branch main", "--junit", "--markdown", "--max-slowdown"):
         assert needle in text, needle
     docs = (ROOT / "docs" / "ci.md").read_text()
-    assert "bench.yml" in docs
-    assert "--metric speedup" in docs
+    for needle in ("bench.yml", "concbench ab", "--history", "--fail-on-undecided"):
+        assert needle in docs, needle

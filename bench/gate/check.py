@@ -225,8 +225,7 @@ def _relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.nd
 
 
 def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
-               metric: str = "time", alpha: float = 0.002,
-               match_work: bool = True) -> CheckResult:
+               metric: str = "time", alpha: float = 0.002) -> CheckResult:
     """Run the gate on two loaded runs.
 
     Parameters
@@ -239,10 +238,6 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
         Compare batch times, or within-run speedups.
     alpha : float
         False discovery rate over all compared points.
-    match_work : bool
-        Match points on name and work (the default).  False matches on names
-        only: for experiments that slow a run down by changing its work
-        (``scripts/gate_aa.py``), never for real gating.
 
     Returns
     -------
@@ -263,18 +258,9 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
         raise UsageError(f"--alpha {alpha!r}: must be between 0 and 1 (e.g. 0.002)")
     if not (math.isfinite(max_slowdown) and 0 <= max_slowdown < MAX_RATIO - 1):
         raise UsageError(f"--max-slowdown {max_slowdown!r}: must be in [0, {MAX_RATIO - 1:g})")
-    if match_work:
-        match = common_points([base, cur])
-        common, not_comparable = match.common, match.not_comparable
-        left_out = {"baseline": match.only_in[0], "current": match.only_in[1]}
-    else:
-        names = [list(dict.fromkeys(r.tidy["name"])) for r in (base, cur)]
-        common, not_comparable = [n for n in names[0] if n in set(names[1])], {}
-        left_out = {side: [n for n in ns if n not in common]
-                    for side, ns in zip(("baseline", "current"), names, strict=True)}
-        if not common:
-            raise UsageError(f"the runs have no point in common ({base.path}, {cur.path}): "
-                             "nothing to compare")
+    match = common_points([base, cur])
+    common, not_comparable = match.common, match.not_comparable
+    left_out = {"baseline": match.only_in[0], "current": match.only_in[1]}
     skipped: dict[str, str] = {}
     if metric == "time":
         b, c = samples(base, common), samples(cur, common)

@@ -41,7 +41,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -173,14 +173,28 @@ class HistoryResult:
         return [t.sentence() for t in sorted(self.tests, key=lambda t: -t.visible)]
 
 
+class Prediction(NamedTuple):
+    """One new value judged against its history (see :func:`predict`)."""
+
+    #: Geometric mean of the history.
+    centre: float
+    #: Standard deviation of the history's logs.
+    spread: float
+    #: One-sided prediction p-value of the new value (small: beyond the history).
+    p_value: float
+    #: The smallest ratio to the centre that would be flagged.
+    visible: float
+    #: Beyond the bound at ``level`` and slower than the margin: a regression.
+    regressed: bool
+
+
 def predict(history: Sequence[float], current: float, margin: float,
-            level: float) -> tuple[float, float, float, float]:
+            level: float) -> Prediction:
     """Judge one new value against ``history`` (both "bigger is worse").
 
-    Returns ``(centre, spread, p_value, visible)``: the geometric mean of the
-    history, the standard deviation of its logs, the one-sided prediction
-    p-value of ``current``, and the smallest ratio to the centre flagged at
-    ``level`` with the ``margin``.
+    The normal-theory prediction interval of the logs: ``current`` regressed
+    when its one-sided prediction p-value is below ``level`` and it exceeds
+    ``1 + margin`` times the history's geometric mean.
     """
     x = np.log(np.asarray(history, dtype=float))
     n = x.size
@@ -192,8 +206,9 @@ def predict(history: Sequence[float], current: float, margin: float,
     else:
         p = float(stats.t.sf((math.log(current) - mean) / scale, n - 1))
         bound = float(stats.t.isf(level, n - 1) * scale)
-    visible = max(math.exp(bound), 1 + margin)
-    return math.exp(mean), sd, p, visible
+    centre = math.exp(mean)
+    return Prediction(centre, sd, p, max(math.exp(bound), 1 + margin),
+                      p < level and current / centre > 1 + margin)
 
 
 def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: float = 0.10,
@@ -234,14 +249,13 @@ def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: floa
     level = alpha / max(1, len(figures))
     tests = []
     for name, metric, past_values, value in figures:
-        centre, spread, p, visible = predict(past_values, value, max_slowdown, level)
-        slowdown = value / centre
+        pred = predict(past_values, value, max_slowdown, level)
         tests.append(HistoryTest(
             name=name, metric=metric, runs=len(past_values),
             current=1 / value if metric == "speedup" else value,
-            centre=1 / centre if metric == "speedup" else centre, spread=spread,
-            slowdown=slowdown, p_value=p, visible=visible,
-            regressed=p < level and slowdown > 1 + max_slowdown))
+            centre=1 / pred.centre if metric == "speedup" else pred.centre,
+            spread=pred.spread, slowdown=value / pred.centre, p_value=pred.p_value,
+            visible=pred.visible, regressed=pred.regressed))
     return HistoryResult(tests, alpha, max_slowdown, min_runs,
                          other_hosts=len(history) - len(same), matching=len(same),
                          abstained=abstained)

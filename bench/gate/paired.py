@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 #: Two-sided confidence of the ratio interval printed next to each verdict.
 CONFIDENCE = 0.95
@@ -99,8 +99,8 @@ def one_sided_p(d: np.ndarray, bound: float, alternative: str) -> float:
         beyond = diff > 0 if alternative == "greater" else diff < 0
         return 0.0 if beyond else 1.0
     t = diff / (sd / math.sqrt(d.size))
-    tail = stats.t.sf(t, d.size - 1) if alternative == "greater" else stats.t.cdf(t, d.size - 1)
-    return float(tail)
+    # special.stdtr is Student's t CDF as a plain ufunc: stats.t's machinery costs 50x more
+    return float(special.stdtr(d.size - 1, -t if alternative == "greater" else t))
 
 
 def ratio_interval(d: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
@@ -111,7 +111,7 @@ def ratio_interval(d: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float
     mean = float(np.mean(d))
     if d.size < 2:
         return math.exp(mean), math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, d.size - 1) * np.std(d, ddof=1)
+    half = float(special.stdtrit(d.size - 1, 0.5 + confidence / 2) * np.std(d, ddof=1)
                  / math.sqrt(d.size))
     return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
