@@ -128,7 +128,8 @@ def test_undecided_and_unmeasured_points_are_listed_and_fail_only_when_asked(
 @pytest.fixture
 def gate_dir(tmp_path: Path) -> Path:
     """A folder with the gate example's pyproject, its trees, and a poisoned gatework.py."""
-    shutil.copy(GATE / "pyproject.toml", tmp_path / "pyproject.toml")
+    table = (GATE / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(table.replace("size = 200000", "size = 20000"))
     for tree in ("base", "slower"):
         shutil.copytree(GATE / tree, tmp_path / tree)
     (tmp_path / "gatework.py").write_text("raise RuntimeError('the wrong gatework')\n")

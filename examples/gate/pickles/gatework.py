@@ -5,7 +5,7 @@ pool pickles it in the worker and unpickles it in the parent, so only the
 process-pool points get slower.
 """
 
-_PAYLOAD = list(range(40_000))
+_PAYLOAD = list(range(28_000))
 
 
 def crunch(i: int, size: float) -> tuple[int, list[int]]:
