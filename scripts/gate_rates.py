@@ -158,14 +158,21 @@ SCALED = "crunch/process_pool[fork]/t4/w2"
 
 
 def analyze_history(out: Path, window: int) -> list[str]:
-    """Replay the history gate over the plain runs, in the order they were measured."""
+    """Replay the history gate over the plain runs, in the order they were measured.
+
+    Every kind of run whose name starts with ``scaling`` (for example a
+    ``scaling40`` folder kept from a first payload size) is scored on its own.
+    """
     from bench.gate import history
     from bench.results.aggregate import load
 
-    jobs = sorted((r for r in _jobs(out) if r["kind"] in ("hist", "scaling") and r["exit"] == 0),
-                  key=lambda r: r["start"])
+    jobs = sorted((r for r in _jobs(out) if (r["kind"] == "hist"
+                                             or r["kind"].startswith("scaling"))
+                   and r["exit"] == 0), key=lambda r: r["start"])
     past: list[dict[str, Any]] = []
-    aa, hits, others, truth = [0, 0], [0, 0], [0, 0], []
+    aa = [0, 0]
+    score: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"hits": [0, 0], "others": [0, 0], "truth": []})
     spread_lines: list[str] = []
     for r in jobs:
         run = load(out / r["kind"] / r["name"])
@@ -178,22 +185,22 @@ def analyze_history(out: Path, window: int) -> list[str]:
                 if not spread_lines:
                     spread_lines = [f"  {s}" for s in res.visibility()[:6]]
             else:
-                hits[0] += SCALED in bad
-                hits[1] += 1
-                others[0] += bool(bad - {SCALED})
-                others[1] += 1
-                truth += [t.slowdown for t in res.tests
-                          if t.name == SCALED and t.metric == "speedup"]
+                k = score[r["kind"]]
+                k["hits"][0] += SCALED in bad
+                k["hits"][1] += 1
+                k["others"][0] += bool(bad - {SCALED})
+                k["others"][1] += 1
+                k["truth"] += [t.slowdown for t in res.tests
+                               if t.name == SCALED and t.metric == "speedup"]
         if r["kind"] == "hist":
             past.append(history.entry(run))
     lines = [f"history gate, A/A checks (window {window}): runs with a false alarm: "
              f"{rate(*aa)}"]
-    if truth:
-        gm = math.exp(sum(map(math.log, truth)) / len(truth))
-        lines.append(f"scaling regression (pickles): {SCALED} speedup lower by {gm:.3f}x "
-                     "(geometric mean against each run's history)")
-    lines.append(f"scaling regression: {SCALED} flagged in {rate(*hits)}")
-    lines.append(f"scaling runs with another figure flagged: {rate(*others)}")
+    for kind, k in sorted(score.items()):
+        gm = math.exp(sum(map(math.log, k["truth"])) / max(1, len(k["truth"])))
+        lines.append(f"{kind}: {SCALED} speedup lower by {gm:.3f}x (geometric mean against "
+                     f"each run's history); flagged in {rate(*k['hits'])}; runs with another "
+                     f"figure flagged: {rate(*k['others'])}")
     return lines + spread_lines
 
 
