@@ -98,7 +98,7 @@ def run_history_check(history: Path, current: Path, *, max_slowdown: float, alph
     result = check(load_history(history), load(current), max_slowdown=max_slowdown,
                    alpha=alpha, min_runs=min_runs)
     if not result.tests:
-        print(f"concbench: the history gate abstains: {headline(result)}", file=sys.stderr)
+        print(f"concbench: check --history {headline(result)}", file=sys.stderr)
     print(text_report(result), end="")
     publish(markdown_report(result), junit_xml(result), markdown=markdown, junit=junit)
     return result.exit_code
