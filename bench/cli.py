@@ -203,9 +203,6 @@ def cmd_ab(args: argparse.Namespace) -> int:
                          b=ab.parse_variant(args.b),
                          max_slowdown=parse_slowdown(args.max_slowdown), alpha=args.alpha,
                          max_time=args.max_time, max_rounds=args.max_rounds)
-    _check_alpha(args.alpha)
-    if args.max_time < 0 or args.max_rounds < 0:
-        raise UsageError("--max-time and --max-rounds must be >= 0")
     job = ab.start(config, make_progress(args.quiet), force=args.force)
     measured = sum(o.ok for r in job.sides.values() for o in r.outcomes)
     if job.interrupted:

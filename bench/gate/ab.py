@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyperf
 
 from bench.errors import UsageError
 from bench.gate.paired import LOOK_STEP, decide, looks, paired_log_ratios
@@ -52,7 +53,7 @@ from bench.measure.runner import (
     no_signals,
     plan,
 )
-from bench.results import store
+from bench.results import stats, store
 from bench.scenarios.grid import PROFILES, Profile
 from bench.scenarios.models import Point
 
@@ -206,11 +207,17 @@ class _Job:
                                   f"{key[0]} T={key[1]}")
 
     def log_ratios(self) -> dict[str, np.ndarray]:
-        """Per-round log(B / A) of every paired point neither side failed."""
+        """Per-round log(B / A) of every paired point both sides measured and neither failed."""
+        from bench.results.aggregate import tidy  # pandas: only once the planned rounds are in
+
         dead = self.sweeps["a"].failed() | self.sweeps["b"].failed()
-        return {pa.name: paired_log_ratios(self.sweeps["a"].round_medians(pa.name),
-                                           self.sweeps["b"].round_medians(pb.name))
-                for pa, pb in self.pairs if pa.name not in dead and pb.name not in dead}
+        med = {side: stats.round_medians(tidy(pyperf.BenchmarkSuite(list(sw.bench.values()))))
+               for side, sw in self.sweeps.items()}
+        have = {side: set(m.index.get_level_values(0)) for side, m in med.items()}
+        return {pa.name: paired_log_ratios(med["a"].loc[pa.name].to_dict(),
+                                           med["b"].loc[pb.name].to_dict())
+                for pa, pb in self.pairs if pa.name not in dead and pb.name not in dead
+                and pa.name in have["a"] and pb.name in have["b"]}
 
     def extra(self, deadline: float, max_rounds: int) -> None:
         """Batches of extra rounds for groups holding an undecided point, while limits allow.
@@ -285,6 +292,8 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
     run.seed = run.seed or secrets.token_hex(8)
     if not 0 < config.alpha < 1:
         raise UsageError(f"--alpha must be between 0 and 1, got {config.alpha}")
+    if not (math.isfinite(config.max_time) and config.max_time >= 0) or config.max_rounds < 0:
+        raise UsageError("--max-time and --max-rounds must be >= 0")
     with tempfile.TemporaryDirectory(prefix="concbench-ab-cwd-") as cwd:
         out = Path(run.output_dir) / run.name
         configs = {s: side_config(run, v, s, out, str(Path.cwd()))
@@ -300,8 +309,7 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
         sweeps = {}
         for s, c in configs.items():
             side_dir = store.prepare_run_dir(run_dir, s, force=True)
-            manifest = new_manifest(c, plans[s].interp, plans[s].points)
-            manifest["not_applicable"] = plans[s].not_applicable
+            manifest = new_manifest(c, plans[s])
             manifest["ab"] = {"side": s, "variant": str(config.a if s == "a" else config.b)}
             store.write_manifest(side_dir, manifest)
             sweeps[s] = Sweep(c, side_dir, plans[s].interp, plans[s].points, manifest, [],

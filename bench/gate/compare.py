@@ -50,6 +50,7 @@ import pandas as pd
 
 from bench.errors import UsageError
 from bench.gate.stats import slowdown_ci
+from bench.results import stats
 from bench.results.aggregate import KEYS, RunData
 
 #: Host record keys whose differences make times incomparable (the gate warns).
@@ -257,7 +258,7 @@ def round_medians(run: RunData, names: Sequence[str]) -> dict[str, pd.Series]:
     The round (one process, or a few, at one moment of the host) is the
     statistical unit: the values of one round are not independent draws.
     """
-    med = run.tidy.groupby(["name", "round"], sort=True)["value_s"].median()
+    med = stats.round_medians(run.tidy).sort_index()
     return {n: med.loc[n].astype(float) for n in names}
 
 

@@ -19,7 +19,6 @@ import datetime as dt
 import math
 import secrets
 import signal
-import statistics
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -197,8 +196,10 @@ def _merge_noise(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, A
     return new
 
 
-def new_manifest(config: RunConfig, interp: Interpreter, points: Sequence[Point]) -> dict[str, Any]:
-    """The manifest of a fresh run: settings, host, every planned point pending."""
+def new_manifest(config: RunConfig, planned: Plan) -> dict[str, Any]:
+    """The manifest of a fresh run: settings, host, every planned point pending, and the
+    points no model can measure."""
+    interp, points = planned.interp, planned.points
     return {
         "format": FORMAT_VERSION,
         "concbench_version": bench.__version__,
@@ -211,6 +212,7 @@ def new_manifest(config: RunConfig, interp: Interpreter, points: Sequence[Point]
         "points": [{"name": p.name, "point": asdict(p), "status": "pending", "reason": "",
                     "rounds": 0}
                    for p in points],
+        "not_applicable": planned.not_applicable,
     }
 
 
@@ -421,14 +423,6 @@ class Sweep:
                     for p in self.points if (e := self.entries[p.name])["status"] != "pending"]
         return RunResult(self.run_dir, outcomes, interrupted)
 
-    def round_medians(self, name: str) -> dict[int, float]:
-        """A point's median value in each round it has values from."""
-        b = self.bench.get(name)
-        by_round: dict[int, list[float]] = {}
-        for i, run in enumerate([] if b is None else b.get_runs()):
-            by_round.setdefault(int(run.get_metadata().get("round", i)), []).extend(run.values)
-        return {r: statistics.median(v) for r, v in by_round.items() if v}
-
     def _has(self, key: GroupKey, round_: int) -> bool:
         return any(round_ in self.rounds_of(p.name) for p in self.grid[key])
 
@@ -507,8 +501,7 @@ def start(config: RunConfig, progress: Progress, *, force: bool = False) -> RunR
     config.seed = config.seed or secrets.token_hex(8)
     planned = plan(config)
     run_dir = store.prepare_run_dir(Path(config.output_dir), config.name, force=force)
-    manifest = new_manifest(config, planned.interp, planned.points)
-    manifest["not_applicable"] = planned.not_applicable
+    manifest = new_manifest(config, planned)
     store.write_manifest(run_dir, manifest)
     return execute(config, run_dir, planned.interp, planned.points, manifest, [], progress)
 
