@@ -103,17 +103,28 @@ def analyze_ab(out: Path) -> list[str]:
     lines = []
     jobs = sorted(_jobs(out), key=lambda r: r["start"])
     verdicts: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    missed: dict[str, list[bool]] = defaultdict(list)  # A/A: the 95 % interval excludes 1
     for r in jobs:
         if r["kind"] in ("aa", "ab", "slower") and r["exit"] in (0, 1):
             res = evaluate(out / r["kind"] / r["name"])
             verdicts[r["kind"]].append((r["name"], {
                 t.name: (t.verdict, t.ratio) for t in res.tests}))
+            if r["kind"] == "aa":
+                for t in res.tests:
+                    kind = "extra" if t.rounds > (res.planned or t.rounds) else "planned"
+                    missed[kind].append(not t.low <= 1.0 <= t.high)
     aa = verdicts["aa"]
     alarms = sum(any(v == "regressed" for v, _ in tests.values()) for _, tests in aa)
     points = sum(len(tests) for _, tests in aa)
     undecided = sum(v == "undecided" for _, tests in aa for v, _ in tests.values())
     lines.append(f"A/A jobs with a false alarm: {rate(alarms, len(aa))}")
     lines.append(f"A/A points undecided at the end: {rate(undecided, points)}")
+    for kind, what in (("planned", "the planned rounds only"), ("extra", "extra rounds")):
+        lines.append(f"A/A 95 % ratio intervals that exclude 1, points with {what}: "
+                     f"{rate(sum(missed[kind]), len(missed[kind]))}")
+    every = missed["planned"] + missed["extra"]
+    lines.append("A/A 95 % ratio intervals that exclude 1, all points: "
+                 f"{rate(sum(every), len(every))}")
     ab = verdicts["ab"]
     if ab:
         truth: dict[str, list[float]] = defaultdict(list)

@@ -61,6 +61,11 @@ def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
     return pyperf.Benchmark(bench_runs)
 
 
+def quiet_probe(seconds: float = 0.0) -> dict[str, float]:
+    """A noise probe of a quiet host, taken at once (stands in for ``noise.probe``)."""
+    return {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3}
+
+
 def write_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> Path:
     """Save ``benchmarks`` as a results file at ``path``; return ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

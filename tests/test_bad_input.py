@@ -29,7 +29,7 @@ from bench.errors import UsageError
 from bench.measure import runner
 from bench.results import store
 from bench.scenarios.models import Point
-from tests.factory import fake_child, make_benchmark, write_results
+from tests.factory import fake_child, make_benchmark, quiet_probe, write_results
 
 SEQ = Point("cpu", "sequential", 4, size=2000.0)
 POOL = Point("cpu", "process_pool", 4, 2, "fork", 2000.0)
@@ -143,8 +143,7 @@ def no_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("bad input reached the measuring stage")
 
     monkeypatch.setattr(runner, "run_child", refuse)
-    monkeypatch.setattr(runner.noise, "probe",
-                        lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
+    monkeypatch.setattr(runner.noise, "probe", quiet_probe)
 
 
 # ------------------------------------------------------ results-file inputs
@@ -201,8 +200,7 @@ def _real_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     with monkeypatch.context() as m:
         m.setattr(runner, "run_child", fake_child)
-        m.setattr(runner.noise, "probe",
-                  lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
+        m.setattr(runner.noise, "probe", quiet_probe)
         code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "r",
                          "-q", "--no-report"])
     assert code == 0
@@ -276,8 +274,7 @@ def test_resume_bad_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     RESUME_CASES[case](run_dir)
     capsys.readouterr()
     monkeypatch.setattr(runner, "run_child", _refuse)
-    monkeypatch.setattr(runner.noise, "probe",
-                        lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
+    monkeypatch.setattr(runner.noise, "probe", quiet_probe)
     code = cli.main(["run", "--resume", str(run_dir), "-q", "--no-report"])
     assert_usage_error(code, capsys.readouterr().err)
 

@@ -25,7 +25,7 @@ from bench import cli
 from bench.measure import runner
 from bench.results import store
 from bench.scenarios.models import Point
-from tests.factory import fake_child, make_benchmark, write_results
+from tests.factory import fake_child, make_benchmark, quiet_probe, write_results
 
 SEQ = "cpu/sequential/t4"
 POOL = "cpu/process_pool[fork]/t4/w2"
@@ -308,8 +308,7 @@ def _fake_children(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the pyperf child by a hand-made benchmark (instant); noise probes too."""
 
     monkeypatch.setattr(runner, "run_child", fake_child)
-    monkeypatch.setattr(runner.noise, "probe",
-                        lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
+    monkeypatch.setattr(runner.noise, "probe", quiet_probe)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -320,12 +319,12 @@ def test_signal_during_final_noise_probe(tmp_path: Path, monkeypatch: pytest.Mon
     _fake_children(monkeypatch)
     calls = []
 
-    def probe() -> dict[str, float]:
+    def probe(seconds: float = 0.0) -> dict[str, float]:
         calls.append(1)
         if len(calls) == 2:  # the probe after the sweep
             os.kill(os.getpid(), sig)
             time.sleep(0.5)  # the handler runs here, as in busy_cores' sleep
-        return {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3}
+        return quiet_probe()
 
     monkeypatch.setattr(runner.noise, "probe", probe)
     run_dir = tmp_path / "out" / "late"

@@ -164,12 +164,10 @@ MOMENTS = [
     Moment(0.1, INT, after=r"^\[2\] ", group=True),
     Moment(0.3, TERM, after=r"^\[6\] "),
     Moment(0.0, TERM, after=r"^\[9\] "),
-    Moment(0.3, INT, after=r"^\[12\] ", group=True),  # the closing noise probe
+    Moment(0.2, INT, after=r"^\[12\] ", group=True),  # the closing noise probe
     # the report: loading and aggregating, charts drawn in forked workers, files written
     Moment(0.0, INT, after=SWEPT, group=True),
-    Moment(0.2, TERM, after=SWEPT),
-    Moment(0.45, INT, after=SWEPT, group=True, may_finish=True),
-    Moment(0.7, TERM, after=SWEPT, may_finish=True),
+    Moment(0.5, TERM, after=SWEPT),
     # the run is over: exit code 0, or 130 if the signal beat the exit
     Moment(0.0, INT, after=r"^concbench: report in", script=True, may_finish=True),
 ]
@@ -242,6 +240,14 @@ def test_interrupted_run_ends_cleanly(tmp_path: Path, moment: Moment) -> None:
         pytest.skip(f"no console script at {SCRIPT} (pip install -e .)")
     before = live_descendants(os.getpid())
     res = interrupt(moment, tmp_path)
+    if res.code == 0 and not moment.may_finish:
+        # the test itself was descheduled past the whole report (a loaded CI host):
+        # the moment was not reached, so try it once more before giving up on it
+        assert_nothing_left(before, moment.id)
+        res = interrupt(moment, tmp_path)
+        if res.code == 0:
+            assert_nothing_left(before, moment.id)
+            pytest.skip(f"the run finished twice before {moment.id} landed (host too busy)")
     err = res.err
     assert "Traceback" not in err, err
     assert "Exception ignored" not in err, err

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from bench import cli
-from bench.measure import noise
+from bench.measure import noise, runner
 from bench.results import store
+from bench.scenarios.grid import PROFILES
 from bench.scenarios.models import Point
-from tests.factory import make_benchmark, write_results
+from tests.factory import fake_child, make_benchmark, quiet_probe, write_results
 
 
 def probe_(calibration: float = 1e-3, busy: float = 0.0, load: float = 0.1) -> dict[str, float]:
@@ -122,6 +123,33 @@ def test_probe_is_sane() -> None:
     assert p["load1"] >= 0
     assert 0 <= p["busy_cores"] <= (os.cpu_count() or 1) + 0.5
     assert p["calibration_s"] > 0
+
+
+def test_probe_watches_for_the_seconds_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(noise.time, "sleep", slept.append)
+    noise.busy_cores(0.2)
+    assert slept == [0.2]
+
+
+def test_a_run_probes_for_its_profiles_seconds(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[float] = []
+
+    def probe(seconds: float = noise.PROBE_S) -> dict[str, float]:
+        asked.append(seconds)
+        return quiet_probe()
+
+    monkeypatch.setattr(runner, "run_child", fake_child)
+    monkeypatch.setattr(runner.noise, "probe", probe)
+    code = cli.main(["run", "--profile", "smoke", "--workloads", "cpu", "--models", "sequential",
+                     "--tasks", "4", "--sizes", "100", "--output-dir", str(tmp_path),
+                     "--name", "p", "-q", "--no-report"])
+    assert code == 0
+    assert asked == [PROFILES["smoke"].probe_s] * 2
+    # smoke checks the wiring in seconds; the profiles whose numbers are read watch longer
+    assert PROFILES["smoke"].probe_s < noise.PROBE_S
+    assert PROFILES["quick"].probe_s == PROFILES["full"].probe_s == noise.PROBE_S
 
 
 # ------------------------------------------------------ a real run's record

@@ -52,7 +52,7 @@ def job(rng: np.random.Generator, truth: np.ndarray, planned: int = 6, most: int
     n_looks = looks(planned, most)
     while True:
         tests = decide({n: pool[n][:k] for n, k in have.items()}, max_slowdown=0.10,
-                       alpha=ALPHA, looks=n_looks)
+                       alpha=ALPHA, looks=n_looks, planned=planned)
         open_ = [t.name for t in tests if t.verdict == "undecided" and have[t.name] < most]
         if not open_:
             return tests
@@ -116,6 +116,29 @@ def test_the_ratio_interval_covers_the_truth() -> None:
         _, low, high = ratio_interval(d)
         covered += low <= 1.3 <= high
     assert 0.93 <= covered / 1000 <= 0.97
+
+
+def test_the_ratio_interval_keeps_its_level_after_extra_rounds() -> None:
+    # Noise at which about a third of the points end undecided after the planned
+    # rounds: the job extends exactly those whose first rounds leaned towards the
+    # margin, and a fixed-n interval missed the truth on 9 % of them here.
+    rng = np.random.default_rng(7)
+    tests = [t for _ in range(300) for t in job(rng, np.ones(POINTS), noise=0.045)]
+    missed = [not t.low <= 1.0 <= t.high for t in tests]
+    extended = [m for t, m in zip(tests, missed, strict=True) if t.rounds > 6]
+    assert len(extended) >= 300
+    assert sum(extended) / len(extended) <= 0.06
+    assert 0.03 <= sum(missed) / len(missed) <= 0.065
+
+
+def test_the_interval_is_widened_for_each_look_a_point_took() -> None:
+    d = np.array([0.05, -0.03, 0.08, 0.00, 0.02, -0.04, 0.06, 0.01, 0.03])
+    (fixed,) = decide({"p": d}, max_slowdown=0.10, alpha=ALPHA)
+    (looked,) = decide({"p": d}, max_slowdown=0.10, alpha=ALPHA, planned=6)
+    assert (fixed.low, fixed.high) == pytest.approx(ratio_interval(d)[1:])
+    assert (looked.low, looked.high) == pytest.approx(ratio_interval(d, 1 - 0.05 / 2)[1:])
+    (planned_only,) = decide({"p": d[:6]}, max_slowdown=0.10, alpha=ALPHA, planned=6)
+    assert (planned_only.low, planned_only.high) == pytest.approx(ratio_interval(d[:6])[1:])
 
 
 def test_too_few_rounds_decide_nothing() -> None:

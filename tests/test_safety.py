@@ -19,7 +19,7 @@ from bench.measure import runner
 from bench.report.export import safe_stem
 from bench.results import store
 from bench.scenarios.models import Point
-from tests.factory import HOST, fake_child, make_benchmark, write_results
+from tests.factory import HOST, fake_child, make_benchmark, quiet_probe, write_results
 
 BENCH_DIR = Path(bench.__file__).parent
 XSS = "<script>alert('x')</script>"
@@ -205,8 +205,7 @@ def test_stored_files_are_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     """A run directory holds results.json and run.json, both plain JSON (no pickle bytes)."""
 
     monkeypatch.setattr(runner, "run_child", fake_child)
-    monkeypatch.setattr(runner.noise, "probe",
-                        lambda: {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3})
+    monkeypatch.setattr(runner.noise, "probe", quiet_probe)
     assert cli.main(["run", *GRID, "--output-dir", str(tmp_path), "--name", "j", "-q",
                      "--no-report"]) == 0
     capsys.readouterr()

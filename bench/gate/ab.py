@@ -230,7 +230,7 @@ class _Job:
         n_looks = self.config.looks()
         while True:
             tests = decide(self.log_ratios(), max_slowdown=self.config.max_slowdown,
-                           alpha=self.config.alpha, looks=n_looks)
+                           alpha=self.config.alpha, looks=n_looks, planned=self.profile.rounds)
             open_ = {t.name for t in tests if t.verdict == "undecided"}
             fits = []
             for key in self.groups:
@@ -273,6 +273,7 @@ def _ab_record(config: ABConfig, pairs: list[tuple[Point, Point]],
         "a": str(config.a), "b": str(config.b), "seed": config.run.seed,
         "max_slowdown": config.max_slowdown, "alpha": config.alpha,
         "max_time": max_time, "max_rounds": max_rounds, "looks": config.looks(),
+        "planned": PROFILES[config.run.grid.profile].rounds,
         "settings": config.run.to_dict(), "status": "running",
         "pairs": [[pa.name, pb.name] for pa, pb in pairs], "only": only,
     }
@@ -320,10 +321,10 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
         with interruptible():
             try:
                 t0 = time.monotonic()
-                before = noise.probe()
+                before = noise.probe(job.profile.probe_s)
                 job.planned()
                 job.extra(t0 + max_time, max_rounds)
-                verdict = noise.assess(before, noise.probe())
+                verdict = noise.assess(before, noise.probe(job.profile.probe_s))
                 for sweep in sweeps.values():
                     sweep.manifest["noise"] = dict(verdict)
             except KeyboardInterrupt:

@@ -28,6 +28,7 @@ from bench.gate.paired import PairedTest, decide, paired_log_ratios
 from bench.report.export import md_escape
 from bench.results import store
 from bench.results.aggregate import RunData, load
+from bench.scenarios.grid import PROFILES
 
 
 @dataclass
@@ -42,6 +43,8 @@ class ABResult:
     tests: list[PairedTest]
     #: Times the job could decide a point; "regressed" needs Holm p < alpha / looks.
     looks: int = 1
+    #: Rounds every point had before extra ones (None: not known).
+    planned: int | None = None
     #: Median of each point's per-round medians: name -> (A, B).
     medians: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: Points that a side could not measure: name -> why (never decided).
@@ -131,18 +134,27 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
     med_b = round_medians(runs[1], [p[1] for p in kept])
     ratios = {a: paired_log_ratios(med_a[a].to_dict(), med_b[b].to_dict()) for a, b in kept}
     n_looks = int(record.get("looks", 1))
-    tests = decide(ratios, max_slowdown=slowdown, alpha=level, looks=n_looks)
+    planned = _planned(record)
+    tests = decide(ratios, max_slowdown=slowdown, alpha=level, looks=n_looks, planned=planned)
     medians = {a: (statistics.median(med_a[a]), statistics.median(med_b[b])) for a, b in kept}
     warnings = [f"side {side.upper()} was measured on a noisy host ({'; '.join(why) or '?'})"
                 for side, run in zip(SIDES, runs, strict=True)
                 if (why := noise_record(run)) is not None]
     return ABResult(run_dir=run_dir, a=str(record["a"]), b=str(record["b"]),
-                    max_slowdown=slowdown, alpha=level, tests=tests, looks=n_looks,
+                    max_slowdown=slowdown, alpha=level, tests=tests, looks=n_looks, planned=planned,
                     medians=medians,
                     unmeasured=unmeasured, only=dict(record.get("only", {})),
                     host_diffs=host_differences([r.host for r in runs], TIME_KEYS),
                     noise_warnings=warnings,
                     interrupted=record.get("status") == "interrupted")
+
+
+def _planned(record: dict[str, Any]) -> int | None:
+    """Rounds planned per point (records written before ``planned`` have the profile)."""
+    if "planned" in record:
+        return int(record["planned"])
+    profile = PROFILES.get(str(record.get("settings", {}).get("grid", {}).get("profile")))
+    return None if profile is None else profile.rounds
 
 
 _ORDER = {"regressed": 0, "undecided": 1, "faster": 2, "within": 3}

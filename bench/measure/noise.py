@@ -22,7 +22,8 @@ MAX_DRIFT = 0.10
 MAX_BUSY_CORES = 0.25
 CALIBRATION_SIZE = 20_000
 CALIBRATION_REPEATS = 7
-WARMUP_S = 0.5
+#: Seconds a probe watches the CPUs, and warms one up before calibrating.
+PROBE_S = 0.5
 
 
 def _cpu_times(stat: Path = Path("/proc/stat")) -> tuple[float, float] | None:
@@ -36,7 +37,7 @@ def _cpu_times(stat: Path = Path("/proc/stat")) -> tuple[float, float] | None:
     return sum(values) - idle, sum(values)
 
 
-def busy_cores(window: float = 0.5) -> float:
+def busy_cores(window: float = PROBE_S) -> float:
     """CPU cores kept busy by other processes during ``window`` seconds (we sleep)."""
     before = _cpu_times()
     time.sleep(window)
@@ -47,13 +48,13 @@ def busy_cores(window: float = 0.5) -> float:
     return cores * (after[0] - before[0]) / (after[1] - before[1])
 
 
-def calibrate() -> float:
+def calibrate(warmup: float = PROBE_S) -> float:
     """Median seconds of one fixed CPU task, run in this process.
 
-    The task first runs untimed for ``WARMUP_S`` so that a CPU clocked down
-    while idle is at speed before the timed repeats.
+    The task first runs untimed for ``warmup`` seconds so that a CPU clocked
+    down while idle is at speed before the timed repeats.
     """
-    end = time.perf_counter() + WARMUP_S
+    end = time.perf_counter() + warmup
     while time.perf_counter() < end:
         cpu_tasks.cpu(0, CALIBRATION_SIZE)
     times = []
@@ -64,11 +65,15 @@ def calibrate() -> float:
     return statistics.median(times)
 
 
-def probe() -> dict[str, float]:
-    """One snapshot: load average, busy cores from other work, calibration time."""
+def probe(seconds: float = PROBE_S) -> dict[str, float]:
+    """One snapshot: load average, busy cores from other work, calibration time.
+
+    ``seconds`` is the idle window that watches other work, and the warm-up
+    before the calibration (a profile's ``probe_s``).
+    """
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return {"load1": round(load1, 2), "busy_cores": round(busy_cores(), 3),
-            "calibration_s": calibrate()}
+    return {"load1": round(load1, 2), "busy_cores": round(busy_cores(seconds), 3),
+            "calibration_s": calibrate(seconds)}
 
 
 def assess(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:

@@ -466,11 +466,11 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
     t0 = time.monotonic()
     with interruptible():
         try:
-            before = noise.probe()
+            before = noise.probe(sweep.profile.probe_s)
             sweep.planned()
             sweep.extra(t0 + sweep.profile.until_s)
-            manifest["noise"] = _merge_noise(manifest.get("noise"),
-                                             noise.assess(before, noise.probe()))
+            manifest["noise"] = _merge_noise(manifest.get("noise"), noise.assess(
+                before, noise.probe(sweep.profile.probe_s)))
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated
             interrupted = True
         finally:

@@ -59,6 +59,8 @@ class Profile:
     workloads: tuple[str, ...] = ("cpu", "hash", "sleep", "async_sleep")
     until_s: float = 0.0
     max_rounds: int = 0
+    #: Seconds each noise probe (before and after the sweep) watches the host.
+    probe_s: float = 0.5
     description: str = ""
 
 
@@ -67,7 +69,7 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile(
             "smoke", (4,), ("C",), rounds=6, values=3, warmups=1, min_time=0.005,
-            work_scale=0.2, start_methods=("fork",), cold=False,
+            work_scale=0.2, start_methods=("fork",), cold=False, probe_s=0.2,
             description="seconds; for tests and the gate's own A/A checks",
         ),
         Profile(
