@@ -73,7 +73,8 @@ class ABResult:
                 f"when B is slower than {limit} A (one-sided t-test on the rounds' log ratios, "
                 f"Holm-adjusted p < {self.alpha:g}/{self.looks} looks); within when B is shown "
                 f"under {limit} A at "
-                f"p < {self.alpha:g}; undecided otherwise, after extra rounds")
+                f"p < {self.alpha:g}; undecided otherwise, after extra rounds; a point's 95% CI "
+                f"is widened for each extra look it took")
 
     def headline(self) -> str:
         """One line: regressed, undecided, within, faster."""
