@@ -190,21 +190,19 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
     >>> res = bench.ab("path=../base", "path=.", ["mymod:work"], profile="smoke")  # doctest: +SKIP
     >>> [t.name for t in res.tests if t.failed]                                   # doctest: +SKIP
     """
-    from bench.cli import build_parser, run_config
+    from bench.cli import ab_config, build_parser
     from bench.gate import ab as job
     from bench.gate.ab_report import evaluate
-    from bench.gate.check import parse_slowdown
     from bench.measure.progress import make_progress
 
     argv = ["ab", a, b, *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
                                     sizes=sizes, start_methods=start_methods, profile=profile,
                                     path=path, output_dir=output_dir, name=name, python=python,
-                                    point_timeout=point_timeout, force=force)]
+                                    point_timeout=point_timeout, force=force),
+            "--max-slowdown", max_slowdown, "--alpha", str(alpha), "--max-time", str(max_time),
+            "--max-rounds", str(max_rounds)]
     args = build_parser().parse_args(argv)
-    config = job.ABConfig(run=run_config(args), a=job.parse_variant(a), b=job.parse_variant(b),
-                          max_slowdown=parse_slowdown(max_slowdown), alpha=alpha,
-                          max_time=max_time, max_rounds=max_rounds)
-    done = job.start(config, make_progress(quiet), force=force)
+    done = job.start(ab_config(args), make_progress(quiet), force=force)
     if done.interrupted:
         raise KeyboardInterrupt
     return evaluate(done.run_dir)

@@ -17,6 +17,7 @@ from bench.errors import UsageError, WorkloadFailed
 from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
 
 if TYPE_CHECKING:
+    from bench.gate.ab import ABConfig
     from bench.measure.runner import RunConfig
 
 
@@ -192,18 +193,24 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def ab_config(args: argparse.Namespace) -> ABConfig:
+    """The settings ``ab``'s options describe."""
+    from bench.gate import ab
+    from bench.gate.check import parse_slowdown
+
+    return ab.ABConfig(run=run_config(args), a=ab.parse_variant(args.a),
+                       b=ab.parse_variant(args.b),
+                       max_slowdown=parse_slowdown(args.max_slowdown), alpha=args.alpha,
+                       max_time=args.max_time, max_rounds=args.max_rounds)
+
+
 def cmd_ab(args: argparse.Namespace) -> int:
     """Measure two variants in the same rounds and gate B against A."""
     from bench.gate import ab
     from bench.gate.ab_report import report_ab
-    from bench.gate.check import parse_slowdown
     from bench.measure.progress import make_progress
 
-    config = ab.ABConfig(run=run_config(args), a=ab.parse_variant(args.a),
-                         b=ab.parse_variant(args.b),
-                         max_slowdown=parse_slowdown(args.max_slowdown), alpha=args.alpha,
-                         max_time=args.max_time, max_rounds=args.max_rounds)
-    job = ab.start(config, make_progress(args.quiet), force=args.force)
+    job = ab.start(ab_config(args), make_progress(args.quiet), force=args.force)
     measured = sum(o.ok for r in job.sides.values() for o in r.outcomes)
     if job.interrupted:
         print(f"concbench: interrupted ({measured} side-points measured, kept in "
@@ -303,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-time", type=float, default=0.0,
                    help="seconds after which no extra round starts (default: the profile's)")
     p.add_argument("--max-rounds", type=int, default=0,
-                   help="most rounds a point gets (default: the profile's)")
+                   help="most rounds a point gets (default: the profile's, at least 3x "
+                        "its planned rounds)")
     _measuring_args(p, "the comparison report")
     p.set_defaults(func=cmd_ab)
 

@@ -8,6 +8,7 @@ never the one in the folder ``concbench ab`` was started from.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -24,6 +25,8 @@ from bench.cli import main
 from bench.errors import UsageError
 from bench.gate import ab
 from bench.gate.ab_report import evaluate, report_ab
+from bench.measure.progress import make_progress
+from bench.measure.rounds import groups
 from bench.measure.runner import RunConfig
 from bench.results import store
 from bench.scenarios.grid import GridSpec
@@ -70,6 +73,40 @@ def test_points_pair_by_what_they_run_not_by_size() -> None:
     assert [(x.size, y.size) for x, y in pairs] == [(100.0, 125.0), (100.0, 125.0)]
     assert only_a == ["cpu/process_pool[fork]/t4/w2"]
     assert only_b == []
+
+
+class _Recorder:
+    """A sweep that records which side measured which group in which round."""
+
+    def __init__(self, side: str, points: list[Point], log: list[tuple[str, str, int]]) -> None:
+        self.side, self.log = side, log
+        self.grid = groups(points)
+
+    def measure(self, label: str, round_: int, members: list[Point]) -> None:
+        self.log.append((self.side, members[0].workload + str(members[0].tasks), round_))
+
+
+def test_each_group_goes_first_on_each_side_every_other_round() -> None:
+    points = [Point(w, m, t, size=10.0) for w in ("cpu", "hash", "sleep") for t in (1, 4, 16)
+              for m in ("sequential", "thread_pool")]
+    log: list[tuple[str, str, int]] = []
+    sweeps = {s: _Recorder(s, points, log) for s in ab.SIDES}
+    config = ab.ABConfig(RunConfig(grid=GridSpec(profile="smoke"), seed="s"),
+                         ab.Variant("scale", "1"), ab.Variant("scale", "1"))
+    job = ab._Job(config, sweeps, [(p, p) for p in points],  # type: ignore[arg-type]
+                  make_progress(quiet=True))
+    job.planned()
+    for extra in range(6, 9):  # extra rounds keep alternating where the planned ones stopped
+        job.measure_pair(next(iter(job.groups)), extra, "extra")
+    pairs = list(zip(log[::2], log[1::2], strict=True))
+    # both sides of a group-round, one right after the other
+    assert all((a[1], a[2]) == (b[1], b[2]) and a[0] != b[0] for a, b in pairs)
+    by_group: dict[str, list[str]] = {}
+    for (side, group, _), _ in sorted(pairs, key=lambda pair: pair[0][2]):
+        by_group.setdefault(group, []).append(side)
+    assert len(by_group) == 9
+    for sides in by_group.values():
+        assert all(x != y for x, y in itertools.pairwise(sides)), sides  # A B A B or B A B A
 
 
 # --------------------------------------------------------- verdicts, by hand

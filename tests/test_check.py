@@ -243,6 +243,20 @@ def test_speedup_drop_is_a_regression_and_skips_sequential_and_cold(tmp_path: Pa
     assert res.regressed[0].slowdown == pytest.approx(1.5, rel=0.1)
 
 
+def test_fail_on_undecided_fails_the_inconclusive_points_in_junit_too(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a.json", seed=1, rounds=2, per_round=30)
+    b = write_run(tmp_path / "b.json", seed=100, rounds=2, per_round=30, scale={POOL: 1.5})
+    junit = tmp_path / "c.xml"
+    assert run_check(a, b, junit=junit, fail_on_undecided=True) == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "4", "0")
+    assert run_check(a, b, junit=junit) == 0
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "4")
+
+
 def test_unequal_round_counts(tmp_path: Path) -> None:
     a = write_run(tmp_path / "a.json", seed=1, rounds=12)
     b = write_run(tmp_path / "b.json", seed=100, rounds=6, scale={POOL: 1.5})

@@ -32,28 +32,22 @@ import math
 import secrets
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyperf
 
 from bench.errors import UsageError
 from bench.gate.paired import LOOK_STEP, decide, looks, paired_log_ratios
-from bench.measure import noise
 from bench.measure.progress import Progress
 from bench.measure.rounds import GroupKey, group_key, round_order
-from bench.measure.runner import (
-    RunConfig,
-    RunResult,
-    Sweep,
-    interruptible,
-    new_manifest,
-    no_signals,
-    plan,
-)
+from bench.measure.runner import RunConfig, RunResult, Sweep, new_manifest, plan, session
 from bench.results import stats, store
+from bench.results.aggregate import tidy
 from bench.scenarios.grid import PROFILES, Profile
 from bench.scenarios.models import Point
 
@@ -138,6 +132,18 @@ def pair_points(a: list[Point], b: list[Point]) -> tuple[list[tuple[Point, Point
             [p.name for k, p in kb.items() if k not in ka])
 
 
+def side_log_ratios(med_a: pd.Series, med_b: pd.Series,
+                    pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """Per-round log(B / A) of each pair both sides measured, keyed by the A name.
+
+    ``med_a`` and ``med_b`` are the sides' per-round medians
+    (:func:`bench.results.stats.round_medians`, indexed by name and round).
+    """
+    have_a, have_b = set(med_a.index.get_level_values(0)), set(med_b.index.get_level_values(0))
+    return {a: paired_log_ratios(med_a.loc[a].to_dict(), med_b.loc[b].to_dict())
+            for a, b in pairs if a in have_a and b in have_b}
+
+
 @dataclass
 class ABConfig:
     """Everything ``concbench ab`` was asked to do."""
@@ -152,13 +158,18 @@ class ABConfig:
     #: Most rounds a point gets (0: the profile's).
     max_rounds: int = 0
 
+    @property
+    def profile(self) -> Profile:
+        """The profile both sides run."""
+        return PROFILES[self.run.grid.profile]
+
     def looks(self) -> int:
         """How many times the job may decide a point (the level is split over them)."""
-        return looks(PROFILES[self.run.grid.profile].rounds, self.limits()[1])
+        return looks(self.profile.rounds, self.limits()[1])
 
     def limits(self) -> tuple[float, int]:
         """The job's time and round limits, profile defaults filled in."""
-        profile = PROFILES[self.run.grid.profile]
+        profile = self.profile
         max_time = self.max_time or (2 * profile.until_s if profile.until_s else 120.0)
         max_rounds = self.max_rounds or max(profile.max_rounds, 3 * profile.rounds)
         return max_time, max(max_rounds, profile.rounds)
@@ -179,19 +190,26 @@ class ABRun:
 class _Job:
     """Two sweeps, one per side, driven round by round."""
 
-    def __init__(self, config: ABConfig, run_dir: Path, sweeps: dict[str, Sweep],
+    def __init__(self, config: ABConfig, sweeps: dict[str, Sweep],
                  pairs: list[tuple[Point, Point]], progress: Progress) -> None:
-        self.config, self.run_dir, self.sweeps, self.progress = config, run_dir, sweeps, progress
+        self.config, self.sweeps, self.progress = config, sweeps, progress
         self.pairs = pairs
-        self.profile: Profile = PROFILES[config.run.grid.profile]
-        #: Each A group and its B group.
+        self.profile = config.profile
+        #: Each A group and its B group, in a fixed order.
         self.groups: dict[GroupKey, GroupKey] = {}
         for pa, pb in pairs:
             self.groups.setdefault(group_key(pa), group_key(pb))
+        self.index = {key: i for i, key in enumerate(self.groups)}
 
-    def measure_pair(self, key: GroupKey, round_: int, flip: bool, label: str) -> None:
-        """One group-round on both sides, the side going first as ``flip`` says."""
+    def measure_pair(self, key: GroupKey, round_: int, label: str) -> None:
+        """One group-round on both sides, one child right after the other.
+
+        B goes first in the group's every other round, and neighbouring groups
+        start on opposite sides: over any two rounds, each side goes first
+        once (ABBA), whatever order the round shuffles the groups into.
+        """
         order = [("a", key), ("b", self.groups[key])]
+        flip = (round_ + self.index[key]) % 2 == 1
         for side, k in (order[::-1] if flip else order):
             self.sweeps[side].measure(f"{label} \N{MIDDLE DOT} {side.upper()}", round_,
                                       self.sweeps[side].grid[k])
@@ -202,22 +220,16 @@ class _Job:
         self.progress.start(2 * rounds * len(keys))
         for r in range(rounds):
             for g, key in enumerate(round_order(keys, self.config.run.seed, r)):
-                self.measure_pair(key, r, (r + g) % 2 == 1,
-                                  f"round {r + 1}/{rounds} \N{MIDDLE DOT} {g + 1}/{len(keys)} "
-                                  f"{key[0]} T={key[1]}")
+                self.measure_pair(key, r, f"round {r + 1}/{rounds} \N{MIDDLE DOT} "
+                                          f"{g + 1}/{len(keys)} {key[0]} T={key[1]}")
 
     def log_ratios(self) -> dict[str, np.ndarray]:
         """Per-round log(B / A) of every paired point both sides measured and neither failed."""
-        from bench.results.aggregate import tidy  # pandas: only once the planned rounds are in
-
         dead = self.sweeps["a"].failed() | self.sweeps["b"].failed()
-        med = {side: stats.round_medians(tidy(pyperf.BenchmarkSuite(list(sw.bench.values()))))
-               for side, sw in self.sweeps.items()}
-        have = {side: set(m.index.get_level_values(0)) for side, m in med.items()}
-        return {pa.name: paired_log_ratios(med["a"].loc[pa.name].to_dict(),
-                                           med["b"].loc[pb.name].to_dict())
-                for pa, pb in self.pairs if pa.name not in dead and pb.name not in dead
-                and pa.name in have["a"] and pb.name in have["b"]}
+        med = [stats.round_medians(tidy(pyperf.BenchmarkSuite(list(sw.bench.values()))))
+               for sw in self.sweeps.values()]
+        return side_log_ratios(med[0], med[1], [(pa.name, pb.name) for pa, pb in self.pairs
+                                                if pa.name not in dead and pb.name not in dead])
 
     def extra(self, deadline: float, max_rounds: int) -> None:
         """Batches of extra rounds for groups holding an undecided point, while limits allow.
@@ -248,9 +260,8 @@ class _Job:
             for r in range(done, min(done + LOOK_STEP, max_rounds)):
                 if r > done and self._cost(key) > deadline - time.monotonic():
                     break
-                self.measure_pair(key, r, r % 2 == 1,
-                                  f"extra round {r + 1} \N{MIDDLE DOT} {key[0]} T={key[1]} "
-                                  f"({-n_open} undecided)")
+                self.measure_pair(key, r, f"extra round {r + 1} \N{MIDDLE DOT} {key[0]} "
+                                          f"T={key[1]} ({-n_open} undecided)")
 
     def _cost(self, key: GroupKey) -> float:
         """Seconds the last pair of children of a group took."""
@@ -273,7 +284,7 @@ def _ab_record(config: ABConfig, pairs: list[tuple[Point, Point]],
         "a": str(config.a), "b": str(config.b), "seed": config.run.seed,
         "max_slowdown": config.max_slowdown, "alpha": config.alpha,
         "max_time": max_time, "max_rounds": max_rounds, "looks": config.looks(),
-        "planned": PROFILES[config.run.grid.profile].rounds,
+        "planned": config.profile.rounds,
         "settings": config.run.to_dict(), "status": "running",
         "pairs": [[pa.name, pb.name] for pa, pb in pairs], "only": only,
     }
@@ -315,27 +326,18 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
             store.write_manifest(side_dir, manifest)
             sweeps[s] = Sweep(c, side_dir, plans[s].interp, plans[s].points, manifest, [],
                               progress)
-        job = _Job(config, run_dir, sweeps, pairs, progress)
-        interrupted = False
+        job = _Job(config, sweeps, pairs, progress)
         max_time, max_rounds = config.limits()
-        with interruptible():
-            try:
-                t0 = time.monotonic()
-                before = noise.probe(job.profile.probe_s)
-                job.planned()
-                job.extra(t0 + max_time, max_rounds)
-                verdict = noise.assess(before, noise.probe(job.profile.probe_s))
-                for sweep in sweeps.values():
-                    sweep.manifest["noise"] = dict(verdict)
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                with no_signals():
-                    progress.close()
-                    for sweep in sweeps.values():
-                        sweep.close(interrupted)
-                    record["status"] = "interrupted" if interrupted else "complete"
-                    store.atomic_write_text(run_dir / AB_FILE, _json(record))
+
+        def measure(t0: float) -> None:
+            job.planned()
+            job.extra(t0 + max_time, max_rounds)
+
+        def closing(interrupted: bool) -> None:
+            record["status"] = "interrupted" if interrupted else "complete"
+            store.atomic_write_text(run_dir / AB_FILE, _json(record))
+
+        interrupted = session(list(sweeps.values()), progress, measure, closing)
     return ABRun(run_dir, {s: sw.result(interrupted) for s, sw in sweeps.items()},
                  [(pa.name, pb.name) for pa, pb in pairs], interrupted, only)
 

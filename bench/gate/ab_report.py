@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.gate.ab import AB_FILE, SIDES
+from bench.gate.ab import AB_FILE, SIDES, side_log_ratios
 from bench.gate.check import noise_record
-from bench.gate.compare import TIME_KEYS, host_differences, round_medians
+from bench.gate.compare import TIME_KEYS, host_differences
 from bench.gate.outputs import fmt_seconds, junit_suite, md_table, publish, text_table
-from bench.gate.paired import PairedTest, decide, paired_log_ratios
+from bench.gate.paired import PairedTest, decide
 from bench.report.export import md_escape
-from bench.results import store
+from bench.results import stats, store
 from bench.results.aggregate import RunData, load
-from bench.scenarios.grid import PROFILES
 
 
 @dataclass
@@ -129,33 +127,24 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
         if not (run_dir / side / store.RESULTS).exists():
             raise UsageError(f"{run_dir / side}: no results (the job measured nothing)")
         runs.append(load(run_dir / side))
-    have = [set(r.tidy["name"]) for r in runs]
-    kept = [p for p in pairs if p[0] not in unmeasured and p[0] in have[0] and p[1] in have[1]]
-    med_a = round_medians(runs[0], [p[0] for p in kept])
-    med_b = round_medians(runs[1], [p[1] for p in kept])
-    ratios = {a: paired_log_ratios(med_a[a].to_dict(), med_b[b].to_dict()) for a, b in kept}
+    med = [stats.round_medians(r.tidy) for r in runs]
+    ratios = side_log_ratios(med[0], med[1], [(a, b) for a, b in pairs if a not in unmeasured])
     n_looks = int(record.get("looks", 1))
-    planned = _planned(record)
+    planned = int(record["planned"]) if "planned" in record else None
     tests = decide(ratios, max_slowdown=slowdown, alpha=level, looks=n_looks, planned=planned)
-    medians = {a: (statistics.median(med_a[a]), statistics.median(med_b[b])) for a, b in kept}
+    medians = {a: (float(med[0].loc[a].median()), float(med[1].loc[b].median()))
+               for a, b in pairs if a in ratios}
     warnings = [f"side {side.upper()} was measured on a noisy host ({'; '.join(why) or '?'})"
                 for side, run in zip(SIDES, runs, strict=True)
                 if (why := noise_record(run)) is not None]
     return ABResult(run_dir=run_dir, a=str(record["a"]), b=str(record["b"]),
-                    max_slowdown=slowdown, alpha=level, tests=tests, looks=n_looks, planned=planned,
+                    max_slowdown=slowdown, alpha=level, tests=tests, looks=n_looks,
+                    planned=planned,
                     medians=medians,
                     unmeasured=unmeasured, only=dict(record.get("only", {})),
                     host_diffs=host_differences([r.host for r in runs], TIME_KEYS),
                     noise_warnings=warnings,
                     interrupted=record.get("status") == "interrupted")
-
-
-def _planned(record: dict[str, Any]) -> int | None:
-    """Rounds planned per point (records written before ``planned`` have the profile)."""
-    if "planned" in record:
-        return int(record["planned"])
-    profile = PROFILES.get(str(record.get("settings", {}).get("grid", {}).get("profile")))
-    return None if profile is None else profile.rounds
 
 
 _ORDER = {"regressed": 0, "undecided": 1, "faster": 2, "within": 3}

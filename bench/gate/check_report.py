@@ -11,12 +11,11 @@ sizes are counted in rounds, the gate's statistical unit.
 from __future__ import annotations
 
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.gate.check import CheckResult, check_runs
-from bench.gate.outputs import fmt_seconds, publish, text_table
+from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
 from bench.gate.stats import PointTest
 from bench.report.export import md_escape
 from bench.results.aggregate import load
@@ -153,27 +152,12 @@ def markdown_report(result: CheckResult) -> str:
     return "\n".join(out)
 
 
-def junit_xml(result: CheckResult) -> str:
-    """JUnit XML: one test case per point, failures for the regressed ones."""
-    n_skipped = (len(result.skipped) + sum(map(len, result.left_out.values()))
-                 + len(result.not_comparable) + len(result.inconclusive))
-    suites = ET.Element("testsuites", name="concbench check")
-    suite = ET.SubElement(suites, "testsuite", {
-        "name": f"concbench check ({result.metric})",
-        "tests": str(len(result.tests) + n_skipped - len(result.inconclusive)),
-        "failures": str(len(result.regressed)), "errors": "0",
-        "skipped": str(n_skipped), "time": "0",
-    })
-    props = ET.SubElement(suite, "properties")
-    for key, value in (("baseline", str(result.baseline)), ("current", str(result.current)),
-                       ("metric", result.metric), ("alpha", f"{result.alpha:g}"),
-                       ("max_slowdown", f"{result.max_slowdown:g}"),
-                       ("host_warning", result.host_warning or ""),
-                       ("noise_warning", " | ".join(result.noise_warnings))):
-        ET.SubElement(props, "property", name=key, value=value)
-    classname = f"concbench.check.{result.metric}"
+def junit_xml(result: CheckResult, fail_on_undecided: bool = False) -> str:
+    """JUnit XML: one test case per point, failures for the regressed ones (and for the
+    inconclusive ones under ``fail_on_undecided``)."""
+    undecided = "failure" if fail_on_undecided else "skipped"
+    cases: list[tuple[str, str, str, str]] = []
     for t in result.tests:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=t.name, time="0")
         base, cur = _values(t, result.metric)
         detail = (f"baseline {base} ({t.n_base} rounds), current {cur} ({t.n_cur} rounds); "
                   "slowdown "
@@ -181,32 +165,28 @@ def junit_xml(result: CheckResult) -> str:
                   f"p={t.p_value:.3g}, q={t.q_value:.3g}; unstable in: {t.unstable_in or '-'}: "
                   f"{t.verdict}")
         if t.regressed:
-            failure = ET.SubElement(case, "failure", type="regression", message=(
-                f"{t.slowdown:.3f}x slower (max {1 + result.max_slowdown:.3g}x), "
-                f"q={t.q_value:.2g}"))
-            failure.text = detail
+            cases.append((t.name, "failure", f"{t.slowdown:.3f}x slower (max "
+                          f"{1 + result.max_slowdown:.3g}x), q={t.q_value:.2g}", detail))
         elif t.underpowered:
-            ET.SubElement(case, "skipped", message=t.verdict)
-            ET.SubElement(case, "system-out").text = detail
+            cases.append((t.name, undecided, t.verdict, detail))
         elif t.inconclusive:
-            ET.SubElement(case, "skipped", message=(
-                f"inconclusive: {t.slowdown:.3f}x slower, but unstable in the {t.unstable_in} "
-                "run(s)"))
-            ET.SubElement(case, "system-out").text = detail
+            cases.append((t.name, undecided, f"inconclusive: {t.slowdown:.3f}x slower, but "
+                          f"unstable in the {t.unstable_in} run(s)", detail))
         else:
-            ET.SubElement(case, "system-out").text = detail
-    for name, why in result.skipped.items():
-        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
-        ET.SubElement(case, "skipped", message=why)
-    for side, names in result.left_out.items():
-        for name in names:
-            case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
-            ET.SubElement(case, "skipped", message=f"only in the {side}")
-    for name, why in result.not_comparable.items():
-        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
-        ET.SubElement(case, "skipped", message=f"not comparable: {why}")
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+            cases.append((t.name, "pass", "", detail))
+    cases += [(name, "skipped", why, "") for name, why in result.skipped.items()]
+    cases += [(name, "skipped", f"only in the {side}", "")
+              for side, names in result.left_out.items() for name in names]
+    cases += [(name, "skipped", f"not comparable: {why}", "")
+              for name, why in result.not_comparable.items()]
+    props = [("baseline", str(result.baseline)), ("current", str(result.current)),
+             ("metric", result.metric), ("alpha", f"{result.alpha:g}"),
+             ("max_slowdown", f"{result.max_slowdown:g}"),
+             ("host_warning", result.host_warning or ""),
+             ("noise_warning", " | ".join(result.noise_warnings))]
+    return junit_suite("concbench check", props, cases,
+                       suite=f"concbench check ({result.metric})",
+                       classname=f"concbench.check.{result.metric}")
 
 
 def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
@@ -248,7 +228,8 @@ def run_check(baseline: Path, current: Path, *, max_slowdown: float = 0.10,
     for warning in result.noise_warnings:
         print(f"concbench: warning: {warning}", file=sys.stderr)
     print(text_report(result), end="")
-    publish(markdown_report(result), junit_xml(result), markdown=markdown, junit=junit)
+    publish(markdown_report(result), junit_xml(result, fail_on_undecided), markdown=markdown,
+            junit=junit)
     if fail_on_undecided and result.inconclusive:
         return 1
     return result.exit_code

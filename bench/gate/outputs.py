@@ -47,25 +47,28 @@ def md_table(rows: Sequence[Sequence[str]], align: str,
 
 
 def junit_suite(title: str, props: Sequence[tuple[str, str]],
-                cases: Sequence[tuple[str, str, str, str]]) -> str:
+                cases: Sequence[tuple[str, str, str, str]], *, suite: str = "",
+                classname: str = "") -> str:
     """A JUnit document: ``cases`` are (name, kind, message, detail), kind one of
-    ``pass``, ``failure`` or ``skipped``."""
+    ``pass``, ``failure`` or ``skipped``; ``suite`` and ``classname`` default to
+    ``title`` (dotted for the class)."""
     suites = ET.Element("testsuites", name=title)
-    suite = ET.SubElement(suites, "testsuite", {
-        "name": title, "tests": str(len(cases)),
+    node = ET.SubElement(suites, "testsuite", {
+        "name": suite or title, "tests": str(len(cases)),
         "failures": str(sum(c[1] == "failure" for c in cases)), "errors": "0",
         "skipped": str(sum(c[1] == "skipped" for c in cases)), "time": "0"})
-    properties = ET.SubElement(suite, "properties")
+    properties = ET.SubElement(node, "properties")
     for key, value in props:
         ET.SubElement(properties, "property", name=key, value=value)
-    classname = title.replace(" ", ".")
+    classname = classname or title.replace(" ", ".")
     for name, kind, message, detail in cases:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+        case = ET.SubElement(node, "testcase", classname=classname, name=name, time="0")
         if kind == "failure":
             ET.SubElement(case, "failure", type="regression", message=message).text = detail
-        else:
-            if kind == "skipped":
-                ET.SubElement(case, "skipped", message=message)
+            continue
+        if kind == "skipped":
+            ET.SubElement(case, "skipped", message=message)
+        if detail:
             ET.SubElement(case, "system-out").text = detail
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -20,7 +20,7 @@ import math
 import secrets
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -165,7 +165,7 @@ def _handlers(new: dict[signal.Signals, Any]) -> Iterator[None]:
                 signal.signal(sig, old)
 
 
-def interruptible() -> contextlib.AbstractContextManager[None]:
+def _interruptible() -> contextlib.AbstractContextManager[None]:
     """SIGTERM as Ctrl-C during the sweep; after the first signal, both are ignored.
 
     So that the manifest written on the way out cannot be interrupted by a
@@ -183,7 +183,7 @@ def interruptible() -> contextlib.AbstractContextManager[None]:
     return _handlers({sig: h for sig, h in current.items() if h is not None})
 
 
-def no_signals() -> contextlib.AbstractContextManager[None]:
+def _no_signals() -> contextlib.AbstractContextManager[None]:
     """Ignore SIGINT and SIGTERM while the way out writes the manifest (main thread only)."""
     return _handlers({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN})
 
@@ -457,27 +457,49 @@ def _label(key: GroupKey) -> str:
     return f"{workload} T={tasks} size={size:g}" + ("" if metric == "steady" else f" {metric}")
 
 
+def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[float], None],
+            closing: Callable[[bool], None] | None = None) -> bool:
+    """One measuring session: ``measure(t0)`` between two noise probes, then the way out.
+
+    SIGTERM counts as Ctrl-C while it measures.  On the way out, with both
+    signals ignored, the progress closes, every sweep writes its manifest's
+    final status (and the noise verdict, when the session got to the end),
+    then ``closing(interrupted)`` runs.  Returns whether it was interrupted.
+    """
+    probe_s = max(s.profile.probe_s for s in sweeps)
+    interrupted = False
+    t0 = time.monotonic()
+    with _interruptible():
+        try:
+            before = noise.probe(probe_s)
+            measure(t0)
+            verdict = noise.assess(before, noise.probe(probe_s))
+            for sweep in sweeps:
+                sweep.manifest["noise"] = _merge_noise(sweep.manifest.get("noise"),
+                                                       dict(verdict))
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated
+            interrupted = True
+        finally:
+            with _no_signals():
+                progress.close()
+                for sweep in sweeps:
+                    sweep.close(interrupted)
+                if closing is not None:
+                    closing(interrupted)
+    return interrupted
+
+
 def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Sequence[Point],
             manifest: dict[str, Any], benchmarks: list[pyperf.Benchmark],
             progress: Progress) -> RunResult:
     """Measure the rounds ``manifest`` still lacks, then extra rounds; save after each child."""
     sweep = Sweep(config, run_dir, interp, points, manifest, benchmarks, progress)
-    interrupted = False
-    t0 = time.monotonic()
-    with interruptible():
-        try:
-            before = noise.probe(sweep.profile.probe_s)
-            sweep.planned()
-            sweep.extra(t0 + sweep.profile.until_s)
-            manifest["noise"] = _merge_noise(manifest.get("noise"), noise.assess(
-                before, noise.probe(sweep.profile.probe_s)))
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _Terminated
-            interrupted = True
-        finally:
-            with no_signals():
-                progress.close()
-                sweep.close(interrupted)
-    return sweep.result(interrupted)
+
+    def measure(t0: float) -> None:
+        sweep.planned()
+        sweep.extra(t0 + sweep.profile.until_s)
+
+    return sweep.result(session([sweep], progress, measure))
 
 
 def _check_timeout(timeout: float) -> None:
