@@ -18,7 +18,7 @@ from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
 
 if TYPE_CHECKING:
     from bench.gate.ab import ABConfig
-    from bench.measure.runner import RunConfig
+    from bench.measure.config import RunConfig
 
 
 _N = TypeVar("_N", int, float)
@@ -47,42 +47,64 @@ def _name_list(text: str) -> tuple[str, ...]:
 
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="quick", help="smoke, quick (default) or full")
-    p.add_argument("--workload", action="append", default=[], metavar="[NAME=]MOD:FUNC",
+    """The options that decide what a run measures (defaults filled in by :func:`run_config`).
+
+    Every default is None, so that ``run --resume`` can tell an option given
+    from one left out.
+    """
+    p.add_argument("--profile", default=None, help="smoke, quick (default) or full")
+    p.add_argument("--workload", action="append", default=None, metavar="[NAME=]MOD:FUNC",
                    help="measure your own function (def or async def); repeatable")
-    p.add_argument("--path", action="append", default=[], metavar="DIR",
+    p.add_argument("--path", action="append", default=None, metavar="DIR",
                    help="a folder your workloads' modules import from; repeatable")
-    p.add_argument("--workloads", type=_name_list, default=(),
+    p.add_argument("--workloads", type=_name_list, default=None,
                    help="which workloads, built-in or declared, e.g. cpu,parse")
-    p.add_argument("--sizes", type=_size_list, default=(),
+    p.add_argument("--sizes", type=_size_list, default=None,
                    help="task sizes to sweep, as given, e.g. 1e3,1e4,1e5")
-    p.add_argument("--models", type=_name_list, default=(), help="e.g. sequential,process_pool")
-    p.add_argument("--tasks", type=_int_list, default=(), help="task counts, e.g. 1,4,16")
-    p.add_argument("--workers", type=_int_list, default=(), help="worker counts, e.g. 1,2,4")
-    p.add_argument("--start-methods", type=_name_list, default=(),
+    p.add_argument("--models", type=_name_list, default=None,
+                   help="e.g. sequential,process_pool")
+    p.add_argument("--tasks", type=_int_list, default=None, help="task counts, e.g. 1,4,16")
+    p.add_argument("--workers", type=_int_list, default=None, help="worker counts, e.g. 1,2,4")
+    p.add_argument("--start-methods", type=_name_list, default=None,
                    help="process start methods, e.g. fork,spawn")
-    p.add_argument("--work-scale", type=float, default=1.0,
-                   help="multiply every task's size (default 1.0)")
+    p.add_argument("--work-scale", type=float, default=None,
+                   help="multiply the built-in workloads' default task sizes (in whole units "
+                        "where they have them; --sizes and your own declared sizes are "
+                        "measured as given; default 1.0)")
     p.add_argument("--python", default=None,
                    help="interpreter that runs the measured children (default: this one)")
 
 
+#: The options of ``_grid_args`` and ``_measuring_args`` that ``run --resume`` cannot change.
+_PLANNING = ("profile", "workload", "path", "workloads", "sizes", "models", "tasks", "workers",
+             "start_methods", "work_scale", "python", "output_dir", "name", "point_timeout",
+             "force")
+
+
 def run_config(args: argparse.Namespace) -> RunConfig:
     """The settings ``run``'s and ``list``'s options describe, declared workloads included."""
-    from bench.measure.runner import RunConfig
+    from bench.measure.config import RunConfig
     from bench.scenarios.grid import GridSpec
     from bench.scenarios.user import declared
 
-    user = declared(args.workload, args.path, Path.cwd())
+    user = declared(args.workload or [], args.path or [], Path.cwd())
     names = args.workloads or tuple(w.name for w in user.workloads)
-    grid = GridSpec(profile=args.profile, workloads=names, models=args.models,
-                    tasks=args.tasks, workers=args.workers, start_methods=args.start_methods,
-                    work_scale=args.work_scale, sizes=args.sizes)
+    grid = GridSpec(profile=args.profile or "quick", workloads=names, models=args.models or (),
+                    tasks=args.tasks or (), workers=args.workers or (),
+                    start_methods=args.start_methods or (),
+                    work_scale=1.0 if args.work_scale is None else args.work_scale,
+                    sizes=args.sizes or ())
+    timeout = getattr(args, "point_timeout", None)
     return RunConfig(grid=grid, python=args.python,
-                     output_dir=str(getattr(args, "output_dir", "reports")),
-                     name=getattr(args, "name", "") or "",
-                     point_timeout=getattr(args, "point_timeout", DEFAULT_POINT_TIMEOUT),
+                     output_dir=str(getattr(args, "output_dir", None) or "reports"),
+                     name=getattr(args, "name", None) or "",
+                     point_timeout=DEFAULT_POINT_TIMEOUT if timeout is None else timeout,
                      declared=[w.to_dict() for w in user.workloads], paths=user.paths)
+
+
+def _note(lines: Sequence[str]) -> None:
+    for line in lines:
+        print(f"concbench: note: {line}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -90,11 +112,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.measure import runner
     from bench.measure.progress import make_progress
 
-    progress = make_progress(args.quiet)
     if args.resume:
-        result = runner.resume(Path(args.resume), progress)
+        given = [k for k in _PLANNING if getattr(args, k, None) not in (None, False)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise UsageError(f"--resume continues the run as it was planned; {flag} cannot "
+                             "change it (start a new run instead)")
+        result = runner.resume(Path(args.resume), make_progress(args.quiet))
     else:
-        result = runner.start(run_config(args), progress, force=args.force)
+        config = run_config(args)
+        planned = runner.plan(config)
+        _note(planned.notes)
+        result = runner.start(config, make_progress(args.quiet), force=args.force,
+                              planned=planned)
     from bench.report.finish import finish_run
 
     return finish_run(result, write_report=not args.no_report)
@@ -105,6 +135,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from bench.measure.runner import plan
 
     planned = plan(run_config(args))
+    _note(planned.notes)
     for p in planned.points:
         print(p.name)
     for name, why in planned.not_applicable.items():
@@ -157,6 +188,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     slowdown = parse_slowdown(args.max_slowdown)
     if args.history is not None:
+        from bench.gate.history import MIN_RUNS
         from bench.gate.history_report import run_history_check
 
         if len(args.runs) != 1:
@@ -164,18 +196,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         alpha = 0.05 if args.alpha is None else args.alpha
         _check_alpha(alpha)
         return run_history_check(args.history, args.runs[0], max_slowdown=slowdown,
-                                 alpha=alpha, min_runs=args.min_runs, markdown=args.markdown,
-                                 junit=args.junit)
+                                 alpha=alpha, min_runs=args.min_runs or MIN_RUNS,
+                                 metric=args.metric, markdown=args.markdown, junit=args.junit,
+                                 fail_on_undecided=args.fail_on_undecided)
     from bench.gate.check_report import run_check
 
+    if args.min_runs is not None:
+        raise UsageError("--min-runs applies to check --history only")
     if len(args.runs) != 2:
         raise UsageError("check takes two runs, BASELINE and CURRENT (or --history HISTORY "
                          "and one run)")
     alpha = 0.002 if args.alpha is None else args.alpha
     _check_alpha(alpha)
-    return run_check(args.runs[0], args.runs[1], max_slowdown=slowdown, metric=args.metric,
-                     alpha=alpha, markdown=args.markdown, junit=args.junit,
-                     fail_on_undecided=args.fail_on_undecided)
+    return run_check(args.runs[0], args.runs[1], max_slowdown=slowdown,
+                     metric=args.metric or "time", alpha=alpha, markdown=args.markdown,
+                     junit=args.junit, fail_on_undecided=args.fail_on_undecided)
 
 
 def _check_alpha(alpha: float) -> None:
@@ -224,15 +259,20 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 def _measuring_args(p: argparse.ArgumentParser, report: str) -> None:
     """Where a measuring command writes, how long a point may take, how loud it is."""
-    p.add_argument("--output-dir", type=Path, default=Path("reports"),
+    p.add_argument("--output-dir", type=Path, default=None,
                    help="where run directories go (default reports/)")
-    p.add_argument("--name", default="", help="run directory name (default: timestamped)")
-    p.add_argument("--point-timeout", type=float, default=DEFAULT_POINT_TIMEOUT,
-                   help=f"seconds before a point's child is killed "
-                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
-    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--name", default=None, help="run directory name (default: timestamped)")
+    _timeout_arg(p)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing run directory (all of its files)")
     p.add_argument("--no-report", action="store_true", help=f"skip {report}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _timeout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--point-timeout", type=float, default=None,
+                   help=f"seconds before a point's child (or pre-flight) is killed "
+                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
 
 
 def _gate_args(p: argparse.ArgumentParser, alpha: float | None, what: str) -> None:
@@ -266,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="print the points a run would measure")
     _grid_args(p)
+    _timeout_arg(p)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("report", help="build the HTML/Markdown/CSV report of a results file")
@@ -286,10 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "alone with --history")
     p.add_argument("--history", type=Path, default=None, metavar="HISTORY.json",
                    help="judge CURRENT against the spread of a history file instead")
-    p.add_argument("--min-runs", type=int, default=5,
-                   help="--history: fewest matching runs a point is judged from (default 5)")
-    p.add_argument("--metric", choices=("time", "speedup"), default="time",
-                   help="compare batch times, or within-run speedups (cancels machine speed)")
+    p.add_argument("--min-runs", type=int, default=None,
+                   help="--history only: fewest matching runs a point is judged from "
+                        "(default 5)")
+    p.add_argument("--metric", choices=("time", "speedup"), default=None,
+                   help="compare batch times, or within-run speedups (cancels machine "
+                        "speed); default time, or with --history both")
     _gate_args(p, None, "false discovery rate of the Mann-Whitney tests (default 0.002), "
                "or with --history the chance of any false alarm in a run (default 0.05)")
     p.set_defaults(func=cmd_check)

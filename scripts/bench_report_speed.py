@@ -29,7 +29,7 @@ from bench.results.ideal import ideal_time
 from bench.results.store import save_results
 from bench.scenarios.grid import GridSpec, expand
 from bench.scenarios.models import MODELS, Point
-from bench.scenarios.workloads import WORKLOADS
+from bench.scenarios.workloads import BUILTINS
 
 CORES = 2
 HOST = {
@@ -56,7 +56,7 @@ def grid(n: int) -> list[Point]:
 
 def benchmark(point: Point, rng: np.random.Generator, d: float = 0.002) -> pyperf.Benchmark:
     """A benchmark of 8 rounds x 5 values around the point's ideal time."""
-    ideal = ideal_time(WORKLOADS[point.workload].resource, MODELS[point.model].overlap,
+    ideal = ideal_time(BUILTINS[point.workload].resource, MODELS[point.model].overlap,
                        tasks=point.tasks, workers=point.workers, cores=CORES, gil=True, d=d)
     if point.metric == "cold":
         ideal = point.tasks * d / CORES + 0.05
@@ -64,7 +64,7 @@ def benchmark(point: Point, rng: np.random.Generator, d: float = 0.002) -> pyper
         "name": point.name, "unit": "second", "loops": 1, "concbench_format": 2,
         "concbench_version": "0.1.0", "workload": point.workload, "model": point.model,
         "tasks": point.tasks, "task_size": point.size,
-        "task_unit": WORKLOADS[point.workload].unit, "metric": point.metric,
+        "task_unit": BUILTINS[point.workload].unit, "metric": point.metric,
         "work_scale": 1.0, "profile": "full", "run_name": "synthetic-1000", **HOST,
     }
     if point.workers is not None:

@@ -1,4 +1,4 @@
-"""Print the measuring core's headline figures from one run (issue 2's floors).
+"""Print the measuring core's headline figures from one run.
 
 Usage: python scripts/core_figures.py [RESULTS.json | RUN_DIR]   (default reports/latest)
 

@@ -12,7 +12,7 @@ where h is the half-width of a point's 95 % CI on the log scale,
 code on the same host should disagree on few points; a large share says the
 intervals are too narrow for what varies between runs.
 
-Points are matched on their name and their work (``bench.gate.compare.WORK_KEY``);
+Points are matched on their name and their work (``bench.gate.match.WORK_KEY``);
 points of the same name doing other work are listed as not comparable.
 Speedups are counted where both runs have one with an interval; a baseline's
 own speedup (exactly 1, an empty interval in both runs) is not a measurement
@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import UsageError
-from bench.gate.compare import match_points
+from bench.gate.match import match_points
 from bench.results.aggregate import load
 
 #: (quantity, value column, CI low column, CI high column) compared per point.

@@ -38,8 +38,10 @@ def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
     """A benchmark for ``point`` whose values are ``values`` split over ``runs`` runs.
 
     The runs are spread over ``rounds`` rounds in order (run metadata
-    ``round``); by default every run is a round of its own.
+    ``round``); by default every run is a round of its own.  A ``round`` given
+    in ``extra`` is the round of every run.
     """
+    fixed = extra.pop("round", None)
     meta: dict[str, Any] = {
         "name": point.name, "unit": "second", "loops": 1,
         "concbench_format": 1, "concbench_version": "0.1.0",
@@ -56,7 +58,8 @@ def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
     chunks = [list(values[i:i + per]) for i in range(0, len(values), per)]
     n_rounds = len(chunks) if rounds is None else rounds
     bench_runs = [pyperf.Run(chunk, warmups=[(1, chunk[0])],
-                             metadata={**meta, "round": i * n_rounds // len(chunks)},
+                             metadata={**meta, "round": i * n_rounds // len(chunks)
+                                       if fixed is None else fixed},
                              collect_metadata=False) for i, chunk in enumerate(chunks)]
     return pyperf.Benchmark(bench_runs)
 

@@ -25,9 +25,9 @@ from bench.cli import main
 from bench.errors import UsageError
 from bench.gate import ab
 from bench.gate.ab_report import evaluate, report_ab
+from bench.measure.config import RunConfig
 from bench.measure.progress import make_progress
 from bench.measure.rounds import groups
-from bench.measure.runner import RunConfig
 from bench.results import store
 from bench.scenarios.grid import GridSpec
 from bench.scenarios.models import Point
@@ -221,6 +221,21 @@ def test_ab_mistakes_are_one_line_and_exit_2(gate_dir: Path,
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1, (argv, err)
         assert err[0].startswith("concbench: ")
+
+
+def test_a_scale_that_changes_no_point_is_refused(gate_dir: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Your own workload's sizes and smoke's 2 MiB hash ignore scale=: no A/A in disguise."""
+    monkeypatch.chdir(gate_dir)
+    for workloads, names in (("crunch", "crunch"), ("hash", "hash"), ("crunch,hash",
+                                                                      "crunch, hash")):
+        assert main(["ab", "scale=1", "scale=1.25", "--profile", "smoke", "--workloads",
+                     workloads, "--output-dir", "runs", "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert f"measure the same work at every point ({names})" in err[0]
+    assert not (gate_dir / "runs").exists()
 
 
 def test_ctrl_c_ends_a_job_cleanly(gate_dir: Path) -> None:

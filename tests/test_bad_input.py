@@ -1,4 +1,4 @@
-"""Issue 5 part 3: every bad input is one line on stderr and exit 2, never a traceback.
+"""Every bad input is one line on stderr and exit 2, never a traceback.
 
 Named cases go through ``bench.cli.main`` in-process (fast) for ``report``,
 ``compare``, ``check`` and ``run --resume``, plus run and check flags out of
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from bench import cli
 from bench.errors import UsageError
-from bench.measure import runner
+from bench.measure import launch, runner
 from bench.results import store
 from bench.scenarios.models import Point
 from tests.factory import fake_child, make_benchmark, quiet_probe, write_results
@@ -142,7 +142,7 @@ def no_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("bad input reached the measuring stage")
 
-    monkeypatch.setattr(runner, "run_child", refuse)
+    monkeypatch.setattr(launch, "run_child", refuse)
     monkeypatch.setattr(runner.noise, "probe", quiet_probe)
 
 
@@ -199,7 +199,7 @@ def _real_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A complete run directory made by ``concbench run`` with instant fake children."""
 
     with monkeypatch.context() as m:
-        m.setattr(runner, "run_child", fake_child)
+        m.setattr(launch, "run_child", fake_child)
         m.setattr(runner.noise, "probe", quiet_probe)
         code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "r",
                          "-q", "--no-report"])
@@ -273,7 +273,7 @@ def test_resume_bad_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     run_dir = _real_run_dir(tmp_path, monkeypatch)
     RESUME_CASES[case](run_dir)
     capsys.readouterr()
-    monkeypatch.setattr(runner, "run_child", _refuse)
+    monkeypatch.setattr(launch, "run_child", _refuse)
     monkeypatch.setattr(runner.noise, "probe", quiet_probe)
     code = cli.main(["run", "--resume", str(run_dir), "-q", "--no-report"])
     assert_usage_error(code, capsys.readouterr().err)

@@ -11,8 +11,9 @@ import pytest
 
 import bench.measure.runner
 from bench.measure import host
+from bench.measure.config import RunConfig
 from bench.measure.interpreter import Interpreter
-from bench.measure.runner import RunConfig, plan
+from bench.measure.runner import plan
 from bench.scenarios.grid import GridSpec
 from tests.conftest import CliResult
 
@@ -162,3 +163,49 @@ def test_info_text(cli: Cli) -> None:
     lines = dict(line.split(None, 1) for line in result.out.splitlines())
     assert int(lines["usable_cores"]) == host.host_record()["usable_cores"]
     assert lines["python_version"] == platform.python_version()
+
+
+# ------------------------------------------------- options honoured or refused
+def test_a_work_scale_that_changes_no_point_is_refused(cli: Cli) -> None:
+    # smoke's hash is 2 MiB; x 1.25 rounds back to 2 MiB: nothing would change
+    assert_usage_error(cli("list", "--profile", "smoke", "--workloads", "hash",
+                           "--work-scale", "1.25"),
+                       "--work-scale 1.25 changes no point's work", "hash", "whole MiB")
+    # sizes given with --sizes are measured as given
+    assert_usage_error(cli("list", "--profile", "smoke", "--workloads", "cpu", "--sizes",
+                           "1000", "--work-scale", "2"), "cpu (its sizes are measured as given)")
+
+
+def test_a_work_scale_some_workloads_ignore_is_said(cli: Cli) -> None:
+    result = cli("list", "--profile", "smoke", "--workloads", "cpu,hash", "--work-scale", "1.25")
+    assert result.code == 0, result.err
+    assert "concbench: note: --work-scale 1.25 leaves the work of hash unchanged" in result.err
+    assert "cpu/sequential/t4" in result.out
+
+
+@pytest.mark.parametrize("flag", [("--workers", "4"), ("--profile", "full"), ("--name", "x"),
+                                  ("--force",), ("--workloads", "cpu"), ("--work-scale", "2"),
+                                  ("--output-dir", "elsewhere"), ("--point-timeout", "9")],
+                         ids=lambda f: f[0])
+def test_resume_refuses_what_it_cannot_change(cli: Cli, tmp_path: Path,
+                                              flag: tuple[str, ...]) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    result = cli("run", "--resume", str(run_dir), *flag)
+    assert_usage_error(result, "--resume continues the run as it was planned",
+                       f"{flag[0]} cannot change it")
+
+
+def test_min_runs_is_for_the_history_only(cli: Cli, tmp_path: Path) -> None:
+    assert_usage_error(cli("check", "a.json", "b.json", "--min-runs", "3"),
+                       "--min-runs applies to check --history only")
+
+
+def test_list_takes_the_point_timeout_its_pre_flight_uses(cli: Cli, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "slowmod.py").write_text("import time\n\ndef work(i, size):\n"
+                                         "    time.sleep(5)\n    return i\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("list", "--workload", "slowmod:work", "--path", str(tmp_path),
+                 "--point-timeout", "1")
+    assert_usage_error(result, "did not end within 1 s")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bench.errors import UsageError
-from bench.gate.compare import compare_runs, host_differences
+from bench.gate.compare import compare_runs
 from bench.gate.compare_plots import plot_efficiency_overlay, plot_speedup_overlay
 from bench.gate.compare_report import write_comparison
+from bench.gate.match import host_differences
 from bench.report.export import new_figure
 from bench.results.aggregate import load
 from bench.scenarios.models import Point

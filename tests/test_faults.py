@@ -1,4 +1,4 @@
-"""Issue 5 parts 1-2: a failing point is isolated, nothing measured is lost.
+"""A failing point is isolated, nothing measured is lost.
 
 Real runs (marked slow) inject each fault of ``bench.measure.child.inject_fault``
 through ``CONCBENCH_FAULT`` into one point of a two-point grid, interrupt a
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bench import cli
-from bench.measure import runner
+from bench.measure import launch, runner, sweep
 from bench.results import store
 from bench.scenarios.models import Point
 from tests.factory import fake_child, make_benchmark, quiet_probe, write_results
@@ -270,7 +270,7 @@ def test_signal_mid_run_keeps_completed_points(tmp_path: Path, sig: signal.Signa
 def test_existing_run_dir_is_not_overwritten(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "run_child", _must_not_measure)
+    monkeypatch.setattr(launch, "run_child", _must_not_measure)
     run_dir = tmp_path / "out" / "taken"
     write_results(run_dir / store.RESULTS, [make_benchmark(Point("cpu", "sequential", 4,
                                                                  size=2000.0), [1e-3] * 3)])
@@ -307,7 +307,7 @@ def _must_not_measure(*args: object, **kwargs: object) -> None:
 def _fake_children(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the pyperf child by a hand-made benchmark (instant); noise probes too."""
 
-    monkeypatch.setattr(runner, "run_child", fake_child)
+    monkeypatch.setattr(launch, "run_child", fake_child)
     monkeypatch.setattr(runner.noise, "probe", quiet_probe)
 
 
@@ -351,7 +351,7 @@ def test_interrupt_while_saving_keeps_manifest_consistent(
             raise KeyboardInterrupt
         real_save(path, benchmarks)
 
-    monkeypatch.setattr(runner.store, "save_results", save)
+    monkeypatch.setattr(sweep.store, "save_results", save)
     run_dir = tmp_path / "out" / "saving"
     code = cli.main(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", "saving",
                      "-q", "--no-report"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 from collections import Counter
@@ -11,9 +12,16 @@ from typing import Any
 import pytest
 
 from bench.errors import UsageError
-from bench.scenarios.grid import PROFILES, GridSpec, expand, task_size, worker_counts
-from bench.scenarios.models import MODELS, Point, supported
-from bench.scenarios.workloads import WORKLOADS, task_args
+from bench.scenarios.grid import (
+    PROFILES,
+    GridSpec,
+    check_scale,
+    expand,
+    task_size,
+    worker_counts,
+)
+from bench.scenarios.models import COLD, MODELS, STEADY, Point
+from bench.scenarios.workloads import BUILTINS, Workload, catalogue, task_args
 
 ALL_METHODS = ("fork", "spawn", "forkserver")
 ASYNC_MODELS = {"asyncio_await", "asyncio_gather", "asyncio_create_task", "asyncio_taskgroup"}
@@ -36,7 +44,7 @@ def steady(points: list[Point]) -> list[Point]:
 # ------------------------------------------------------------------ validity table
 def test_validity_table() -> None:
     points = steady(grid())
-    models_of = {wl: {p.model for p in points if p.workload == wl} for wl in WORKLOADS}
+    models_of = {wl: {p.model for p in points if p.workload == wl} for wl in BUILTINS}
     assert models_of["async_sleep"] == {"sequential"} | ASYNC_MODELS
     for wl in ("cpu", "hash", "sleep"):
         assert models_of[wl] == {"sequential"} | BLOCKING_MODELS, wl
@@ -44,7 +52,7 @@ def test_validity_table() -> None:
 
 def test_every_point_passes_its_models_rule() -> None:
     for p in grid(profile="full"):
-        assert MODELS[p.model].accepts(WORKLOADS[p.workload]), p.name
+        assert MODELS[p.model].accepts(BUILTINS[p.workload]), p.name
 
 
 @pytest.mark.parametrize("cores", [1, 2, 3, 8])
@@ -186,21 +194,20 @@ def test_point_names() -> None:
     assert cold.name == "cpu/process_pool[spawn]/t16/w2/cold"
 
 
-def test_point_json_round_trip() -> None:
+def test_point_dict_round_trip_carries_the_workload_spec() -> None:
     p = Point("hash", "process_pool", 4, 2, "spawn", 3.0, "cold")
-    assert Point.from_json(p.to_json()) == p
+    assert Point.from_dict(json.loads(json.dumps(p.to_dict()))) == p
     assert task_args(p.work, p.tasks, p.size) == [(0, 3.0), (1, 3.0), (2, 3.0), (3, 3.0)]
     sized = Point("cpu", "sequential", 4, size=1000.0, sized=True)
     assert sized.name == "cpu/sequential/t4/s1000"
-    assert Point.from_json(sized.to_json()) == sized
+    assert Point.from_dict(sized.to_dict()) == sized
+    own = Workload("mine", "mod:func", unit="lines", sizes=(10.0,), is_async=True)
+    back = Point.from_dict(json.loads(json.dumps(Point("mine", "asyncio_gather", 4,
+                                                        spec=own).to_dict())))
+    assert back.work == own
 
 
 def test_asyncio_taskgroup_needs_python_3_11() -> None:
-    taskgroup = MODELS["asyncio_taskgroup"]
-    assert not supported(taskgroup, (3, 10))
-    assert supported(taskgroup, (3, 11))
-    assert supported(taskgroup, (3, 13))
-    assert all(supported(m, (3, 10)) for m in MODELS.values() if m is not taskgroup)
     assert "asyncio_taskgroup" not in {p.model for p in grid(python=(3, 10))}
     assert "asyncio_taskgroup" in {p.model for p in grid(python=(3, 11))}
     # the rest of the async grid is unchanged under 3.10
@@ -236,16 +243,16 @@ def test_quick_profile_size() -> None:
 
 # --------------------------------------------------------------------- sizes
 def test_task_size_scales_the_default() -> None:
-    assert task_size("cpu", 1.0) == WORKLOADS["cpu"].default_size
-    assert task_size("cpu", 0.2) == round(0.2 * WORKLOADS["cpu"].default_size)
+    assert task_size("cpu", 1.0) == BUILTINS["cpu"].default_size
+    assert task_size("cpu", 0.2) == round(0.2 * BUILTINS["cpu"].default_size)
     assert task_size("sleep", 0.5) == pytest.approx(0.0015)
     assert task_size("async_sleep", 2.0) == pytest.approx(0.006)
-    assert task_size("hash", 2.0) == 2 * WORKLOADS["hash"].default_size
+    assert task_size("hash", 2.0) == 2 * BUILTINS["hash"].default_size
     sizes = {p.workload: p.size for p in grid(profile="smoke", work_scale=0.5)}
     assert sizes["cpu"] == task_size("cpu", 0.5 * PROFILES["smoke"].work_scale)
 
 
-@pytest.mark.parametrize("workload", list(WORKLOADS))
+@pytest.mark.parametrize("workload", list(BUILTINS))
 @pytest.mark.parametrize("scale", [0.04, 1e-6])
 def test_task_size_never_rounds_to_zero(workload: str, scale: float) -> None:
     # smoke (x0.2) with --work-scale 0.2 gives hash 5 MiB x 0.04 = 0.2 MiB: a zero
@@ -274,3 +281,53 @@ def test_invalid_specs_raise_usage_error(spec: dict[str, Any], methods: tuple[st
                                          message: str) -> None:
     with pytest.raises(UsageError, match=re.escape(message)):
         grid(methods=methods, **spec)
+
+
+# ------------------------------------------------------- kinds, never names
+OWN = Workload("parse", "mod:parse", unit="lines", sizes=(1000.0,), resource="cpu_gil")
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_your_own_workload_gets_every_start_method_and_a_cold_start_per_method(
+        profile: str) -> None:
+    points = expand(GridSpec(profile=profile, workloads=("parse",)), cores=2,
+                    start_methods=("fork", "forkserver", "spawn"), python=(3, 11),
+                    catalogue=catalogue([OWN]))
+    pools = {p.start_method for p in points if p.model == "process_pool" and p.metric == STEADY}
+    cold = {p.start_method for p in points if p.model == "process_pool" and p.metric == COLD}
+    assert pools == {"fork", "forkserver", "spawn"}
+    assert cold == {"fork", "forkserver", "spawn"}
+    assert all(p.work == OWN for p in points)
+
+
+def test_explicit_start_methods_give_your_workload_cold_starts_too() -> None:
+    points = expand(GridSpec(profile="quick", workloads=("parse",), start_methods=("spawn",)),
+                    cores=2, start_methods=("fork", "forkserver", "spawn"), python=(3, 11),
+                    catalogue=catalogue([OWN]))
+    assert "parse/process_pool[spawn]/t16/w2/cold" in {p.name for p in points}
+
+
+def test_profiles_choose_start_methods_by_resource_not_by_name() -> None:
+    """A built-in of another name but the same resource as cpu gets what cpu gets."""
+    twin = Workload("cpu2", "cpu_tasks:cpu", "iterations", (1000.0,), "cpu_gil", builtin=True,
+                    whole_units=True)
+    other = Workload("hash2", "cpu_tasks:hash_rounds", "MiB", (2.0,), "cpu_nogil",
+                     builtin=True, whole_units=True)
+    points = expand(GridSpec(profile="quick", workloads=("cpu2", "hash2")), cores=2,
+                    start_methods=("fork", "forkserver", "spawn"), python=(3, 11),
+                    catalogue=catalogue([twin, other]))
+    methods = {wl: {p.start_method for p in points if p.workload == wl
+                    and p.model == "process_pool"} for wl in ("cpu2", "hash2")}
+    assert methods == {"cpu2": {"fork", "forkserver", "spawn"}, "hash2": {"fork"}}
+    assert {p.workload for p in points if p.metric == COLD} == {"cpu2"}
+
+
+def test_a_scale_check_names_what_it_cannot_scale() -> None:
+    works = catalogue([OWN])
+    assert check_scale(GridSpec(profile="smoke", workloads=("cpu", "hash"), work_scale=1.25),
+                       works) == ["hash"]
+    assert check_scale(GridSpec(profile="smoke", workloads=("cpu",), work_scale=1.25),
+                       works) == []
+    with pytest.raises(UsageError, match=r"parse \(its sizes are measured as given\)"):
+        check_scale(GridSpec(profile="quick", workloads=("parse",), work_scale=2.0), works)
+    assert check_scale(GridSpec(profile="quick", workloads=("parse",)), works) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ def test_too_little_history_abstains(tmp_path: Path) -> None:
     past = history_of(tmp_path, rng, 3)
     res = history.check(past, load(write_run(tmp_path / "cur", rng, slow={POOL: 3.0})))
     assert not res.tests
-    assert res.exit_code == 0
+    assert res.exit_code() == 0
     assert set(res.abstained) == {p.name for p in POINTS}
 
 
@@ -97,7 +98,7 @@ def test_a_scaling_regression_fails_and_says_which_figure(tmp_path: Path) -> Non
     flagged = {(t.name, t.metric) for t in res.regressed}
     assert (POOL.name, "speedup") in flagged
     assert (SEQ.name, "time") not in flagged
-    assert res.exit_code == 1
+    assert res.exit_code() == 1
 
 
 def test_the_visibility_sentences_are_honest(tmp_path: Path) -> None:
@@ -169,3 +170,25 @@ def test_cli_mistakes_are_one_line_and_exit_2(tmp_path: Path, argv: list[str],
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("concbench: ")
+
+
+def test_cli_history_honours_metric_and_fail_on_undecided(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(8)
+    hist = tmp_path / "history.json"
+    for i in range(6):
+        main(["history", "append", str(hist), str(write_run(tmp_path / f"r{i}", rng).parent)])
+    slow = write_run(tmp_path / "slow", rng, slow={POOL: 2.0})
+    capsys.readouterr()
+    # the pool's time and speedup both regressed: each --metric judges one figure of each
+    for metric in ("time", "speedup"):
+        junit = tmp_path / f"{metric}.xml"
+        assert main(["check", "--history", str(hist), str(slow), "--metric", metric,
+                     "--junit", str(junit)]) == 1
+        figures = {c.split("(")[-1].rstrip(")") for c in
+                   re.findall(r'testcase classname="[^"]*" name="([^"]*)"', junit.read_text())}
+        assert figures == {metric}, (metric, figures)
+    # a point the history cannot judge (other work: another size) is undecided
+    other = write_run(tmp_path / "other", rng, size=3000.0)
+    assert main(["check", "--history", str(hist), str(other)]) == 0
+    assert main(["check", "--history", str(hist), str(other), "--fail-on-undecided"]) == 1

@@ -130,14 +130,13 @@ def test_unknown_kinds_and_bad_counts_raise() -> None:
         scal("gpu", "processes", 4, 2)
 
 
-def test_a_perfect_measurement_has_efficiency_one_and_nothing_beats_the_ideal() -> None:
+def test_nothing_beats_the_ideal() -> None:
     d = 0.005
     for r, o, gil in itertools.product(RESOURCES, OVERLAPS, (True, False)):
         for t, w, c in itertools.product((1, 4, 5, 16), (1, 2, 4, 8), (1, 2, 4)):
             best = ideal_time(r, o, tasks=t, workers=w, cores=c, gil=gil, d=d)
             if math.isnan(best):
                 continue
-            assert ideal.efficiency(best, best) == pytest.approx(1.0)
             # the makespan of the natural schedule is never below the ideal
             natural = _simulated_makespan(r, o, t, w, c, gil, d)
             assert natural >= best * (1 - 1e-12), (r, o, t, w, c, gil)

@@ -1,4 +1,4 @@
-"""Issue 9: Ctrl-C and SIGTERM at any moment of a real run end cleanly.
+"""Ctrl-C and SIGTERM at any moment of a real run end cleanly.
 
 Real ``concbench run --profile smoke`` processes are interrupted at about
 twenty moments spread over a run: while the CLI imports its modules, while
@@ -7,7 +7,8 @@ point was saved, during the closing noise probe, while the report is drawn
 in forked workers, and after it.  Each time: no traceback, exit code 130 (0
 only when the run had already finished, checked as such), one clear last
 line, no process of the run left alive, and a results file that pyperf loads
-and that holds every point the progress lines reported.
+and that holds, for every group-round the progress lines reported, as many
+points measured in that round as the line says.
 
 SIGINT goes either to the run's process alone (``kill -INT``, ``timeout -s
 INT``) or to its whole process group (a terminal's Ctrl-C, which also
@@ -226,9 +227,58 @@ def interrupt(moment: Moment, tmp_path: Path) -> Interrupted:
     return Interrupted(proc.returncode, "".join(lines), tmp_path / name)
 
 
-def reported_points(err: str) -> set[str]:
-    """Points the progress lines reported as measured (``[i/N] name: median ...``)."""
-    return set(re.findall(r"^\[\d+/\d+\] (\S+): median", err, flags=re.MULTILINE))
+#: A progress line of a finished child: ``[3] round 2/6 · 1/2 cpu T=4 size=20000: 2 points``
+#: (or ``make-up round 7 ·``, ``extra round 8 · ... (widest ±6.0%)``).
+PROGRESS = re.compile(
+    r"^\[\d+\] (?:round (?P<planned>\d+)/\d+|(?:make-up|extra) round (?P<other>\d+)) "
+    r"\N{MIDDLE DOT} (?:\d+/\d+ )?(?P<workload>\S+) T=(?P<tasks>\d+) size=(?P<size>\S+)"
+    r"(?: (?P<metric>cold))?(?: \(widest[^)]*\))?: (?P<points>\d+) points", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A group-round the progress lines said was measured."""
+
+    round: int
+    workload: str
+    tasks: int
+    #: As the line prints it (``{size:g}``).
+    size: str
+    metric: str
+    points: int
+
+
+def reported(err: str) -> list[Reported]:
+    """Every group-round the run's progress lines reported as measured."""
+    return [Reported(int(m["planned"] or m["other"]) - 1, m["workload"], int(m["tasks"]),
+                     m["size"], m["metric"] or "steady", int(m["points"]))
+            for m in PROGRESS.finditer(err)]
+
+
+def measured_in(suite: pyperf.BenchmarkSuite, r: Reported) -> int:
+    """How many of the group's points the results file holds a run of round ``r.round`` for."""
+    count = 0
+    for b in suite.get_benchmarks():
+        meta = b.get_metadata()
+        if (meta.get("workload"), meta.get("tasks"), f"{meta.get('task_size', -1):g}",
+                meta.get("metric")) != (r.workload, r.tasks, r.size, r.metric):
+            continue
+        count += any(run.get_metadata().get("round") == r.round for run in b.get_runs())
+    return count
+
+
+def test_progress_lines_are_read() -> None:
+    """The parser the interrupt test relies on reads each kind of progress line."""
+    err = ("concbench: 12 planned group-rounds\n"
+           "[1] round 1/6 \N{MIDDLE DOT} 1/2 cpu T=4 size=20000: 2 points (ETA 5s)\n"
+           "[2] make-up round 7 \N{MIDDLE DOT} async_sleep T=4 size=0.0006: 1 points\n"
+           "[3] extra round 8 \N{MIDDLE DOT} cpu T=16 size=1e+05 (widest \N{PLUS-MINUS SIGN}6.1%): "
+           "3 points\n"
+           "[4] round 2/6 \N{MIDDLE DOT} 2/2 cpu T=16 size=1e+05 cold: 4 points\n")
+    assert reported(err) == [Reported(0, "cpu", 4, "20000", "steady", 2),
+                             Reported(6, "async_sleep", 4, "0.0006", "steady", 1),
+                             Reported(7, "cpu", 16, "1e+05", "steady", 3),
+                             Reported(1, "cpu", 16, "1e+05", "cold", 4)]
 
 
 # ----------------------------------------------------------------- real runs
@@ -265,11 +315,13 @@ def test_interrupted_run_ends_cleanly(tmp_path: Path, moment: Moment) -> None:
     assert_nothing_left(before, moment.id)
 
     results = res.run_dir / "results.json"
+    said = reported(err)
     if results.exists():
         suite = pyperf.BenchmarkSuite.load(str(results))
-        assert reported_points(err) <= set(suite.get_benchmark_names()), err
+        for r in said:  # every point a progress line counted is in the file, in that round
+            assert measured_in(suite, r) == r.points, (r, err)
     else:
-        assert not reported_points(err), err
+        assert not said, err
     if (res.run_dir / "run.json").exists():
         json.loads((res.run_dir / "run.json").read_text())
     if "--resume" in last:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 import cpu_tasks
+from bench.scenarios import models
 from bench.scenarios.models import (
     MODELS,
     Point,
@@ -19,14 +20,14 @@ from bench.scenarios.models import (
     make_executor,
     warm,
 )
-from bench.scenarios.workloads import WORKLOADS
+from bench.scenarios.workloads import BUILTINS
 
 #: Tiny task sizes: every model x workload pair runs in milliseconds.
 SIZES = {"cpu": 2_000.0, "hash": 1.0, "compress": 16.0, "sleep": 0.001, "async_sleep": 0.001}
 TASKS = 5
 WORKERS = 2
 START_METHODS = multiprocessing.get_all_start_methods()
-SYNC = [w for w in WORKLOADS if not WORKLOADS[w].is_async]
+SYNC = [w for w in BUILTINS if not BUILTINS[w].is_async]
 
 
 def point(workload: str, model: str, *, tasks: int = TASKS, start_method: str | None = None,
@@ -50,8 +51,8 @@ def run_batches(p: Point, batches: int = 2) -> tuple[list[list[object]], float]:
     return results, elapsed
 
 
-VALID = [(m, w) for m in MODELS for w in WORKLOADS
-         if m != "process_pool" and MODELS[m].accepts(WORKLOADS[w])]
+VALID = [(m, w) for m in MODELS for w in BUILTINS
+         if m != "process_pool" and MODELS[m].accepts(BUILTINS[w])]
 
 
 @pytest.mark.parametrize(("model", "workload"), VALID, ids=[f"{w}-{m}" for m, w in VALID])
@@ -72,7 +73,7 @@ def test_process_pool_returns_the_sequential_results(start_method: str) -> None:
 
 def test_validity_rules_of_the_models() -> None:
     for name, model in MODELS.items():
-        for workload in WORKLOADS.values():
+        for workload in BUILTINS.values():
             accepted = model.accepts(workload)
             if name == "sequential":
                 assert accepted
@@ -82,7 +83,7 @@ def test_validity_rules_of_the_models() -> None:
                 assert accepted == (not workload.is_async), (name, workload.name)
 
 
-@pytest.mark.parametrize("workload", list(WORKLOADS))
+@pytest.mark.parametrize("workload", list(BUILTINS))
 def test_expected_results_are_distinct_per_task(workload: str) -> None:
     # a model that drops, repeats or reorders tasks cannot match them
     results = expected_results(point(workload, "sequential", tasks=6))
@@ -193,11 +194,23 @@ def test_barrier_wait_needs_the_initializer(monkeypatch: pytest.MonkeyPatch) -> 
 # ---------------------------------------------------------------- cold start
 @pytest.mark.parametrize(("model", "start_method"),
                          [("thread_pool", None), *(("process_pool", m) for m in START_METHODS)])
-def test_cold_start_returns_positive_seconds(model: str, start_method: str | None) -> None:
+def test_cold_start_times_a_fresh_pool_and_shuts_it_down(
+        monkeypatch: pytest.MonkeyPatch, model: str, start_method: str | None) -> None:
+    """The pool's creation is inside the clock, and the pool is gone when it returns."""
+    made: list[cf.Executor] = []
+
+    def slow_to_make(p: Point) -> cf.Executor:
+        time.sleep(0.05)  # a pool that takes 50 ms to create
+        made.append(real_make(p))
+        return made[-1]
+
+    real_make = models.make_executor
+    monkeypatch.setattr(models, "make_executor", slow_to_make)
     p = point("cpu", model, start_method=start_method, metric="cold")
-    seconds = cold_start(p)
-    assert isinstance(seconds, float)
-    assert 0 < seconds < 60
+    assert cold_start(p) >= 0.05
+    assert len(made) == 1
+    with pytest.raises(RuntimeError, match="shutdown"):
+        made[0].submit(cpu_tasks.worker_id)
 
 
 def test_cold_start_includes_the_first_batch() -> None:

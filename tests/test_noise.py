@@ -1,4 +1,4 @@
-"""Issue 5 part 4: a noisy host is flagged (bench.measure.noise): run.json, the report, check."""
+"""A noisy host is flagged (bench.measure.noise): run.json, the report, check."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bench import cli
-from bench.measure import noise, runner
+from bench.measure import launch, noise, runner
 from bench.results import store
 from bench.scenarios.grid import PROFILES
 from bench.scenarios.models import Point
@@ -78,49 +78,86 @@ def test_zero_calibration_does_not_crash() -> None:
 
 
 # ----------------------------------------------------------- /proc/stat
-def test_cpu_times_from_sample(tmp_path: Path) -> None:
+def _stat(per_cpu: list[tuple[float, float]]) -> str:
+    """A /proc/stat text: per CPU (busy, idle) jiffies, the aggregate line first."""
+    busy, idle = sum(b for b, _ in per_cpu), sum(i for _, i in per_cpu)
+    lines = [f"cpu  {busy:.0f} 0 0 {idle:.0f} 0 0 0 0 0 0"]
+    lines += [f"cpu{n} {b:.0f} 0 0 {i:.0f} 0 0 0 0 0 0" for n, (b, i) in enumerate(per_cpu)]
+    return "\n".join([*lines, "intr 12345", ""])
+
+
+def test_cpu_times_per_cpu_from_sample(tmp_path: Path) -> None:
     stat = tmp_path / "stat"
     stat.write_text("cpu  100 5 45 800 50 0 0 0 0 0\n"
-                    "cpu0 50 2 20 400 25 0 0 0 0 0\nintr 12345\n")
-    busy, total = noise._cpu_times(stat)  # type: ignore[misc]
-    assert total == 1000.0
-    assert busy == 150.0  # all but idle (800) and iowait (50)
+                    "cpu0 50 2 20 400 25 0 0 0 0 0\ncpu1 50 3 25 400 25 0 0 0 0 0\n"
+                    "intr 12345\n")
+    # all but idle and iowait is busy
+    assert noise._cpu_times(None, stat) == {0: (72.0, 497.0), 1: (78.0, 503.0)}
+    assert noise._cpu_times({1}, stat) == {1: (78.0, 503.0)}
 
 
 def test_cpu_times_without_iowait(tmp_path: Path) -> None:
     stat = tmp_path / "stat"
-    stat.write_text("cpu  10 0 10 80\n")
-    assert noise._cpu_times(stat) == (20.0, 100.0)
+    stat.write_text("cpu  10 0 10 80\ncpu0 10 0 10 80\n")
+    assert noise._cpu_times(None, stat) == {0: (20.0, 100.0)}
 
 
-@pytest.mark.parametrize("text", [None, ""])
+@pytest.mark.parametrize("text", [None, "", "cpu  10 0 10 80\n"])
 def test_cpu_times_absent(tmp_path: Path, text: str | None) -> None:
     stat = tmp_path / "stat"
     if text is not None:
         stat.write_text(text)
-    assert noise._cpu_times(stat) is None
+    assert noise._cpu_times(None, stat) is None
 
 
-def test_busy_cores_scales_by_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    samples = iter([(100.0, 1000.0), (150.0, 1100.0)])
-    monkeypatch.setattr(noise, "_cpu_times", lambda: next(samples))
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    assert noise.busy_cores(window=0) == pytest.approx(4 * 50 / 100)
+def _watch(monkeypatch: pytest.MonkeyPatch, stat: Path, before: list[tuple[float, float]],
+           after: list[tuple[float, float]], affinity: set[int], quota: float | None) -> float:
+    """busy_cores over a window in which /proc/stat goes from ``before`` to ``after``."""
+    stat.write_text(_stat(before))
+    monkeypatch.setattr(noise.time, "sleep", lambda s: stat.write_text(_stat(after)))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: affinity)
+    monkeypatch.setattr(noise.host, "cgroup_quota", lambda: quota)
+    return noise.busy_cores(window=0.5, stat=stat)
 
 
-@pytest.mark.parametrize("samples", [[None, None], [(1.0, 10.0), (1.0, 10.0)],
-                                     [(5.0, 20.0), (1.0, 10.0)]])
+def test_busy_cores_count_only_the_cores_this_run_may_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large host busy elsewhere is no noise for a run confined to two of its cores."""
+    before = [(0.0, 1000.0)] * 8
+    after = [(0.0, 1100.0)] * 2 + [(100.0, 1000.0)] * 6  # CPUs 2-7 fully busy
+    assert _watch(monkeypatch, tmp_path / "stat", before, after, {0, 1}, None) == 0.0
+    assert _watch(monkeypatch, tmp_path / "stat", before, after, {0, 1, 2}, None) \
+        == pytest.approx(1.0)
+
+
+def test_busy_cores_scale_a_cgroup_quota_down_to_the_usable_cores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = [(0.0, 1000.0)] * 8
+    after = [(50.0, 1050.0)] * 8  # other work keeps every CPU half busy: 4 cores in all
+    assert _watch(monkeypatch, tmp_path / "stat", before, after, set(range(8)), None) \
+        == pytest.approx(4.0)
+    # a quota of 2 CPUs: C = 2, and the share of the host busy elsewhere scales to it
+    assert _watch(monkeypatch, tmp_path / "stat", before, after, set(range(8)), 2.0) \
+        == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("samples", [[None, None], [{0: (1.0, 10.0)}, {0: (1.0, 10.0)}],
+                                     [{0: (5.0, 20.0)}, {0: (1.0, 10.0)}]])
 def test_busy_cores_degenerate(monkeypatch: pytest.MonkeyPatch, samples: list[Any]) -> None:
     it = iter(samples)
-    monkeypatch.setattr(noise, "_cpu_times", lambda: next(it))
+    monkeypatch.setattr(noise, "_cpu_times", lambda cpus, stat: next(it))
     assert noise.busy_cores(window=0) == 0.0
+
+
+def test_probe_records_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.234, 9.0, 9.0))
+    assert noise.probe(0.0)["load1"] == 1.23
 
 
 def test_probe_is_sane() -> None:
     p = noise.probe()
     assert set(p) == {"load1", "busy_cores", "calibration_s"}
     assert all(isinstance(v, float) and math.isfinite(v) for v in p.values())
-    assert p["load1"] >= 0
     assert 0 <= p["busy_cores"] <= (os.cpu_count() or 1) + 0.5
     assert p["calibration_s"] > 0
 
@@ -140,7 +177,7 @@ def test_a_run_probes_for_its_profiles_seconds(tmp_path: Path,
         asked.append(seconds)
         return quiet_probe()
 
-    monkeypatch.setattr(runner, "run_child", fake_child)
+    monkeypatch.setattr(launch, "run_child", fake_child)
     monkeypatch.setattr(runner.noise, "probe", probe)
     code = cli.main(["run", "--profile", "smoke", "--workloads", "cpu", "--models", "sequential",
                      "--tasks", "4", "--sizes", "100", "--output-dir", str(tmp_path),
@@ -176,7 +213,6 @@ def test_run_records_noise(real_run: Path) -> None:
     for when in ("before", "after"):
         assert set(rec[when]) == {"load1", "busy_cores", "calibration_s"}
         assert rec[when]["calibration_s"] > 0
-        assert rec[when]["load1"] >= 0
     assert rec == noise.assess(rec["before"], rec["after"])  # the verdict follows the probes
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from bench.gate.match import paired_log_ratios
 from bench.gate.paired import (
     LOOK_STEP,
     PairedTest,
@@ -20,7 +22,6 @@ from bench.gate.paired import (
     holm,
     looks,
     one_sided_p,
-    paired_log_ratios,
     ratio_interval,
 )
 
@@ -171,6 +172,13 @@ def test_holm_matches_its_definition() -> None:
     assert holm([]).size == 0
 
 
+def _medians(name: str, per_round: dict[int, float]) -> pd.Series:
+    index = pd.MultiIndex.from_tuples([(name, r) for r in per_round], names=["name", "round"])
+    return pd.Series(list(per_round.values()), index=index)
+
+
 def test_paired_ratios_use_only_common_rounds() -> None:
-    d = paired_log_ratios({0: 1.0, 1: 2.0, 3: 1.0}, {0: 2.0, 1: 2.0, 2: 5.0})
+    a = _medians("x", {0: 1.0, 1: 2.0, 3: 1.0})
+    b = _medians("y", {0: 2.0, 1: 2.0, 2: 5.0})
+    d = paired_log_ratios(a, b, [("x", "y")])["x"]
     assert d.tolist() == pytest.approx([math.log(2.0), 0.0])

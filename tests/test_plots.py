@@ -10,7 +10,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
-from bench.report import plots
+from bench.report import frames, plots
 from bench.report.export import new_figure
 from bench.results.aggregate import load
 from tests.factory import HOST
@@ -139,7 +139,7 @@ def test_efficiency_heatmap_shared_scale_without_colorbar(summary: pd.DataFrame)
 
 
 def test_sleep_lesson_in_single_sleeps(ax: Axes, summary: pd.DataFrame) -> None:
-    bars = plots.lesson_bars(summary, cores=2)  # async waits first; per overlap kind
+    bars = frames.lesson_bars(summary, cores=2)  # async waits first; per overlap kind
     assert list(bars["model"]) == ["asyncio_await", "asyncio_gather", "asyncio_blocking",
                                    "to_thread", "process_pool"]
     np.testing.assert_allclose(bars["sleeps"], [4.0, 1.1, 4.0, 2.0, 2.5])

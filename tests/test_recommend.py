@@ -25,8 +25,9 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 
+from bench.report import frames, plots
 from bench.report import html as report
-from bench.report import plots
+from bench.report.charts import chart_kinds
 from bench.report.export import new_figure
 from bench.report.findings import break_even_table, findings, recommendation_table
 from bench.results.aggregate import load
@@ -38,7 +39,7 @@ from bench.results.recommend import (
     with_units,
 )
 from bench.scenarios.models import Point
-from bench.scenarios.workloads import WORKLOADS
+from bench.scenarios.workloads import BUILTINS
 from tests.factory import HOST, make_benchmark, write_results
 
 HOST_SPEED = np.array([1.00, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.00])
@@ -144,7 +145,7 @@ def test_recommendations_in_words(summary: pd.DataFrame, recommended: pd.DataFra
 
 
 def test_units_of_sizes(summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(WORKLOADS, "parse", raising=False)  # another test may have declared one
+    monkeypatch.delitem(BUILTINS, "parse", raising=False)  # another test may have declared one
     assert task_unit(summary, "parse") == "lines"  # the task_unit column
     bare = summary.drop(columns="task_unit")
     assert task_unit(bare, "parse") == "size"  # unknown to the catalogue
@@ -179,7 +180,7 @@ def test_speedup_vs_size_chart(ax: Axes, summary: pd.DataFrame) -> None:
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel() == "task size (lines, log scale)"
     assert ax.get_title() == "parse: speedup vs task size (T = 4)"
-    assert plots.size_points(summary, workload="parse")["workers"].tolist() == [2, 2, 2, 2]
+    assert frames.size_points(summary, workload="parse")["workers"].tolist() == [2, 2, 2, 2]
 
 
 def test_other_charts_show_the_largest_size(ax: Axes, summary: pd.DataFrame) -> None:
@@ -208,8 +209,8 @@ def test_report_of_a_size_sweep(tmp_path: Path) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Break-even size" in md
     assert "parse, 10000 lines, T = 4: process\\_pool\\[fork\\] with W = 2" in md
-    assert report.chart_kinds(load(run_dir).summary, {k[5:]: v for k, v in HOST.items()})[:2] \
-        == ["speedup", "speedup_size"]
+    host = {k[5:]: v for k, v in HOST.items()}
+    assert chart_kinds(load(run_dir).summary, host)[:2] == ["speedup", "speedup_size"]
 
 
 def test_the_plain_loop_wins_a_tie(tmp_path: Path) -> None:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.report import charts as report_charts
 from bench.report import html as report
+from bench.report import status as report_status
+from bench.report import tables as report_tables
 from bench.report.findings import findings, stable_share
 from bench.results.aggregate import SUMMARY_COLUMNS, load
 from bench.scenarios.models import Point
@@ -130,7 +133,7 @@ def test_markdown(built: Path) -> None:
     assert r"| cpu | 4 iterations | 4 | process\_pool\[fork\] W=2 |" in md
     assert r"process\_pool\[fork\]" in md  # table cells escaped, rendered as written
     header = next(line for line in md.splitlines() if line.startswith("| point"))
-    assert header.count("|") == len(report.TABLE_COLUMNS) + 1
+    assert header.count("|") == len(report_tables.TABLE_COLUMNS) + 1
 
 
 def test_without_manifest(tmp_path: Path) -> None:
@@ -146,19 +149,19 @@ def test_without_manifest(tmp_path: Path) -> None:
 
 def test_manifest_without_noise_and_unreadable(tmp_path: Path) -> None:
     write_run(tmp_path / "a", run_json=manifest())
-    status = report.run_status(tmp_path / "a" / "results.json")
+    status = report_status.run_status(tmp_path / "a" / "results.json")
     assert status.noise is None
     assert status.failed == [{"name": "cpu/process_pool[spawn]/t4/w4",
                               "reason": f"timed out after 300 s {EVIL}"}]
     write_run(tmp_path / "b", run_json="{not json")
-    broken = report.run_status(tmp_path / "b" / "results.json")
+    broken = report_status.run_status(tmp_path / "b" / "results.json")
     assert "not valid JSON" in broken.problem
     assert broken.failed == []
-    quiet = report.run_status(write_run(tmp_path / "c", run_json=manifest(
+    quiet = report_status.run_status(write_run(tmp_path / "c", run_json=manifest(
         status="complete", noise={"noisy": False})) / "results.json")
     assert quiet.noise == {"noisy": False, "reasons": [], "details": {}}
     assert (quiet.remeasured, quiet.extra_rounds) == (2, 3)
-    odd = report.run_status(write_run(tmp_path / "d", run_json=manifest(
+    odd = report_status.run_status(write_run(tmp_path / "d", run_json=manifest(
         points=[{"name": "x", "rounds": "3"}, {"name": "y", "rounds": True}, "z"]))
         / "results.json")
     assert (odd.remeasured, odd.extra_rounds) == (0, 0)
@@ -168,10 +171,10 @@ def test_serial_charts(tmp_path: Path) -> None:
     points = [(p, v) for p, v in HAND_MADE if p.workload == "sleep"]
     summary = load(write_hand_made(tmp_path / "results.json", points)).summary
     host = {k[5:]: v for k, v in HOST.items()}
-    charts = report.build_charts(summary, host, tmp_path / "serial", workers=1)
+    charts = report_charts.build_charts(summary, host, tmp_path / "serial", workers=1)
     assert [c.stem for c in charts] == ["speedup", "wall_time", "efficiency", "sleep_lesson"]
     assert all(c.png.exists() and c.svg.exists() for c in charts)
-    assert report.render_workers(1) == 1
+    assert report_charts.render_workers(1) == 1
 
 
 # ---------------------------------------------------------------------- findings

@@ -17,9 +17,10 @@ import pyperf
 import pytest
 
 from bench.cli import main
+from bench.measure.config import RunConfig
 from bench.measure.interpreter import Interpreter
 from bench.measure.launch import run_child
-from bench.measure.runner import RunConfig, plan
+from bench.measure.runner import plan
 from bench.results import store
 from bench.results.store import FORMAT_VERSION
 from bench.scenarios.grid import PROFILES, GridSpec, task_size
@@ -80,10 +81,10 @@ def test_results_metadata(sweep: Sweep, interp: Interpreter) -> None:
     size = task_size("sleep", 0.2 * SMOKE.work_scale)
     for name, bench in benchmarks(sweep.run_dir).items():
         meta = bench.get_metadata()
-        point = Point.from_json(json.dumps({
+        point = Point.from_dict(json.loads(json.dumps({
             "workload": meta["workload"], "model": meta["model"], "tasks": meta["tasks"],
             "workers": meta.get("workers"), "start_method": meta.get("start_method"),
-            "size": meta["task_size"], "metric": meta["metric"]}))
+            "size": meta["task_size"], "metric": meta["metric"]})))
         assert point.name == name  # the metadata alone rebuilds the point
         assert meta["workload"] == "sleep"
         assert meta["tasks"] == 2

@@ -151,8 +151,28 @@ def test_prepare_run_dir(tmp_path: Path) -> None:
     assert (run_dir / store.RESULTS).exists()
 
     store.prepare_run_dir(tmp_path / "out", "r1", force=True)
-    assert not (run_dir / store.RESULTS).exists()
-    assert not (run_dir / store.MANIFEST).exists()
+    assert run_dir.is_dir()
+    assert list(run_dir.iterdir()) == []  # the old run's report went with its results
+
+
+def test_force_replaces_every_file_of_the_old_run(tmp_path: Path) -> None:
+    """A rerun never mixes two runs' files: charts, report and A/B sides go too."""
+    run_dir = tmp_path / "out" / "r"
+    (run_dir / "a").mkdir(parents=True)
+    for name in (store.MANIFEST, "efficiency.png", "efficiency.svg", "index.html",
+                 "report.md", "summary.csv", "a/results.json"):
+        (run_dir / name).write_text("old")
+    store.prepare_run_dir(tmp_path / "out", "r", force=True)
+    assert list(run_dir.iterdir()) == []
+
+
+def test_force_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    mine = tmp_path / "out" / "thesis"
+    mine.mkdir(parents=True)
+    (mine / "chapter1.tex").write_text("precious")
+    with pytest.raises(UsageError, match="not a concbench run directory"):
+        store.prepare_run_dir(tmp_path / "out", "thesis", force=True)
+    assert (mine / "chapter1.tex").read_text() == "precious"
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "latest", "a/b", "../up", "a\\b", "x\0y"])

@@ -30,28 +30,30 @@ import datetime as dt
 import json
 import math
 import secrets
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyperf
 
 from bench.errors import UsageError
-from bench.gate.paired import LOOK_STEP, decide, looks, paired_log_ratios
+from bench.gate.match import paired_log_ratios
+from bench.gate.paired import LOOK_STEP, decide, looks
+from bench.measure.config import RunConfig
 from bench.measure.progress import Progress
 from bench.measure.rounds import GroupKey, group_key, round_order
-from bench.measure.runner import RunConfig, RunResult, Sweep, new_manifest, plan, session
+from bench.measure.runner import plan, session
+from bench.measure.sweep import RunResult, Sweep
 from bench.results import stats, store
 from bench.results.aggregate import tidy
-from bench.scenarios.grid import PROFILES, Profile
+from bench.scenarios.grid import PROFILES, Profile, same_work
 from bench.scenarios.models import Point
 
-AB_FILE = "ab.json"
+AB_FILE = store.AB_FILE
 SIDES = ("a", "b")
 KINDS = ("python", "path", "scale")
 
@@ -130,18 +132,6 @@ def pair_points(a: list[Point], b: list[Point]) -> tuple[list[tuple[Point, Point
     pairs = [(p, kb[k]) for k, p in ka.items() if k in kb]
     return (pairs, [p.name for k, p in ka.items() if k not in kb],
             [p.name for k, p in kb.items() if k not in ka])
-
-
-def side_log_ratios(med_a: pd.Series, med_b: pd.Series,
-                    pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
-    """Per-round log(B / A) of each pair both sides measured, keyed by the A name.
-
-    ``med_a`` and ``med_b`` are the sides' per-round medians
-    (:func:`bench.results.stats.round_medians`, indexed by name and round).
-    """
-    have_a, have_b = set(med_a.index.get_level_values(0)), set(med_b.index.get_level_values(0))
-    return {a: paired_log_ratios(med_a.loc[a].to_dict(), med_b.loc[b].to_dict())
-            for a, b in pairs if a in have_a and b in have_b}
 
 
 @dataclass
@@ -228,7 +218,7 @@ class _Job:
         dead = self.sweeps["a"].failed() | self.sweeps["b"].failed()
         med = [stats.round_medians(tidy(pyperf.BenchmarkSuite(list(sw.bench.values()))))
                for sw in self.sweeps.values()]
-        return side_log_ratios(med[0], med[1], [(pa.name, pb.name) for pa, pb in self.pairs
+        return paired_log_ratios(med[0], med[1], [(pa.name, pb.name) for pa, pb in self.pairs
                                                 if pa.name not in dead and pb.name not in dead])
 
     def extra(self, deadline: float, max_rounds: int) -> None:
@@ -310,7 +300,8 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
         out = Path(run.output_dir) / run.name
         configs = {s: side_config(run, v, s, out, str(Path.cwd()))
                    for s, v in zip(SIDES, (config.a, config.b), strict=True)}
-        plans = {s: plan(c, cwd=cwd) for s, c in configs.items()}
+        _check_scales(config, configs["a"], configs["b"])
+        plans = {s: plan(c, cwd=cwd, scale_check=False) for s, c in configs.items()}
         pairs, only_a, only_b = pair_points(plans["a"].points, plans["b"].points)
         if not pairs:
             raise UsageError(f"A ({config.a}) and B ({config.b}) have no point in common")
@@ -321,7 +312,7 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
         sweeps = {}
         for s, c in configs.items():
             side_dir = store.prepare_run_dir(run_dir, s, force=True)
-            manifest = new_manifest(c, plans[s])
+            manifest = plans[s].manifest(c)
             manifest["ab"] = {"side": s, "variant": str(config.a if s == "a" else config.b)}
             store.write_manifest(side_dir, manifest)
             sweeps[s] = Sweep(c, side_dir, plans[s].interp, plans[s].points, manifest, [],
@@ -340,6 +331,27 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
         interrupted = session(list(sweeps.values()), progress, measure, closing)
     return ABRun(run_dir, {s: sw.result(interrupted) for s, sw in sweeps.items()},
                  [(pa.name, pb.name) for pa, pb in pairs], interrupted, only)
+
+
+def _check_scales(config: ABConfig, a: RunConfig, b: RunConfig) -> None:
+    """Refuse ``scale=`` variants under which no workload's work differs between the sides.
+
+    ``scale=`` multiplies the built-in workloads' default sizes only, and
+    rounding to whole units can undo it (smoke's ``hash``: 2 MiB x 1.25 is
+    2 MiB again): such a job would be an A/A run that passes.
+    """
+    if "scale" not in (config.a.kind, config.b.kind) or a.grid.profile not in PROFILES:
+        return
+    works = a.catalogue()
+    same = same_work(a.grid, works, b.grid.work_scale)
+    names = [n for n in (a.grid.workloads or PROFILES[a.grid.profile].workloads) if n in works]
+    if same and len(same) == len(names):
+        raise UsageError(f"A ({config.a}) and B ({config.b}) measure the same work at every "
+                         f"point ({', '.join(same)}): scale= multiplies the built-in "
+                         "workloads' default sizes only, in whole units where they have them")
+    if same:
+        print(f"concbench: note: A ({config.a}) and B ({config.b}) measure the same work for "
+              f"{', '.join(same)}", file=sys.stderr)
 
 
 def _json(record: dict[str, Any]) -> str:

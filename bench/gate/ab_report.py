@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.gate.ab import AB_FILE, SIDES, side_log_ratios
+from bench.gate.ab import AB_FILE, SIDES
 from bench.gate.check import noise_record
-from bench.gate.compare import TIME_KEYS, host_differences
-from bench.gate.outputs import fmt_seconds, junit_suite, md_table, publish, text_table
+from bench.gate.match import TIME_KEYS, host_differences, paired_log_ratios
+from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
 from bench.gate.paired import PairedTest, decide
-from bench.report.export import md_escape
+from bench.report.export import markdown_table, md_escape
 from bench.results import stats, store
 from bench.results.aggregate import RunData, load
 
@@ -128,7 +128,7 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
             raise UsageError(f"{run_dir / side}: no results (the job measured nothing)")
         runs.append(load(run_dir / side))
     med = [stats.round_medians(r.tidy) for r in runs]
-    ratios = side_log_ratios(med[0], med[1], [(a, b) for a, b in pairs if a not in unmeasured])
+    ratios = paired_log_ratios(med[0], med[1], [(a, b) for a, b in pairs if a not in unmeasured])
     n_looks = int(record.get("looks", 1))
     planned = int(record["planned"]) if "planned" in record else None
     tests = decide(ratios, max_slowdown=slowdown, alpha=level, looks=n_looks, planned=planned)
@@ -190,7 +190,8 @@ def markdown_report(result: ABResult) -> str:
     out = [f"### {icon} concbench ab: {md_escape(result.headline())}", "",
            f"A: `{result.a}`, B: `{result.b}`; {md_escape(result.rule())}.", ""]
     if result.tests:
-        out += [*md_table(_rows(result), "lrrrrrrl", lambda r: r[-1] == "REGRESSED"), ""]
+        out += [markdown_table(_rows(result), align="lrrrrrrl",
+                               strong=lambda r: r[-1] == "REGRESSED")]
     out += [f"- {md_escape(n)}" for n in _notes(result)]
     return "\n".join(out) + "\n"
 

@@ -16,7 +16,7 @@ all (3 vs 3 rounds cannot go below p = 0.05): *inconclusive: too few rounds*.
 Exit codes: 0 nothing regressed, 1 something did, 2 bad input (raised as
 :class:`~bench.errors.UsageError`).
 
-Points are matched on their name **and their work** (:data:`bench.gate.compare.WORK_KEY`:
+Points are matched on their name **and their work** (:data:`bench.gate.match.WORK_KEY`:
 workload, model, start method, tasks, workers, metric, task size).  A point of
 the same name whose work differs (a smoke run's 0.2x tasks against a quick
 run's) is *not comparable*: listed with the reason, never reported as a
@@ -40,18 +40,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from bench.errors import UsageError
-from bench.gate.compare import TIME_KEYS, common_points, host_differences, round_medians, samples
+from bench.gate.match import TIME_KEYS, common_points, host_differences, relative_times, samples
 from bench.gate.stats import PointTest, gate, rounds_needed
-from bench.results import store
+from bench.results import stats, store
 from bench.results.aggregate import STABLE_HALF_WIDTH, RunData
-from bench.scenarios.models import BASELINE
 
 METRICS = ("time", "speedup")
 #: Largest tolerated slowdown ratio (exclusive): 10x slower is no threshold.
@@ -185,43 +181,11 @@ def _unstable(run: RunData, metric: str = "time") -> set[str]:
     """
     s = run.summary
     if metric == "speedup":
-        half = (s["speedup_ci_high"] - s["speedup_ci_low"]) / 2
-        ok = (half <= STABLE_HALF_WIDTH * s["speedup"]).to_numpy()
+        half = stats.half_width(s["speedup_ci_low"], s["speedup_ci_high"], s["speedup"])
+        ok = (half <= STABLE_HALF_WIDTH).to_numpy()
     else:
         ok = s["stable"].to_numpy(dtype=bool)
     return {str(n) for n, good in zip(s["name"], ok, strict=True) if not good}
-
-
-def _relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.ndarray],
-                                                                  dict[str, str]]:
-    """Per-round relative times: a point's round median / its sequential's, same round.
-
-    Only points that have a speedup are returned; the others are skipped with
-    the reason.  Rounds the sequential point lacks are left out (a point and
-    its baseline are paired within a round, never across moments).
-    """
-    s = run.summary.set_index("name")
-    seq = {(r.workload, r.tasks, r.task_size): str(r.Index)
-           for r in s.itertuples() if r.model == BASELINE and r.metric == "steady"}
-    med = round_medians(run, list(dict.fromkeys([*names, *seq.values()])))
-    out: dict[str, np.ndarray] = {}
-    skipped: dict[str, str] = {}
-    for n in names:
-        row = s.loc[n]
-        key = (row["workload"], row["tasks"], row["task_size"])
-        if row["metric"] != "steady":
-            skipped[n] = f"{row['metric']} point: no speedup"
-        elif row["model"] == BASELINE:
-            skipped[n] = "sequential point: the speedup baseline itself"
-        elif key not in seq:
-            skipped[n] = "no sequential point in the run: no speedup"
-        else:
-            rel = (med[n] / med[seq[key]]).dropna()
-            if rel.empty:
-                skipped[n] = "no round shared with its sequential point: no paired speedup"
-            else:
-                out[n] = rel.to_numpy(dtype=float)
-    return out, skipped
 
 
 def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
@@ -265,8 +229,8 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
     if metric == "time":
         b, c = samples(base, common), samples(cur, common)
     else:
-        b, skipped = _relative_times(base, common)
-        c, skipped_c = _relative_times(cur, common)
+        b, skipped = relative_times(base, common)
+        c, skipped_c = relative_times(cur, common)
         skipped.update(skipped_c)
         b = {n: v for n, v in b.items() if n in c and n not in skipped}
         c = {n: v for n, v in c.items() if n in b}

@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.gate.check import CheckResult, check_runs
 from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
 from bench.gate.stats import PointTest
-from bench.report.export import md_escape
+from bench.report.export import markdown_table, md_escape
 from bench.results.aggregate import load
 
 #: What two single runs cannot tell, said in every output of ``check BASE CURRENT``.
@@ -115,15 +115,8 @@ def markdown_report(result: CheckResult) -> str:
         out += [f"> **Warning:** {md_escape(result.host_warning)}", ""]
     for warning in result.noise_warnings:
         out += [f"> **Warning:** {md_escape(warning)}", ""]
-    rows = _rows(result)
-    out.append("| " + " | ".join(md_escape(c) for c in rows[0]) + " |")
-    out.append("|" + "|".join(["---"] + ["--:"] * 6 + ["---", "---"]) + "|")
-    for r in rows[1:]:
-        cells = [md_escape(c) for c in r]
-        if r[-1] == "REGRESSED":
-            cells = [f"**{c}**" for c in cells]
-        out.append("| " + " | ".join(cells) + " |")
-    out.append("")
+    out.append(markdown_table(_rows(result), align="lrrrrrrll",
+                              strong=lambda r: r[-1] == "REGRESSED"))
     unstable = [t for t in result.inconclusive if not t.underpowered]
     if unstable:
         out.append("Inconclusive (slower beyond the threshold, but the point was unstable in a "

@@ -2,18 +2,16 @@
 
 ``concbench compare A.json B.json [C.json ...]`` compares runs from different
 machines, interpreters (``concbench run --python PATH``) or commits.  Runs
-with different grids compare on the points they have in common; the points
-left out are listed.  A point's identity is its name *and* its work
-(:data:`WORK_KEY`: workload, model, start method, tasks, workers, metric,
-task size): a point of the same name doing other work (a smoke run's 0.2x
-tasks against a quick run's) is listed as *not comparable*, with the reason,
-never compared.  The first run is the reference of every ratio.
+with different grids compare on the points they have in common (matched on
+name and work by :mod:`bench.gate.match`); the points left out, and those of
+one name doing other work, are listed.  The first run is the reference of
+every ratio.
 
 The statistical unit is the round (a fresh process measuring the point at one
 moment), never the single value: ratios and their CIs are computed from each
-point's per-round medians (``tidy.groupby(["name", "round"]).value_s.median()``),
-and the ratio's 95 % CI is a percentile bootstrap over those rounds (NaN with
-fewer than 2 rounds on a side: one round gives no interval).
+point's per-round medians, and the ratio's 95 % CI is a percentile bootstrap
+over those rounds (NaN with fewer than 2 rounds on a side: one round gives no
+interval).
 
 Points frame (:func:`compare_points`), one row per (point, run):
 
@@ -40,7 +38,6 @@ efficiency       speedup / min(W, C, T)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,12 +46,10 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UsageError
+from bench.gate.match import TIME_KEYS, common_points, host_differences, samples
 from bench.gate.stats import slowdown_ci
-from bench.results import stats
-from bench.results.aggregate import KEYS, RunData
+from bench.results.aggregate import RunData
 
-#: Host record keys whose differences make times incomparable (the gate warns).
-TIME_KEYS = ("usable_cores", "cpu_model", "python_version", "python_build", "gil_enabled")
 #: Host record keys highlighted in comparisons (differences that matter).
 MATTERS = (*TIME_KEYS, "start_methods")
 #: Host record keys shown first, in this order.
@@ -115,158 +110,6 @@ def host_table(hosts: Sequence[dict[str, Any]], labels: Sequence[str]) -> pd.Dat
     return pd.DataFrame(rows, columns=["key", *labels, "differs", "matters"])
 
 
-def host_differences(hosts: Sequence[dict[str, Any]],
-                     keys: Sequence[str] = TIME_KEYS) -> list[str]:
-    """Lines like ``usable_cores: 2 vs 4`` for the ``keys`` whose values differ."""
-    out = []
-    for key in keys:
-        values = ["" if h.get(key) is None else str(h.get(key)) for h in hosts]
-        if len(set(values)) > 1:
-            out.append(f"{key}: {' vs '.join(v or '?' for v in values)}")
-    return out
-
-
-#: The columns that say what work a point does: a point's identity is its name *and* these.
-#: What a point does: the key of every summary row (:data:`bench.results.aggregate.KEYS`).
-WORK_KEY = tuple(KEYS)
-_WORK_LABELS = {"task_size": "task size", "start_method": "start method"}
-
-
-@dataclass
-class PointMatch:
-    """How the points of several runs (or summaries) match on name and work."""
-
-    #: Names present in every frame with the same work everywhere (first frame's order).
-    common: list[str]
-    #: Per frame (by position), the names missing from at least one other frame.
-    only_in: list[list[str]]
-    #: Names present everywhere whose work differs: name -> why, e.g. ``task size 2 vs 10 MiB``.
-    not_comparable: dict[str, str]
-
-
-def _plain(value: Any) -> Any:
-    """A cell as a plain Python value (``<NA>``/NaN -> None) for equality tests."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def point_work(frame: pd.DataFrame) -> dict[str, tuple[Any, ...]]:
-    """Each point's work (the :data:`WORK_KEY` columns) from a tidy or summary frame."""
-    first = frame.drop_duplicates("name")
-    cols = [first[c].tolist() if c in first else [None] * len(first) for c in WORK_KEY]
-    return {str(n): tuple(_plain(v) for v in vals)
-            for n, *vals in zip(first["name"], *cols, strict=True)}
-
-
-def _fmt(value: Any) -> str:
-    if value is None or value == "":
-        return "none"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def work_difference(works: Sequence[tuple[Any, ...]]) -> str:
-    """Why points of one name do different work: ``task size 20000 vs 100000 iterations``.
-
-    Parameters
-    ----------
-    works : Sequence[tuple]
-        The point's :data:`WORK_KEY` values in each run.
-
-    Returns
-    -------
-    str
-        One clause per differing field, joined by ``"; "`` ("" when none differs).
-    """
-    from bench.scenarios.workloads import WORKLOADS
-
-    parts = []
-    for i, key in enumerate(WORK_KEY):
-        values = [w[i] for w in works]
-        if len(set(values)) < 2:
-            continue
-        text = f"{_WORK_LABELS.get(key, key)} {' vs '.join(_fmt(v) for v in values)}"
-        spec = WORKLOADS.get(str(works[0][0])) if key == "task_size" else None
-        if spec is not None and len({w[0] for w in works}) == 1:
-            text += f" {spec.unit}"
-        parts.append(text)
-    return "; ".join(parts)
-
-
-def match_points(frames: Sequence[pd.DataFrame]) -> PointMatch:
-    """Match points across frames on their name and their work (:data:`WORK_KEY`).
-
-    A point whose name is in every frame but whose work differs (another task
-    size, say) is *not comparable*: it is listed with the reason, never
-    compared.
-
-    Parameters
-    ----------
-    frames : Sequence[pandas.DataFrame]
-        Tidy or summary frames, with a ``name`` column and the work columns.
-
-    Returns
-    -------
-    PointMatch
-        The comparable points, each frame's unmatched names, the ones not comparable.
-    """
-    works = [point_work(f) for f in frames]
-    shared = set(works[0]).intersection(*map(set, works[1:]))
-    not_comparable: dict[str, str] = {}
-    common = []
-    for name in works[0]:
-        if name not in shared:
-            continue
-        if len({w[name] for w in works}) == 1:
-            common.append(name)
-        else:
-            not_comparable[name] = work_difference([w[name] for w in works])
-    return PointMatch(common, [[n for n in w if n not in shared] for w in works],
-                      not_comparable)
-
-
-def common_points(runs: Sequence[RunData]) -> PointMatch:
-    """The points every run has, doing the same work everywhere (see :func:`match_points`).
-
-    Raises
-    ------
-    UsageError
-        When the runs have no comparable point in common.
-    """
-    match = match_points([r.tidy for r in runs])
-    if not match.common:
-        files = ", ".join(str(r.path) for r in runs)
-        if match.not_comparable:
-            first, why = next(iter(match.not_comparable.items()))
-            raise UsageError(
-                f"the runs have no comparable point ({files}): the "
-                f"{len(match.not_comparable)} points they share measure different work "
-                f"(e.g. {first}: {why}); nothing to compare")
-        raise UsageError(f"the runs have no point in common ({files}): nothing to compare")
-    return match
-
-
-def round_medians(run: RunData, names: Sequence[str]) -> dict[str, pd.Series]:
-    """Each named point's per-round medians (seconds), indexed by round, in round order.
-
-    The round (one process, or a few, at one moment of the host) is the
-    statistical unit: the values of one round are not independent draws.
-    """
-    med = stats.round_medians(run.tidy).sort_index()
-    return {n: med.loc[n].astype(float) for n in names}
-
-
-def samples(run: RunData, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """The per-round medians (seconds) of each named point of ``run``: one value per round."""
-    return {n: s.to_numpy(dtype=float) for n, s in round_medians(run, names).items()}
-
-
 def compare_points(runs: Sequence[RunData], labels: Sequence[str],
                    common: Sequence[str]) -> pd.DataFrame:
     """The points frame (see the module docstring) over the ``common`` points."""
@@ -281,7 +124,7 @@ def compare_points(runs: Sequence[RunData], labels: Sequence[str],
             "name": list(common), "run": label,
             "workload": s["workload"].to_numpy(), "model": s["model"].to_numpy(),
             "start_method": s["start_method"].to_numpy(), "tasks": s["tasks"].to_numpy(),
-            "workers": s["workers"].to_numpy(), "metric": s["metric"].to_numpy(),
+            "workers": s["workers"].astype(float).to_numpy(), "metric": s["metric"].to_numpy(),
             "task_size": s["task_size"].to_numpy(),
             "cores": s["cores"].to_numpy(), "n": [int(counts[n]) for n in common],
             "rounds": [len(cur[n]) for n in common],

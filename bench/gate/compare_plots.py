@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.axes import Axes
 
+from bench.scenarios.models import STEADY, model_label
+
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _STYLES = ("-", "--", ":", "-.")
 
@@ -17,11 +19,10 @@ _STYLES = ("-", "--", ":", "-.")
 def series(points: pd.DataFrame, *, workload: str, tasks: int) -> pd.DataFrame:
     """The steady, pooled points of one workload and task count, with a series label."""
     df = points[(points["workload"] == workload) & (points["tasks"] == tasks)
-                & (points["metric"] == "steady") & points["workers"].notna()
+                & (points["metric"] == STEADY) & points["workers"].notna()
                 & points["speedup"].notna()].copy()
-    model = df["model"].where(df["start_method"] == "",
-                              df["model"] + "[" + df["start_method"] + "]")
-    df["series"] = model
+    df["series"] = [model_label(m, sm) for m, sm in zip(df["model"], df["start_method"],
+                                                         strict=True)]
     return df.sort_values(["run", "series", "workers"], kind="stable")
 
 

@@ -85,7 +85,7 @@ def markdown(c: Comparison) -> str:
     hosts["key"] = [f"{k} (differs)" if d and m else k
                     for k, d, m in zip(hosts["key"], hosts["differs"], hosts["matters"],
                                        strict=True)]
-    lines += ["## Hosts", "", markdown_table(hosts, ["key", *c.labels])]
+    lines += ["## Hosts", "", markdown_table(hosts[["key", *c.labels]])]
     records = []
     for row in point_rows(c):
         rec: dict[str, str] = {"point": row["name"]}

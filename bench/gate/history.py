@@ -47,7 +47,7 @@ import numpy as np
 from scipy import stats
 
 from bench.errors import UsageError
-from bench.gate.compare import TIME_KEYS, point_work
+from bench.gate.match import TIME_KEYS, point_work
 from bench.results import store
 from bench.results.aggregate import RunData
 from bench.scenarios.models import MODELS
@@ -163,10 +163,9 @@ class HistoryResult:
         """Figures beyond their history."""
         return [t for t in self.tests if t.regressed]
 
-    @property
-    def exit_code(self) -> int:
-        """1 when a figure regressed, else 0 (abstaining is 0)."""
-        return 1 if self.regressed else 0
+    def exit_code(self, fail_on_undecided: bool = False) -> int:
+        """1 when a figure regressed (or, when asked, a point was not judged), else 0."""
+        return 1 if self.regressed or (fail_on_undecided and self.abstained) else 0
 
     def visibility(self) -> list[str]:
         """One sentence per judged figure, the least sensitive first."""
@@ -211,8 +210,13 @@ def predict(history: Sequence[float], current: float, margin: float,
                       p < level and current / centre > 1 + margin)
 
 
+#: The figures ``check --history`` can judge (``--metric``; both by default).
+FIGURES = ("time", "speedup")
+
+
 def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: float = 0.10,
-          alpha: float = 0.05, min_runs: int = MIN_RUNS) -> HistoryResult:
+          alpha: float = 0.05, min_runs: int = MIN_RUNS,
+          metric: str | None = None) -> HistoryResult:
     """Judge ``run`` against the ``history`` entries of its host.
 
     Parameters
@@ -227,9 +231,14 @@ def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: floa
         Chance that a run of the same code raises any alarm (Bonferroni).
     min_runs : int
         Fewest matching runs a point is judged from (at least 3).
+    metric : {"time", "speedup"}, optional
+        Judge only this figure of each point (None: both).
     """
     if min_runs < 3:
         raise UsageError(f"--min-runs must be at least 3, got {min_runs}")
+    if metric is not None and metric not in FIGURES:
+        raise UsageError(f"--metric {metric!r}: choose from {', '.join(FIGURES)}")
+    wanted = FIGURES if metric is None else (metric,)
     key = host_key(run.host)
     same = [h for h in history if h.get("host") == key]
     current = entry(run)["points"]
@@ -241,9 +250,10 @@ def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: floa
         if len(past) < min_runs:
             abstained[name] = len(past)
             continue
-        figures.append((name, "time", [p["median_s"] for p in past], now["median_s"]))
+        if "time" in wanted:
+            figures.append((name, "time", [p["median_s"] for p in past], now["median_s"]))
         speeds = [p["speedup"] for p in past if p["speedup"]]
-        if now["speedup"] and len(speeds) >= min_runs:
+        if "speedup" in wanted and now["speedup"] and len(speeds) >= min_runs:
             # a lower speedup is worse: judge 1 / speedup, bigger is worse
             figures.append((name, "speedup", [1 / v for v in speeds], 1 / now["speedup"]))
     level = alpha / max(1, len(figures))

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from bench.gate.history import HistoryResult, HistoryTest, check, load_history
-from bench.gate.outputs import fmt_seconds, junit_suite, md_table, publish, text_table
-from bench.report.export import md_escape
+from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
+from bench.report.export import markdown_table, md_escape
 from bench.results.aggregate import load
 
 #: Visibility sentences printed in the text output (all of them go to the Markdown).
@@ -73,32 +73,39 @@ def markdown_report(result: HistoryResult) -> str:
     out = [f"### {icon} concbench check --history: {md_escape(headline(result))}", "",
            f"{md_escape(rule(result))}.", ""]
     if result.tests:
-        out += [*md_table(_rows(result), "llrrrrrl", lambda r: r[-1] == "REGRESSED"), ""]
+        out += [markdown_table(_rows(result), align="llrrrrrl",
+                               strong=lambda r: r[-1] == "REGRESSED")]
     out += [f"- {md_escape(s)}" for s in [*_advice(result), *result.visibility()]]
     return "\n".join(out) + "\n"
 
 
-def junit_xml(result: HistoryResult) -> str:
-    """One test case per judged figure; abstained points skipped."""
+def junit_xml(result: HistoryResult, fail_on_undecided: bool = False) -> str:
+    """One test case per judged figure; abstained points skipped (failed, when asked)."""
     cases: list[tuple[str, str, str, str]] = []
     for t in result.tests:
         detail = t.sentence() + f"; slowdown {t.slowdown:.3f}x, p={t.p_value:.3g}"
         cases.append((f"{t.name} ({t.metric})", "failure" if t.regressed else "pass",
                       f"{t.slowdown:.3f}x slower than its history", detail))
     for name, n in result.abstained.items():
-        cases.append((name, "skipped", f"not judged: {n} matching run(s), "
+        cases.append((name, "failure" if fail_on_undecided else "skipped",
+                      f"not judged: {n} matching run(s), "
                       f"{result.min_runs} needed", ""))
     return junit_suite("concbench history", [("alpha", f"{result.alpha:g}")], cases)
 
 
 def run_history_check(history: Path, current: Path, *, max_slowdown: float, alpha: float,
-                      min_runs: int, markdown: Path | None = None,
-                      junit: Path | None = None) -> int:
-    """Judge ``current`` against ``history``; print and write the verdict; the exit code."""
+                      min_runs: int, metric: str | None = None, markdown: Path | None = None,
+                      junit: Path | None = None, fail_on_undecided: bool = False) -> int:
+    """Judge ``current`` against ``history``; print and write the verdict; the exit code.
+
+    ``metric`` judges one figure of each point (None: time and speedup);
+    ``fail_on_undecided`` fails the points the history could not judge.
+    """
     result = check(load_history(history), load(current), max_slowdown=max_slowdown,
-                   alpha=alpha, min_runs=min_runs)
+                   alpha=alpha, min_runs=min_runs, metric=metric)
     if not result.tests:
         print(f"concbench: check --history {headline(result)}", file=sys.stderr)
     print(text_report(result), end="")
-    publish(markdown_report(result), junit_xml(result), markdown=markdown, junit=junit)
-    return result.exit_code
+    publish(markdown_report(result), junit_xml(result, fail_on_undecided), markdown=markdown,
+            junit=junit)
+    return result.exit_code(fail_on_undecided)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import UsageError
-from bench.report.export import md_escape
 
 
 def fmt_seconds(value: float) -> str:
@@ -31,19 +30,6 @@ def text_table(rows: Sequence[Sequence[str]]) -> list[str]:
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return lines
-
-
-def md_table(rows: Sequence[Sequence[str]], align: str,
-             strong: Callable[[Sequence[str]], bool] = lambda r: False) -> list[str]:
-    """Rows as a Markdown table; ``align`` has one of ``l``/``r`` per column."""
-    out = ["| " + " | ".join(md_escape(c) for c in rows[0]) + " |",
-           "|" + "|".join("--:" if a == "r" else "---" for a in align) + "|"]
-    for r in rows[1:]:
-        cells = [md_escape(c) for c in r]
-        if strong(r):
-            cells = [f"**{c}**" for c in cells]
-        out.append("| " + " | ".join(cells) + " |")
-    return out
 
 
 def junit_suite(title: str, props: Sequence[tuple[str, str]],

@@ -56,10 +56,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-#: Two-sided confidence of the ratio interval printed next to each verdict.
-CONFIDENCE = 0.95
-#: Fewest rounds a t-test decides from.
-MIN_ROUNDS = 3
+from bench.results.stats import CONFIDENCE
+
+#: Fewest rounds a t-test decides from (an interval needs 2).
+T_MIN_ROUNDS = 3
 VERDICTS = ("regressed", "undecided", "within", "faster")
 #: Extra rounds a job adds to an undecided group before it looks again.
 LOOK_STEP = 3
@@ -106,11 +106,11 @@ def one_sided_p(d: np.ndarray, bound: float, alternative: str) -> float:
     """p-value of a one-sided t-test of mean(``d``) against ``bound``.
 
     ``alternative`` is ``"greater"`` (H1: mean > bound) or ``"less"``.  With
-    fewer than :data:`MIN_ROUNDS` values it is 1; with identical values (no
+    fewer than :data:`T_MIN_ROUNDS` values it is 1; with identical values (no
     spread) it is 0 or 1 by which side of ``bound`` they lie.
     """
     d = np.asarray(d, dtype=float)
-    if d.size < MIN_ROUNDS:
+    if d.size < T_MIN_ROUNDS:
         return 1.0
     sd = float(np.std(d, ddof=1))
     diff = float(np.mean(d)) - bound
@@ -195,10 +195,3 @@ def decide(log_ratios: Mapping[str, np.ndarray], *, max_slowdown: float,
                               p_slower=p, p_adjusted=float(q), p_within=within,
                               verdict=verdict))
     return out
-
-
-def paired_log_ratios(a: Mapping[int, float], b: Mapping[int, float]) -> np.ndarray:
-    """log(b / a) over the rounds both sides measured, in round order."""
-    common = sorted(set(a) & set(b))
-    return np.array([math.log(b[r] / a[r]) for r in common
-                     if a[r] > 0 and b[r] > 0], dtype=float)

@@ -42,8 +42,7 @@ from typing import IO, Any
 
 import cpu_tasks
 from bench.scenarios import workloads
-from bench.scenarios.models import MODELS, Batch, Point, cold_start, expected_results
-from bench.scenarios.workloads import Workload
+from bench.scenarios.models import COLD, MODELS, Batch, Point, cold_start, expected_results
 
 
 @dataclass
@@ -64,17 +63,13 @@ class Job:
     verify: list[str] = field(default_factory=list)
     #: Metadata of each point's benchmark (str, int and float values).
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: The specs of the points' workloads (:meth:`Workload.to_dict`).
-    workloads: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, path: str) -> Job:
-        """Load a job file and make its workloads known to this process."""
+        """Load a job file (its points carry their workloads' specs)."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        data["points"] = [Point(**p) for p in data["points"]]
-        job = cls(**data)
-        workloads.register(Workload.from_dict(w) for w in job.workloads)
-        return job
+        data["points"] = [Point.from_dict(p) for p in data["points"]]
+        return cls(**data)
 
 
 class _Status:
@@ -201,7 +196,7 @@ def measure(job: Job, status: _Status) -> tuple[dict[str, list[float]], dict[str
             try:
                 if fault:
                     inject_fault(point, fault)
-                if point.metric == "cold":
+                if point.metric == COLD:
                     opened[point.name] = _Cold(point)
                     loops[point.name] = 1
                     continue

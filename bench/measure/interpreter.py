@@ -10,6 +10,7 @@ pyperf is told to pass ``PYTHONPATH`` on to its workers.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import shutil
@@ -50,8 +51,9 @@ class Interpreter:
         return [self.executable, "-m", module, *args]
 
 
+@functools.cache
 def _shim() -> Path:
-    """A directory exposing pyperf, bench and cpu_tasks to another interpreter."""
+    """A directory exposing pyperf, bench and cpu_tasks to another interpreter (one per process)."""
     root = Path(tempfile.mkdtemp(prefix="concbench-path-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     for src in (Path(pyperf.__file__).parent, Path(bench.__file__).parent,
@@ -72,8 +74,8 @@ def resolve(python: str | None, paths: Sequence[str] = ()) -> Interpreter:
     """Find the interpreter and read its host record.
 
     ``paths`` (the folders the user's workloads import from) join the import
-    path of this process, the children and every pool worker, ahead of
-    ``PYTHONPATH``.
+    path of the children and every pool worker, ahead of ``PYTHONPATH``;
+    this process's own ``sys.path`` is left as it is.
 
     Raises
     ------
@@ -93,7 +95,6 @@ def resolve(python: str | None, paths: Sequence[str] = ()) -> Interpreter:
                 p for p in (str(_shim()), env.get("PYTHONPATH", "")) if p)
     if paths:
         env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH", "")])])
-        sys.path[:0] = [p for p in paths if p not in sys.path]
     interp = Interpreter(executable, env)
     try:
         out = subprocess.run(

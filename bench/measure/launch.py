@@ -16,7 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,7 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
     with tempfile.TemporaryDirectory(prefix="concbench-round-") as tmp:
         status, output = Path(tmp) / "status", Path(tmp) / "round.json"
         job_file = Path(tmp) / "job.json"
-        job_file.write_text(json.dumps({**job, "points": [asdict(p) for p in points],
+        job_file.write_text(json.dumps({**job, "points": [p.to_dict() for p in points],
                                         "status": str(status), "output": str(output)}),
                             encoding="utf-8")
         with (Path(tmp) / "log").open("w+b") as log:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import cpu_tasks
+from bench.measure import host
 
 #: Calibration drift (relative) beyond which a run is noisy.
 MAX_DRIFT = 0.10
@@ -26,26 +28,49 @@ CALIBRATION_REPEATS = 7
 PROBE_S = 0.5
 
 
-def _cpu_times(stat: Path = Path("/proc/stat")) -> tuple[float, float] | None:
-    """(busy, total) jiffies over all CPUs, or None where /proc/stat is absent."""
+def _cpu_times(cpus: Collection[int] | None = None,
+               stat: Path = Path("/proc/stat")) -> dict[int, tuple[float, float]] | None:
+    """(busy, total) jiffies per CPU of ``cpus`` (None: every CPU), None without /proc/stat."""
     try:
-        first = stat.read_text().splitlines()[0].split()
-    except (OSError, IndexError):
+        lines = stat.read_text().splitlines()
+    except OSError:
         return None
-    values = [float(v) for v in first[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0.0)  # idle + iowait
-    return sum(values) - idle, sum(values)
+    out = {}
+    for line in lines:
+        words = line.split()
+        if not words or not words[0].startswith("cpu") or words[0] == "cpu":
+            continue
+        try:
+            cpu, values = int(words[0][3:]), [float(v) for v in words[1:]]
+        except ValueError:
+            continue
+        if (cpus is None or cpu in cpus) and len(values) >= 4:
+            idle = values[3] + (values[4] if len(values) > 4 else 0.0)  # idle + iowait
+            out[cpu] = (sum(values) - idle, sum(values))
+    return out or None
 
 
-def busy_cores(window: float = PROBE_S) -> float:
-    """CPU cores kept busy by other processes during ``window`` seconds (we sleep)."""
-    before = _cpu_times()
+def busy_cores(window: float = PROBE_S, stat: Path = Path("/proc/stat")) -> float:
+    """Usable cores kept busy by other processes during ``window`` seconds (we sleep).
+
+    Only the CPUs this process may run on (its affinity set) count, and a
+    cgroup quota smaller than that set scales the figure down to the usable
+    cores C (:func:`bench.measure.host.usable_cores`): a large host busy with
+    other tenants is no noise for a run confined to two of its cores.
+    """
+    allowed = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    before = _cpu_times(allowed, stat)
     time.sleep(window)
-    after = _cpu_times()
-    if before is None or after is None or after[1] <= before[1]:
+    after = _cpu_times(allowed, stat)
+    if before is None or after is None:
         return 0.0
-    cores = os.cpu_count() or 1
-    return cores * (after[0] - before[0]) / (after[1] - before[1])
+    busy = 0.0
+    for cpu, (b1, t1) in after.items():
+        b0, t0 = before.get(cpu, (b1, t1))
+        if t1 > t0:
+            busy += (b1 - b0) / (t1 - t0)
+    cpus = len(after)
+    return busy * host.usable_cores(cpus, host.cgroup_quota()) / cpus
 
 
 def calibrate(warmup: float = PROBE_S) -> float:

@@ -22,7 +22,8 @@ class Progress(Protocol):
         """A child starts."""
 
     def end(self, label: str, points: int, problems: Sequence[str]) -> None:
-        """A child measured ``points`` points; ``problems`` are lines about failed ones."""
+        """A child ended having measured ``points`` points (their values are on disk);
+        ``problems`` are lines about the ones that failed."""
 
     def note(self, message: str) -> None:
         """A line about the sweep (e.g. extra rounds begin)."""

@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bench.scenarios.models import MODELS, Point
+from bench.scenarios.models import MODELS, STEADY, Point
 
 GroupKey = tuple[str, int, float, str]
 
@@ -45,7 +45,7 @@ def groups(points: Sequence[Point]) -> dict[GroupKey, list[Point]]:
 
 def baseline_of(members: Iterable[Point]) -> Point | None:
     """The group's baseline (sequential) steady point, if it has one."""
-    return next((p for p in members if MODELS[p.model].baseline and p.metric == "steady"), None)
+    return next((p for p in members if MODELS[p.model].baseline and p.metric == STEADY), None)
 
 
 def round_order(keys: Sequence[GroupKey], seed: str, round_: int) -> list[GroupKey]:

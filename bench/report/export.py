@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +112,31 @@ def md_escape(text: Any) -> str:
     return s.replace("\r", " ").replace("\n", " ")
 
 
-def markdown_table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """A GitHub-flavoured Markdown table of ``df`` (cells escaped)."""
-    cols = list(columns or df.columns)
-    lines = ["| " + " | ".join(md_escape(c) for c in cols) + " |",
-             "|" + "|".join("---" for _ in cols) + "|"]
-    for _, row in df.iterrows():
-        lines.append("| " + " | ".join(md_escape(fmt_num(row[c])) for c in cols) + " |")
+def markdown_table(table: pd.DataFrame | Sequence[Sequence[Any]], *, align: str = "",
+                   strong: Callable[[Sequence[str]], bool] | None = None) -> str:
+    """A GitHub-flavoured Markdown table, every cell escaped.
+
+    Parameters
+    ----------
+    table
+        A DataFrame (its columns are the header; numbers go through
+        :func:`fmt_num`), or rows of strings whose first row is the header.
+    align
+        One ``l`` or ``r`` per column (default: all left).
+    strong
+        Rows (as strings) for which it returns True are set in bold.
+    """
+    if isinstance(table, pd.DataFrame):
+        rows = [[str(c) for c in table.columns],
+                *([fmt_num(v) for v in r] for r in table.itertuples(index=False))]
+    else:
+        rows = [[str(c) for c in r] for r in table]
+    align = align or "l" * len(rows[0])
+    lines = ["| " + " | ".join(md_escape(c) for c in rows[0]) + " |",
+             "|" + "|".join("--:" if a == "r" else "---" for a in align) + "|"]
+    for r in rows[1:]:
+        cells = [md_escape(c) for c in r]
+        if strong is not None and strong(r):
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from bench.report.plots import (
+from bench.report.frames import (
     at_largest_size,
     cold_pairs,
     lesson_bars,

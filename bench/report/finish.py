@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.measure.runner import RunResult
+from bench.measure.sweep import RunResult
 from bench.results import store
 
 

@@ -13,21 +13,14 @@ import pandas as pd
 
 from bench.results.ideal import point_parallelism, resource_of
 from bench.results.recommend import size_label, task_unit
-from bench.scenarios.models import MODELS
+from bench.scenarios.models import COLD, MODELS, OVERLAPS, STEADY, model_label
 
 MODEL_ORDER = list(MODELS)
-
+#: The label of a chart's series: ``process_pool[fork]``, ``to_thread``.
+series_label = model_label
 
 #: The resources of waiting work, in the order of the waiting lesson.
 WAITS = ("async_wait", "blocking_wait")
-
-
-OVERLAP_ORDER = ("none", "event_loop", "threads", "processes")
-
-
-def series_label(model: str, start_method: str = "") -> str:
-    """``process_pool[fork]`` for process pools, the model name otherwise."""
-    return f"{model}[{start_method}]" if start_method else model
 
 
 def is_baseline(model: str) -> bool:
@@ -44,7 +37,7 @@ def overlap(model: str) -> str:
 
 def steady(summary: pd.DataFrame, workload: str | None = None) -> pd.DataFrame:
     """Steady points with a speedup, optionally of one workload."""
-    q = (summary["metric"] == "steady") & summary["speedup"].notna()
+    q = (summary["metric"] == STEADY) & summary["speedup"].notna()
     if workload is not None:
         q &= summary["workload"] == workload
     return summary[q]
@@ -103,7 +96,7 @@ def wait_workloads(summary: pd.DataFrame) -> list[str]:
 
 def _lesson_parts(summary: pd.DataFrame, waits: list[str]) -> list[pd.DataFrame]:
     df = at_largest_size(steady(summary))
-    keep = df["model"].map(lambda m: overlap(m) in OVERLAP_ORDER and not is_baseline(m))
+    keep = df["model"].map(lambda m: overlap(m) in OVERLAPS and not is_baseline(m))
     df = df[keep.astype(bool)]
     return [df[df["workload"] == wl] for wl in waits]
 
@@ -144,7 +137,7 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
         return pd.DataFrame(rows, columns=LESSON_COLUMNS)
     for wl, part in zip(waits, parts, strict=True):
         part = part[part["tasks"] == tasks]
-        for kind in OVERLAP_ORDER:
+        for kind in OVERLAPS:
             cands = part[part["model"].map(overlap) == kind]
             if cands.empty:
                 continue
@@ -193,8 +186,8 @@ def cold_pairs(summary: pd.DataFrame) -> pd.DataFrame:
     Columns: ``label, model, start_method, tasks, workers, cold_s, warm_s``
     (``warm_s`` NaN when the steady point was not measured).
     """
-    cold = summary[summary["metric"] == "cold"]
-    warm = summary[summary["metric"] == "steady"]
+    cold = summary[summary["metric"] == COLD]
+    warm = summary[summary["metric"] == STEADY]
     keys = ["workload", "model", "start_method", "tasks", "workers", "task_size"]
     merged = order_series(cold).merge(warm[[*keys, "median_s"]], on=keys, how="left",
                                 suffixes=("", "_warm"))

@@ -20,25 +20,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
 from bench.report.frames import (
-    LESSON_COLUMNS,
-    MODEL_ORDER,
-    OVERLAP_ORDER,
-    WAITS,
     at_largest_size,
     cold_pairs,
     is_baseline,
     lesson_bars,
-    order_series,
-    overlap,
     pick_workers,
-    pooled_series,
     series_groups,
     series_label,
     size_points,
     size_text,
-    sizes,
     steady,
-    wait_workloads,
 )
 from bench.results.ideal import point_parallelism
 from bench.results.recommend import task_unit
@@ -50,28 +41,6 @@ _COLOURS = {"sequential": "0.4", "asyncio_await": "C4", "asyncio_gather": "C0",
             "asyncio_blocking": "C3", "to_thread": "C1", "thread_pool": "C7",
             "process_pool": "C2"}
 #: Per start method, for models measured per start method (``ModelDef.per_start_method``).
-__all__ = [
-    "LESSON_COLUMNS",
-    "MODEL_ORDER",
-    "OVERLAP_ORDER",
-    "WAITS",
-    "at_largest_size",
-    "cold_pairs",
-    "is_baseline",
-    "lesson_bars",
-    "order_series",
-    "overlap",
-    "pick_workers",
-    "pooled_series",
-    "series_groups",
-    "series_label",
-    "size_points",
-    "size_text",
-    "sizes",
-    "steady",
-    "wait_workloads",
-]
-
 _START_METHOD_COLOURS = {"fork": "C2", "forkserver": "C8", "spawn": "C9"}
 _FALLBACK_COLOURS = ("tab:olive", "tab:cyan", "tab:brown", "tab:pink", "darkgoldenrod",
                      "teal", "slateblue", "firebrick")

@@ -38,8 +38,8 @@ import pyperf
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
 from bench.results.store import load_results
-from bench.scenarios.models import BASELINE
-from bench.scenarios.workloads import WORKLOADS
+from bench.scenarios.models import BASELINE, STEADY
+from bench.scenarios.workloads import BUILTINS
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
 STABLE_HALF_WIDTH = 0.05
@@ -88,13 +88,15 @@ SUMMARY_COLUMNS = {
 
 @dataclass
 class RunData:
-    """Everything derived from one results file."""
+    """Everything derived from one results file (and the manifest beside it)."""
 
     path: Path
     host: dict[str, Any]
     tidy: pd.DataFrame
     summary: pd.DataFrame
     amdahl: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Points that failed, by name: why (from ``run.json``; empty without one).
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def host_info(suite: pyperf.BenchmarkSuite) -> dict[str, Any]:
@@ -144,12 +146,12 @@ def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
             point = (
                 b.get_name(), str(meta.get("workload", "")), str(meta.get("model", "")),
                 str(meta.get("start_method", "")), _count(meta, "tasks", 1),
-                _count(meta, "workers", None), str(meta.get("metric", "steady")),
+                _count(meta, "workers", None), str(meta.get("metric", STEADY)),
                 _size(meta), _count(meta, "host_usable_cores", 1),
             )
         except ValueError as exc:
             raise UsageError(f"{source}: benchmark {b.get_name()!r}: {exc}") from None
-        work = WORKLOADS.get(point[1])
+        work = BUILTINS.get(point[1])
         resource = str(meta.get("resource", work.resource if work else ""))
         unit = str(meta.get("task_unit", work.unit if work else "size"))
         gil = bool(meta.get("host_gil_enabled", 1))
@@ -159,16 +161,23 @@ def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
                 raise UsageError(f"{source}: benchmark {b.get_name()!r}: run {r} has "
                                  f"round={rnd!r}, not a whole number >= 0")
             rows.extend((*point, unit, resource, gil, r, rnd, float(v)) for v in run.values)
-    cols = ["name", *KEYS[:5], "metric", "task_size", "cores", "task_unit", "resource", "gil",
-            "run", "round", "value_s"]
-    df = pd.DataFrame(rows, columns=cols)
+    return _tidy_frame(rows)
+
+
+#: Columns of the tidy frame (see the module docstring).
+TIDY_COLUMNS = ["name", *KEYS[:5], "metric", "task_size", "cores", "task_unit", "resource",
+                "gil", "run", "round", "value_s"]
+
+
+def _tidy_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=TIDY_COLUMNS)
     df["workers"] = df["workers"].astype("Int64")
     return df
 
 
-def _baselines(s: pd.DataFrame) -> dict[str, str]:
+def baselines(s: pd.DataFrame) -> dict[str, str]:
     """Map each steady point with a baseline to its sequential point (same workload, T, size)."""
-    steady = s["metric"] == "steady"
+    steady = s["metric"] == STEADY
     seq = s[steady & (s["model"] == BASELINE)]
     base = dict(zip(zip(seq["workload"], seq["tasks"], seq["task_size"], strict=True),
                     seq.index, strict=True))
@@ -213,18 +222,18 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     s["rounds"] = t["rounds"].astype(int)
     s["median_s"], s["ci_low_s"], s["ci_high_s"] = t["centre"], t["low"], t["high"]
 
-    pairs = _baselines(s)
+    pairs = baselines(s)
     sp = stats.grouped_intervals(stats.paired_ratios(medians, {n: b for n, b in pairs.items()
                                                            if n != b}))
-    s["speedup"] = sp["centre"]
-    s["speedup_ci_low"], s["speedup_ci_high"] = sp["low"], sp["high"]
+    s["speedup"] = sp["centre"].astype(float)  # float even where no point has a baseline
+    s["speedup_ci_low"] = sp["low"].astype(float)
+    s["speedup_ci_high"] = sp["high"].astype(float)
     own = [n for n, b in pairs.items() if n == b]  # a baseline against itself: exactly 1
     s.loc[own, ["speedup", "speedup_ci_low", "speedup_ci_high"]] = 1.0
 
     _ideal_columns(s, pairs)
     s["ideal_ratio"] = s["median_s"] / s["ideal_s"]
-    half = (s["ci_high_s"] - s["ci_low_s"]) / 2
-    s["ci_half_pct"] = (100 * half / s["median_s"]).fillna(math.inf)
+    s["ci_half_pct"] = 100 * stats.half_width(s["ci_low_s"], s["ci_high_s"], s["median_s"])
     s["stable"] = s["ci_half_pct"] <= 100 * STABLE_HALF_WIDTH
     s = s.reset_index()
     return s[list(SUMMARY_COLUMNS)]
@@ -242,11 +251,11 @@ def widths(benchmarks: list[pyperf.Benchmark]) -> dict[str, float]:
         return {}
     df = tidy(pyperf.BenchmarkSuite(benchmarks))
     medians = stats.round_medians(df)
-    pairs = {n: b for n, b in _baselines(df.drop_duplicates("name").set_index("name")).items()
+    pairs = {n: b for n, b in baselines(df.drop_duplicates("name").set_index("name")).items()
              if n != b}
 
     def half(t: pd.DataFrame) -> pd.Series:
-        return ((t["high"] - t["low"]) / 2 / t["centre"]).fillna(math.inf)
+        return stats.half_width(t["low"], t["high"], t["centre"])
 
     own = half(stats.grouped_intervals(medians))
     paired = half(stats.grouped_intervals(stats.paired_ratios(medians, pairs)))
@@ -262,7 +271,7 @@ def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
     2 <= p and W <= C), clipped to [0, 1]; one row per (workload, model,
     start_method, tasks).
     """
-    df = summary[(summary["metric"] == "steady") & summary["workers"].notna()
+    df = summary[(summary["metric"] == STEADY) & summary["workers"].notna()
                  & summary["speedup"].notna()].copy()
     df["p"] = [p or 0 for p in ideal.frame_scaling(df)]
     rows = []
@@ -277,8 +286,16 @@ def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
                                        "points", "serial_fraction"])
 
 
-def load(path: str | Path) -> RunData:
+def load(path: str | Path, *, missing_ok: bool = False) -> RunData:
     """Load a results file (or run directory) into DataFrames.
+
+    Parameters
+    ----------
+    path
+        A ``results.json`` or the run directory holding it.
+    missing_ok
+        A run directory whose every point failed has no results file: give
+        empty frames (and its failures) instead of refusing it.
 
     Examples
     --------
@@ -286,7 +303,12 @@ def load(path: str | Path) -> RunData:
     >>> data.summary.query("workload == 'cpu'")[["name", "speedup"]]  # doctest: +SKIP
     """
     path = Path(path)
+    results = store.resolve_results(path)
+    failed = store.failures(results.parent)
+    if missing_ok and not results.exists():
+        df = _tidy_frame([])
+        return RunData(path, {}, df, summarize(df), failed=failed)
     suite = load_results(path)
-    df = tidy(suite, str(store.resolve_results(path)))
+    df = tidy(suite, str(results))
     summary = summarize(df)
-    return RunData(path, host_info(suite), df, summary, amdahl(summary))
+    return RunData(path, host_info(suite), df, summary, amdahl(summary), failed)

@@ -52,11 +52,9 @@ from typing import Any
 
 import pandas as pd
 
-from bench.scenarios.models import MODELS
-from bench.scenarios.workloads import RESOURCES, WORKLOADS
+from bench.scenarios.models import MODELS, OVERLAPS
+from bench.scenarios.workloads import BUILTINS, RESOURCES
 
-#: The values of :attr:`bench.scenarios.models.ModelDef.overlap`.
-OVERLAPS = ("none", "event_loop", "threads", "processes")
 #: The values of :attr:`bench.scenarios.workloads.Workload.resource`.
 _CPU = ("cpu_gil", "cpu_nogil")
 
@@ -297,7 +295,7 @@ def resource_of(frame: pd.DataFrame, workload: str) -> str | None:
         if len(rows):
             found = str(rows.iloc[0])
     if found is None:
-        work = WORKLOADS.get(workload)
+        work = BUILTINS.get(workload)
         found = work.resource if work is not None else None
     return found if found in RESOURCES else None
 
@@ -334,7 +332,7 @@ def _rows(frame: pd.DataFrame) -> list[tuple[str | None, str | None, int, int | 
     """(resource, overlap, T, W, C, gil) per row; None where a spec is unknown."""
     gils = frame["gil"].astype(bool) if "gil" in frame.columns else [True] * len(frame)
     resources = frame["resource"] if "resource" in frame.columns else [
-        w.resource if (w := WORKLOADS.get(str(n))) is not None else None
+        w.resource if (w := BUILTINS.get(str(n))) is not None else None
         for n in frame["workload"]]
     overlaps = [m.overlap if (m := MODELS.get(str(n))) is not None else None
                 for n in frame["model"]]

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from bench.results import stats
-from bench.scenarios.models import BASELINE, MODELS
-from bench.scenarios.workloads import WORKLOADS
+from bench.scenarios.models import BASELINE, MODELS, STEADY, model_label
+from bench.scenarios.workloads import BUILTINS
 
 #: Columns of ``recommendations.csv``.
 RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
@@ -38,14 +38,14 @@ def task_unit(summary: pd.DataFrame, workload: str) -> str:
     """The unit of ``workload``'s task sizes.
 
     The frame's ``task_unit`` column when it has one (see :func:`with_units`),
-    else the workload's spec in :data:`bench.scenarios.workloads.WORKLOADS`,
+    else the workload's spec in :data:`bench.scenarios.workloads.BUILTINS`,
     else ``"size"``.
     """
     if "task_unit" in summary.columns:
         units = summary.loc[summary["workload"] == workload, "task_unit"].dropna()
         if len(units) and str(units.iloc[0]):
             return str(units.iloc[0])
-    work = WORKLOADS.get(workload)
+    work = BUILTINS.get(workload)
     return work.unit if work is not None else "size"
 
 
@@ -63,7 +63,7 @@ def with_units(summary: pd.DataFrame, units: Mapping[str, str]) -> pd.DataFrame:
 
 def point_label(model: str, start_method: str, workers: object) -> str:
     """``process_pool[fork] W=2``-style label of a point's model and worker count."""
-    label = f"{model}[{start_method}]" if start_method else model
+    label = model_label(model, start_method)
     return label if pd.isna(workers) else f"{label} W={int(workers)}"  # type: ignore[call-overload]
 
 
@@ -83,7 +83,7 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
         :data:`RECOMMENDATION_COLUMNS`; ``tied`` lists the tied points'
         labels, ``; ``-separated ("" when none).
     """
-    steady = summary[(summary["metric"] == "steady") & summary["speedup"].notna()]
+    steady = summary[(summary["metric"] == STEADY) & summary["speedup"].notna()]
     if steady.empty:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
     medians = stats.round_medians(tidy)
@@ -117,7 +117,7 @@ def break_even(summary: pd.DataFrame) -> pd.DataFrame:
         and ``speedup_ci_low`` describe the point that reached it.
     """
     pooled = [m for m, spec in MODELS.items() if spec.pooled]
-    df = summary[(summary["metric"] == "steady") & summary["model"].isin(pooled)
+    df = summary[(summary["metric"] == STEADY) & summary["model"].isin(pooled)
                  & summary["speedup"].notna()]
     rows = []
     for (workload, model, sm, tasks), g in df.groupby(
@@ -162,7 +162,7 @@ def recommendation_sentence(row: pd.Series, unit: str, others: pd.DataFrame) -> 
         tied points follow it.
     """
     size = size_label(float(row["task_size"]), unit)
-    pick = f"{row['model']}[{row['start_method']}]" if row["start_method"] else str(row["model"])
+    pick = model_label(str(row["model"]), str(row["start_method"]))
     if not pd.isna(row["workers"]):
         pick += f" with W = {int(row['workers'])}"
     spec = MODELS.get(str(row["model"]))

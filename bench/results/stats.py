@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,20 @@ def order_ranks(rounds: int) -> tuple[int, int] | None:
     return best
 
 
+def half_width(low: Any, high: Any, centre: Any) -> Any:
+    """Half an interval's width as a share of its centre: inf where there is no interval.
+
+    Works on floats, NumPy arrays and pandas Series alike (element by element).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = (np.asarray(high, dtype=float) - np.asarray(low, dtype=float)) / 2
+        out = half / np.asarray(centre, dtype=float)
+    out = np.where(np.isfinite(out) & (np.asarray(centre, dtype=float) > 0), out, np.inf)
+    if isinstance(centre, pd.Series):
+        return pd.Series(out, index=centre.index)
+    return float(out) if np.ndim(out) == 0 else out
+
+
 @dataclass(frozen=True)
 class Interval:
     """Centre and 95 % interval of a positive quantity, from per-round values."""
@@ -66,9 +81,7 @@ class Interval:
     @property
     def half_width(self) -> float:
         """Half the interval's width as a share of its centre (inf without an interval)."""
-        if not np.isfinite(self.low) or not np.isfinite(self.high) or self.centre <= 0:
-            return float("inf")
-        return (self.high - self.low) / 2 / self.centre
+        return float(half_width(self.low, self.high, self.centre))
 
 
 def median_interval(per_round: np.ndarray) -> Interval:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,6 +34,8 @@ from bench.errors import UsageError
 FORMAT_VERSION = 2
 RESULTS = "results.json"
 MANIFEST = "run.json"
+#: The record of an A/B job (``concbench ab``) in its run directory.
+AB_FILE = "ab.json"
 LATEST = "latest"
 
 
@@ -129,6 +132,20 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def failures(run_dir: Path) -> dict[str, str]:
+    """The failed points of the run in ``run_dir``: name -> why ({} without a manifest)."""
+    if not (run_dir / MANIFEST).is_file():
+        return {}
+    try:
+        points = read_manifest(run_dir).get("points")
+    except UsageError:
+        return {}
+    if not isinstance(points, list):
+        return {}
+    return {str(p.get("name")): str(p.get("reason") or "failed")
+            for p in points if isinstance(p, dict) and p.get("status") == "failed"}
+
+
 def resolve_results(path: Path) -> Path:
     """Accept a results file or a run directory holding one."""
     return path / RESULTS if path.is_dir() else path
@@ -185,10 +202,17 @@ def prepare_run_dir(output_dir: Path, name: str, *, force: bool) -> Path:
                 f"{run_dir} exists already; use --resume {run_dir} to finish it "
                 "or --force to overwrite it"
             )
-        for f in (RESULTS, MANIFEST):
-            (run_dir / f).unlink(missing_ok=True)
+        if not is_run_dir(run_dir):
+            raise UsageError(f"{run_dir} is not a concbench run directory (no {MANIFEST}, "
+                             f"{RESULTS} or {AB_FILE}): --force replaces only those")
+        shutil.rmtree(run_dir)  # every file of the old run: charts, report, sides
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds a concbench run (or A/B job): a manifest or results file."""
+    return any((path / f).is_file() for f in (MANIFEST, RESULTS, AB_FILE))
 
 
 def point_latest(output_dir: Path, run_dir: Path) -> None:

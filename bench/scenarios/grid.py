@@ -9,13 +9,13 @@ usable cores C of the host (never ``os.cpu_count()`` alone).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from bench.errors import UsageError
-from bench.scenarios.models import MODELS, ModelDef, Point
-from bench.scenarios.workloads import WORKLOADS
+from bench.scenarios.models import COLD, MODELS, ModelDef, Point
+from bench.scenarios.workloads import BUILTINS, Workload
 
 _T = TypeVar("_T")
 
@@ -35,10 +35,14 @@ class Profile:
     point has ``max_rounds`` rounds.
 
     ``sweep_start_methods`` lists the start methods measured at every worker
-    count; the others are measured at W = C only, and only on the workloads
-    in ``start_method_workloads`` when it is not empty (once a pool is warm
-    its workers run the same code whatever started them: the start method's
-    cost is the cold start, measured per method on its own).
+    count; the others are measured at W = C only, and only on the built-in
+    workloads whose resource is in ``start_method_resources`` when it is not
+    empty (once a pool is warm its workers run the same code whatever started
+    them: the start method's cost is the cold start, measured per method on
+    its own).  Cold-start points go to the built-in workloads whose resource
+    is in ``cold_resources``.  The profiles choose by a workload's kind,
+    never its name: your own workloads (not :attr:`Workload.builtin`) always
+    get every start method and cold starts.
     """
 
     name: str
@@ -50,11 +54,12 @@ class Profile:
     min_time: float
     work_scale: float = 1.0
     sweep_start_methods: tuple[str, ...] = ("fork",)
-    start_method_workloads: tuple[str, ...] = ()
+    #: Resources of the built-in workloads measured with every start method ((): all).
+    start_method_resources: tuple[str, ...] = ()
     start_methods: tuple[str, ...] = ("fork", "forkserver", "spawn")
     cold: bool = True
-    #: Workloads whose pools also get cold-start points (when the run measures them).
-    cold_workloads: tuple[str, ...] = ("cpu",)
+    #: Resources of the built-in workloads whose pools also get cold-start points.
+    cold_resources: tuple[str, ...] = ("cpu_gil",)
     #: Built-in workloads measured when none are named (the seed notebook's lessons).
     workloads: tuple[str, ...] = ("cpu", "hash", "sleep", "async_sleep")
     until_s: float = 0.0
@@ -62,6 +67,15 @@ class Profile:
     #: Seconds each noise probe (before and after the sweep) watches the host.
     probe_s: float = 0.5
     description: str = ""
+
+    def every_start_method(self, work: Workload) -> bool:
+        """Whether ``work`` is measured with every start method (else the swept ones only)."""
+        return (not work.builtin or not self.start_method_resources
+                or work.resource in self.start_method_resources)
+
+    def cold_starts(self, work: Workload) -> bool:
+        """Whether ``work``'s pools get cold-start points (when the run measures them)."""
+        return not work.builtin or work.resource in self.cold_resources
 
 
 PROFILES: dict[str, Profile] = {
@@ -74,7 +88,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             "quick", (4, 16), ("1", "C", "2C"), rounds=6, values=3, warmups=1, min_time=0.04,
-            start_method_workloads=("cpu",), until_s=165.0, max_rounds=16,
+            start_method_resources=("cpu_gil",), until_s=165.0, max_rounds=16,
             description="the default: every workload and model, about 2-3 minutes on 2 cores",
         ),
         Profile(
@@ -124,11 +138,14 @@ def _check_counts(kind: str, values: Sequence[int]) -> None:
             raise UsageError(f"--{kind} values must be whole numbers >= 1, got {v}")
 
 
-def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
+Catalogue = Mapping[str, Workload]
+
+
+def validate(spec: GridSpec, start_methods: Sequence[str], catalogue: Catalogue) -> None:
     """Raise :class:`UsageError` for names and values the grid cannot take."""
     if spec.profile not in PROFILES:
         raise UsageError(f"unknown profile {spec.profile!r} (choose from {', '.join(PROFILES)})")
-    _check_names("workload", spec.workloads, WORKLOADS)
+    _check_names("workload", spec.workloads, catalogue)
     _check_names("model", spec.models, MODELS)
     _check_counts("tasks", spec.tasks)
     _check_counts("workers", spec.workers)
@@ -147,25 +164,78 @@ def validate(spec: GridSpec, start_methods: Sequence[str]) -> None:
 
 def task_size(workload: str, scale: float) -> float:
     """A built-in workload's default size in its unit, scaled."""
-    return _sized(WORKLOADS[workload].default_size * scale, WORKLOADS[workload].whole_units)
+    work = BUILTINS[workload]
+    return _sized(work.default_size * scale, work.whole_units)
 
 
 def _sized(size: float, whole: bool) -> float:
     return max(1.0, float(round(size))) if whole else size  # whole units, never zero work
 
 
-def task_sizes(workload: str, scale: float, sizes: Sequence[float] = ()) -> tuple[float, ...]:
-    """The sizes a run measures ``workload`` at.
+def task_sizes(work: Workload, scale: float, sizes: Sequence[float] = ()) -> tuple[float, ...]:
+    """The sizes a run measures ``work`` at.
 
     Sizes asked for (``--sizes``) and a user's declared sizes are measured as
-    given; a profile's scale applies only to a built-in workload's defaults.
+    given; a profile's scale applies only to a built-in workload's defaults,
+    rounded to whole units where the workload has them.
     """
-    work = WORKLOADS[workload]
     if sizes:
         return _unique([_sized(s, work.whole_units) for s in sizes])
     if work.builtin:
         return tuple(_unique([_sized(s * scale, work.whole_units) for s in work.sizes]))
     return tuple(work.sizes)
+
+
+def same_work(spec: GridSpec, catalogue: Catalogue, other_scale: float) -> list[str]:
+    """The workloads of the grid whose sizes are the same at ``other_scale`` as at ``spec``'s.
+
+    ``--work-scale`` scales only the built-in workloads' default sizes (sizes
+    given with ``--sizes`` or declared are measured as given), and rounding to
+    whole units can undo it (2 MiB x 1.25 is 2 MiB again).
+    """
+    if spec.profile not in PROFILES:
+        return []
+    profile = PROFILES[spec.profile]
+    names = _unique(spec.workloads) or profile.workloads
+    return [wl for wl in names if wl in catalogue
+            and task_sizes(catalogue[wl], profile.work_scale * spec.work_scale, spec.sizes)
+            == task_sizes(catalogue[wl], profile.work_scale * other_scale, spec.sizes)]
+
+
+def check_scale(spec: GridSpec, catalogue: Catalogue) -> list[str]:
+    """Refuse a ``--work-scale`` that changes no point's work; name the workloads it leaves.
+
+    Returns
+    -------
+    list of str
+        The workloads the scale leaves unchanged while it changes others
+        (for a note); empty when it changes every one.
+
+    Raises
+    ------
+    UsageError
+        The scale changes the work of no workload of the grid.
+    """
+    if spec.work_scale == 1.0:
+        return []
+    same = same_work(spec, catalogue, 1.0)
+    names = _unique(spec.workloads) or PROFILES[spec.profile].workloads
+    if same and len(same) == len([n for n in names if n in catalogue]):
+        raise UsageError(f"--work-scale {spec.work_scale:g} changes no point's work: "
+                         f"{_scale_why(same, catalogue, spec)}")
+    return same
+
+
+def _scale_why(names: Sequence[str], catalogue: Catalogue, spec: GridSpec) -> str:
+    """Why the scale leaves ``names`` as they are, in one clause per workload."""
+    parts = []
+    for wl in names:
+        work = catalogue[wl]
+        parts.append(f"{wl} (its sizes are measured as given)"
+                     if spec.sizes or not work.builtin
+                     else f"{wl} (whole {work.unit}: the scaled size rounds back)")
+    return ("; ".join(parts) + "; --work-scale multiplies the built-in workloads' default "
+            "sizes only")
 
 
 def expand(
@@ -174,6 +244,7 @@ def expand(
     cores: int,
     start_methods: Sequence[str],
     python: tuple[int, int],
+    catalogue: Catalogue = BUILTINS,
 ) -> list[Point]:
     """Expand a grid spec into the ordered list of points to measure.
 
@@ -187,6 +258,9 @@ def expand(
         Process start methods the measuring interpreter offers.
     python
         ``(major, minor)`` of the measuring interpreter.
+    catalogue
+        The run's workloads by name (:func:`bench.scenarios.workloads.catalogue`);
+        each point carries its workload's spec.
 
     Returns
     -------
@@ -194,7 +268,7 @@ def expand(
         Sequential baselines come first for every workload and task count
         measured, so every speedup has its denominator.
     """
-    validate(spec, start_methods)
+    validate(spec, start_methods, catalogue)
     profile = PROFILES[spec.profile]
     scale = spec.work_scale * profile.work_scale
     workloads = _unique(spec.workloads) or profile.workloads
@@ -207,38 +281,37 @@ def expand(
     )
     sweep = set(spec.start_methods or profile.sweep_start_methods) | {methods[0]}
     at_c = (cores,) if cores in workers else tuple(workers)
-    others_on = () if spec.start_methods else profile.start_method_workloads
 
+    works = [catalogue[wl] for wl in workloads]
     if spec.workloads and spec.models:  # both named: a model that can run none is a mistake
         for m in models:
-            if not any(m.accepts(WORKLOADS[wl]) for wl in workloads):
-                kinds = sorted({"async" if WORKLOADS[wl].is_async else "sync" for wl in workloads})
+            if not any(m.accepts(w) for w in works):
+                kinds = sorted({"async" if w.is_async else "sync" for w in works})
                 raise UsageError(f"model {m.name!r} cannot run the {' or '.join(kinds)} workload"
                                  f"{'s' * (len(workloads) > 1)} {', '.join(map(repr, workloads))} "
                                  "(drop it from --models)")
     base = next(m for m in MODELS.values() if m.baseline)
     points: list[Point] = []
-    for wl in workloads:
-        work = WORKLOADS[wl]
-        sizes = task_sizes(wl, scale, spec.sizes)
+    for work in works:
+        sizes = task_sizes(work, scale, spec.sizes)
         sized = len(sizes) > 1
         # the methods' order, never a set's: point order must not depend on hash seeds
-        ms = methods if not others_on or wl in others_on else tuple(
+        ms = methods if spec.start_methods or profile.every_start_method(work) else tuple(
             sm for sm in methods if sm in sweep)
         for size in sizes:
             for t in tasks:
-                points.append(Point(wl, base.name, t, size=size, sized=sized))
+                points.append(Point(work.name, base.name, t, size=size, sized=sized, spec=work))
             for m in models:
                 if m.baseline or not m.accepts(work):
                     continue
                 for t in tasks:
-                    points.extend(_variants(m, wl, t, size, workers, ms, sweep, at_c, sized))
+                    points.extend(_variants(m, work, t, size, workers, ms, sweep, at_c, sized))
     if spec.cold if spec.cold is not None else profile.cold:
         w_cold = cores if cores in workers else max(workers)
-        for wl in workloads:
-            if wl in profile.cold_workloads:
-                points.extend(_cold_points(models, wl, max(tasks), w_cold, methods,
-                                           task_sizes(wl, scale, spec.sizes)[-1]))
+        for work in works:
+            if profile.cold_starts(work):
+                points.extend(_cold_points(models, work, max(tasks), w_cold, methods,
+                                           task_sizes(work, scale, spec.sizes)[-1]))
     return points
 
 
@@ -251,26 +324,27 @@ def _runs(model: ModelDef, python: tuple[int, int]) -> bool:
     return python >= model.min_python
 
 
-def _variants(m: ModelDef, wl: str, t: int, size: float, workers: Sequence[int],
+def _variants(m: ModelDef, work: Workload, t: int, size: float, workers: Sequence[int],
               methods: Sequence[str], sweep: set[str], at_c: Sequence[int],
               sized: bool) -> list[Point]:
+    wl = work.name
     if not m.pooled:
-        return [Point(wl, m.name, t, size=size, sized=sized)]
+        return [Point(wl, m.name, t, size=size, sized=sized, spec=work)]
     if not m.per_start_method:
-        return [Point(wl, m.name, t, w, size=size, sized=sized) for w in workers]
+        return [Point(wl, m.name, t, w, size=size, sized=sized, spec=work) for w in workers]
     out: list[Point] = []
     for sm in methods:
         ws = workers if sm in sweep else at_c
-        out.extend(Point(wl, m.name, t, w, sm, size, sized=sized) for w in ws)
+        out.extend(Point(wl, m.name, t, w, sm, size, sized=sized, spec=work) for w in ws)
     return out
 
 
-def _cold_points(models: Sequence[ModelDef], wl: str, tasks: int, workers: int,
+def _cold_points(models: Sequence[ModelDef], work: Workload, tasks: int, workers: int,
                  methods: Sequence[str], size: float) -> list[Point]:
     out: list[Point] = []
     for m in models:
-        if not m.cold or not m.accepts(WORKLOADS[wl]):
+        if not m.cold or not m.accepts(work):
             continue
         for sm in methods if m.per_start_method else (None,):
-            out.append(Point(wl, m.name, tasks, workers, sm, size, "cold"))
+            out.append(Point(work.name, m.name, tasks, workers, sm, size, COLD, spec=work))
     return out

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-import json
 import multiprocessing
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import cpu_tasks
@@ -34,14 +32,29 @@ from bench.scenarios.workloads import Workload
 #: Seconds a warm-up barrier waits for all workers before giving up.
 WARM_TIMEOUT = 60.0
 
+#: What a point times: warm batches of an opened model, or a pool's cold start
+#: (creation plus the first batch, a fresh pool per value).
+STEADY, COLD = "steady", "cold"
+PHASES = (STEADY, COLD)
+#: What runs tasks at once (:attr:`ModelDef.overlap`), in the order reports show them:
+#: one after another, coroutines on one event loop, W threads, W processes.
+OVERLAPS = ("none", "event_loop", "threads", "processes")
+
+
+def model_label(model: str, start_method: str | None = "") -> str:
+    """``process_pool[fork]`` for a model measured per start method, else the model's name."""
+    return f"{model}[{start_method}]" if start_method else model
+
 
 # ------------------------------------------------------------------------ points
 @dataclass(frozen=True)
 class Point:
     """One scenario of the grid.
 
-    ``metric`` is ``"steady"`` (warm batches) or ``"cold"`` (pool creation
-    plus the first batch, a fresh pool per value).
+    ``metric`` is :data:`STEADY` (warm batches) or :data:`COLD` (pool creation
+    plus the first batch, a fresh pool per value).  ``spec`` is the point's
+    workload spec: points carry it, so no catalogue shared by the process
+    decides what a point runs (None: the built-in workload of that name).
     """
 
     workload: str
@@ -50,36 +63,40 @@ class Point:
     workers: int | None = None
     start_method: str | None = None
     size: float = 0.0
-    metric: str = "steady"
+    metric: str = STEADY
     #: The grid sweeps this workload over several sizes: the name says which.
     sized: bool = False
+    spec: Workload | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         """Stable readable name, e.g. ``cpu/process_pool[fork]/t16/w2`` (``.../s1e+04``)."""
-        model = f"{self.model}[{self.start_method}]" if self.start_method else self.model
-        parts = [self.workload, model, f"t{self.tasks}"]
+        parts = [self.workload, model_label(self.model, self.start_method), f"t{self.tasks}"]
         if self.workers is not None:
             parts.append(f"w{self.workers}")
         if self.sized:
             parts.append(f"s{self.size:g}")
-        if self.metric != "steady":
+        if self.metric != STEADY:
             parts.append(self.metric)
         return "/".join(parts)
 
-    def to_json(self) -> str:
-        """Serialise for the child's command line."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Point:
-        """Inverse of :meth:`to_json`."""
-        return cls(**json.loads(text))
-
     @property
     def work(self) -> Workload:
-        """The point's workload spec (from this process's catalogue)."""
-        return workloads.get(self.workload)
+        """The point's workload spec."""
+        return self.spec if self.spec is not None else workloads.BUILTINS[self.workload]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, the workload spec included (for run.json and the child's job)."""
+        data = asdict(self)
+        data["spec"] = self.work.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Point:
+        """Inverse of :meth:`to_dict` (a missing spec: the built-in workload of that name)."""
+        fields_ = dict(data)
+        spec = fields_.pop("spec", None)
+        return cls(**fields_, spec=None if spec is None else Workload.from_dict(spec))
 
 
 # ------------------------------------------------------------------------ models
@@ -105,9 +122,9 @@ class ModelDef:
     description: str
     per_start_method: bool = False
     min_python: tuple[int, int] = (3, 10)
-    #: What runs tasks at once: ``none`` (one after another), ``event_loop``
-    #: (coroutines overlap their async waits), ``threads`` or ``processes``
-    #: (W workers).  The model of the ideal (:mod:`bench.results.ideal`) reads it.
+    #: What runs tasks at once, one of :data:`OVERLAPS`: ``none`` (one after another),
+    #: ``event_loop`` (coroutines overlap their async waits), ``threads`` or
+    #: ``processes`` (W workers).  The model of the ideal (:mod:`bench.results.ideal`) reads it.
     overlap: str = "none"
     #: The baseline every speedup divides: one task after another, measured the same way.
     baseline: bool = False
@@ -294,11 +311,6 @@ MODELS: dict[str, ModelDef] = {
 
 #: The name of the baseline model (the one with ``baseline=True``).
 BASELINE = next(m.name for m in MODELS.values() if m.baseline)
-
-
-def supported(model: ModelDef, version: tuple[int, int] | None = None) -> bool:
-    """Whether ``model`` runs on the Python ``version`` (default: this one)."""
-    return (version or sys.version_info[:2]) >= model.min_python
 
 
 def expected_results(point: Point) -> list[Any]:

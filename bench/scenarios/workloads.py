@@ -7,16 +7,18 @@ reads the spec's fields (what it spends its time on, sync or async, its unit
 and sizes); nothing downstream tests a workload's name.
 
 Standard library only: the measured children and every pool worker import
-this module.  The child learns the run's workloads from its job
-(:func:`register`); pool workers never need the catalogue: functions reach
-them pickled by reference, and a ``setup`` by its reference string.
+this module.  No catalogue is shared by the process: a run's catalogue
+(:func:`catalogue`) is the built-ins and the workloads its user declared, and
+every point carries its workload's spec to the child; pool workers get
+functions pickled by reference, and a ``setup`` by its reference string.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from types import MappingProxyType
 from typing import Any
 
 #: What a task spends its time on; the model of the ideal (:mod:`bench.results.ideal`) reads it.
@@ -81,7 +83,7 @@ def _builtin(name: str, func: str, unit: str, size: float, resource: str, descri
 
 
 #: The built-in stand-ins (``cpu_tasks.py``): adding one is one entry here.
-BUILTINS: dict[str, Workload] = {
+BUILTINS: Mapping[str, Workload] = MappingProxyType({
     w.name: w
     for w in (
         _builtin("cpu", "cpu", "iterations", 100_000, "cpu_gil",
@@ -95,21 +97,12 @@ BUILTINS: dict[str, Workload] = {
         _builtin("async_sleep", "async_sleep", "s", 0.003, "async_wait",
                  "await asyncio.sleep (non-blocking I/O)", is_async=True),
     )
-}
-
-#: The workloads this process knows: the built-ins, then any registered.
-WORKLOADS: dict[str, Workload] = dict(BUILTINS)
+})
 
 
-def register(workloads: Iterable[Workload]) -> None:
-    """Make ``workloads`` known to this process (replacing any of the same name)."""
-    for w in workloads:
-        WORKLOADS[w.name] = w
-
-
-def get(name: str) -> Workload:
-    """The workload called ``name`` (KeyError when unknown)."""
-    return WORKLOADS[name]
+def catalogue(declared: Iterable[Workload] = ()) -> dict[str, Workload]:
+    """A run's workloads: the built-ins, then the ``declared`` ones (a fresh dict)."""
+    return {**BUILTINS, **{w.name: w for w in declared}}
 
 
 _resolved: dict[str, Any] = {}

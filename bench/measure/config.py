@@ -1,0 +1,96 @@
+"""What a run was asked to do (``RunConfig``), and the metadata every benchmark carries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import bench
+from bench.errors import UsageError
+from bench.measure.host import git_commit
+from bench.measure.interpreter import Interpreter
+from bench.results.store import FORMAT_VERSION
+from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT, GridSpec
+from bench.scenarios.models import Point
+from bench.scenarios.workloads import Workload, catalogue
+
+
+@dataclass
+class RunConfig:
+    """Everything ``concbench run`` was asked to do; stored for ``--resume``."""
+
+    grid: GridSpec = field(default_factory=GridSpec)
+    python: str | None = None
+    output_dir: str = "reports"
+    name: str = ""
+    point_timeout: float = DEFAULT_POINT_TIMEOUT
+    #: Seeds the order of groups in each round and of points in each sweep.
+    seed: str = ""
+    #: The user's own workloads (:meth:`Workload.to_dict`), as declared.
+    declared: list[dict[str, Any]] = field(default_factory=list)
+    #: Folders the workloads' modules import from (``--path``, ``[tool.concbench] path``).
+    paths: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_dict`."""
+        grid = dict(data.get("grid", {}))
+        for key in ("workloads", "models", "tasks", "workers", "start_methods", "sizes"):
+            grid[key] = tuple(grid.get(key, ()))
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["grid"] = GridSpec(**grid)
+        return cls(**fields)
+
+    def catalogue(self) -> dict[str, Workload]:
+        """The run's workloads: the built-ins and the declared ones (a fresh dict)."""
+        return catalogue(Workload.from_dict(d) for d in self.declared)
+
+
+def check_timeout(timeout: float) -> None:
+    """Refuse a ``--point-timeout`` that is not a finite number > 0."""
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--point-timeout must be a finite number > 0, got {timeout}")
+
+
+def run_metadata(interp: Interpreter, config: RunConfig) -> dict[str, Any]:
+    """Metadata shared by every benchmark of a run: settings and the host record."""
+    meta: dict[str, Any] = {
+        "work_scale": config.grid.work_scale,
+        "profile": config.grid.profile,
+        "run_name": config.name,
+        "concbench_format": FORMAT_VERSION,
+        "concbench_version": bench.__version__,
+    }
+    commit = git_commit()
+    if commit:
+        meta["git_commit"] = commit
+    for key, value in interp.record.items():
+        if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip()):
+            meta[f"host_{key}"] = value
+    return meta
+
+
+def point_metadata(point: Point, shared: dict[str, Any]) -> dict[str, Any]:
+    """The metadata one benchmark carries (str, int and float values only)."""
+    meta: dict[str, Any] = {
+        **shared,
+        "workload": point.workload,
+        "model": point.model,
+        "tasks": point.tasks,
+        "task_size": point.size,
+        "task_unit": point.work.unit,
+        "workload_func": point.work.func,
+        "metric": point.metric,
+    }
+    if point.work.resource:  # pyperf metadata strings cannot be empty
+        meta["resource"] = point.work.resource
+    if point.workers is not None:
+        meta["workers"] = point.workers
+    if point.start_method is not None:
+        meta["start_method"] = point.start_method
+    return meta

@@ -1,0 +1,83 @@
+"""What the manifest ``run.json`` beside a results file says about the run, for its report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UsageError
+from bench.report.export import fmt_num
+from bench.results import store
+from bench.scenarios.grid import PROFILES
+
+
+@dataclass
+class RunStatus:
+    """What the manifest ``run.json`` tells about the run (all optional)."""
+
+    status: str = ""
+    failed: list[dict[str, str]] = field(default_factory=list)
+    noise: dict[str, Any] | None = None
+    problem: str = ""
+    #: Points measured in more rounds than planned, and their extra rounds in all.
+    remeasured: int = 0
+    extra_rounds: int = 0
+    planned_rounds: int = 0
+    #: The unit of each declared workload's task sizes (the run's settings).
+    units: dict[str, str] = field(default_factory=dict)
+
+
+def run_status(results: Path) -> RunStatus:
+    """Read failed points, extra rounds and the noise verdict from ``run.json`` next to ``results``.
+
+    A missing manifest gives an empty status; an unreadable one is reported
+    in ``problem`` rather than stopping the report.
+    """
+    run_dir = results.parent
+    if not (run_dir / store.MANIFEST).is_file():
+        return RunStatus()
+    try:
+        manifest = store.read_manifest(run_dir)
+    except UsageError as exc:
+        return RunStatus(problem=str(exc))
+    except (TypeError, ValueError) as exc:  # e.g. a "format" that is not a number
+        return RunStatus(problem=f"{run_dir / store.MANIFEST}: not a valid run manifest ({exc})")
+    entries = manifest.get("points")
+    points = [p for p in entries if isinstance(p, dict)] if isinstance(entries, list) else []
+    failed = [{"name": str(p.get("name", "?")), "reason": str(p.get("reason") or "no reason")}
+              for p in points if p.get("status") == "failed"]
+    rounds = [r for p in points
+              if isinstance(r := p.get("rounds"), int) and not isinstance(r, bool) and r > 0]
+    settings = manifest.get("settings")
+    grid = settings.get("grid") if isinstance(settings, dict) else None
+    profile = PROFILES.get(str(grid.get("profile"))) if isinstance(grid, dict) else None
+    planned = profile.rounds if profile is not None else min(rounds, default=0)
+    more = [r - planned for r in rounds if r > planned]
+    noise = manifest.get("noise")
+    if isinstance(noise, dict) and "noisy" in noise:
+        reasons = noise.get("reasons")
+        verdict = {"noisy": bool(noise["noisy"]),
+                   "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else []}
+        extra = {k: v for k, v in noise.items() if k not in ("noisy", "reasons")
+                 and isinstance(v, int | float | str)}
+        noise = {**verdict, "details": {k: fmt_num(v, 3) for k, v in sorted(extra.items())}}
+    else:
+        noise = None
+    declared = settings.get("declared") if isinstance(settings, dict) else None
+    units = {str(w["name"]): str(w["unit"]) for w in declared or []
+             if isinstance(w, dict) and "name" in w and w.get("unit")} \
+        if isinstance(declared, list) else {}
+    return RunStatus(str(manifest.get("status", "")), failed, noise,
+                     remeasured=len(more), extra_rounds=sum(more), units=units,
+                     planned_rounds=planned)
+
+
+def remeasured_text(status: RunStatus) -> str:
+    """One sentence on the points that got extra rounds because their intervals were widest."""
+    s = "s" if status.remeasured != 1 else ""
+    return (f"{status.remeasured} point{s} whose intervals were widest after the "
+            f"{status.planned_rounds} planned round{'s' * (status.planned_rounds != 1)} got extra "
+            "rounds, in fresh processes at later "
+            f"moments ({status.extra_rounds} extra round{'s' * (status.extra_rounds != 1)} "
+            "in all).")

@@ -1,0 +1,44 @@
+"""The report's tables as display strings: the summary table, the host table, section notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bench.report.export import fmt_ms, fmt_num, fmt_range
+
+#: What the recommendation and break-even tables show (HTML and Markdown).
+SECTION_NOTES = {
+    "picks": ("For each workload, task size and task count T: the fastest model and worker "
+              "count, its speedup over sequential with its 95 % CI, and the points statistically "
+              "tied with it (the 95 % CI of their per-round ratio to it contains 1). All columns "
+              "are in recommendations.csv."),
+    "break_even": ("The smallest measured task size at which each pool, at some worker count, "
+                   "beats sequential with 95 % confidence (its speedup CI's low end above 1)."),
+}
+#: Headings of the summary table shown in HTML and Markdown.
+TABLE_COLUMNS = ("point", "n", "median ms", "95 % CI ms", "CI ± %", "speedup",
+                 "speedup 95 % CI", "ideal ms", "efficiency", "precision")
+
+
+def table_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """The summary table as display strings, one dict per point.
+
+    Each dict has ``cells`` (in the order of :data:`TABLE_COLUMNS`) and
+    ``stable`` (the CI half-width is within 5 % of the median).
+    """
+    rows = []
+    for r in summary.itertuples(index=False):
+        stable = bool(r.stable)
+        cells = [str(r.name), str(r.n), fmt_ms(r.median_s), fmt_range(r.ci_low_s, r.ci_high_s, 1e3),
+                 fmt_num(float(r.ci_half_pct), 2), fmt_num(float(r.speedup)),
+                 fmt_range(r.speedup_ci_low, r.speedup_ci_high), fmt_ms(r.ideal_s),
+                 fmt_num(float(r.efficiency)),
+                 "stable" if stable else "unstable"]
+        rows.append({"cells": cells, "stable": stable})
+    return rows
+
+
+def host_rows(host: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in sorted(host.items())]
