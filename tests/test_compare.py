@@ -12,7 +12,7 @@ from bench.gate.compare import compare_runs
 from bench.gate.compare_plots import plot_efficiency_overlay, plot_speedup_overlay
 from bench.gate.compare_report import write_comparison
 from bench.gate.match import host_differences
-from bench.report.export import new_figure
+from bench.report.figures import new_figure
 from bench.results.aggregate import load
 from bench.scenarios.models import Point
 from tests.factory import HOST, make_benchmark, write_results

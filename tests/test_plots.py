@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
 from bench.report import frames, plots
-from bench.report.export import new_figure
+from bench.report.figures import new_figure
 from bench.results.aggregate import load
 from tests.factory import HOST
 from tests.test_aggregate import write_hand_made

@@ -27,8 +27,8 @@ from matplotlib.container import ErrorbarContainer
 
 from bench.report import frames, plots
 from bench.report import html as report
-from bench.report.charts import chart_kinds
-from bench.report.export import new_figure
+from bench.report.drawing import chart_kinds
+from bench.report.figures import new_figure
 from bench.report.findings import break_even_table, findings, recommendation_table
 from bench.results.aggregate import load
 from bench.results.recommend import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.report import charts as report_charts
+from bench.report import drawing as report_charts
 from bench.report import html as report
 from bench.report import status as report_status
 from bench.report import tables as report_tables

@@ -24,10 +24,9 @@ from bench.report.export import (
     fmt_range,
     markdown_table,
     md_escape,
-    new_figure,
     render,
-    save_figure,
 )
+from bench.report.figures import new_figure, save_figure
 from bench.results.aggregate import load
 
 

@@ -1,9 +1,10 @@
 """Shared pieces of the exporters (run report, comparison report, gate output).
 
-Figures are created here and only here (``new_figure``), on the Agg
-backend, never through pyplot's global state.  HTML goes through one jinja2
-environment with autoescaping on, so every string that came from a results
-file is escaped.
+HTML goes through one jinja2 environment with autoescaping on, so every
+string that came from a results file is escaped; Markdown through
+:func:`md_escape`.  No matplotlib here (figures: :mod:`bench.report.figures`),
+so that a report's parent process can fork its chart workers before anyone
+imports it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import matplotlib
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 #: Longest file name stem :func:`safe_stem` returns (file systems allow 255 bytes).
 MAX_STEM = 100
@@ -32,32 +29,6 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4,
-               height: float = 4.2) -> tuple[Figure, list[Axes]]:
-    """A new Agg figure with ``nrows x ncols`` axes (flattened list)."""
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    return fig, [ax for row in axes for ax in row]
-
-
-def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir``.
-
-    The layout is computed once, for the PNG; the SVG reuses it (the figure's
-    layout engine is then off, its axes keep their positions).
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for ext in ("png", "svg"):
-        path = out_dir / f"{safe_stem(stem)}.{ext}"
-        with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: small, fast
-            fig.savefig(path, dpi=110 if ext == "png" else None)
-        fig.set_layout_engine("none")
-        paths[ext] = path
-    return paths
 
 
 def safe_stem(text: str) -> str:

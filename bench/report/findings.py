@@ -179,11 +179,11 @@ def wait_findings(summary: pd.DataFrame, cores: int) -> list[str]:
 def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) -> list[str]:
     """One sentence per row of :func:`bench.results.recommend.recommendations`."""
     out = []
-    runs = steady(summary)
+    groups = dict(iter(steady(summary).groupby(["workload", "task_size", "tasks"], sort=False)))
+    empty = summary.iloc[:0]
     for r in recommended.itertuples(index=False):
         row = pd.Series(r._asdict())
-        others = runs[(runs["workload"] == r.workload) & (runs["task_size"] == r.task_size)
-                      & (runs["tasks"] == r.tasks)]
+        others = groups.get((r.workload, r.task_size, r.tasks), empty)
         out.append(recommendation_sentence(row, task_unit(summary, str(r.workload)), others))
     return out
 

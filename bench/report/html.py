@@ -14,8 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report import plots
-from bench.report.charts import Chart, build_charts, cores_of
+from bench.report.drawing import Chart, ChartPool, cores_of
 from bench.report.export import data_uri, render
 from bench.report.findings import (
     break_even_table,
@@ -25,7 +24,7 @@ from bench.report.findings import (
 )
 from bench.report.markdown import render_markdown
 from bench.report.status import RunStatus, remeasured_text, run_status
-from bench.report.tables import SECTION_NOTES, TABLE_COLUMNS, host_rows, table_rows
+from bench.report.tables import SECTION_NOTES, TABLE_COLUMNS, host_caption, host_rows, table_rows
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
 from bench.results.recommend import break_even, recommendations, with_units
@@ -41,7 +40,7 @@ def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
     return {
         "run_name": str(data_host.get("run_name") or results.parent.name),
         "results": str(results),
-        "caption": plots.host_caption(data_host),
+        "caption": host_caption(data_host),
         "host_rows": host_rows(data_host),
         "findings": findings(summary, cores, recommended=recommended),
         "picks": picks if picks is not None and len(picks) else None,
@@ -93,15 +92,17 @@ def write_report(results: Path, out_dir: Path) -> Path:
     """
     results = store.resolve_results(Path(results))
     out_dir = Path(out_dir)
-    data = load(results)
-    status = run_status(results)
-    summary = with_units(data.summary, status.units)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    charts = build_charts(summary, data.host, out_dir)
-    recommended = recommendations(data.tidy, data.summary)
-    ctx = _context(results, data.host, summary, status, charts, recommended)
-    data.summary[list(SUMMARY_COLUMNS)].to_csv(out_dir / "summary.csv", index=False)
-    recommended.to_csv(out_dir / "recommendations.csv", index=False)
+    with ChartPool() as pool:  # its workers import matplotlib while the data loads
+        data = load(results)
+        status = run_status(results)
+        summary = with_units(data.summary, status.units)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        charts = pool.draw(summary, data.host, out_dir)  # the tables meanwhile
+        recommended = recommendations(data.tidy, data.summary)
+        ctx = _context(results, data.host, summary, status, [], recommended)
+        data.summary[list(SUMMARY_COLUMNS)].to_csv(out_dir / "summary.csv", index=False)
+        recommended.to_csv(out_dir / "recommendations.csv", index=False)
+        ctx["charts"] = charts()
     (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")
     index = out_dir / "index.html"
     index.write_text(render_html(ctx), encoding="utf-8")

@@ -31,6 +31,7 @@ from bench.report.frames import (
     size_text,
     steady,
 )
+from bench.report.tables import host_caption
 from bench.results.ideal import point_parallelism
 from bench.results.recommend import task_unit
 from bench.scenarios.models import MODELS
@@ -137,9 +138,10 @@ def _ideal_lines(ax: Axes, summary: pd.DataFrame, df: pd.DataFrame, *, workload:
                  tasks: int, cores: int, ws: np.ndarray) -> None:
     """One dotted ideal line per distinct ideal curve over ``ws``, labelled with its series."""
     curves: dict[tuple[float, ...], list[str]] = {}
+    rows = summary[summary["workload"] == workload]  # the specs are read off this workload's rows
     for model, sm, g in series_groups(df):
         pooled = g["workers"].notna().any()
-        ys = tuple(point_parallelism(summary, workload=workload, model=model, tasks=tasks,
+        ys = tuple(point_parallelism(rows, workload=workload, model=model, tasks=tasks,
                                      workers=int(w) if pooled else None, cores=cores)
                    for w in ws)
         if not any(math.isnan(y) for y in ys):
@@ -333,18 +335,6 @@ def plot_cold_start(ax: Axes, summary: pd.DataFrame) -> None:
     ax.set_ylabel("time (ms)")
     ax.set_title(title)
     ax.legend(fontsize="x-small")
-
-
-def host_caption(host: Mapping[str, Any]) -> str:
-    """One line naming the host: CPU model, usable cores C, Python."""
-    cpu = host.get("cpu_model") or host.get("cpu_model_name") or "unknown CPU"
-    cores = host.get("usable_cores", "?")
-    impl = host.get("python_implementation", "Python")
-    version = host.get("python_version", "?")
-    gil = " (free-threaded)" if str(host.get("gil_enabled", 1)) == "0" else ""
-    name = host.get("hostname")
-    where = f" on {name}" if name else ""
-    return f"Host{where}: {cpu}, C = {cores} usable cores, {impl} {version}{gil}"
 
 
 def add_caption(fig: Figure, host: Mapping[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -42,3 +43,15 @@ def table_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
 
 def host_rows(host: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in sorted(host.items())]
+
+
+def host_caption(host: Mapping[str, Any]) -> str:
+    """One line naming the host: CPU model, usable cores C, Python."""
+    cpu = host.get("cpu_model") or host.get("cpu_model_name") or "unknown CPU"
+    cores = host.get("usable_cores", "?")
+    impl = host.get("python_implementation", "Python")
+    version = host.get("python_version", "?")
+    gil = " (free-threaded)" if str(host.get("gil_enabled", 1)) == "0" else ""
+    name = host.get("hostname")
+    where = f" on {name}" if name else ""
+    return f"Host{where}: {cpu}, C = {cores} usable cores, {impl} {version}{gil}"

@@ -290,10 +290,9 @@ def resource_of(frame: pd.DataFrame, workload: str) -> str | None:
     A workload of the user's that declares none ("") has no ideal either.
     """
     found: str | None = None
-    if "resource" in frame.columns:
-        rows = frame.loc[frame["workload"] == workload, "resource"].dropna()
-        if len(rows):
-            found = str(rows.iloc[0])
+    if "resource" in frame.columns:  # NumPy, not pandas indexing: called once per point drawn
+        rows = frame["resource"].to_numpy()[frame["workload"].to_numpy() == workload]
+        found = next((str(r) for r in rows if isinstance(r, str)), None)
     if found is None:
         work = BUILTINS.get(workload)
         found = work.resource if work is not None else None

@@ -16,7 +16,6 @@ with 95 % confidence (the speedup interval's low end above 1), or none.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,10 +40,11 @@ def task_unit(summary: pd.DataFrame, workload: str) -> str:
     else the workload's spec in :data:`bench.scenarios.workloads.BUILTINS`,
     else ``"size"``.
     """
-    if "task_unit" in summary.columns:
-        units = summary.loc[summary["workload"] == workload, "task_unit"].dropna()
-        if len(units) and str(units.iloc[0]):
-            return str(units.iloc[0])
+    if "task_unit" in summary.columns:  # NumPy, not pandas indexing: called once per table row
+        units = summary["task_unit"].to_numpy()[summary["workload"].to_numpy() == workload]
+        found = next((str(u) for u in units if isinstance(u, str) and u), "")
+        if found:
+            return found
     work = BUILTINS.get(workload)
     return work.unit if work is not None else "size"
 
@@ -67,11 +67,20 @@ def point_label(model: str, start_method: str, workers: object) -> str:
     return label if pd.isna(workers) else f"{label} W={int(workers)}"  # type: ignore[call-overload]
 
 
-def _tied(medians: pd.Series, best: str, other: str) -> bool:
-    """Whether ``other`` is indistinguishable from ``best`` over their shared rounds."""
-    ratio = stats.paired_ratios(medians, {other: best})
-    got = stats.median_interval(ratio.to_numpy())
-    return not (got.low > 1 or got.high < 1)  # NaN bounds (too few rounds): cannot tell
+def _tied(wide: pd.DataFrame, best: str, others: list[str]) -> list[bool]:
+    """Whether each of ``others`` is indistinguishable from ``best`` over their shared rounds.
+
+    ``wide`` holds the per-round medians, one row per point and one column per
+    round (NaN where a point lacks the round): the ratios of a round are paired.
+    """
+    if not others:
+        return []
+    ratios = wide.loc[others].to_numpy(dtype=float) / wide.loc[best].to_numpy(dtype=float)
+    out = []
+    for row in ratios:
+        got = stats.median_interval(row)
+        out.append(not (got.low > 1 or got.high < 1))  # NaN bounds (too few rounds): cannot tell
+    return out
 
 
 def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
@@ -86,18 +95,20 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     steady = summary[(summary["metric"] == STEADY) & summary["speedup"].notna()]
     if steady.empty:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
-    medians = stats.round_medians(tidy)
+    wide = stats.round_medians(tidy).unstack("round")
     rows = []
     for (workload, size, tasks), g in steady.groupby(["workload", "task_size", "tasks"],
                                                      sort=False):
         best = g.loc[g["speedup"].astype(float).idxmax()]
         base = g[g["model"] == BASELINE]
         if not base.empty and best["model"] != BASELINE and _tied(
-                medians, str(best["name"]), str(base.iloc[0]["name"])):
+                wide, str(best["name"]), [str(base.iloc[0]["name"])])[0]:
             best = base.iloc[0]  # no model is surely faster: the plain loop is the pick
+        others = [r for r in g.itertuples() if r.name != best["name"]]
         tied = [point_label(r.model, r.start_method, r.workers)
-                for r in g.itertuples() if r.name != best["name"]
-                and _tied(medians, str(best["name"]), str(r.name))]
+                for r, same in zip(others, _tied(wide, str(best["name"]),
+                                                 [str(r.name) for r in others]), strict=True)
+                if same]
         rows.append((workload, float(size), int(tasks), best["model"], best["start_method"],
                      best["workers"], float(best["speedup"]), float(best["speedup_ci_low"]),
                      float(best["speedup_ci_high"]), "; ".join(tied)))
@@ -119,25 +130,21 @@ def break_even(summary: pd.DataFrame) -> pd.DataFrame:
     pooled = [m for m, spec in MODELS.items() if spec.pooled]
     df = summary[(summary["metric"] == STEADY) & summary["model"].isin(pooled)
                  & summary["speedup"].notna()]
-    rows = []
-    for (workload, model, sm, tasks), g in df.groupby(
-            ["workload", "model", "start_method", "tasks"], sort=False):
-        sizes = sorted(float(s) for s in g["task_size"].unique())
-        found = None
-        for size in sizes:
-            at = g[(g["task_size"] == size) & (g["speedup_ci_low"] > 1)]
-            if not at.empty:
-                found = at.loc[at["speedup"].astype(float).idxmax()]
-                break
-        rows.append((workload, model, sm, int(tasks),
-                     math.nan if found is None else float(found["task_size"]),
-                     pd.NA if found is None else found["workers"],
-                     math.nan if found is None else float(found["speedup"]),
-                     math.nan if found is None else float(found["speedup_ci_low"]),
-                     ", ".join(f"{s:g}" for s in sizes)))
-    out = pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
-    out["workers"] = out["workers"].astype("Int64")
-    out["break_even_size"] = out["break_even_size"].astype(float)
+    keys = ["workload", "model", "start_method", "tasks"]
+    measured = df.groupby(keys, sort=False)["task_size"].agg(
+        lambda sizes: ", ".join(f"{v:g}" for v in sorted(set(map(float, sizes)))))
+    beats = df[df["speedup_ci_low"].to_numpy(dtype=float) > 1]
+    # per group: the smallest size that beats sequential, its best point there
+    first = beats.sort_values(["task_size", "speedup"], ascending=[True, False],
+                              kind="stable").drop_duplicates(keys).set_index(keys)
+    out = measured.rename("sizes_measured").reset_index()
+    found = first.reindex(pd.MultiIndex.from_frame(out[keys]))
+    out["break_even_size"] = found["task_size"].to_numpy(dtype=float)
+    out["workers"] = pd.array(found["workers"].to_numpy(), dtype="Int64")
+    out["speedup"] = found["speedup"].to_numpy(dtype=float)
+    out["speedup_ci_low"] = found["speedup_ci_low"].to_numpy(dtype=float)
+    out["tasks"] = out["tasks"].astype(int)
+    out = out[BREAK_EVEN_COLUMNS]
     return out
 
 

@@ -25,13 +25,13 @@ point is never stable.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 #: Confidence level of every interval.
 CONFIDENCE = 0.95
@@ -45,12 +45,14 @@ def order_ranks(rounds: int) -> tuple[int, int] | None:
 
     The widest-coverage-first choice: the largest k such that the k-th
     smallest and the k-th largest of ``rounds`` values cover the median with
-    probability >= :data:`CONFIDENCE` (``1 - 2 * P(Binomial(rounds, 1/2) < k)``).
-    None when even the extremes fall short.
+    probability >= :data:`CONFIDENCE` (``1 - 2 * P(Binomial(rounds, 1/2) < k)``,
+    summed exactly).  None when even the extremes fall short.
     """
     best = None
+    below = 0  # how many of the 2**rounds sign patterns put fewer than k rounds below
     for k in range(1, rounds // 2 + 1):
-        if 1 - 2 * stats.binom.cdf(k - 1, rounds, 0.5) >= CONFIDENCE:
+        below += math.comb(rounds, k - 1)
+        if 1 - 2 * below / 2 ** rounds >= CONFIDENCE:
             best = (k - 1, rounds - k)
     return best
 

@@ -1,0 +1,125 @@
+"""Figures: created here and only here, on the Agg backend, never through pyplot's state.
+
+Every figure is laid out by :func:`fit_layout` (margins from the text its axes
+carry, in one pass) and saved as PNG and SVG by :func:`save_figure`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bench.report.export import safe_stem
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4,
+               height: float = 4.2) -> tuple[Figure, list[Axes]]:
+    """A new Agg figure with ``nrows x ncols`` axes (flattened list).
+
+    No layout engine: :func:`fit_layout` sets the margins once from the text
+    the axes carry (a constrained layout costs a third of a figure's time,
+    recomputing every tick label's extent on each of its passes).
+    """
+    fig = Figure(figsize=(width * ncols, height * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, [ax for row in axes for ax in row]
+
+
+#: Width of an average character and height of a line, in font sizes.
+_CHAR_EM, _LINE_EM = 0.6, 1.45
+#: Padding around each margin, inches.
+_PAD = 0.12
+
+
+def _text_height(text: Any) -> float:
+    """Inches a one-line text takes vertically ("" takes nothing)."""
+    return float(text.get_fontsize()) * _LINE_EM / 72 if text.get_text() else 0.0
+
+
+def _labels_extent(labels: Sequence[Any], along: bool) -> float:
+    """Inches tick labels take across their axis: the widest (``along``) or the tallest."""
+    out = 0.0
+    for t in labels:
+        if not t.get_visible() or not t.get_text():
+            continue
+        size = float(t.get_fontsize()) / 72
+        width = len(t.get_text()) * _CHAR_EM * size
+        angle = math.radians(float(t.get_rotation()) % 180)
+        height = _LINE_EM * size
+        out = max(out, width * abs(math.cos(angle)) + height * abs(math.sin(angle)) if along
+              else width * abs(math.sin(angle)) + height * abs(math.cos(angle)))
+    return out
+
+
+def _spacing(total: float, cells: int, gap: float) -> float:
+    """``wspace``/``hspace``: ``gap`` inches between ``cells`` axes sharing ``total`` inches."""
+    if cells < 2:
+        return 0.0
+    axes = max((total - (cells - 1) * gap) / cells, 0.1)
+    return gap / axes
+
+
+def fit_layout(fig: Figure, *, right: float = 0.0) -> tuple[float, float, float, float]:
+    """Set the figure's margins and spacing from what its axes show, in one pass.
+
+    Each subplot needs room on the left for its y label and y tick labels, below
+    for its x tick labels and x label, above for its title; a ``suptitle`` and a
+    caption (``supxlabel``) take a line each; ``right`` inches stay free on the
+    right (for a colour bar).  Sizes are estimated from the texts' lengths and
+    font sizes, without rendering.  A title wider than its axes is set in a
+    smaller font.  Call it once the axes are drawn on.
+
+    Returns
+    -------
+    tuple of float
+        The axes grid's box in figure fractions: left, bottom, right, top.
+    """
+    specs = [(ax, spec) for ax in fig.axes if (spec := ax.get_subplotspec()) is not None]
+    axes = [ax for ax, _ in specs]
+    fig._concbench_fitted = True  # type: ignore[attr-defined]
+    if not specs:
+        return 0.0, 0.0, 1.0, 1.0
+    width, height = fig.get_size_inches()
+    nrows, ncols = specs[0][1].get_gridspec().get_geometry()
+    left = max(_text_height(ax.yaxis.label) + _labels_extent(ax.get_yticklabels(), True)
+               for ax in axes) + _PAD
+    below = max(_text_height(ax.xaxis.label) + _labels_extent(ax.get_xticklabels(), False)
+                for ax in axes) + _PAD
+    above = max(_text_height(ax.title) for ax in axes) + _PAD
+    suptitle, caption = getattr(fig, "_suptitle", None), getattr(fig, "_supxlabel", None)
+    top = above + (_text_height(suptitle) if suptitle is not None else 0.0)
+    bottom = below + (_text_height(caption) if caption is not None else 0.0)
+    box = (left / width, bottom / height, 1 - (_PAD + right) / width, 1 - top / height)
+    wspace = _spacing(width - left - _PAD - right, ncols, left)
+    hspace = _spacing(height - top - bottom, nrows, below + above)
+    fig.subplots_adjust(left=box[0], bottom=box[1], right=box[2], top=box[3],
+                        wspace=wspace, hspace=hspace)
+    axes_w = (width - left - _PAD - right - (ncols - 1) * left) / ncols
+    for ax in axes:
+        size = float(ax.title.get_fontsize())
+        wide = len(ax.title.get_text()) * _CHAR_EM * size / 72
+        if wide > axes_w > 0:
+            ax.title.set_fontsize(max(7.0, size * axes_w / wide))
+    return box
+
+
+def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
+    """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir`` (laid out first if not yet)."""
+    if not getattr(fig, "_concbench_fitted", False):
+        fit_layout(fig)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for ext in ("png", "svg"):
+        path = out_dir / f"{safe_stem(stem)}.{ext}"
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: small, fast
+            fig.savefig(path, dpi=110 if ext == "png" else None)
+        paths[ext] = path
+    return paths
