@@ -7,22 +7,41 @@ TSTAMP := $(VENV)/.installed-test
 
 .PHONY: run test test-busy test-lowest lint install clean
 
+# The install is part of a new user's wait (issue 17): uv where it is installed, else the
+# host's pip driving a venv made without a pip of its own (pip >= 22.3, --python), without
+# byte-compiling every module of every dependency; then only what concbench imports is
+# compiled, once (even where PYTHONDONTWRITEBYTECODE is set), so that no run pays for it.
+INSTALL := $(if $(shell command -v uv 2>/dev/null),uv pip install -q --python $(PY),\
+             $(PYTHON) -m pip -q --python $(PY) install --no-compile)
+COMPILE := $(PY) -c 'import sys; sys.dont_write_bytecode = False; \
+             import bench.cli, bench.measure.child, bench.report.html, bench.report.charts'
+
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PYTHON) -m venv --without-pip $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
+	$(INSTALL) -e .
+	$(COMPILE)
 	touch $@
 
 $(TSTAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+	$(INSTALL) -e '.[test]'
+	$(COMPILE)
 	touch $@ $(STAMP)
 
 install: $(STAMP)
 
+# `make run` keeps to RUN_BUDGET seconds from the moment make started, install included:
+# concbench gets what the install left (its planned rounds always run; extra rounds fill
+# the rest; the report is drawn within it).
+RUN_BUDGET ?= 180
+MAKE_T0 := $(shell date +%s)
+
 run: $(STAMP)
-	$(VENV)/bin/concbench run --profile quick --name "quick-$$(date +%Y%m%d-%H%M%S)"
+	@left=$$(( $(RUN_BUDGET) - $$(date +%s) + $(MAKE_T0) )); \
+	echo "make run: $$(( $(RUN_BUDGET) - left )) s to install; concbench has the other $$left s"; \
+	$(VENV)/bin/concbench run --profile quick --budget $$left \
+	  --name "quick-$$(date +%Y%m%d-%H%M%S)"
 
 test: $(TSTAMP)
 	$(PY) -m pytest

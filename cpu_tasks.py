@@ -13,6 +13,7 @@ rounds or seconds).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import threading
@@ -27,10 +28,19 @@ SEED_ITERATIONS = 2_000_000
 # over 2047 bytes, so threads can run it on several cores at once.
 _BUFFER = bytes(range(256)) * 4096
 
-# 1 MiB of text-like bytes (numbers and words, some repetition) for ``compress``;
-# zlib releases the GIL while it compresses.
-_TEXT = b" ".join(b"%d:%s" % (i * 7919 % 104729, b"abcdefghij"[i % 10:]) for i in range(100_000))
-_TEXT = (_TEXT * (1 + (1 << 20) // len(_TEXT)))[: 1 << 20]
+
+
+@functools.cache
+def _text() -> bytes:
+    """1 MiB of text-like bytes (numbers and words, some repetition) for ``compress``.
+
+    Made on first use, not at import: every measured child and pool worker
+    imports this module, and building it costs 50 ms.  zlib releases the GIL
+    while it compresses.
+    """
+    text = b" ".join(b"%d:%s" % (i * 7919 % 104729, b"abcdefghij"[i % 10:])
+                     for i in range(100_000))
+    return (text * (1 + (1 << 20) // len(text)))[: 1 << 20]
 
 
 def cpu_bound(n: int, iterations: int = SEED_ITERATIONS) -> int:
@@ -66,9 +76,9 @@ def compress(i: int, size: float) -> tuple[int, int]:
 
     Returns ``(i, total compressed bytes)``.
     """
-    left, total, r = max(1, int(size)) * 1024, 0, 0
+    left, total, r, text = max(1, int(size)) * 1024, 0, 0, _text()
     while left > 0:
-        chunk = _TEXT[: min(left, len(_TEXT))]
+        chunk = text[: min(left, len(text))]
         total += len(zlib.compress(i.to_bytes(8, "little") + r.to_bytes(4, "little") + chunk, 6))
         left, r = left - len(chunk), r + 1
     return i, total

@@ -86,7 +86,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         start_methods: Sequence[str] | None = None, profile: str = "quick",
         path: Sequence[str | Path] = (), output_dir: str | Path = "reports", name: str = "",
         python: str | None = None, work_scale: float = 1.0, point_timeout: float | None = None,
-        force: bool = False, report: bool = True, quiet: bool = False) -> RunData:
+        force: bool = False, report: bool = True, quiet: bool = False,
+        budget: float | None = None) -> RunData:
     """Measure workloads under every model that can run them; return the run's data.
 
     Parameters
@@ -97,7 +98,7 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         Empty: the workloads of the nearest ``[tool.concbench]`` table, or the
         built-in ones.
     models, tasks, workers, sizes, start_methods, profile, path, output_dir, name, python,
-    work_scale, point_timeout, force
+    work_scale, point_timeout, force, budget
         As ``concbench run``'s options of the same names.
     report
         Write the HTML / Markdown / CSV report into the run directory.
@@ -139,6 +140,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
                                path=path, output_dir=output_dir, name=name, python=python,
                                point_timeout=point_timeout, force=force),
             "--work-scale", str(work_scale)]
+    if budget is not None:
+        argv += ["--budget", str(budget)]
     args = build_parser().parse_args(argv)
 
     result = runner.start(run_config(args), make_progress(quiet), force=force)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
+from bench import options
 from bench.errors import UsageError, WorkloadFailed
 from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
 
@@ -21,64 +22,10 @@ if TYPE_CHECKING:
     from bench.measure.config import RunConfig
 
 
-_N = TypeVar("_N", int, float)
-
-
-def _number_list(parse: Callable[[str], _N], example: str) -> Callable[[str], tuple[_N, ...]]:
-    """An argparse type: comma-separated numbers, at least one."""
-    def convert(text: str) -> tuple[_N, ...]:
-        try:
-            values = tuple(parse(v) for v in text.split(",") if v.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}") from None
-        if not values:
-            raise argparse.ArgumentTypeError("expected at least one number")
-        return values
-
-    return convert
-
-
-_int_list = _number_list(int, "whole numbers like 1,4,16")
-_size_list = _number_list(float, "sizes like 1e3,1e4,1e5")
-
-
-def _name_list(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
-def _grid_args(p: argparse.ArgumentParser) -> None:
-    """The options that decide what a run measures (defaults filled in by :func:`run_config`).
-
-    Every default is None, so that ``run --resume`` can tell an option given
-    from one left out.
-    """
-    p.add_argument("--profile", default=None, help="smoke, quick (default) or full")
-    p.add_argument("--workload", action="append", default=None, metavar="[NAME=]MOD:FUNC",
-                   help="measure your own function (def or async def); repeatable")
-    p.add_argument("--path", action="append", default=None, metavar="DIR",
-                   help="a folder your workloads' modules import from; repeatable")
-    p.add_argument("--workloads", type=_name_list, default=None,
-                   help="which workloads, built-in or declared, e.g. cpu,parse")
-    p.add_argument("--sizes", type=_size_list, default=None,
-                   help="task sizes to sweep, as given, e.g. 1e3,1e4,1e5")
-    p.add_argument("--models", type=_name_list, default=None,
-                   help="e.g. sequential,process_pool")
-    p.add_argument("--tasks", type=_int_list, default=None, help="task counts, e.g. 1,4,16")
-    p.add_argument("--workers", type=_int_list, default=None, help="worker counts, e.g. 1,2,4")
-    p.add_argument("--start-methods", type=_name_list, default=None,
-                   help="process start methods, e.g. fork,spawn")
-    p.add_argument("--work-scale", type=float, default=None,
-                   help="multiply the built-in workloads' default task sizes (in whole units "
-                        "where they have them; --sizes and your own declared sizes are "
-                        "measured as given; default 1.0)")
-    p.add_argument("--python", default=None,
-                   help="interpreter that runs the measured children (default: this one)")
-
-
-#: The options of ``_grid_args`` and ``_measuring_args`` that ``run --resume`` cannot change.
+#: The options (:mod:`bench.options`) that ``run --resume`` cannot change.
 _PLANNING = ("profile", "workload", "path", "workloads", "sizes", "models", "tasks", "workers",
              "start_methods", "work_scale", "python", "output_dir", "name", "point_timeout",
-             "force")
+             "force", "budget")
 
 
 def run_config(args: argparse.Namespace) -> RunConfig:
@@ -95,7 +42,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
                     work_scale=1.0 if args.work_scale is None else args.work_scale,
                     sizes=args.sizes or ())
     timeout = getattr(args, "point_timeout", None)
-    return RunConfig(grid=grid, python=args.python,
+    return RunConfig(grid=grid, python=args.python, budget=getattr(args, "budget", None),
+                     live=getattr(args, "live_report", None),
                      output_dir=str(getattr(args, "output_dir", None) or "reports"),
                      name=getattr(args, "name", None) or "",
                      point_timeout=DEFAULT_POINT_TIMEOUT if timeout is None else timeout,
@@ -109,6 +57,9 @@ def _note(lines: Sequence[str]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Measure a grid (or finish one with --resume) and write its report."""
+    import time
+
+    started = time.monotonic()
     from bench.measure import runner
     from bench.measure.progress import make_progress
 
@@ -118,13 +69,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             flag = "--" + given[0].replace("_", "-")
             raise UsageError(f"--resume continues the run as it was planned; {flag} cannot "
                              "change it (start a new run instead)")
-        result = runner.resume(Path(args.resume), make_progress(args.quiet))
+        result = runner.resume(Path(args.resume), make_progress(args.quiet), started,
+                               args.live_report)
     else:
         config = run_config(args)
         planned = runner.plan(config)
         _note(planned.notes)
         result = runner.start(config, make_progress(args.quiet), force=args.force,
-                              planned=planned)
+                              planned=planned, started=started)
     from bench.report.finish import finish_run
 
     return finish_run(result, write_report=not args.no_report)
@@ -257,35 +209,6 @@ def cmd_ab(args: argparse.Namespace) -> int:
                      fail_on_undecided=args.fail_on_undecided, comparison=not args.no_report)
 
 
-def _measuring_args(p: argparse.ArgumentParser, report: str) -> None:
-    """Where a measuring command writes, how long a point may take, how loud it is."""
-    p.add_argument("--output-dir", type=Path, default=None,
-                   help="where run directories go (default reports/)")
-    p.add_argument("--name", default=None, help="run directory name (default: timestamped)")
-    _timeout_arg(p)
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing run directory (all of its files)")
-    p.add_argument("--no-report", action="store_true", help=f"skip {report}")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-
-
-def _timeout_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--point-timeout", type=float, default=None,
-                   help=f"seconds before a point's child (or pre-flight) is killed "
-                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
-
-
-def _gate_args(p: argparse.ArgumentParser, alpha: float | None, what: str) -> None:
-    p.add_argument("--max-slowdown", default="10%",
-                   help="slowdown a regression must exceed, e.g. 10%% or 1.1x (default 10%%)")
-    p.add_argument("--alpha", type=float, default=alpha,
-                   help=what if alpha is None else f"{what} (default {alpha:g})")
-    p.add_argument("--markdown", type=Path, default=None, help="write the verdict as Markdown")
-    p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
-    p.add_argument("--fail-on-undecided", action="store_true",
-                   help="exit 1 when a point stays undecided (default: listed, exit 0)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
     parser = _Parser(
@@ -298,15 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="measure a scenario grid and write its report")
-    _grid_args(p)
-    _measuring_args(p, "the report at the end")
+    options.grid_args(p)
+    options.measuring_args(p, "the report at the end")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="seconds the whole command may take, report included: the planned "
+                        "rounds always run, extra rounds while the budget allows (default: "
+                        "the profile's, 150 for quick; 0: no extra rounds)")
+    p.add_argument("--live-report", action=argparse.BooleanOptionalAction, default=None,
+                   help="redraw the run's index.html after each round, at idle priority "
+                        "(default: when the budget is 4 minutes or more)")
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="finish an interrupted run directory with its original settings")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("list", help="print the points a run would measure")
-    _grid_args(p)
-    _timeout_arg(p)
+    options.grid_args(p)
+    options.timeout_arg(p)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("report", help="build the HTML/Markdown/CSV report of a results file")
@@ -333,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", choices=("time", "speedup"), default=None,
                    help="compare batch times, or within-run speedups (cancels machine "
                         "speed); default time, or with --history both")
-    _gate_args(p, None, "false discovery rate of the Mann-Whitney tests (default 0.002), "
+    options.gate_args(p, None, "false discovery rate of the Mann-Whitney tests (default 0.002), "
                "or with --history the chance of any false alarm in a run (default 0.05)")
     p.set_defaults(func=cmd_check)
 
@@ -348,14 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ab", help="gate B against A, both measured in the same rounds")
     p.add_argument("a", metavar="A", help="python=PATH, path=DIR or scale=X")
     p.add_argument("b", metavar="B", help="python=PATH, path=DIR or scale=X")
-    _grid_args(p)
-    _gate_args(p, 0.05, "family-wise error rate of the regressed verdicts")
+    options.grid_args(p)
+    options.gate_args(p, 0.05, "family-wise error rate of the regressed verdicts")
     p.add_argument("--max-time", type=float, default=0.0,
                    help="seconds after which no extra round starts (default: the profile's)")
     p.add_argument("--max-rounds", type=int, default=0,
                    help="most rounds a point gets (default: the profile's, at least 3x "
                         "its planned rounds)")
-    _measuring_args(p, "the comparison report")
+    options.measuring_args(p, "the comparison report")
     p.set_defaults(func=cmd_ab)
 
     p = sub.add_parser("info", help="print the host record")

@@ -1,15 +1,19 @@
-"""Time ``concbench report`` on a synthetic results file of 1,000 benchmarks.
+"""Time ``concbench report`` on synthetic results files of 250 to 2,000 benchmarks.
 
-Usage: python scripts/bench_report_speed.py [--benchmarks N] [--repeat R] [--keep DIR]
+Usage: python scripts/bench_report_speed.py [--benchmarks N,N,...] [--repeat R] [--keep DIR]
 
 The file is a real pyperf results file with concbench's metadata: the points
 of a large ``full`` grid (many task and worker counts, every start method,
 cold starts), 8 rounds x 5 values each, values drawn around each model's ideal
 time.  The figure printed is the wall time of the ``concbench report``
-subprocess (interpreter start-up and imports included), the issue's budget
-being 5 s on the project's 2-core host.  The report draws its figures in
-forked processes, one per usable core, so a host whose other core is busy
-measures slower.  Nothing is asserted.
+subprocess (interpreter start-up and imports included), the budget being 2 s
+for 1,000 points on the project's 2-core host, with a cost that grows no
+faster than linearly: each size's line gives its milliseconds per point, and
+the last line the growth exponent fitted over the sizes (1.0: linear).  The
+sizes are timed in turn within each repeat, so that a slow moment of the host
+touches every size alike.  The report draws its figures in forked processes,
+one per usable core, so a host whose other core is busy measures slower.
+Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ HOST = {
 
 def grid(n: int) -> list[Point]:
     """``n`` points of a large grid: steady points first, then every cold point."""
-    spec = GridSpec(profile="full", tasks=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    spec = GridSpec(profile="full", tasks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128,
+                                           192, 256, 384, 512, 768, 1024),
                     workers=(1, 2, 3, 4, 6, 8))
     points = expand(spec, cores=CORES, start_methods=("fork", "forkserver", "spawn"),
                     python=(3, 11))
@@ -97,17 +102,28 @@ def time_report(results: Path, out_dir: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--benchmarks", type=int, default=1000)
+    parser.add_argument("--benchmarks", default="250,500,1000,2000",
+                        help="comma-separated sizes (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", type=Path, help="write the file and reports here")
+    parser.add_argument("--keep", type=Path, help="write the files and reports here")
     args = parser.parse_args(argv)
+    sizes = [int(n) for n in args.benchmarks.split(",")]
+    times: dict[int, list[float]] = {n: [] for n in sizes}
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
-        results = generate(root / "results.json", args.benchmarks)
-        times = [time_report(results, root / f"report{i}") for i in range(args.repeat)]
-    shown = ", ".join(f"{t:.2f}" for t in times)
-    print(f"concbench report, {args.benchmarks} benchmarks: median {statistics.median(times):.2f} s"
-          f" wall over {len(times)} runs ({shown} s)")
+        files = {n: generate(root / f"results-{n}.json", n) for n in sizes}
+        for i in range(args.repeat):
+            for n in sizes:
+                times[n].append(time_report(files[n], root / f"report-{n}-{i}"))
+    medians = {n: statistics.median(t) for n, t in times.items()}
+    for n in sizes:
+        shown = ", ".join(f"{t:.2f}" for t in times[n])
+        print(f"concbench report, {n:5d} benchmarks: median {medians[n]:.2f} s wall "
+              f"({1e3 * medians[n] / n:.2f} ms per point) over {args.repeat} runs ({shown} s)")
+    if len(sizes) > 1:
+        slope = np.polyfit(np.log(sizes), np.log([medians[n] for n in sizes]), 1)[0]
+        print(f"growth: time ~ points^{slope:.2f} from {min(sizes)} to {max(sizes)} points "
+              "(1.00 is linear; a fixed start-up cost makes it less)")
     return 0
 
 

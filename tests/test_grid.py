@@ -224,7 +224,7 @@ def test_cold_points() -> None:
         "cpu/process_pool[spawn]/t16/w2/cold",
         "cpu/thread_pool/t16/w2/cold",
     ]
-    assert all(p.size == task_size("cpu", 1.0) for p in cold)
+    assert all(p.size == task_size("cpu", PROFILES["quick"].work_scale) for p in cold)
     assert not [p for p in grid(profile="smoke") if p.metric == "cold"]
     assert not [p for p in grid(cold=False) if p.metric == "cold"]
     forced = [p for p in grid(profile="smoke", cold=True) if p.metric == "cold"]

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "bench"
 MODULES = sorted(ROOT.rglob("*.py"))
 #: The subpackages in the order data flows: each imports only from those before it.
-LAYERS = ("errors", "scenarios", "results", "measure", "report", "gate", "api", "cli")
+LAYERS = ("errors", "scenarios", "results", "measure", "report", "gate", "api", "options", "cli")
 
 
 def module_name(path: Path) -> str:

@@ -61,6 +61,26 @@ def test_extra_round_goes_to_the_widest_interval_with_its_baseline() -> None:
     assert todo == [SEQ16, POOL16]  # the unstable point and its baseline, paired again
 
 
+def test_a_point_that_can_still_become_stable_goes_before_a_wider_one_that_cannot() -> None:
+    chooser = _chooser(c4=(3.0, 3), c16=(2.0, 2))
+    # at 6 of 8 rounds: 0.30 is expected at 0.26 by round 8 (hopeless), 0.055 at 0.048
+    width = {SEQ4.name: 0.01, POOL4.name: 0.055, THREAD4.name: 0.02,
+             SEQ16.name: 0.01, POOL16.name: 0.30, COLD16.name: 0.01, SMALL.name: 0.0}
+    rounds = dict.fromkeys(width, 6)
+    pick = chooser.next(groups(GRID), width, rounds, failed=[], time_left=100.0)
+    assert pick is not None
+    assert pick[0] == group_key(POOL4)
+    assert pick[1] == [SEQ4, POOL4]
+    assert chooser.reachable(0.055, 6)
+    assert not chooser.reachable(0.30, 6)
+    assert chooser.reachable(math.inf, 1)  # no interval yet: rounds are what it needs
+    # once nothing can be made stable in time, the widest goes first again
+    width[POOL4.name] = 0.12
+    pick = chooser.next(groups(GRID), width, rounds, failed=[], time_left=100.0)
+    assert pick is not None
+    assert pick[0] == group_key(POOL16)
+
+
 def test_no_extra_round_when_everything_is_stable_or_at_its_limit() -> None:
     chooser = _chooser()
     width = dict.fromkeys((p.name for p in GRID), 0.01)

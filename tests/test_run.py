@@ -152,6 +152,32 @@ def test_pyperf_reads_the_results(sweep: Sweep, command: str) -> None:
         assert shown <= names
 
 
+def test_the_sweeps_overhead_is_recorded_and_printed(sweep: Sweep) -> None:
+    """run.json says where the sweep's wall time went; the last lines say it too."""
+    record = store.read_manifest(sweep.run_dir)["sweep"]
+    measured = benchmarks(sweep.run_dir).values()
+    timed = sum(r.get_loops() * (sum(r.values) + sum(v for _, v in r.warmups))
+                for b in measured for r in b.get_runs())
+    assert record["timed_s"] == pytest.approx(timed, rel=0.05)  # the clock's own regions
+    assert record["children"] == SMOKE.rounds  # one group, one child per round
+    assert record["wall_s"] >= record["timed_s"] + record["child_startup_s"] > record["timed_s"]
+    assert record["ratio"] == pytest.approx(record["wall_s"] / record["timed_s"], rel=0.05)
+    parts = ("child_startup_s", "open_s", "untimed_in_sweeps_s", "write_s", "parent_s")
+    assert all(record[k] >= 0 for k in parts)
+    assert sum(record[k] for k in parts) + record["timed_s"] == pytest.approx(
+        record["wall_s"], abs=0.05)
+    assert f"over {record['timed_s']:.0f} s timed (ratio {record['ratio']:.2f})" in sweep.err
+
+
+def test_the_fast_reader_reads_a_real_run_as_pyperf_does(sweep: Sweep) -> None:
+    path = sweep.run_dir / store.RESULTS
+    slow, fast = store.load_results(path), store.read_suite(path)
+    for a, b in zip(slow.get_benchmarks(), fast.get_benchmarks(), strict=True):
+        assert (b.get_name(), b.get_metadata()) == (a.get_name(), a.get_metadata())
+        assert [(r.get_metadata(), list(r.values)) for r in b.get_runs()] == [
+            (r.get_metadata(), list(r.values)) for r in a.get_runs()]
+
+
 def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
     manifest = store.read_manifest(sweep.run_dir)
     assert manifest["format"] == FORMAT_VERSION
@@ -170,18 +196,21 @@ def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
     assert (sweep.run_dir.parent / store.LATEST).resolve() == sweep.run_dir.resolve()
 
 
-@pytest.mark.parametrize("until_s", [600.0, 0.0])
-def test_extra_rounds_while_time_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        until_s: float) -> None:
+@pytest.mark.parametrize(("budget_s", "option"), [(600.0, ()), (0.0, ()),
+                                                  (600.0, ("--budget", "0"))])
+def test_extra_rounds_while_the_budget_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              budget_s: float, option: tuple[str, ...]) -> None:
     """Every point counts as unstable (threshold below 0): extra rounds up to the limit, in time."""
     monkeypatch.setattr("bench.results.aggregate.STABLE_HALF_WIDTH", -1.0)
     monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(
-        SMOKE, rounds=2, max_rounds=4, until_s=until_s))
+        SMOKE, rounds=2, max_rounds=4, budget_s=budget_s))
     code, err = run_main("run", *GRID, "--output-dir", str(tmp_path), "--name", "r",
-                         "--no-report")
+                         "--no-report", *option)
     assert code == 0, err
-    rounds = 4 if until_s else 2
-    assert err.count("extra round") == (3 if until_s else 0)  # the note, then one per round
+    budget = budget_s and not option
+    rounds = 4 if budget else 2
+    assert err.count("] extra round") == (2 if budget else 0)  # one progress line per round
+    assert ("this run takes about 10 min 00 s" in err) == bool(budget)
     for name, bench in benchmarks(tmp_path / "r").items():
         runs = bench.get_runs()
         assert [r.get_metadata()["round"] for r in runs] == list(range(rounds)), name

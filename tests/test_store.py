@@ -6,6 +6,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pyperf
 import pytest
@@ -79,41 +80,76 @@ def foreign_benchmark() -> pyperf.Benchmark:
     ids=["missing", "empty", "truncated", "list", "no-benchmarks", "zero-benchmarks",
          "malformed", "binary"],
 )
+@pytest.mark.parametrize("reader", [store.load_results, store.read_suite])
 def test_load_results_refuses_bad_files(tmp_path: Path, content: str | bytes | None,
-                                        message: str) -> None:
+                                        message: str, reader: Any) -> None:
     path = tmp_path / "results.json"
     if isinstance(content, bytes):
         path.write_bytes(content)
     elif content is not None:
         path.write_text(content)
     with pytest.raises(UsageError, match=re.escape(message)) as info:
-        store.load_results(path)
+        reader(path)
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
 
 
-def test_load_results_refuses_a_directory_without_results(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", [store.load_results, store.read_suite])
+def test_load_results_refuses_a_directory_without_results(tmp_path: Path, reader: Any) -> None:
     with pytest.raises(UsageError, match="no such file"):
-        store.load_results(tmp_path)
+        reader(tmp_path)
 
 
-def test_load_results_refuses_foreign_pyperf_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", [store.load_results, store.read_suite])
+def test_load_results_refuses_foreign_pyperf_files(tmp_path: Path, reader: Any) -> None:
     path = tmp_path / "foreign.json"
     pyperf.BenchmarkSuite([foreign_benchmark()]).dump(str(path))
     with pytest.raises(UsageError, match="not from concbench"):
-        store.load_results(path)
+        reader(path)
 
 
 @pytest.mark.parametrize(("fmt", "message"),
                          [(3, "written by a newer concbench (format 3"),
                           ("1", "bad concbench_format '1'"),
                           (0, "bad concbench_format 0")])
+@pytest.mark.parametrize("reader", [store.load_results, store.read_suite])
 def test_load_results_checks_the_format_version(tmp_path: Path, fmt: object,
-                                                message: str) -> None:
+                                                message: str, reader: Any) -> None:
     path = write_results(tmp_path / "r.json", [make_benchmark(SEQ, [0.1, 0.2],
                                                               concbench_format=fmt)])
     with pytest.raises(UsageError, match=re.escape(message)):
-        store.load_results(path)
+        reader(path)
+
+
+def _suites(tmp_path: Path) -> list[Path]:
+    """Results files shaped as pyperf writes them: metadata at suite, benchmark and run level."""
+    pool = Point("cpu", "process_pool", 4, 2, "fork", 10.0)
+    one = write_results(tmp_path / "one.json", [make_benchmark(SEQ, [0.1])])
+    many = write_results(tmp_path / "many.json", [
+        make_benchmark(SEQ, [0.1, 0.11, 0.12, 0.13], runs=4),
+        make_benchmark(pool, [0.05, 0.06, 0.055, 0.052, 0.07, 0.05], runs=3, rounds=2,
+                       host={"usable_cores": 2, "cpu_model": "x"}, extra_key="only here"),
+        make_benchmark(Point("sleep", "sequential", 2, size=0.01), [0.02, 0.021], runs=2),
+    ])
+    return [one, many]
+
+
+def test_the_fast_reader_reads_what_pyperf_reads(tmp_path: Path) -> None:
+    """read_suite gives the names, metadata, runs and values that pyperf's own loader gives."""
+    from bench.results.aggregate import host_info, tidy
+
+    for path in _suites(tmp_path):
+        slow, fast = store.load_results(path), store.read_suite(path)
+        assert [b.get_name() for b in fast.get_benchmarks()] == slow.get_benchmark_names()
+        for a, b in zip(slow.get_benchmarks(), fast.get_benchmarks(), strict=True):
+            assert b.get_metadata() == a.get_metadata()
+            assert [r.get_metadata() for r in b.get_runs()] == [
+                r.get_metadata() for r in a.get_runs()]
+            assert [list(r.values) for r in b.get_runs()] == [
+                list(r.values) for r in a.get_runs()]
+        pd_testing = pytest.importorskip("pandas.testing")
+        pd_testing.assert_frame_equal(tidy(fast), tidy(slow))
+        assert host_info(fast) == host_info(slow)
 
 
 def test_manifest_round_trip(tmp_path: Path) -> None:

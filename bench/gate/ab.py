@@ -160,7 +160,7 @@ class ABConfig:
     def limits(self) -> tuple[float, int]:
         """The job's time and round limits, profile defaults filled in."""
         profile = self.profile
-        max_time = self.max_time or (2 * profile.until_s if profile.until_s else 120.0)
+        max_time = self.max_time or (2 * profile.budget_s if profile.budget_s else 120.0)
         max_rounds = self.max_rounds or max(profile.max_rounds, 3 * profile.rounds)
         return max_time, max(max_rounds, profile.rounds)
 

@@ -17,7 +17,7 @@ the point's results are checked against the sequential answer, and reused by
 every later round.
 
 The child writes progress lines (``open NAME``, ``run NAME``, ``fail NAME
-REASON``, ``done``) to the job's status file, so that the runner can tell
+REASON``, ``done PHASE=SECONDS...``) to the job's status file, so that the runner can tell
 which point hung or crashed the process, and the pyperf results file of the
 round at the end.  This module imports only the standard library and
 :mod:`bench.scenarios.models` (standard library + ``cpu_tasks``) at import time:
@@ -174,9 +174,15 @@ def _time_steady(batch: Batch, loops: int) -> float:
     return time.perf_counter() - t0
 
 
-def measure(job: Job, status: _Status) -> tuple[dict[str, list[float]], dict[str, list[float]],
-                                                  dict[str, int], dict[str, str]]:
+def measure(job: Job, status: _Status,
+            phases: dict[str, float] | None = None) -> tuple[dict[str, list[float]],
+                                                            dict[str, list[float]],
+                                                            dict[str, int], dict[str, str]]:
     """Open every point of the job, then take its sweeps.
+
+    ``phases``, when given, receives the seconds spent opening the points
+    (pools made and warmed, results checked), taking the sweeps, and inside
+    the timed regions of those sweeps (warm-ups included).
 
     Returns
     -------
@@ -184,6 +190,8 @@ def measure(job: Job, status: _Status) -> tuple[dict[str, list[float]], dict[str
         Per point name: warm-up and measured values (seconds per batch), the
         loops per value, and the reason of each point that failed.
     """
+    phases = {} if phases is None else phases
+    t_open = time.perf_counter()
     fault = os.environ.get("CONCBENCH_FAULT", "")
     opened: dict[str, Batch | _Cold] = {}
     loops: dict[str, int] = {}
@@ -210,6 +218,8 @@ def measure(job: Job, status: _Status) -> tuple[dict[str, list[float]], dict[str
                 _close(opened.pop(point.name, None))
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
+        t_sweeps = time.perf_counter()
+        phases["open"], timed = t_sweeps - t_open, 0.0
         rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
         for sweep in range(job.warmups + job.values):
             names = list(opened)
@@ -227,7 +237,9 @@ def measure(job: Job, status: _Status) -> tuple[dict[str, list[float]], dict[str
                     warm.pop(name)
                     values.pop(name)
                     continue
+                timed += elapsed
                 (warm if sweep < job.warmups else values)[name].append(elapsed / loops[name])
+        phases["sweeps"], phases["timed"] = time.perf_counter() - t_sweeps, timed
     finally:
         for model in opened.values():
             _close(model)
@@ -269,11 +281,16 @@ def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list
 
 def main(argv: list[str]) -> int:
     """Measure the job named by ``argv[0]``; 0 even when some points failed."""
+    t0 = time.perf_counter()
     job = Job.read(argv[0])
     status = _Status(job.status)
-    warm, values, loops, _ = measure(job, status)
+    phases: dict[str, float] = {}
+    warm, values, loops, _ = measure(job, status, phases)
+    t_write = time.perf_counter()
     write_results(job, warm, values, loops)
-    status.say("done")
+    phases["write"] = time.perf_counter() - t_write
+    phases["main"] = time.perf_counter() - t0
+    status.say("done", *(f"{k}={v:.6f}" for k, v in phases.items()))
     return 0
 
 

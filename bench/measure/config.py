@@ -31,6 +31,10 @@ class RunConfig:
     declared: list[dict[str, Any]] = field(default_factory=list)
     #: Folders the workloads' modules import from (``--path``, ``[tool.concbench] path``).
     paths: list[str] = field(default_factory=list)
+    #: Seconds the whole command may take (None: the profile's ``budget_s``).
+    budget: float | None = None
+    #: Redraw the report after each round (None: when the budget is a few minutes or more).
+    live: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
@@ -49,6 +53,12 @@ class RunConfig:
     def catalogue(self) -> dict[str, Workload]:
         """The run's workloads: the built-ins and the declared ones (a fresh dict)."""
         return catalogue(Workload.from_dict(d) for d in self.declared)
+
+
+def check_budget(budget: float | None) -> None:
+    """Refuse a ``--budget`` that is not a finite number >= 0."""
+    if budget is not None and not (math.isfinite(budget) and budget >= 0):
+        raise UsageError(f"--budget must be a finite number of seconds >= 0, got {budget}")
 
 
 def check_timeout(timeout: float) -> None:

@@ -37,7 +37,10 @@ class ChildResult:
     failures: dict[str, str] = field(default_factory=dict)
     #: The point that crashed or hung the child (its other points were not measured).
     culprit: str | None = None
+    #: Wall seconds of the child, from its start to its results loaded.
     seconds: float = 0.0
+    #: Seconds of the child's own phases (``open``, ``sweeps``, ``timed``, ``write``, ``main``).
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -125,7 +128,19 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
             return result
         if output.exists():
             result.benchmarks = list(pyperf.BenchmarkSuite.load(str(output)).get_benchmarks())
+        result.phases = _phases(lines[-1][1:])
+        result.seconds = time.monotonic() - t0
         return result
+
+
+def _phases(words: list[str]) -> dict[str, float]:
+    """``open=0.1 sweeps=2.3`` (the words of the child's ``done`` line) as a dict."""
+    out = {}
+    for word in " ".join(words).split():
+        key, _, value = word.partition("=")
+        with contextlib.suppress(ValueError):
+            out[key] = float(value)
+    return out
 
 
 def _wait(proc: subprocess.Popen[bytes], status: Path, timeout: float) -> tuple[int, bool]:

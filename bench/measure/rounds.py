@@ -5,7 +5,8 @@ once; it is made of one child per *group* (the points sharing a workload, a
 task count, a task size and a metric: the sequential baseline and every model
 compared with it; cold points apart), the groups in a fresh pseudo-random
 order seeded from the run's seed.  After the profile's planned rounds, *extra rounds* go where the
-intervals are widest: an extra round is one more child for one group, with
+intervals are widest among the points that can still become stable in time
+(:meth:`ExtraRounds.next`): an extra round is one more child for one group, with
 the points of that group whose interval is still wider than the stability
 threshold, and the group's baseline again (so the round gives paired
 speedups), as long as the profile's time limit allows.
@@ -16,6 +17,7 @@ back.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,30 +84,48 @@ class ExtraRounds:
         seconds, measured = self.cost.get(key, (0.0, 1))
         return seconds * (points + 1) / (measured + 1)
 
+    def reachable(self, width: float, rounds: int) -> bool:
+        """Whether a point can still become stable before its last round.
+
+        An interval narrows about as ``1 / sqrt(rounds)``: one of relative
+        half-width ``width`` after ``rounds`` rounds is expected to be
+        ``width * sqrt(rounds / max_rounds)`` at ``max_rounds``.  A point
+        without an interval yet (too few rounds) counts as reachable.
+        """
+        if not math.isfinite(width) or rounds <= 0:
+            return True
+        return width * math.sqrt(rounds / self.max_rounds) <= self.threshold
+
     def next(self, grid: Mapping[GroupKey, Sequence[Point]], width: Mapping[str, float],
              rounds: Mapping[str, int], failed: Iterable[str],
              time_left: float) -> tuple[GroupKey, list[Point]] | None:
         """The group and points of the next extra round, or None when none is due or fits.
 
         The points of the chosen group that need rounds are measured, with the
-        group's baseline added when it is not among them.  Groups are taken
-        widest interval first, fewest rounds first among equals; one whose
-        child would not end within ``time_left`` seconds is passed over.
+        group's baseline added when it is not among them.  Groups holding a
+        point that can still become stable within ``max_rounds`` (see
+        :meth:`reachable`) come first: on a noisy host, rounds spent on a point
+        whose interval cannot reach the threshold in time would be taken from
+        one whose interval can.  Within each tier the widest interval goes
+        first, fewest rounds first among equals; a group whose child would not
+        end within ``time_left`` seconds is passed over.
         """
         dead = set(failed)
-        candidates: list[tuple[float, int, GroupKey, list[Point]]] = []
+        candidates: list[tuple[bool, float, int, GroupKey, list[Point]]] = []
         for key, members in grid.items():
             alive = [p for p in members if p.name not in dead]
             todo = self.needs(width, rounds, alive)
             if not todo:
                 continue
+            hopeful = [p for p in todo
+                       if self.reachable(width.get(p.name, math.inf), rounds.get(p.name, 0))]
             base = baseline_of(alive)
             if base is not None and base not in todo:
                 todo = [base, *todo]
-            widest = max(_finite(width.get(p.name, float("inf"))) for p in todo)
+            widest = max(_finite(width.get(p.name, math.inf)) for p in hopeful or todo)
             fewest = min(rounds.get(p.name, 0) for p in todo)
-            candidates.append((-widest, fewest, key, todo))
-        for _, _, key, todo in sorted(candidates, key=lambda c: (c[0], c[1])):
+            candidates.append((not hopeful, -widest, fewest, key, todo))
+        for _, _, _, key, todo in sorted(candidates, key=lambda c: c[:3]):
             if self.estimate(key, len(todo)) <= time_left:
                 return key, todo
         return None

@@ -18,8 +18,9 @@ from typing import Any
 import pyperf
 
 from bench.errors import UsageError, WorkloadFailed
-from bench.measure import noise
-from bench.measure.config import RunConfig, check_timeout
+from bench.measure import live, noise
+from bench.measure.budget import Budget
+from bench.measure.config import RunConfig, check_budget, check_timeout
 from bench.measure.interpreter import Interpreter, resolve
 from bench.measure.manifest import merge_noise, new_manifest, read_for_resume, reset_statuses
 from bench.measure.preflight import preflight
@@ -159,19 +160,33 @@ def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[floa
 
 def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Sequence[Point],
             manifest: dict[str, Any], benchmarks: list[pyperf.Benchmark],
-            progress: Progress) -> RunResult:
-    """Measure the rounds ``manifest`` still lacks, then extra rounds; save after each child."""
+            progress: Progress, started: float | None = None) -> RunResult:
+    """Measure the rounds ``manifest`` still lacks, then extra rounds; save after each child.
+
+    ``started`` (``time.monotonic``; None: now) is when the command began:
+    the run's budget counts from there.
+    """
     sweep = Sweep(config, run_dir, interp, points, manifest, benchmarks, progress)
+    seconds = sweep.profile.budget_s if config.budget is None else config.budget
+    budget = Budget.for_run(time.monotonic() if started is None else started, seconds,
+                            len(points), sweep.profile.probe_s)
+    if live.wanted(config.live, seconds):
+        sweep.live = live.LiveReport(run_dir)
 
     def measure(t0: float) -> None:
-        sweep.planned()
-        sweep.extra(t0 + sweep.profile.until_s)
+        began = time.monotonic()
+        try:
+            sweep.planned(budget if seconds else None)
+            if seconds:
+                sweep.extra(budget)
+        finally:
+            sweep.overhead.wall = time.monotonic() - began
 
     return sweep.result(session([sweep], progress, measure))
 
 
 def start(config: RunConfig, progress: Progress, *, force: bool = False,
-          planned: Plan | None = None) -> RunResult:
+          planned: Plan | None = None, started: float | None = None) -> RunResult:
     """Plan (unless ``planned`` is given), create the run directory and measure every point.
 
     Raises
@@ -183,22 +198,32 @@ def start(config: RunConfig, progress: Progress, *, force: bool = False,
         A user's workload raised in the sequential reference.
     """
     check_timeout(config.point_timeout)
+    check_budget(config.budget)
     config.name = config.name or default_name()
     config.seed = config.seed or secrets.token_hex(8)
     planned = planned or plan(config)
     run_dir = store.prepare_run_dir(Path(config.output_dir), config.name, force=force)
     manifest = planned.manifest(config)
     store.write_manifest(run_dir, manifest)
-    return execute(config, run_dir, planned.interp, planned.points, manifest, [], progress)
+    return execute(config, run_dir, planned.interp, planned.points, manifest, [], progress,
+                   started)
 
 
-def resume(run_dir: Path, progress: Progress) -> RunResult:
-    """Measure the points a run directory is missing, with its original settings."""
+def resume(run_dir: Path, progress: Progress, started: float | None = None,
+           live_report: bool | None = None) -> RunResult:
+    """Measure the points a run directory is missing, with its original settings.
+
+    The run's budget counts afresh from ``started`` (None: now);
+    ``live_report`` (None: as the run was started) says whether this session
+    redraws the report after each round.
+    """
     manifest, config, points = read_for_resume(run_dir)
+    if live_report is not None:
+        config.live = live_report
     check_timeout(config.point_timeout)
     interp = plan(config).interp
     results = run_dir / store.RESULTS
     benchmarks = (list(store.load_results(results).get_benchmarks())
                   if results.exists() else [])
     reset_statuses(manifest, {b.get_name() for b in benchmarks})
-    return execute(config, run_dir, interp, points, manifest, benchmarks, progress)
+    return execute(config, run_dir, interp, points, manifest, benchmarks, progress, started)

@@ -12,24 +12,99 @@ are rewritten atomically.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyperf
 
 from bench.measure import launch
+from bench.measure.budget import Budget
 from bench.measure.config import RunConfig, point_metadata, run_metadata
 from bench.measure.interpreter import Interpreter
+from bench.measure.live import MIN_INTERVAL_S, LiveReport
 from bench.measure.manifest import DONE, FAILED, PENDING, final_status
 from bench.measure.progress import Progress
 from bench.measure.rounds import ExtraRounds, GroupKey, baseline_of, group_key, groups, round_order
 from bench.results import store
 from bench.scenarios.grid import PROFILES, Profile
 from bench.scenarios.models import STEADY, Point
+
+#: The children's phases the sweep adds up (see :func:`bench.measure.child.main`).
+PHASES = ("open", "sweeps", "timed", "write", "main")
+
+
+@dataclass
+class Overhead:
+    """Where a sweep's wall time went: its timed regions and what surrounds them.
+
+    ``timed`` is the seconds inside the clock (values and warm-ups); the
+    children's ``main`` less their ``sweeps``, ``open`` and ``write`` is the
+    rest of a child's own work; ``children`` less ``main`` is the start-up of
+    the interpreters and their imports; ``wall`` less ``children`` is the
+    parent's own bookkeeping (saving results, choosing extra rounds).
+    """
+
+    wall: float = 0.0
+    children: float = 0.0
+    count: int = 0
+    phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+
+    def add(self, result: launch.ChildResult) -> None:
+        """Count one child."""
+        self.children += result.seconds
+        self.count += 1
+        for key in PHASES:
+            self.phases[key] += result.phases.get(key, 0.0)
+
+    @property
+    def ratio(self) -> float:
+        """The sweep's wall time over its timed regions (NaN before any)."""
+        timed = self.phases["timed"]
+        return self.wall / timed if timed > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record in ``run.json``: seconds by phase, and the ratio."""
+        p = self.phases
+        return {
+            "wall_s": round(self.wall, 3), "timed_s": round(p["timed"], 3),
+            "ratio": round(self.ratio, 3) if self.phases["timed"] > 0 else None,
+            "children": self.count,
+            "child_startup_s": round(self.children - p["main"], 3),
+            "open_s": round(p["open"], 3),
+            "untimed_in_sweeps_s": round(p["sweeps"] - p["timed"], 3),
+            "write_s": round(p["write"], 3),
+            "parent_s": round(self.wall - self.children, 3),
+        }
+
+    def merge(self, earlier: dict[str, Any] | None) -> dict[str, Any]:
+        """This session's record added to an earlier session's (``--resume``)."""
+        mine = self.to_dict()
+        if not earlier:
+            return mine
+        out: dict[str, Any] = {k: round(float(earlier.get(k) or 0) + float(v or 0), 3)
+                               for k, v in mine.items() if k != "ratio"}
+        out["children"] = int(out["children"])
+        out["ratio"] = round(out["wall_s"] / out["timed_s"], 3) if out["timed_s"] > 0 else None
+        return out
+
+
+def describe_overhead(record: dict[str, Any]) -> str:
+    """One line: ``sweep 152 s wall over 98 s timed (ratio 1.55): ...``."""
+    if not record.get("ratio"):
+        return f"sweep {record.get('wall_s', 0):.0f} s wall, nothing timed"
+    parts = [f"{record[k]:.1f} s {what}" for k, what in (
+        ("child_startup_s", f"starting {record['children']} children"),
+        ("open_s", "opening points (pools, checks)"),
+        ("untimed_in_sweeps_s", "between values"),
+        ("write_s", "writing round files"),
+        ("parent_s", "in the runner")) if record.get(k)]
+    return (f"sweep {record['wall_s']:.0f} s wall over {record['timed_s']:.0f} s timed "
+            f"(ratio {record['ratio']:.2f}): " + ", ".join(parts))
 
 
 @dataclass
@@ -48,6 +123,8 @@ class RunResult:
     run_dir: Path
     outcomes: list[Outcome]
     interrupted: bool = False
+    #: Where the sweep's wall time went (:meth:`Overhead.to_dict`; empty: no child ran).
+    overhead: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -71,6 +148,10 @@ class Sweep:
         self.shared = run_metadata(interp, config)
         #: Seconds each group's last child took, and how many points it measured.
         self.costs: dict[GroupKey, tuple[float, int]] = {}
+        self.overhead = Overhead()
+        #: Redraws of the report while the run goes on (None: no live report).
+        self.live: LiveReport | None = None
+        self.planned_total, self.rounds_done, self.extra_done = 0, 0, 0
 
     # ------------------------------------------------------------- bookkeeping
     def rounds_of(self, name: str) -> set[int]:
@@ -104,6 +185,10 @@ class Sweep:
             entry["rounds"] = len(self.rounds_of(p.name))
             if entry["status"] != FAILED and entry["rounds"]:
                 entry["status"] = DONE
+        self.manifest["progress"] = {
+            "planned_group_rounds": self.planned_total, "group_rounds_done": self.rounds_done,
+            "planned_rounds": self.profile.rounds, "extra_group_rounds": self.extra_done,
+            "updated": dt.datetime.now().isoformat(" ", "seconds")}
         store.write_manifest(self.run_dir, self.manifest)
 
     def _fail(self, name: str, reason: str) -> None:
@@ -114,12 +199,17 @@ class Sweep:
     def measure(self, label: str, round_: int, points: Sequence[Point]) -> None:
         """One group-round: a child, again without the point that crashed or hung it."""
         todo = [p for p in points if p.name not in self.failed()]
+        if label.startswith("extra"):  # counted as done once its values are saved
+            self.extra_done += 1
+        elif label.startswith("round"):
+            self.rounds_done += 1
         self.progress.begin(label)
         seconds, lines = 0.0, []
         while todo:
             result = launch.run_child(self.interp, self._job(round_, todo), list(todo),
                                       self.config.point_timeout, self.config.name)
             seconds += result.seconds
+            self.overhead.add(result)
             for name, reason in result.failures.items():
                 self._fail(name, reason)
                 lines.append(f"FAILED {name}: {reason}")
@@ -135,18 +225,35 @@ class Sweep:
         self.costs[group_key(points[0])] = (seconds, len(points))
         self.progress.end(label, sum(round_ in self.rounds_of(p.name) for p in points), lines)
 
-    def planned(self) -> None:
-        """The profile's planned rounds, skipping group-rounds already on disk."""
+    def planned(self, budget: Budget | None = None) -> None:
+        """The profile's planned rounds, skipping group-rounds already on disk.
+
+        With a ``budget``, the user is told when the run will end, and told
+        again after the first round measured when the planned rounds will
+        outlast the budget.
+        """
         keys = list(self.grid)
         total = self.profile.rounds * len(keys)
         done = sum(self._has(k, r) for r in range(self.profile.rounds) for k in keys)
+        self.planned_total, self.rounds_done = total, done
         self.progress.start(total, done_before=done)
+        if budget is not None:
+            self.progress.note(budget.announce(total - done))
+        began, measured, warned = time.monotonic(), 0, budget is None
         for r in range(self.profile.rounds):
             for n, key in enumerate(round_order(keys, self.config.seed, r), 1):
                 if not self._has(key, r):
                     label = (f"round {r + 1}/{self.profile.rounds} \N{MIDDLE DOT} "
                              f"{n}/{len(keys)} {group_label(key)}")
                     self.measure(label, r, self.grid[key])
+                    measured += 1
+            if self.live is not None and measured:
+                self.live.update()
+            if not warned and measured and budget is not None:
+                warned = True
+                late = budget.overrun(time.monotonic() - began, measured, total - done)
+                if late:
+                    self.progress.note(late)
         for key, members in self.grid.items():
             self._make_up(key, members)
 
@@ -180,7 +287,15 @@ class Sweep:
         return max((max(self.rounds_of(p.name), default=-1) for p in members), default=-1) + 1
 
     def close(self, interrupted: bool) -> None:
-        """Write the manifest's final status (call with signals ignored)."""
+        """Write the manifest's final status and overhead record (call with signals ignored).
+
+        A redraw of the live report still drawing is stopped: the final
+        report (or the next ``--resume``) draws the page again.
+        """
+        if self.live is not None:
+            self.live.stop()
+        if self.overhead.count:
+            self.manifest["sweep"] = self.overhead.merge(self.manifest.get("sweep"))
         self.manifest["status"] = final_status(self.manifest, interrupted)
         store.write_manifest(self.run_dir, self.manifest)
 
@@ -188,13 +303,14 @@ class Sweep:
         """What became of every point the sweep reached."""
         outcomes = [Outcome(p, e["status"] == DONE, e["reason"])
                     for p in self.points if (e := self.entries[p.name])["status"] != PENDING]
-        return RunResult(self.run_dir, outcomes, interrupted)
+        return RunResult(self.run_dir, outcomes, interrupted,
+                         dict(self.manifest.get("sweep") or {}))
 
     def _has(self, key: GroupKey, round_: int) -> bool:
         return any(round_ in self.rounds_of(p.name) for p in self.grid[key])
 
-    def extra(self, deadline: float) -> None:
-        """Extra rounds where the intervals are widest, while the profile's time allows."""
+    def extra(self, budget: Budget) -> None:
+        """Extra rounds where the intervals are widest, while the budget allows."""
         if self.profile.max_rounds <= self.profile.rounds:
             return
         from bench.results.aggregate import STABLE_HALF_WIDTH, widths  # pandas, scipy: only here
@@ -204,19 +320,20 @@ class Sweep:
         while True:
             width = widths(list(self.bench.values()))
             rounds = {n: len(self.rounds_of(n)) for n in self.entries}
-            pick = chooser.next(self.grid, width, rounds, self.failed(),
-                                deadline - time.monotonic())
+            pick = chooser.next(self.grid, width, rounds, self.failed(), budget.left())
             if pick is None:
                 return
             key, todo = pick
             if first:
                 self.progress.note("extra rounds where intervals are widest, "
-                                   "while the profile's time allows")
+                                   "while the budget allows")
                 first = False
             round_ = self.next_round(self.grid[key])
             wide = max(width.get(p.name, math.inf) for p in todo)
             self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {group_label(key)} "
                          f"(widest \N{PLUS-MINUS SIGN}{wide:.1%})", round_, todo)
+            if self.live is not None:
+                self.live.update(at_most_every=MIN_INTERVAL_S)
 
 
 def group_label(key: GroupKey) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.measure.sweep import RunResult
+from bench.measure.sweep import RunResult, describe_overhead
 from bench.results import store
 
 
@@ -35,6 +35,8 @@ def finish_run(result: RunResult, *, write_report: bool = True) -> int:
     try:
         print(f"concbench: {done} point{'s' * (done != 1)} measured, {failed} failed; "
               f"results in {results}", file=sys.stderr)
+        if result.overhead:
+            print(f"concbench: {describe_overhead(result.overhead)}", file=sys.stderr)
         for o in result.failed:
             print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)
         if write_report and results.exists():

@@ -25,7 +25,8 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     if status.problem:
         out += [f"> **Manifest not read:** {md_escape(status.problem)}", ""]
     if status.status and status.status != "complete":
-        out += [f"> Run status: **{md_escape(status.status)}**", ""]
+        more = f" {md_escape(status.progress)}" if status.progress else ""
+        out += [f"> Run status: **{md_escape(status.status)}**.{more}", ""]
     out += ["## Findings", ""] + [f"- {md_escape(f)}" for f in ctx["findings"]] + [""]
     out += ["## Precision", "",
             f"{ctx['stable']} of {ctx['total']} points ({ctx['stable_pct']}) are stable "

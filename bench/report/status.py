@@ -26,6 +26,8 @@ class RunStatus:
     planned_rounds: int = 0
     #: The unit of each declared workload's task sizes (the run's settings).
     units: dict[str, str] = field(default_factory=dict)
+    #: How far a run still going has got, in words (empty once it ended).
+    progress: str = ""
 
 
 def run_status(results: Path) -> RunStatus:
@@ -68,9 +70,30 @@ def run_status(results: Path) -> RunStatus:
     units = {str(w["name"]): str(w["unit"]) for w in declared or []
              if isinstance(w, dict) and "name" in w and w.get("unit")} \
         if isinstance(declared, list) else {}
-    return RunStatus(str(manifest.get("status", "")), failed, noise,
+    status = str(manifest.get("status", ""))
+    return RunStatus(status, failed, noise,
                      remeasured=len(more), extra_rounds=sum(more), units=units,
-                     planned_rounds=planned)
+                     planned_rounds=planned,
+                     progress=progress_text(manifest.get("progress"))
+                     if status == "running" else "")
+
+
+def progress_text(progress: Any) -> str:
+    """``Still measuring: 27 of 54 planned group-rounds (round 3 of 6) ...``, or ``""``."""
+    if not isinstance(progress, dict):
+        return ""
+    try:
+        done, total = int(progress["group_rounds_done"]), int(progress["planned_group_rounds"])
+        rounds, extra = int(progress["planned_rounds"]), int(progress.get("extra_group_rounds", 0))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    per_round = max(1, total // max(1, rounds))
+    where = (f"{done} of {total} planned group-rounds done (round "
+             f"{min(rounds, done // per_round + 1)} of {rounds})" if done < total
+             else f"all {total} planned group-rounds done, {extra} extra so far")
+    return (f"Still measuring: {where}; results as of {progress.get('updated', '?')}. "
+            "This page is redrawn as the run goes on; its intervals narrow and may move "
+            "until the run ends.")
 
 
 def remeasured_text(status: RunStatus) -> str:

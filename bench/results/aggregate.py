@@ -37,7 +37,6 @@ import pyperf
 
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
-from bench.results.store import load_results
 from bench.scenarios.models import BASELINE, STEADY
 from bench.scenarios.workloads import BUILTINS
 
@@ -99,7 +98,7 @@ class RunData:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def host_info(suite: pyperf.BenchmarkSuite) -> dict[str, Any]:
+def host_info(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, Any]:
     """The run's host record (``host_*`` metadata, prefix removed) and run fields."""
     meta = suite.get_benchmarks()[0].get_metadata()
     info = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
@@ -129,7 +128,8 @@ def _size(meta: dict[str, Any]) -> float:
     return float(value)
 
 
-def tidy(suite: pyperf.BenchmarkSuite, source: str = "results") -> pd.DataFrame:
+def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
+         source: str = "results") -> pd.DataFrame:
     """One row per measured value, with the point's metadata as columns.
 
     Raises
@@ -308,7 +308,7 @@ def load(path: str | Path, *, missing_ok: bool = False) -> RunData:
     if missing_ok and not results.exists():
         df = _tidy_frame([])
         return RunData(path, {}, df, summarize(df), failed=failed)
-    suite = load_results(path)
+    suite = store.read_suite(path)
     df = tidy(suite, str(results))
     summary = summarize(df)
     return RunData(path, host_info(suite), df, summary, amdahl(summary), failed)

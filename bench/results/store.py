@@ -151,29 +151,7 @@ def resolve_results(path: Path) -> Path:
     return path / RESULTS if path.is_dir() else path
 
 
-def load_results(path: Path) -> pyperf.BenchmarkSuite:
-    """Load a concbench results file (or run directory), refusing foreign files.
-
-    Raises
-    ------
-    UsageError
-        Missing, empty, truncated or invalid JSON; JSON that is not a pyperf
-        results file; a pyperf file without concbench metadata; a file of a
-        newer format version.
-    """
-    path = resolve_results(path)
-    what = "pyperf results file"
-    text = _read_text(path, what)
-    data = _parse(path, text, what)
-    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-        raise UsageError(f"{path}: not a pyperf results file (no 'benchmarks' list)")
-    if not data["benchmarks"]:
-        raise UsageError(f"{path}: holds no benchmarks")
-    try:
-        suite = pyperf.BenchmarkSuite.loads(text)
-    except Exception as exc:  # pyperf raises assorted errors on malformed files
-        raise UsageError(f"{path}: not a valid pyperf results file ({exc})") from None
-    formats = {b.get_metadata().get("concbench_format") for b in suite.get_benchmarks()}
+def _check_formats(path: Path, formats: set[Any]) -> None:
     if formats == {None}:
         raise UsageError(f"{path}: a pyperf file, but not from concbench (no concbench metadata)")
     for fmt in formats:
@@ -184,7 +162,124 @@ def load_results(path: Path) -> pyperf.BenchmarkSuite:
                 f"{path}: written by a newer concbench (format {fmt}; "
                 f"this one reads up to {FORMAT_VERSION})"
             )
+
+
+def _suite_json(path: Path) -> tuple[str, dict[str, Any]]:
+    path = resolve_results(path)
+    what = "pyperf results file"
+    text = _read_text(path, what)
+    data = _parse(path, text, what)
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise UsageError(f"{path}: not a pyperf results file (no 'benchmarks' list)")
+    if not data["benchmarks"]:
+        raise UsageError(f"{path}: holds no benchmarks")
+    return text, data
+
+
+def load_results(path: Path) -> pyperf.BenchmarkSuite:
+    """Load a concbench results file (or run directory), refusing foreign files.
+
+    Raises
+    ------
+    UsageError
+        Missing, empty, truncated or invalid JSON; JSON that is not a pyperf
+        results file; a pyperf file without concbench metadata; a file of a
+        newer format version.
+    """
+    text, _ = _suite_json(path)
+    path = resolve_results(path)
+    try:
+        suite = pyperf.BenchmarkSuite.loads(text)
+    except Exception as exc:  # pyperf raises assorted errors on malformed files
+        raise UsageError(f"{path}: not a valid pyperf results file ({exc})") from None
+    _check_formats(path, {b.get_metadata().get("concbench_format")
+                          for b in suite.get_benchmarks()})
     return suite
+
+
+class StoredRun:
+    """One run of a :class:`StoredBenchmark`: its metadata and values (pyperf's names)."""
+
+    __slots__ = ("_metadata", "values")
+
+    def __init__(self, metadata: dict[str, Any], values: list[float]) -> None:
+        self._metadata, self.values = metadata, values
+
+    def get_metadata(self) -> dict[str, Any]:
+        """The run's metadata, its benchmark's and the suite's included."""
+        return self._metadata
+
+
+class StoredBenchmark:
+    """A benchmark read straight from the JSON: what the summary needs of ``pyperf.Benchmark``."""
+
+    __slots__ = ("_metadata", "_name", "_runs")
+
+    def __init__(self, name: str, metadata: dict[str, Any], runs: list[StoredRun]) -> None:
+        self._name, self._metadata, self._runs = name, metadata, runs
+
+    def get_name(self) -> str:
+        """The benchmark's name."""
+        return self._name
+
+    def get_metadata(self) -> dict[str, Any]:
+        """Metadata every run shares, as ``pyperf.Benchmark.get_metadata`` gives it."""
+        return self._metadata
+
+    def get_runs(self) -> list[StoredRun]:
+        """The runs, in the file's order."""
+        return self._runs
+
+
+class StoredSuite:
+    """The benchmarks of a results file, read with :func:`read_suite`."""
+
+    def __init__(self, benchmarks: list[StoredBenchmark]) -> None:
+        self._benchmarks = benchmarks
+
+    def get_benchmarks(self) -> list[StoredBenchmark]:
+        """Every benchmark, in the file's order."""
+        return self._benchmarks
+
+
+def read_suite(path: Path) -> StoredSuite:
+    """Read a results file's values and metadata for the summary, without building pyperf objects.
+
+    The same file :func:`load_results` reads, refused for the same reasons,
+    read the way pyperf reads its JSON format (suite, benchmark and run
+    metadata merged in that order; a benchmark's metadata is what all its
+    runs share), in linear time: building a ``pyperf.BenchmarkSuite`` checks
+    every new benchmark's name against all the earlier ones, and parses each
+    run's metadata item by item, which is most of a 1,000-point report's time.
+    ``python -m pyperf`` and the gates still read the file with pyperf.
+    """
+    _, data = _suite_json(path)
+    path = resolve_results(path)
+    out = []
+    try:
+        if data.get("version") != "1.0":
+            raise ValueError(f"pyperf JSON version {data.get('version')!r}, expected '1.0'")
+        suite_meta = dict(data.get("metadata") or {})
+        for entry in data["benchmarks"]:
+            bench_meta = {**suite_meta, **(entry.get("metadata") or {})}
+            runs = []
+            for run in entry["runs"]:
+                values = [float(v) for v in run.get("values", ())]
+                runs.append(StoredRun({**bench_meta, **(run.get("metadata") or {})}, values))
+            if not runs:
+                raise ValueError("a benchmark without runs")
+            shared = dict(runs[0].get_metadata())
+            for run in runs[1:]:
+                md = run.get_metadata()
+                shared = {k: v for k, v in shared.items() if k in md and md[k] == v}
+            name = shared.get("name")
+            if not isinstance(name, str):
+                raise ValueError("a benchmark without a name")
+            out.append(StoredBenchmark(name, shared, runs))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: not a valid pyperf results file ({exc})") from None
+    _check_formats(path, {b.get_metadata().get("concbench_format") for b in out})
+    return StoredSuite(out)
 
 
 def prepare_run_dir(output_dir: Path, name: str, *, force: bool) -> Path:

@@ -29,10 +29,11 @@ class Profile:
 
     A run is ``rounds`` planned rounds (see :mod:`bench.measure.rounds`); in each, every
     point takes ``warmups`` warm-up values and ``values`` values, a value
-    lasting at least ``min_time`` seconds (that many batches).  Then, while the
-    run has lasted less than ``until_s`` seconds, extra rounds go to the groups
-    whose points' 95 % intervals are wider than 5 % of their estimate, until a
-    point has ``max_rounds`` rounds.
+    lasting at least ``min_time`` seconds (that many batches).  Then, while
+    the run's time budget allows (``budget_s`` seconds for the whole command,
+    see :mod:`bench.measure.budget`; 0: no extra rounds), extra rounds go to
+    the groups whose points' 95 % intervals are wider than 5 % of their
+    estimate, until a point has ``max_rounds`` rounds.
 
     ``sweep_start_methods`` lists the start methods measured at every worker
     count; the others are measured at W = C only, and only on the built-in
@@ -62,7 +63,7 @@ class Profile:
     cold_resources: tuple[str, ...] = ("cpu_gil",)
     #: Built-in workloads measured when none are named (the seed notebook's lessons).
     workloads: tuple[str, ...] = ("cpu", "hash", "sleep", "async_sleep")
-    until_s: float = 0.0
+    budget_s: float = 0.0
     max_rounds: int = 0
     #: Seconds each noise probe (before and after the sweep) watches the host.
     probe_s: float = 0.5
@@ -87,14 +88,15 @@ PROFILES: dict[str, Profile] = {
             description="seconds; for tests and the gate's own A/A checks",
         ),
         Profile(
-            "quick", (4, 16), ("1", "C", "2C"), rounds=6, values=3, warmups=1, min_time=0.04,
-            start_method_resources=("cpu_gil",), until_s=165.0, max_rounds=16,
-            description="the default: every workload and model, about 2-3 minutes on 2 cores",
+            "quick", (4, 16), ("1", "C", "2C"), rounds=6, values=2, warmups=1, min_time=0.03,
+            work_scale=0.5, start_method_resources=("cpu_gil",), budget_s=150.0, max_rounds=16,
+            description="the default: every workload and model at half the default task "
+                        "sizes, 150 s on any host (report included)",
         ),
         Profile(
             "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"), rounds=10, values=5,
             warmups=1, min_time=0.05, sweep_start_methods=("fork", "forkserver", "spawn"),
-            until_s=3600.0, max_rounds=30,
+            budget_s=3600.0, max_rounds=30,
             description="thorough: more task counts, worker counts, rounds and values",
         ),
     )

@@ -1,0 +1,81 @@
+"""A run's time budget: the whole command, not only its sweep.
+
+A budget of B seconds, counted from the moment the command started, covers
+planning, the two noise probes, the planned rounds, the extra rounds and the
+report.  The planned rounds always run (they are what the statistics rest
+on); extra rounds run while what is left of the budget still holds the next
+child, the closing probe and the report.  The user is told at the start when
+the run will end, and told again, once, when the first planned round shows
+that the planned rounds alone will overrun it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+#: Seconds the report of a run takes to draw, and per point (2-core host; see
+#: ``scripts/bench_report_speed.py``): kept aside from the extra rounds.
+REPORT_S = 2.5
+REPORT_PER_POINT_S = 0.002
+
+
+def duration(seconds: float) -> str:
+    """``2 min 45 s``, ``50 s``, ``1 h 05 min``."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+@dataclass
+class Budget:
+    """``seconds`` for the whole command, counted from ``started`` (``time.monotonic``)."""
+
+    started: float
+    seconds: float
+    #: Seconds kept for what follows the sweep: the closing noise probe, the report.
+    reserve: float = 0.0
+
+    @classmethod
+    def for_run(cls, started: float, seconds: float, points: int, probe_s: float) -> Budget:
+        """The budget of a run of ``points`` points whose noise probes watch ``probe_s``."""
+        probe = 2 * probe_s + 0.5  # the idle window, the warm-up, the calibration
+        return cls(started, seconds, probe + REPORT_S + REPORT_PER_POINT_S * points)
+
+    @property
+    def deadline(self) -> float:
+        """When the last extra round must have ended (``time.monotonic``)."""
+        return self.started + self.seconds - self.reserve
+
+    def left(self) -> float:
+        """Seconds left for rounds."""
+        return self.deadline - time.monotonic()
+
+    def _clock(self, at: float) -> str:
+        wall = dt.datetime.now() + dt.timedelta(seconds=at - time.monotonic())
+        return wall.strftime("%H:%M:%S")
+
+    def announce(self, planned: int) -> str:
+        """What the user is told at the start."""
+        end = self.started + self.seconds
+        return (f"this run takes about {duration(self.seconds)}, until about {self._clock(end)}: "
+                f"{planned} planned group-rounds, then extra rounds where intervals are "
+                f"widest while the budget allows, then the report")
+
+    def overrun(self, elapsed: float, done: int, planned: int) -> str | None:
+        """A revised end when the planned rounds will outlast the budget, else None.
+
+        ``done`` of ``planned`` group-rounds took ``elapsed`` seconds.
+        """
+        if done <= 0 or done >= planned:
+            return None
+        projected = time.monotonic() + elapsed * (planned - done) / done + self.reserve
+        if projected <= self.started + self.seconds:
+            return None
+        return (f"the planned rounds need more than the budget on this host: the run will end "
+                f"at about {self._clock(projected)}, after "
+                f"{duration(projected - self.started)} (no extra rounds)")

@@ -1,0 +1,95 @@
+"""The options the subcommands share: how they are parsed, what their help says."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
+
+_N = TypeVar("_N", int, float)
+
+
+def number_list(parse: Callable[[str], _N], example: str) -> Callable[[str], tuple[_N, ...]]:
+    """An argparse type: comma-separated numbers, at least one."""
+    def convert(text: str) -> tuple[_N, ...]:
+        try:
+            values = tuple(parse(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one number")
+        return values
+
+    return convert
+
+
+int_list = number_list(int, "whole numbers like 1,4,16")
+size_list = number_list(float, "sizes like 1e3,1e4,1e5")
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated names."""
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def grid_args(p: argparse.ArgumentParser) -> None:
+    """The options that decide what a run measures (defaults: :func:`bench.cli.run_config`).
+
+    Every default is None, so that ``run --resume`` can tell an option given
+    from one left out.
+    """
+    p.add_argument("--profile", default=None, help="smoke, quick (default) or full")
+    p.add_argument("--workload", action="append", default=None, metavar="[NAME=]MOD:FUNC",
+                   help="measure your own function (def or async def); repeatable")
+    p.add_argument("--path", action="append", default=None, metavar="DIR",
+                   help="a folder your workloads' modules import from; repeatable")
+    p.add_argument("--workloads", type=name_list, default=None,
+                   help="which workloads, built-in or declared, e.g. cpu,parse")
+    p.add_argument("--sizes", type=size_list, default=None,
+                   help="task sizes to sweep, as given, e.g. 1e3,1e4,1e5")
+    p.add_argument("--models", type=name_list, default=None,
+                   help="e.g. sequential,process_pool")
+    p.add_argument("--tasks", type=int_list, default=None, help="task counts, e.g. 1,4,16")
+    p.add_argument("--workers", type=int_list, default=None, help="worker counts, e.g. 1,2,4")
+    p.add_argument("--start-methods", type=name_list, default=None,
+                   help="process start methods, e.g. fork,spawn")
+    p.add_argument("--work-scale", type=float, default=None,
+                   help="multiply the built-in workloads' default task sizes (in whole units "
+                        "where they have them; --sizes and your own declared sizes are "
+                        "measured as given; default 1.0)")
+    p.add_argument("--python", default=None,
+                   help="interpreter that runs the measured children (default: this one)")
+
+
+def measuring_args(p: argparse.ArgumentParser, report: str) -> None:
+    """Where a measuring command writes, how long a point may take, how loud it is."""
+    p.add_argument("--output-dir", type=Path, default=None,
+                   help="where run directories go (default reports/)")
+    p.add_argument("--name", default=None, help="run directory name (default: timestamped)")
+    timeout_arg(p)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing run directory (all of its files)")
+    p.add_argument("--no-report", action="store_true", help=f"skip {report}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def timeout_arg(p: argparse.ArgumentParser) -> None:
+    """``--point-timeout``."""
+    p.add_argument("--point-timeout", type=float, default=None,
+                   help=f"seconds before a point's child (or pre-flight) is killed "
+                        f"(default {DEFAULT_POINT_TIMEOUT:g})")
+
+
+def gate_args(p: argparse.ArgumentParser, alpha: float | None, what: str) -> None:
+    """The options of a regression gate (``check``, ``ab``)."""
+    p.add_argument("--max-slowdown", default="10%",
+                   help="slowdown a regression must exceed, e.g. 10%% or 1.1x (default 10%%)")
+    p.add_argument("--alpha", type=float, default=alpha,
+                   help=what if alpha is None else f"{what} (default {alpha:g})")
+    p.add_argument("--markdown", type=Path, default=None, help="write the verdict as Markdown")
+    p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
+    p.add_argument("--fail-on-undecided", action="store_true",
+                   help="exit 1 when a point stays undecided (default: listed, exit 0)")
