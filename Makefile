@@ -10,11 +10,11 @@ TSTAMP := $(VENV)/.installed-test
 # The install is part of a new user's wait (issue 17): uv where it is installed, else the
 # host's pip driving a venv made without a pip of its own (pip >= 22.3, --python), without
 # byte-compiling every module of every dependency; then only what concbench imports is
-# compiled, once (even where PYTHONDONTWRITEBYTECODE is set), so that no run pays for it.
+# compiled, once (even where PYTHONDONTWRITEBYTECODE is set), so that no run pays for it
+# (scripts/warm_bytecode.py draws the example report to find out what that is).
 INSTALL := $(if $(shell command -v uv 2>/dev/null),uv pip install -q --python $(PY),\
              $(PYTHON) -m pip -q --python $(PY) install --no-compile)
-COMPILE := $(PY) -c 'import sys; sys.dont_write_bytecode = False; \
-             import bench.cli, bench.measure.child, bench.report.html, bench.report.charts'
+COMPILE := $(PY) scripts/warm_bytecode.py
 
 $(PY):
 	$(PYTHON) -m venv --without-pip $(VENV)
