@@ -242,6 +242,24 @@ class StoredSuite:
         return self._benchmarks
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _checked_values(run: dict[str, Any]) -> list[float]:
+    """A run's values, refused as pyperf's ``Run`` refuses them (values > 0, warm-ups >= 0)."""
+    values, warmups = run.get("values", ()), run.get("warmups") or ()
+    if not all(_number(v) and v > 0 for v in values):
+        raise ValueError("values must be a sequence of number > 0.0")
+    if not all(isinstance(w, list) and len(w) == 2 and _number(w[0]) and w[0] >= 1
+               and _number(w[1]) and w[1] >= 0 for w in warmups):
+        raise ValueError("warmups must be a sequence of (loops, value) where loops is an "
+                         "int >= 1 and value is a float >= 0.0")
+    if not values and not warmups:
+        raise ValueError("values and warmups are empty sequence")
+    return [float(v) for v in values]
+
+
 def read_suite(path: Path) -> StoredSuite:
     """Read a results file's values and metadata for the summary, without building pyperf objects.
 
@@ -264,7 +282,7 @@ def read_suite(path: Path) -> StoredSuite:
             bench_meta = {**suite_meta, **(entry.get("metadata") or {})}
             runs = []
             for run in entry["runs"]:
-                values = [float(v) for v in run.get("values", ())]
+                values = _checked_values(run)
                 runs.append(StoredRun({**bench_meta, **(run.get("metadata") or {})}, values))
             if not runs:
                 raise ValueError("a benchmark without runs")
