@@ -90,7 +90,9 @@ def measure(run_dir: Path, cycles: int, busy: int, priority: str) -> tuple[list[
     for c in range(cycles):
         med = {}
         for t0, t1, drawing, cyc in halves:
-            inside = [d for t, d in tasks if cyc == c and t0 <= t - d < t1]
+            if cyc != c:
+                continue
+            inside = [d for t, d in tasks if t0 <= t - d < t1]
             if inside:
                 med[drawing] = statistics.median(inside)
         if len(med) == 2:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import math
 
-from bench.measure.rounds import ExtraRounds, baseline_of, group_key, groups, round_order
+from bench.measure.rounds import (
+    ExtraRounds,
+    GroupKey,
+    baseline_of,
+    group_key,
+    groups,
+    round_order,
+)
 from bench.scenarios.models import Point
 
 SEQ4 = Point("cpu", "sequential", 4, size=10.0)
@@ -49,14 +56,23 @@ def _chooser(c4: tuple[float, int] | None = None,
     return chooser
 
 
+def _widths(pool4: float) -> dict[str, float]:
+    """Every point stable but POOL16 (0.30) and POOL4 (``pool4``)."""
+    return {SEQ4.name: 0.01, POOL4.name: pool4, THREAD4.name: 0.02,
+            SEQ16.name: 0.01, POOL16.name: 0.30, COLD16.name: 0.01, SMALL.name: 0.0}
+
+
+def _pick(chooser: ExtraRounds, width: dict[str, float]) -> tuple[GroupKey, list[Point]]:
+    """The next extra round when every point has 6 rounds and time is plenty."""
+    pick = chooser.next(groups(GRID), width, dict.fromkeys(width, 6), failed=[],
+                        time_left=100.0)
+    assert pick is not None
+    return pick
+
+
 def test_extra_round_goes_to_the_widest_interval_with_its_baseline() -> None:
     chooser = _chooser(c4=(3.0, 3), c16=(2.0, 2))
-    width = {SEQ4.name: 0.01, POOL4.name: 0.12, THREAD4.name: 0.02,
-             SEQ16.name: 0.01, POOL16.name: 0.30, COLD16.name: 0.01, SMALL.name: 0.0}
-    rounds = dict.fromkeys(width, 6)
-    pick = chooser.next(groups(GRID), width, rounds, failed=[], time_left=100.0)
-    assert pick is not None
-    key, todo = pick
+    key, todo = _pick(chooser, _widths(0.12))
     assert key == group_key(POOL16)
     assert todo == [SEQ16, POOL16]  # the unstable point and its baseline, paired again
 
@@ -64,21 +80,14 @@ def test_extra_round_goes_to_the_widest_interval_with_its_baseline() -> None:
 def test_a_point_that_can_still_become_stable_goes_before_a_wider_one_that_cannot() -> None:
     chooser = _chooser(c4=(3.0, 3), c16=(2.0, 2))
     # at 6 of 8 rounds: 0.30 is expected at 0.26 by round 8 (hopeless), 0.055 at 0.048
-    width = {SEQ4.name: 0.01, POOL4.name: 0.055, THREAD4.name: 0.02,
-             SEQ16.name: 0.01, POOL16.name: 0.30, COLD16.name: 0.01, SMALL.name: 0.0}
-    rounds = dict.fromkeys(width, 6)
-    pick = chooser.next(groups(GRID), width, rounds, failed=[], time_left=100.0)
-    assert pick is not None
+    pick = _pick(chooser, _widths(0.055))
     assert pick[0] == group_key(POOL4)
     assert pick[1] == [SEQ4, POOL4]
     assert chooser.reachable(0.055, 6)
     assert not chooser.reachable(0.30, 6)
     assert chooser.reachable(math.inf, 1)  # no interval yet: rounds are what it needs
     # once nothing can be made stable in time, the widest goes first again
-    width[POOL4.name] = 0.12
-    pick = chooser.next(groups(GRID), width, rounds, failed=[], time_left=100.0)
-    assert pick is not None
-    assert pick[0] == group_key(POOL16)
+    assert _pick(chooser, _widths(0.12))[0] == group_key(POOL16)
 
 
 def test_no_extra_round_when_everything_is_stable_or_at_its_limit() -> None:

@@ -129,7 +129,7 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
         if output.exists():
             result.benchmarks = list(pyperf.BenchmarkSuite.load(str(output)).get_benchmarks())
         result.phases = _phases(lines[-1][1:])
-        result.seconds = time.monotonic() - t0
+        result.seconds = time.monotonic() - t0  # its results loaded too
         return result
 
 

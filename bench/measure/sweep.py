@@ -36,6 +36,12 @@ from bench.scenarios.models import STEADY, Point
 
 #: The children's phases the sweep adds up (see :func:`bench.measure.child.main`).
 PHASES = ("open", "sweeps", "timed", "write", "main")
+#: Kinds of group-round, as the manifest's progress counts them.
+PLANNED, EXTRA, MAKE_UP = "planned", "extra", "make-up"
+
+
+def _ratio(wall: float, timed: float) -> float | None:
+    return round(wall / timed, 3) if timed > 0 else None
 
 
 @dataclass
@@ -61,18 +67,12 @@ class Overhead:
         for key in PHASES:
             self.phases[key] += result.phases.get(key, 0.0)
 
-    @property
-    def ratio(self) -> float:
-        """The sweep's wall time over its timed regions (NaN before any)."""
-        timed = self.phases["timed"]
-        return self.wall / timed if timed > 0 else math.nan
-
     def to_dict(self) -> dict[str, Any]:
         """The record in ``run.json``: seconds by phase, and the ratio."""
         p = self.phases
         return {
             "wall_s": round(self.wall, 3), "timed_s": round(p["timed"], 3),
-            "ratio": round(self.ratio, 3) if self.phases["timed"] > 0 else None,
+            "ratio": _ratio(self.wall, p["timed"]),
             "children": self.count,
             "child_startup_s": round(self.children - p["main"], 3),
             "open_s": round(p["open"], 3),
@@ -89,7 +89,7 @@ class Overhead:
         out: dict[str, Any] = {k: round(float(earlier.get(k) or 0) + float(v or 0), 3)
                                for k, v in mine.items() if k != "ratio"}
         out["children"] = int(out["children"])
-        out["ratio"] = round(out["wall_s"] / out["timed_s"], 3) if out["timed_s"] > 0 else None
+        out["ratio"] = _ratio(out["wall_s"], out["timed_s"])
         return out
 
 
@@ -196,12 +196,17 @@ class Sweep:
         entry["status"], entry["reason"] = FAILED, reason
 
     # ---------------------------------------------------------------- measuring
-    def measure(self, label: str, round_: int, points: Sequence[Point]) -> None:
-        """One group-round: a child, again without the point that crashed or hung it."""
+    def measure(self, label: str, round_: int, points: Sequence[Point],
+                kind: str = MAKE_UP) -> None:
+        """One group-round: a child, again without the point that crashed or hung it.
+
+        ``kind`` (:data:`PLANNED`, :data:`EXTRA` or :data:`MAKE_UP`) is what the
+        manifest's progress counts it as, once its values are saved.
+        """
         todo = [p for p in points if p.name not in self.failed()]
-        if label.startswith("extra"):  # counted as done once its values are saved
+        if kind == EXTRA:
             self.extra_done += 1
-        elif label.startswith("round"):
+        elif kind == PLANNED:
             self.rounds_done += 1
         self.progress.begin(label)
         seconds, lines = 0.0, []
@@ -245,7 +250,7 @@ class Sweep:
                 if not self._has(key, r):
                     label = (f"round {r + 1}/{self.profile.rounds} \N{MIDDLE DOT} "
                              f"{n}/{len(keys)} {group_label(key)}")
-                    self.measure(label, r, self.grid[key])
+                    self.measure(label, r, self.grid[key], PLANNED)
                     measured += 1
             if self.live is not None and measured:
                 self.live.update()
@@ -325,13 +330,13 @@ class Sweep:
                 return
             key, todo = pick
             if first:
-                self.progress.note("extra rounds where intervals are widest, "
-                                   "while the budget allows")
+                self.progress.note("extra rounds where intervals are widest (first those that "
+                                   "can still become stable), while the budget allows")
                 first = False
             round_ = self.next_round(self.grid[key])
             wide = max(width.get(p.name, math.inf) for p in todo)
             self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {group_label(key)} "
-                         f"(widest \N{PLUS-MINUS SIGN}{wide:.1%})", round_, todo)
+                         f"(widest \N{PLUS-MINUS SIGN}{wide:.1%})", round_, todo, EXTRA)
             if self.live is not None:
                 self.live.update(at_most_every=MIN_INTERVAL_S)
 
