@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -175,6 +177,50 @@ def test_serial_charts(tmp_path: Path) -> None:
     assert [c.stem for c in charts] == ["speedup", "wall_time", "efficiency", "sleep_lesson"]
     assert all(c.png.exists() and c.svg.exists() for c in charts)
     assert report_charts.render_workers(1) == 1
+
+
+def _gone(pgid: int, within: float = 10.0) -> bool:
+    """Whether process group ``pgid`` empties within ``within`` s (init reaps killed drawers)."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_chart_server_leaves_nothing_behind(tmp_path: Path) -> None:
+    points = [(p, v) for p, v in HAND_MADE if p.workload == "sleep"]
+    summary = load(write_hand_made(tmp_path / "results.json", points)).summary
+    host = {k[5:]: v for k, v in HOST.items()}
+    with report_charts.ChartPool(workers=2) as pool:
+        assert pool.server is not None
+        group = pool.server.pid
+        charts = pool.draw(summary, host, tmp_path / "pooled")()
+    assert [c.stem for c in charts] == ["speedup", "wall_time", "efficiency", "sleep_lesson"]
+    assert all(c.png.stat().st_size and c.svg.stat().st_size for c in charts)
+    assert _gone(group)  # server and drawers: a drawer left over would hold the caller's pipes
+
+
+def test_a_failing_chart_reaches_the_parent(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.report import charts as chart_module
+
+    def broken(kind: str, *args: object) -> object:
+        raise ValueError(f"cannot draw {kind}")
+
+    points = [(p, v) for p, v in HAND_MADE if p.workload == "sleep"]
+    summary = load(write_hand_made(tmp_path / "results.json", points)).summary
+    host = {k[5:]: v for k, v in HOST.items()}
+    monkeypatch.setattr(chart_module, "render", broken)  # before the fork: the drawers have it
+    with report_charts.ChartPool(workers=2) as pool:
+        group = pool.server.pid
+        collect = pool.draw(summary, host, tmp_path / "broken")
+        with pytest.raises(ValueError, match="cannot draw"):
+            collect()
+    assert _gone(group)
 
 
 # ---------------------------------------------------------------------- findings

@@ -65,9 +65,11 @@ def _efficiency_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path
     ncols = min(len(series), 3 if rows < 8 else 5)
     fig, axes = new_figure(ncols, math.ceil(len(series) / ncols), width=4.2 if rows < 8 else 3.6,
                            height=max(3.0, 0.22 * rows + 1.4))
-    for ax, (model, sm, _) in zip(axes, series, strict=False):
+    shared = plots.efficiency_rows(summary)
+    for i, (ax, (model, sm, _)) in enumerate(zip(axes, series, strict=False)):
         plots.plot_efficiency_heatmap(ax, summary, model=model, start_method=sm,
-                                      colorbar=False, vmax=vmax)
+                                      colorbar=False, vmax=vmax, rows=shared,
+                                      row_labels=i % ncols == 0)
     for ax in axes[len(series):]:
         ax.remove()
     fig.suptitle("Efficiency = ideal time / measured time per pooled model, "

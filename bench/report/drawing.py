@@ -1,13 +1,15 @@
 """Drawing a report's charts: which charts a run supports, and the pool of processes drawing them.
 
-No matplotlib is imported here: the pool's workers are forked first, and
-each imports :mod:`bench.report.charts` (matplotlib) while the parent loads
-the results, so the two imports overlap.  Charts are then drawn while the
-parent writes the tables.
+No matplotlib is imported here: a drawing server is forked first; it imports
+:mod:`bench.report.charts` (matplotlib) while the parent loads the results,
+then forks the processes that draw, so matplotlib is imported once and the
+import overlaps the loading.  Charts are then drawn while the parent writes
+the tables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -15,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -81,23 +84,33 @@ def render_workers(n_charts: int) -> int:
     return max(1, min(n_charts, len(os.sched_getaffinity(0)), MAX_RENDER_WORKERS))
 
 
-#: Signals the chart workers leave to the parent.
+#: Signals the chart processes leave to the parent.
 _INTERRUPTS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
-def _chart_worker_init() -> None:
-    """Start of a chart worker: signals as below, then matplotlib, while the parent loads.
+def _unblock_signals() -> None:
+    """A chart process's signals: SIGINT ignored, SIGTERM ends it, both unblocked.
 
-    A terminal's Ctrl-C reaches the whole foreground process group, workers
-    included; the parent stops and ends them itself, so they ignore SIGINT
-    rather than each printing a traceback, and SIGTERM ends them.  They were
-    forked with both signals blocked (see :class:`ChartPool`) and unblock them
-    here.
+    A terminal's Ctrl-C reaches the whole foreground process group, chart
+    processes included; the parent stops and ends them itself, so they ignore
+    SIGINT rather than each printing a traceback.  They were forked with both
+    signals blocked (see :class:`ChartPool`) and unblock them here.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
-    import bench.report.charts  # noqa: F401  (matplotlib: the slow import, done in parallel)
+
+
+def _warm_up() -> None:
+    """Import matplotlib and draw one text as PNG and SVG: fonts and caches loaded once."""
+    import io
+
+    from bench.report import figures
+
+    fig, (ax,) = figures.new_figure(width=1.0, height=1.0)
+    ax.set_title("0.1")
+    for ext in ("png", "svg"):
+        fig.savefig(io.BytesIO(), format=ext)
 
 
 def _draw(kind: str, summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
@@ -106,31 +119,76 @@ def _draw(kind: str, summary: pd.DataFrame, host: dict[str, Any], out_dir: Path)
     return charts.render(kind, summary, host, out_dir)
 
 
+def _serve(conn: Connection, workers: int) -> None:
+    """The drawing server: import and warm matplotlib, fork ``workers`` drawers, draw a job.
+
+    The drawers are forked once matplotlib is loaded, so it is imported once
+    (while the parent loads the data) rather than once per drawer.  The job
+    ``(kinds, summary, host, out_dir)`` comes through ``conn``; the charts, or
+    the exception that stopped one, go back through it.  The server leads a
+    process group of its own, drawers included: the parent ends them all at
+    once (:meth:`ChartPool.__exit__`), and the server ends them itself once it
+    has answered, or when the parent goes away (end of file on ``conn``).
+    """
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)  # the parent sets it too: whichever runs first
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+    pool: Any = None
+    try:
+        _warm_up()
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_unblock_signals)
+        kinds, summary, host, out_dir = conn.recv()
+        pending = {k: pool.apply_async(_draw, (k, summary, host, out_dir))
+                   for k in sorted(kinds, key=COSTLY_FIRST.index)}
+        conn.send([pending[k].get() for k in kinds])
+    except EOFError:
+        pass  # the parent went away
+    except BaseException as exc:  # whatever stopped a chart goes back to the parent
+        with contextlib.suppress(Exception):
+            conn.send(exc)
+    finally:
+        if os.getpgrp() == os.getpid():  # never the parent's group
+            os.killpg(0, signal.SIGKILL)  # the drawers and this server: nothing is left to do
+        if pool is not None:
+            pool.terminate()
+        os._exit(0)
+
+
 class ChartPool:
-    """Forked processes that draw a report's charts, started before its data is loaded.
+    """Processes that draw a report's charts, started before its data is loaded.
 
     ``with ChartPool() as pool: collect = pool.draw(summary, host, out_dir)``
-    hands every chart the run supports to the workers, the costliest first,
+    hands every chart the run supports to the drawers, the costliest first,
     and returns at once; ``collect()`` waits and gives the charts in display
-    order.  With one worker (``workers=1``, or where forking is unsafe) the
-    charts are drawn in this process when collected.  Leaving the block ends
-    the workers: interrupted (Ctrl-C, SIGTERM), at once rather than after
-    their charts.
+    order.  One forked server imports matplotlib while the parent loads the
+    data, then forks the drawers (see :func:`_serve`).  With one worker
+    (``workers=1``, or where forking is unsafe) the charts are drawn in this
+    process when collected.  Leaving the block ends the server and its
+    drawers: interrupted (Ctrl-C, SIGTERM), at once rather than after their
+    charts.
     """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = render_workers(len(COSTLY_FIRST)) if workers is None else workers
-        self.pool: Any = None
+        self.server: Any = None
+        self.conn: Connection | None = None
 
     def __enter__(self) -> ChartPool:
         if self.workers > 1:
-            # Signals stay blocked while the pool forks its workers (they inherit the
-            # mask until their initializer runs), so an interrupt never lands half-way
-            # through their start.
+            # Signals stay blocked while the server is forked (it inherits the mask
+            # until it sets its handlers), so an interrupt never lands half-way
+            # through its start.
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
             try:
                 ctx = multiprocessing.get_context("fork")
-                self.pool = ctx.Pool(self.workers, initializer=_chart_worker_init)
+                self.conn, theirs = ctx.Pipe()
+                self.server = ctx.Process(target=_serve, args=(theirs, self.workers))
+                self.server.start()
+                with contextlib.suppress(OSError):
+                    os.setpgid(self.server.pid, self.server.pid)
+                theirs.close()
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return self
@@ -139,16 +197,28 @@ class ChartPool:
              out_dir: Path) -> Callable[[], list[Chart]]:
         """Start drawing every chart ``summary`` supports; return the function collecting them."""
         kinds = chart_kinds(summary, host)
-        if self.pool is None:
+        conn = self.conn
+        if conn is None:
             return lambda: [_draw(k, summary, host, out_dir) for k in kinds]
-        pending = {k: self.pool.apply_async(_draw, (k, summary, host, out_dir))
-                   for k in sorted(kinds, key=COSTLY_FIRST.index)}
-        return lambda: [pending[k].get() for k in kinds]
+        conn.send((kinds, summary, host, out_dir))
+
+        def collect() -> list[Chart]:
+            answer = conn.recv()
+            if isinstance(answer, BaseException):
+                raise answer
+            return list(answer)
+
+        return collect
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.terminate()  # every chart was collected, or we are on the way out
-            self.pool.join()
+        if self.server is not None:
+            # every chart was collected, or we are on the way out: the server's group goes
+            with contextlib.suppress(OSError):
+                os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.kill()  # were it not yet its group's leader
+            self.server.join()
+        if self.conn is not None:
+            self.conn.close()
 
 
 def build_charts(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path, *,

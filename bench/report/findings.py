@@ -13,6 +13,7 @@ finding whose data the run lacks (a restricted grid) is left out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pandas as pd
@@ -34,6 +35,7 @@ from bench.results.recommend import (
     recommendation_sentence,
     size_label,
     task_unit,
+    threads_best,
 )
 
 #: How a finding names what a workload's tasks spend their time on.
@@ -178,14 +180,12 @@ def wait_findings(summary: pd.DataFrame, cores: int) -> list[str]:
 
 def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) -> list[str]:
     """One sentence per row of :func:`bench.results.recommend.recommendations`."""
-    out = []
-    groups = dict(iter(steady(summary).groupby(["workload", "task_size", "tasks"], sort=False)))
-    empty = summary.iloc[:0]
-    for r in recommended.itertuples(index=False):
-        row = pd.Series(r._asdict())
-        others = groups.get((r.workload, r.task_size, r.tasks), empty)
-        out.append(recommendation_sentence(row, task_unit(summary, str(r.workload)), others))
-    return out
+    threads = threads_best(steady(summary))
+    units = {wl: task_unit(summary, str(wl)) for wl in recommended["workload"].unique()}
+    return [recommendation_sentence(
+        r, units[r["workload"]],
+        threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"])), math.nan))
+        for r in recommended.to_dict("records")]
 
 
 #: Headings of the report's recommendation table.

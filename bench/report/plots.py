@@ -188,9 +188,25 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
     ax.legend(fontsize="x-small")
 
 
+def efficiency_rows(summary: pd.DataFrame,
+                    workload: str | None = None) -> list[tuple[str, int]]:
+    """The heatmaps' rows: (workload, T) of every pooled point with an efficiency, in order.
+
+    Workloads in the summary's order, task counts ascending; the panels of one
+    figure share these rows, so that a row reads across the figure.
+    """
+    df = at_largest_size(steady(summary, workload))
+    df = df[df["workers"].notna() & df["efficiency"].notna()]
+    order = {wl: i for i, wl in enumerate(dict.fromkeys(df["workload"]))}
+    pairs = {(str(wl), int(t)) for wl, t in zip(df["workload"], df["tasks"], strict=True)}
+    return sorted(pairs, key=lambda r: (order[r[0]], r[1]))
+
+
 def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
                             start_method: str = "", workload: str | None = None,
-                            colorbar: bool = True, vmax: float | None = None) -> None:
+                            colorbar: bool = True, vmax: float | None = None,
+                            rows: list[tuple[str, int]] | None = None,
+                            row_labels: bool = True) -> None:
     """Efficiency (ideal time / measured time) of one pooled model over tasks x workers.
 
     One row per task count T and one column per worker count W.  Without
@@ -203,6 +219,10 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
     the baseline).  The colour bar is the legend:
     drawn beside the Axes unless ``colorbar`` is false (a figure sharing one
     colour bar passes ``vmax`` so that every panel uses the same scale).
+    ``rows`` (see :func:`efficiency_rows`) fixes the rows, empty where the
+    model has no point; a panel that is not first in its figure row passes
+    ``row_labels=False`` and shows neither y tick labels nor y label (the
+    rows are those of the panel on its left).
     """
     df = at_largest_size(steady(summary, workload))
     df = df[(df["model"] == model) & (df["start_method"] == start_method)
@@ -212,11 +232,10 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
     if df.empty:
         _no_data(ax, title)
         return
-    order = {wl: i for i, wl in enumerate(dict.fromkeys(df["workload"]))}
     grid = df.pivot_table(index=["workload", "tasks"], columns="workers", values="efficiency",
                           aggfunc="mean")
-    grid = grid.iloc[sorted(range(len(grid)), key=lambda i: (order[grid.index[i][0]],
-                                                             grid.index[i][1]))]
+    wanted = efficiency_rows(df, workload) if rows is None else rows
+    grid = grid.reindex(pd.MultiIndex.from_tuples(wanted, names=["workload", "tasks"]))
     values = grid.to_numpy(dtype=float)
     top = efficiency_vmax(values) if vmax is None else vmax
     image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=0.0, vmax=top)
@@ -224,15 +243,19 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
         if not math.isnan(v):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="small",
                     color="white" if v < 0.6 * top else "black")
-    rows = [str(t) if workload else f"{wl} {t}" for wl, t in grid.index]
+    labels = [str(t) if workload else f"{wl} {t}" for wl, t in grid.index]
     for i in range(1, len(grid.index)):
         if grid.index[i][0] != grid.index[i - 1][0]:
             ax.axhline(i - 0.5, color="white", linewidth=2)
     ax.set_xticks(range(len(grid.columns)), [str(int(w)) for w in grid.columns])
-    ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("workers W (count)")
-    ax.set_ylabel("tasks per batch T (count)" if workload else "workload, tasks per batch T")
-    ax.set_title(title, fontsize="medium")
+    if row_labels:
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_ylabel("tasks per batch T (count)" if workload else "workload, tasks per batch T")
+    else:
+        ax.set_yticks([])  # a Tick is costly to draw; the panel on the left labels the rows
+    # placed, not fitted above the tick labels: nothing is drawn above a heatmap
+    ax.set_title(title, fontsize="medium", y=1.0)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=EFFICIENCY_LABEL)
 

@@ -17,6 +17,7 @@ with 95 % confidence (the speedup interval's low end above 1), or none.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,19 +68,17 @@ def point_label(model: str, start_method: str, workers: object) -> str:
     return label if pd.isna(workers) else f"{label} W={int(workers)}"  # type: ignore[call-overload]
 
 
-def _tied(wide: pd.DataFrame, best: str, others: list[str]) -> list[bool]:
-    """Whether each of ``others`` is indistinguishable from ``best`` over their shared rounds.
+def _tied(ratios: np.ndarray) -> np.ndarray:
+    """Whether each row of per-round paired ratios is indistinguishable from 1.
 
-    ``wide`` holds the per-round medians, one row per point and one column per
-    round (NaN where a point lacks the round): the ratios of a round are paired.
+    ``ratios`` holds one point's per-round median over another's per row, one
+    column per round (NaN where a point lacks the round): the ratios of a
+    round are paired.  Too few rounds give no interval: cannot tell, tied.
     """
-    if not others:
-        return []
-    ratios = wide.loc[others].to_numpy(dtype=float) / wide.loc[best].to_numpy(dtype=float)
-    out = []
-    for row in ratios:
+    out = np.empty(len(ratios), dtype=bool)
+    for i, row in enumerate(ratios):
         got = stats.median_interval(row)
-        out.append(not (got.low > 1 or got.high < 1))  # NaN bounds (too few rounds): cannot tell
+        out[i] = not (got.low > 1 or got.high < 1)  # NaN bounds compare false: tied
     return out
 
 
@@ -95,23 +94,29 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     steady = summary[(summary["metric"] == STEADY) & summary["speedup"].notna()]
     if steady.empty:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
-    wide = stats.round_medians(tidy).unstack("round")
+    # NumPy, not pandas indexing, inside the loop: one pass per group of a large run
+    per_round = stats.round_medians(tidy).unstack("round").reindex(steady["name"])
+    medians = per_round.to_numpy(dtype=float)
+    groups = steady.groupby(["workload", "task_size", "tasks"], sort=False).indices
+    speedup = steady["speedup"].to_numpy(dtype=float)
+    model = steady["model"].to_numpy(dtype=object)
+    method = steady["start_method"].to_numpy(dtype=object)
+    workers = steady["workers"].to_numpy(dtype=object)
+    low = steady["speedup_ci_low"].to_numpy(dtype=float)
+    high = steady["speedup_ci_high"].to_numpy(dtype=float)
     rows = []
-    for (workload, size, tasks), g in steady.groupby(["workload", "task_size", "tasks"],
-                                                     sort=False):
-        best = g.loc[g["speedup"].astype(float).idxmax()]
-        base = g[g["model"] == BASELINE]
-        if not base.empty and best["model"] != BASELINE and _tied(
-                wide, str(best["name"]), [str(base.iloc[0]["name"])])[0]:
-            best = base.iloc[0]  # no model is surely faster: the plain loop is the pick
-        others = [r for r in g.itertuples() if r.name != best["name"]]
-        tied = [point_label(r.model, r.start_method, r.workers)
-                for r, same in zip(others, _tied(wide, str(best["name"]),
-                                                 [str(r.name) for r in others]), strict=True)
-                if same]
-        rows.append((workload, float(size), int(tasks), best["model"], best["start_method"],
-                     best["workers"], float(best["speedup"]), float(best["speedup_ci_low"]),
-                     float(best["speedup_ci_high"]), "; ".join(tied)))
+    for (workload, size, tasks), at in groups.items():
+        best = at[int(np.argmax(speedup[at]))]  # the first of equal speedups, as idxmax
+        base = at[model[at] == BASELINE]
+        if len(base) and model[best] != BASELINE and _tied(
+                medians[base[:1]] / medians[best])[0]:
+            best = base[0]  # no model is surely faster: the plain loop is the pick
+        others = at[at != best]
+        same = _tied(medians[others] / medians[best])
+        tied = [point_label(model[i], method[i], workers[i]) for i in others[same]]
+        rows.append((workload, float(size), int(tasks), model[best], method[best],
+                     workers[best], float(speedup[best]), float(low[best]), float(high[best]),
+                     "; ".join(tied)))
     out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
     out["workers"] = out["workers"].astype("Int64")
     return out
@@ -148,19 +153,19 @@ def break_even(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def recommendation_sentence(row: pd.Series, unit: str, others: pd.DataFrame) -> str:
+def recommendation_sentence(row: Mapping[str, Any], unit: str, threads_best: float) -> str:
     """E.g. ``parse, 10000 lines, T = 16: process_pool[fork] with W = 2, 1.80x (1.70-1.90)``.
 
     Parameters
     ----------
     row
-        One row of :func:`recommendations`.
+        One row of :func:`recommendations`, as a mapping of its columns.
     unit
         The unit of the workload's task sizes (:func:`task_unit`).
-    others
-        The group's steady points (same workload, size and T): the best
-        speedup of a model whose overlap is threads is quoted beside a pick
-        that is not one.
+    threads_best
+        The best speedup of the group's points (same workload, size and T)
+        whose model overlaps in threads (:func:`threads_best`), quoted beside
+        a pick that is not one; NaN when there is none.
 
     Returns
     -------
@@ -182,9 +187,16 @@ def recommendation_sentence(row: pd.Series, unit: str, others: pd.DataFrame) -> 
         what = (f", {row['speedup']:.2f}\N{MULTIPLICATION SIGN} "
                 "(too few rounds for an interval)")
     text = f"{row['workload']}, {size}, T = {int(row['tasks'])}: {pick}{what}"
-    threads = others[[m in MODELS and MODELS[m].overlap == "threads" for m in others["model"]]]
-    if (spec is None or spec.overlap != "threads") and not threads.empty:
-        text += f"; threads {threads['speedup'].astype(float).max():.2f}\N{MULTIPLICATION SIGN}"
+    if (spec is None or spec.overlap != "threads") and threads_best == threads_best:
+        text += f"; threads {threads_best:.2f}\N{MULTIPLICATION SIGN}"
     if row["tied"]:
         text += f"; tied with it: {row['tied']}"
     return text + "."
+
+
+def threads_best(summary: pd.DataFrame) -> dict[tuple[str, float, int], float]:
+    """Per (workload, task size, T): the best steady speedup of a model overlapping in threads."""
+    threads = [m for m, spec in MODELS.items() if spec.overlap == "threads"]
+    df = summary[(summary["metric"] == STEADY) & summary["model"].isin(threads)]
+    best = df.groupby(["workload", "task_size", "tasks"], sort=False)["speedup"].max()
+    return {(str(w), float(z), int(t)): float(v) for (w, z, t), v in best.items()}

@@ -115,14 +115,28 @@ def grouped_intervals(per_round: pd.Series) -> pd.DataFrame:
     Returns columns ``centre``, ``low``, ``high``, ``rounds`` indexed by key,
     in first-seen order.
     """
-    rows = {}
     ok = per_round[np.isfinite(per_round) & (per_round > 0)]
-    for key, values in ok.groupby(level=0, sort=False):
-        got = median_interval(values.to_numpy())
-        rows[key] = (got.centre, got.low, got.high, got.rounds)
-    order = [k for k in pd.unique(per_round.index.get_level_values(0)) if k in rows]
-    return pd.DataFrame([rows[k] for k in order], index=pd.Index(order),
-                        columns=["centre", "low", "high", "rounds"])
+    codes, keys = pd.factorize(ok.index.get_level_values(0), sort=False)
+    if not len(keys):
+        return pd.DataFrame(columns=["centre", "low", "high", "rounds"], index=pd.Index([]))
+    # one row per key, its values sorted and NaN-padded on the right
+    counts = np.bincount(codes, minlength=len(keys))
+    at = np.argsort(codes, kind="stable")
+    start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    grid = np.full((len(keys), int(counts.max())), np.nan)
+    grid[codes[at], np.arange(len(at)) - start[codes[at]]] = ok.to_numpy(dtype=float)[at]
+    grid.sort(axis=1)
+    low = np.full(len(keys), np.nan)
+    high = np.full(len(keys), np.nan)
+    for n in np.unique(counts):
+        ranks = order_ranks(int(n))
+        if ranks is not None:
+            rows = counts == n
+            low[rows], high[rows] = grid[rows, ranks[0]], grid[rows, ranks[1]]
+    out = pd.DataFrame({"centre": np.nanmedian(grid, axis=1), "low": low, "high": high,
+                        "rounds": counts}, index=pd.Index(keys))
+    first = pd.unique(per_round.index.get_level_values(0))
+    return out.reindex([k for k in first if k in out.index])
 
 
 def round_medians(tidy: pd.DataFrame) -> pd.Series:
