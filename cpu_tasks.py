@@ -96,6 +96,16 @@ async def async_sleep(i: int, size: float) -> int:
     return i
 
 
+def noop(i: int) -> int:
+    """An empty task: what a model's dispatch of one task costs (the ``dispatch`` metric)."""
+    return i
+
+
+async def anoop(i: int) -> int:
+    """An empty coroutine: :func:`noop` for the asyncio models."""
+    return i
+
+
 # Pool warm-up: one barrier task per worker proves that all W workers exist.
 _barrier: Any = None
 

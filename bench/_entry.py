@@ -170,18 +170,20 @@ def console(argv: Sequence[str] | None = None) -> int:
     """
     _take_signals()
     sys.unraisablehook = _unraisable
+    signalled = False
     try:
         try:
             from bench.cli import main
 
             code = main(argv)
         finally:
+            signalled = _stopping  # before _stop(), which sets it for the clean-up
             _stop()
     except KeyboardInterrupt:
         code = INTERRUPTED
         _say("concbench: interrupted")
     except Exception:
-        if not _stopping:
+        if not signalled:
             raise  # a bug: its traceback is wanted
         # an interrupt that surfaced as another error (a KeyboardInterrupt during an
         # import compiling "\N{...}" escapes becomes a SyntaxError)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 #: The options (:mod:`bench.options`) that ``run --resume`` cannot change.
 _PLANNING = ("profile", "workload", "path", "workloads", "sizes", "models", "tasks", "workers",
              "start_methods", "work_scale", "python", "output_dir", "name", "point_timeout",
-             "force", "budget")
+             "force", "budget", "metrics", "no_metrics")
 
 
 def run_config(args: argparse.Namespace) -> RunConfig:
@@ -42,7 +42,9 @@ def run_config(args: argparse.Namespace) -> RunConfig:
                     work_scale=1.0 if args.work_scale is None else args.work_scale,
                     sizes=args.sizes or ())
     timeout = getattr(args, "point_timeout", None)
+    chosen = [] if getattr(args, "no_metrics", None) else getattr(args, "metrics", None)
     return RunConfig(grid=grid, python=args.python, budget=getattr(args, "budget", None),
+                     metrics=None if chosen is None else list(chosen),
                      live=getattr(args, "live_report", None),
                      output_dir=str(getattr(args, "output_dir", None) or "reports"),
                      name=getattr(args, "name", None) or "",
@@ -206,7 +208,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
     print(f"concbench: {measured} side-points measured; A/B run in {job.run_dir}",
           file=sys.stderr)
     return report_ab(job.run_dir, markdown=args.markdown, junit=args.junit,
-                     fail_on_undecided=args.fail_on_undecided, comparison=not args.no_report)
+                     fail_on_undecided=args.fail_on_undecided, comparison=not args.no_report,
+                     metric=args.metric)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,9 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-runs", type=int, default=None,
                    help="--history only: fewest matching runs a point is judged from "
                         "(default 5)")
-    p.add_argument("--metric", choices=("time", "speedup"), default=None,
-                   help="compare batch times, or within-run speedups (cancels machine "
-                        "speed); default time, or with --history both")
+    p.add_argument("--metric", choices=options.gate_metrics(), default=None,
+                   help="compare batch times, within-run speedups (cancels machine speed) "
+                        "or a metric's readings (cores, lag, memory, dispatch); default time, "
+                        "or with --history time and speedup")
     options.gate_args(p, None, "false discovery rate of the Mann-Whitney tests (default 0.002), "
                "or with --history the chance of any false alarm in a run (default 0.05)")
     p.set_defaults(func=cmd_check)
@@ -280,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="python=PATH, path=DIR or scale=X")
     options.grid_args(p)
     options.gate_args(p, 0.05, "family-wise error rate of the regressed verdicts")
+    p.add_argument("--metric", choices=[m for m in options.gate_metrics() if m != "speedup"],
+                   default="time", help="gate batch times (default) or a metric's readings, "
+                                        "e.g. memory")
     p.add_argument("--max-time", type=float, default=0.0,
                    help="seconds after which no extra round starts (default: the profile's)")
     p.add_argument("--max-rounds", type=int, default=0,

@@ -35,6 +35,23 @@ def name_list(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def gate_metrics() -> tuple[str, ...]:
+    """What ``check --metric`` and ``ab --metric`` can test (:mod:`bench.scenarios.metrics`)."""
+    from bench.scenarios.metrics import gate_metrics
+
+    return gate_metrics()
+
+
+def metric_list(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated metric names (:mod:`bench.scenarios.metrics`), or all."""
+    from bench.scenarios import metrics
+
+    try:
+        return metrics.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def grid_args(p: argparse.ArgumentParser) -> None:
     """The options that decide what a run measures (defaults: :func:`bench.cli.run_config`).
 
@@ -62,6 +79,12 @@ def grid_args(p: argparse.ArgumentParser) -> None:
                         "measured as given; default 1.0)")
     p.add_argument("--python", default=None,
                    help="interpreter that runs the measured children (default: this one)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--metrics", type=metric_list, default=None,
+                       help="metrics collected beside time in untimed probe batches, e.g. "
+                            "cores,lag,memory,dispatch (default: all)")
+    which.add_argument("--no-metrics", action="store_true", default=None,
+                       help="collect time only")
 
 
 def measuring_args(p: argparse.ArgumentParser, report: str) -> None:

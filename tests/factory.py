@@ -64,6 +64,21 @@ def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
     return pyperf.Benchmark(bench_runs)
 
 
+def make_metric(point: Point, metric: str, readings: Sequence[float], *, unit: str = "integer",
+                **extra: Any) -> pyperf.Benchmark:
+    """The benchmark a run writes for one of ``point``'s metrics: one reading per round.
+
+    Named ``NAME:metric`` with ``probe`` metadata, as :mod:`bench.measure.child`
+    writes it; ``extra`` may hold ``probe_EXTRA`` statistics (every round).
+    """
+    base = make_benchmark(point, [1.0])
+    meta = {**base.get_metadata(), "name": f"{point.name}:{metric}", "probe": metric,
+            "unit": unit, **extra}
+    runs = [pyperf.Run([float(v)], metadata={**meta, "round": r}, collect_metadata=False)
+            for r, v in enumerate(readings)]
+    return pyperf.Benchmark(runs)
+
+
 def quiet_probe(seconds: float = 0.0) -> dict[str, float]:
     """A noise probe of a quiet host, taken at once (stands in for ``noise.probe``)."""
     return {"load1": 0.0, "busy_cores": 0.0, "calibration_s": 1e-3}

@@ -379,7 +379,7 @@ def test_speedup_without_any_speedup_point(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"metric": "memory"}, "--metric"), ({"alpha": 0.0}, "--alpha"), ({"alpha": 1.5}, "--alpha"),
+    ({"metric": "ram"}, "--metric"), ({"alpha": 0.0}, "--alpha"), ({"alpha": 1.5}, "--alpha"),
     ({"max_slowdown": -0.1}, "--max-slowdown"), ({"max_slowdown": float("nan")}, "--max-slowdown"),
 ])
 def test_bad_options(tmp_path: Path, kwargs: dict[str, object], match: str) -> None:

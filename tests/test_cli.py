@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -209,3 +211,17 @@ def test_list_takes_the_point_timeout_its_pre_flight_uses(cli: Cli, tmp_path: Pa
     result = cli("list", "--workload", "slowmod:work", "--path", str(tmp_path),
                  "--point-timeout", "1")
     assert_usage_error(result, "did not end within 1 s")
+
+
+def test_a_bug_shows_its_traceback_not_an_interrupt() -> None:
+    # the entry point ignores signals while it cleans up; a real error raised before any
+    # signal must not be mistaken for one (it once printed "concbench: interrupted")
+    code = ("import sys, bench._entry as entry, bench.cli as cli\n"
+            "def boom(argv): raise RuntimeError('a bug here')\n"
+            "cli.main = boom\n"
+            "sys.exit(entry.console(['run']))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    assert "RuntimeError: a bug here" in done.stderr
+    assert "interrupted" not in done.stderr

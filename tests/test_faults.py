@@ -88,8 +88,10 @@ def assert_no_children(run_name: str) -> None:
 
 
 def values_by_name(path: Path) -> dict[str, list[float]]:
+    """Each point's values (its metrics' ``NAME:metric`` benchmarks left out)."""
     suite = store.load_results(path)
-    return {b.get_name(): list(b.get_values()) for b in suite.get_benchmarks()}
+    return {b.get_name(): list(b.get_values()) for b in suite.get_benchmarks()
+            if "probe" not in b.get_metadata()}
 
 
 def manifest(run_dir: Path) -> dict[str, Any]:

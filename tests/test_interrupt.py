@@ -260,6 +260,8 @@ def measured_in(suite: pyperf.BenchmarkSuite, r: Reported) -> int:
     count = 0
     for b in suite.get_benchmarks():
         meta = b.get_metadata()
+        if "probe" in meta:
+            continue  # a metric's benchmark, not a point
         if (meta.get("workload"), meta.get("tasks"), f"{meta.get('task_size', -1):g}",
                 meta.get("metric")) != (r.workload, r.tasks, r.size, r.metric):
             continue

@@ -38,6 +38,7 @@ from bench.results.recommend import (
     task_unit,
     with_units,
 )
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import Point
 from bench.scenarios.workloads import BUILTINS
 from tests.factory import HOST, make_benchmark, write_results
@@ -94,7 +95,9 @@ def _at(frame: pd.DataFrame, size: float) -> pd.Series:
 
 
 def test_best_model_and_its_ties(recommended: pd.DataFrame) -> None:
-    assert list(recommended.columns) == RECOMMENDATION_COLUMNS
+    # then the pick's value of every metric, one column each
+    assert list(recommended.columns) == [*RECOMMENDATION_COLUMNS,
+                                         *(m.col for m in METRICS.values())]
     assert len(recommended) == 2  # one row per (workload, size, T)
     best = _at(recommended, LARGE)
     assert (best["model"], best["start_method"], best["workers"]) == ("process_pool", "fork", 2)
@@ -141,7 +144,8 @@ def test_recommendations_in_words(summary: pd.DataFrame, recommended: pd.DataFra
             in found)
     table = recommendation_table(summary, recommended)
     assert list(table.iloc[1]) == ["parse", "10000 lines", "4", "process_pool[fork] W=2",
-                                   f"1.82{x} (1.82\N{EN DASH}1.82)", "process_pool[fork] W=4"]
+                                   f"1.82{x} (1.82\N{EN DASH}1.82)", "not measured",
+                                   "process_pool[fork] W=4"]  # no metrics in this run
 
 
 def test_units_of_sizes(summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,7 +205,7 @@ def test_report_of_a_size_sweep(tmp_path: Path) -> None:
     assert (out / "speedup_size.png").exists()
     with (out / "recommendations.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == RECOMMENDATION_COLUMNS
+    assert list(rows[0]) == [*RECOMMENDATION_COLUMNS, *(m.col for m in METRICS.values())]
     assert [(r["task_size"], r["model"], r["workers"]) for r in rows] == [
         ("1000.0", "sequential", ""), ("10000.0", "process_pool", "2")]
     html = index.read_text(encoding="utf-8")

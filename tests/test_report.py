@@ -17,7 +17,7 @@ from bench.report import html as report
 from bench.report import status as report_status
 from bench.report import tables as report_tables
 from bench.report.findings import findings, stable_share
-from bench.results.aggregate import SUMMARY_COLUMNS, load
+from bench.results.aggregate import load, summary_columns
 from bench.scenarios.models import Point
 from tests.factory import HOST
 from tests.test_aggregate import HAND_MADE, write_hand_made
@@ -72,7 +72,7 @@ def test_writes_every_file(built: Path) -> None:
 def test_summary_csv(built: Path) -> None:
     with (built / "summary.csv").open(encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == list(SUMMARY_COLUMNS)
+    assert rows[0] == summary_columns()
     assert len(rows) == 1 + len(HAND_MADE)
     by_name = {r[rows[0].index("name")]: r for r in rows[1:]}
     fork = by_name["cpu/process_pool[fork]/t4/w2"]

@@ -59,9 +59,11 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     return Sweep(code, err, out / "t")
 
 
-def benchmarks(run_dir: Path) -> dict[str, pyperf.Benchmark]:
+def benchmarks(run_dir: Path, *, probes: bool = False) -> dict[str, pyperf.Benchmark]:
+    """The points' benchmarks of a run (or, with ``probes``, its metrics' ``NAME:metric``)."""
     suite = pyperf.BenchmarkSuite.load(str(run_dir / store.RESULTS))
-    return {b.get_name(): b for b in suite.get_benchmarks()}
+    return {b.get_name(): b for b in suite.get_benchmarks()
+            if ("probe" in b.get_metadata()) == probes}
 
 
 pytestmark = pytest.mark.slow
@@ -75,6 +77,13 @@ def test_sweep_measures_every_point(sweep: Sweep) -> None:
     assert [p.name for p in points] == ["sleep/sequential/t2", "sleep/thread_pool/t2/w2",
                                         "sleep/process_pool[fork]/t2/w2"]
     assert list(benchmarks(sweep.run_dir)) == [p.name for p in points]
+    # every metric that applies, one reading per planned round, in the same pyperf file
+    probes = benchmarks(sweep.run_dir, probes=True)
+    on_loop = points[1:]  # the pools run on an event loop; the plain loop has none: no lag
+    assert sorted(probes) == sorted([*(f"{p.name}:{m}" for p in points
+                                       for m in ("cores", "memory", "dispatch")),
+                                     *(f"{p.name}:lag" for p in on_loop)])
+    assert all(len(b.get_runs()) == PROFILES["smoke"].rounds for b in probes.values())
 
 
 def test_results_metadata(sweep: Sweep, interp: Interpreter) -> None:
@@ -141,7 +150,7 @@ def test_pyperf_reads_the_results(sweep: Sweep, command: str) -> None:
                           str(sweep.run_dir / store.RESULTS)],
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
-    names = set(benchmarks(sweep.run_dir))
+    names = set(benchmarks(sweep.run_dir)) | set(benchmarks(sweep.run_dir, probes=True))
     if command == "stats":  # stats describes every benchmark by name
         for name in names:
             assert name in out.stdout
@@ -162,7 +171,8 @@ def test_the_sweeps_overhead_is_recorded_and_printed(sweep: Sweep) -> None:
     assert record["children"] == SMOKE.rounds  # one group, one child per round
     assert record["wall_s"] >= record["timed_s"] + record["child_startup_s"] > record["timed_s"]
     assert record["ratio"] == pytest.approx(record["wall_s"] / record["timed_s"], rel=0.05)
-    parts = ("child_startup_s", "open_s", "untimed_in_sweeps_s", "write_s", "parent_s")
+    parts = ("child_startup_s", "open_s", "probes_s", "untimed_in_sweeps_s", "write_s",
+             "parent_s")
     assert all(record[k] >= 0 for k in parts)
     assert sum(record[k] for k in parts) + record["timed_s"] == pytest.approx(
         record["wall_s"], abs=0.05)
@@ -191,8 +201,8 @@ def test_manifest(sweep: Sweep, interp: Interpreter) -> None:
     assert len(manifest["seed"]) >= 8
     assert config.seed == manifest["seed"]
     assert set(manifest["noise"]) >= {"noisy", "reasons", "before", "after"}
-    assert store.load_results(sweep.run_dir).get_benchmark_names() == list(
-        benchmarks(sweep.run_dir))
+    assert set(store.load_results(sweep.run_dir).get_benchmark_names()) == {
+        *benchmarks(sweep.run_dir), *benchmarks(sweep.run_dir, probes=True)}
     assert (sweep.run_dir.parent / store.LATEST).resolve() == sweep.run_dir.resolve()
 
 
@@ -357,7 +367,7 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
     assert top - allowed == set()
     assert {m for m in modules if m.split(".")[0] == "bench"} <= {
         "bench", "bench.scenarios", "bench.scenarios.models", "bench.scenarios.workloads",
-        "bench.measure", "bench.measure.child"}
+        "bench.scenarios.metrics", "bench.measure", "bench.measure.child"}
     assert "pyperf" not in top
     assert "argparse" not in top
 

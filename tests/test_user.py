@@ -246,7 +246,13 @@ def test_examples_through_the_whole_pipeline(tmp_path: Path) -> None:
         recs = list(csv.DictReader(fh))
     assert {r["workload"] for r in recs} == {"parse", "words", "fetch"}
     assert list(recs[0]) == ["workload", "task_size", "tasks", "model", "start_method",
-                             "workers", "speedup", "speedup_ci_low", "speedup_ci_high", "tied"]
+                             "workers", "speedup", "speedup_ci_low", "speedup_ci_high", "tied",
+                             "name", "tied_names", "cores_used", "lag", "memory", "dispatch"]
+    # your own workloads get every metric that applies to them
+    with (run_dir / "summary.csv").open() as fh:
+        summary = {r["name"]: r for r in csv.DictReader(fh)}
+    assert all(r["cores_used"] and r["memory"] and r["dispatch"] for r in summary.values()
+               if r["metric"] == "steady")
     fetch = next(r for r in recs if r["workload"] == "fetch")  # which one wins is the host's say
     assert fetch["model"] in ("sequential", "asyncio_await", "asyncio_gather",
                               "asyncio_create_task", "asyncio_taskgroup")

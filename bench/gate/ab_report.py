@@ -21,12 +21,13 @@ from typing import Any
 from bench.errors import UsageError
 from bench.gate.ab import AB_FILE, SIDES
 from bench.gate.check import noise_record
-from bench.gate.match import TIME_KEYS, host_differences, paired_log_ratios
+from bench.gate.match import TIME_KEYS, host_differences, metric_rounds, paired_log_ratios
 from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
 from bench.gate.paired import PairedTest, decide
 from bench.report.export import markdown_table, md_escape
 from bench.results import stats, store
 from bench.results.aggregate import RunData, load
+from bench.scenarios.metrics import METRICS
 
 
 @dataclass
@@ -51,6 +52,8 @@ class ABResult:
     host_diffs: list[str] = field(default_factory=list)
     noise_warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
+    #: What was gated: ``time`` or a metric of :mod:`bench.scenarios.metrics`.
+    metric: str = "time"
 
     def having(self, *verdicts: str) -> list[PairedTest]:
         """The tests with one of ``verdicts``."""
@@ -67,7 +70,9 @@ class ABResult:
     def rule(self) -> str:
         """The decision rule in words."""
         limit = f"{1 + self.max_slowdown:.3g}x"
-        return (f"per-round paired ratios B/A over {len(self.tests)} points; a point regressed "
+        what = "" if self.metric == "time" else f" of the {self.metric} metric's readings"
+        return (f"per-round paired ratios B/A{what} over {len(self.tests)} points; a point "
+                "regressed "
                 f"when B is slower than {limit} A (one-sided t-test on the rounds' log ratios, "
                 f"Holm-adjusted p < {self.alpha:g}/{self.looks} looks); within when B is shown "
                 f"under {limit} A at "
@@ -100,7 +105,7 @@ def _unmeasured(run_dir: Path, pairs: list[list[str]]) -> dict[str, str]:
 
 
 def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
-             alpha: float | None = None) -> ABResult:
+             alpha: float | None = None, metric: str = "time") -> ABResult:
     """Decide every point of an A/B run directory.
 
     Parameters
@@ -109,6 +114,10 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
         A directory written by ``concbench ab`` (``ab.json``, ``a/``, ``b/``).
     max_slowdown, alpha : float, optional
         Override the job's own settings.
+    metric : str
+        ``time`` (batch times) or a metric of :mod:`bench.scenarios.metrics`:
+        its per-round readings, paired round by round like times (a metric
+        whose higher values are better is tested on its inverse).
 
     Raises
     ------
@@ -127,7 +136,13 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
         if not (run_dir / side / store.RESULTS).exists():
             raise UsageError(f"{run_dir / side}: no results (the job measured nothing)")
         runs.append(load(run_dir / side))
-    med = [stats.round_medians(r.tidy) for r in runs]
+    if metric not in ("time", *METRICS):
+        raise UsageError(f"--metric {metric!r}: choose from {', '.join(('time', *METRICS))}")
+    med = [stats.round_medians(r.tidy) if metric == "time" else metric_rounds(r, metric)
+           for r in runs]
+    if metric != "time" and any(m.empty for m in med):
+        raise UsageError(f"{run_dir}: a side has no {metric} readings (measured with "
+                         "--no-metrics?)")
     ratios = paired_log_ratios(med[0], med[1], [(a, b) for a, b in pairs if a not in unmeasured])
     n_looks = int(record.get("looks", 1))
     planned = int(record["planned"]) if "planned" in record else None
@@ -144,18 +159,27 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
                     unmeasured=unmeasured, only=dict(record.get("only", {})),
                     host_diffs=host_differences([r.host for r in runs], TIME_KEYS),
                     noise_warnings=warnings,
-                    interrupted=record.get("status") == "interrupted")
+                    interrupted=record.get("status") == "interrupted", metric=metric)
 
 
 _ORDER = {"regressed": 0, "undecided": 1, "faster": 2, "within": 3}
 
 
+def _shown(result: ABResult, value: float) -> str:
+    spec = METRICS.get(result.metric)
+    if spec is None:
+        return fmt_seconds(value)
+    return spec.show(value if spec.lower_is_better else 1 / value).replace(spec.prefix, "", 1)
+
+
 def _rows(result: ABResult) -> list[list[str]]:
-    rows = [["point", "A median", "B median", "B/A", "95% CI", "rounds", "p (Holm)", "verdict"]]
+    head = "median" if result.metric == "time" else result.metric
+    rows = [["point", f"A {head}", f"B {head}", "B/A", "95% CI", "rounds", "p (Holm)",
+             "verdict"]]
     for t in sorted(result.tests, key=lambda t: _ORDER[t.verdict]):
         a, b = result.medians[t.name]
         ci = "-" if math.isnan(t.low) else f"{t.low:.3f}-{t.high:.3f}"
-        rows.append([t.name, fmt_seconds(a), fmt_seconds(b), f"{t.ratio:.3f}x", ci,
+        rows.append([t.name, _shown(result, a), _shown(result, b), f"{t.ratio:.3f}x", ci,
                      str(t.rounds), f"{t.p_adjusted:.2g}", t.verdict.upper()
                      if t.failed else t.verdict])
     return rows
@@ -219,13 +243,14 @@ def junit_xml(result: ABResult, fail_on_undecided: bool = False) -> str:
 
 
 def report_ab(run_dir: Path, *, markdown: Path | None = None, junit: Path | None = None,
-              fail_on_undecided: bool = False, comparison: bool = True) -> int:
+              fail_on_undecided: bool = False, comparison: bool = True,
+              metric: str = "time") -> int:
     """Print and write an A/B job's verdict; return its exit code.
 
     The run directory also gets ``ab.md`` and, when the sides' points do the
     same work (not under ``scale=``), a comparison report in ``compare/``.
     """
-    result = evaluate(run_dir)
+    result = evaluate(run_dir, metric=metric)
     print(text_report(result), end="")
     md = markdown_report(result)
     store.atomic_write_text(run_dir / "ab.md", md)

@@ -44,12 +44,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import UsageError
-from bench.gate.match import TIME_KEYS, common_points, host_differences, relative_times, samples
+from bench.gate.match import (
+    TIME_KEYS,
+    common_points,
+    host_differences,
+    metric_samples,
+    relative_times,
+    samples,
+)
 from bench.gate.stats import PointTest, gate, rounds_needed
 from bench.results import stats, store
 from bench.results.aggregate import STABLE_HALF_WIDTH, RunData
+from bench.scenarios.metrics import gate_metrics
 
-METRICS = ("time", "speedup")
 #: Largest tolerated slowdown ratio (exclusive): 10x slower is no threshold.
 MAX_RATIO = 10.0
 
@@ -176,10 +183,15 @@ def _unstable(run: RunData, metric: str = "time") -> set[str]:
     """Names of the run's points that were unstable for ``metric``.
 
     ``time``: the summary's ``stable`` flag (median CI half-width <= 5 % of the
-    median).  ``speedup``: the same rule on the speedup's CI, which pairs each
+    median).  A metric of :mod:`bench.scenarios.metrics`: the same rule on its
+    per-round readings.  ``speedup``: the same rule on the speedup's CI, which pairs each
     round with its baseline, so a drift that moves both cancels.
     """
     s = run.summary
+    if metric not in ("time", "speedup"):  # a metric: its own per-round readings' interval
+        got = {n: stats.median_interval(v) for n, v in metric_samples(run, list(s["name"]),
+                                                                      metric).items()}
+        return {n for n, i in got.items() if not i.half_width <= STABLE_HALF_WIDTH}
     if metric == "speedup":
         half = stats.half_width(s["speedup_ci_low"], s["speedup_ci_high"], s["speedup"])
         ok = (half <= STABLE_HALF_WIDTH).to_numpy()
@@ -198,8 +210,10 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
         The baseline and current runs (:func:`bench.results.aggregate.load`).
     max_slowdown : float
         Tolerated slowdown as a fraction.
-    metric : {"time", "speedup"}
-        Compare batch times, or within-run speedups.
+    metric : str
+        ``time`` (batch times), ``speedup`` (within-run speedups) or a metric
+        of :mod:`bench.scenarios.metrics` (its per-round readings; a metric
+        whose higher values are better is tested on its inverse).
     alpha : float
         False discovery rate over all compared points.
 
@@ -216,8 +230,8 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
         comparable common point (or none with a speedup under
         ``metric="speedup"``).
     """
-    if metric not in METRICS:
-        raise UsageError(f"--metric {metric!r}: choose from {', '.join(METRICS)}")
+    if metric not in gate_metrics():
+        raise UsageError(f"--metric {metric!r}: choose from {', '.join(gate_metrics())}")
     if not 0 < alpha < 1:
         raise UsageError(f"--alpha {alpha!r}: must be between 0 and 1 (e.g. 0.002)")
     if not (math.isfinite(max_slowdown) and 0 <= max_slowdown < MAX_RATIO - 1):
@@ -228,6 +242,15 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
     skipped: dict[str, str] = {}
     if metric == "time":
         b, c = samples(base, common), samples(cur, common)
+    elif metric != "speedup":
+        b, c = metric_samples(base, common, metric), metric_samples(cur, common, metric)
+        skipped = {n: f"no {metric} readings in both runs" for n in common
+                   if n not in b or n not in c}
+        b = {n: v for n, v in b.items() if n in c}
+        c = {n: v for n, v in c.items() if n in b}
+        if not c:
+            raise UsageError(f"no common point has {metric} readings in both runs (metrics "
+                             "are collected unless a run was made with --no-metrics)")
     else:
         b, skipped = relative_times(base, common)
         c, skipped_c = relative_times(cur, common)

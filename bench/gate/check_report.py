@@ -19,6 +19,7 @@ from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
 from bench.gate.stats import PointTest
 from bench.report.export import markdown_table, md_escape
 from bench.results.aggregate import load
+from bench.scenarios.metrics import METRICS
 
 #: What two single runs cannot tell, said in every output of ``check BASE CURRENT``.
 LIMITS = ("limits: two single runs cannot show how much a point moves from run to run (this "
@@ -30,8 +31,22 @@ LIMITS = ("limits: two single runs cannot show how much a point moves from run t
 def _values(t: PointTest, metric: str) -> tuple[str, str]:
     if metric == "time":
         return fmt_seconds(t.median_base), fmt_seconds(t.median_cur)
+    spec = METRICS.get(metric)
+    if spec is not None:  # the gate tested readings oriented bigger-is-worse
+        def shown(v: float) -> str:
+            return spec.show(v if spec.lower_is_better else 1 / v).replace(spec.prefix, "", 1)
+
+        return shown(t.median_base), shown(t.median_cur)
     # relative times: value / own sequential median; the speedup is their inverse
     return f"{1 / t.median_base:.3g}x", f"{1 / t.median_cur:.3g}x"
+
+
+def _what(metric: str) -> str:
+    spec = METRICS.get(metric)
+    if spec is not None:
+        better = "lower" if spec.lower_is_better else "higher (tested on its inverse)"
+        return f"per-round readings of the {metric} metric in {spec.unit}, {better} is better"
+    return "batch times" if metric == "time" else "within-run speedups"
 
 
 def _ordered(tests: Sequence[PointTest]) -> list[PointTest]:
@@ -39,7 +54,7 @@ def _ordered(tests: Sequence[PointTest]) -> list[PointTest]:
 
 
 def _rule(result: CheckResult) -> str:
-    what = "batch times" if result.metric == "time" else "within-run speedups"
+    what = _what(result.metric)
     limit = f"{1 + result.max_slowdown:.3g}x"
     return (f"metric {result.metric} ({what}), one sample per round; a point regresses "
             "when the one-sided Mann-Whitney test over per-round medians gives a "
@@ -64,7 +79,7 @@ def headline(result: CheckResult) -> str:
 
 
 def _rows(result: CheckResult) -> list[list[str]]:
-    head = "speedup" if result.metric == "speedup" else "median"
+    head = {"speedup": "speedup", "time": "median"}.get(result.metric, result.metric)
     rows = [["point", f"baseline {head}", f"current {head}", "slowdown", "95% CI", "p", "q",
              "unstable in", "verdict"]]
     for t in _ordered(result.tests):

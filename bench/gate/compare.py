@@ -33,6 +33,8 @@ ratio_ci_low     95 % CI of the ratio (bootstrap over rounds), low end
 ratio_ci_high    95 % CI of the ratio (bootstrap over rounds), high end
 speedup          the run's own speedup (the run's summary)
 efficiency       speedup / min(W, C, T)
+(metrics)        every metric's column group of the run's summary
+                 (:func:`bench.results.aggregate.metric_columns`)
 ================ ============================================================
 """
 
@@ -49,6 +51,7 @@ from bench.errors import UsageError
 from bench.gate.match import TIME_KEYS, common_points, host_differences, samples
 from bench.gate.stats import slowdown_ci
 from bench.results.aggregate import RunData
+from bench.results.readings import metric_columns
 
 #: Host record keys highlighted in comparisons (differences that matter).
 MATTERS = (*TIME_KEYS, "start_methods")
@@ -114,6 +117,8 @@ def compare_points(runs: Sequence[RunData], labels: Sequence[str],
                    common: Sequence[str]) -> pd.DataFrame:
     """The points frame (see the module docstring) over the ``common`` points."""
     ref = samples(runs[0], common)
+    metrics = list(metric_columns(
+        sorted({str(m) for r in runs for m in r.probes["probe"].unique()})))
     frames = []
     for run, label in zip(runs, labels, strict=True):
         s = run.summary.set_index("name").loc[list(common)]
@@ -134,13 +139,15 @@ def compare_points(runs: Sequence[RunData], labels: Sequence[str],
             "ratio_ci_low": [ci[n][0] for n in common],
             "ratio_ci_high": [ci[n][1] for n in common],
             "speedup": s["speedup"].to_numpy(), "efficiency": s["efficiency"].to_numpy(),
+            # every metric's column group, side by side (NaN where a run did not collect it)
+            **{col: s[col].to_numpy() if col in s.columns else np.nan for col in metrics},
         })
         workers = pd.to_numeric(f["workers"], errors="coerce").astype(float)
         f["workers_per_core"] = workers / f["cores"].astype(float)
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)
     out["workers"] = out["workers"].astype("Int64")
-    return out[POINT_COLUMNS]
+    return out[[*POINT_COLUMNS, *metrics]]
 
 
 def compare_runs(runs: Sequence[RunData]) -> Comparison:

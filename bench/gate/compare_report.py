@@ -27,6 +27,7 @@ from bench.report.export import (
     render,
 )
 from bench.report.figures import new_figure, save_figure
+from bench.report.tables import metrics_text
 from bench.results.aggregate import load
 
 
@@ -48,6 +49,7 @@ def point_rows(c: Comparison) -> list[dict[str, Any]]:
                 "faster": i > 0 and float(r["ratio_ci_high"]) < 1,
                 "speedup": fmt_num(float(r["speedup"])),
                 "efficiency": fmt_num(float(r["efficiency"])),
+                "metrics": metrics_text(r.to_dict()),
             })
         rows.append({"name": name, "cells": cells})
     return rows
@@ -94,10 +96,11 @@ def markdown(c: Comparison) -> str:
                 text += f" ({cell['ratio']}x, CI {cell['ratio_ci']})"
             rec[f"{label}: median"] = text
             rec[f"{label}: speedup"] = cell["speedup"]
+            rec[f"{label}: metrics"] = cell["metrics"]
         records.append(rec)
     table = pd.DataFrame.from_records(records)
     lines += ["## Points", "", "Median batch time, ratio to the first run with its 95 % CI, "
-              "and each run's own speedup.", "", markdown_table(table)]
+              "each run's own speedup, and its metrics.", "", markdown_table(table)]
     left = [(label, names) for label, names in c.left_out.items() if names]
     if left:
         lines += ["## Points left out (not in every run)", ""]

@@ -47,9 +47,10 @@ import numpy as np
 from scipy import stats
 
 from bench.errors import UsageError
-from bench.gate.match import TIME_KEYS, point_work
+from bench.gate.match import TIME_KEYS, metric_rounds, point_work
 from bench.results import store
 from bench.results.aggregate import RunData
+from bench.scenarios.metrics import METRICS, gate_metrics
 from bench.scenarios.models import MODELS
 
 FORMAT = "concbench-history"
@@ -69,13 +70,19 @@ def entry(run: RunData) -> dict[str, Any]:
     """A run's history entry: host key and per point its work, median and speedup."""
     s = run.summary
     work = point_work(s)
+    # each metric's median reading over rounds (as gated: bigger is worse)
+    readings = {m: metric_rounds(run, m).groupby(level=0).median()
+                for m in dict.fromkeys(run.probes["probe"])}
     points = {}
     for row in s.itertuples():
         speedup = float(row.speedup)
-        points[str(row.name)] = {"work": list(work[str(row.name)]),
-                                 "median_s": float(row.median_s),
-                                 "speedup": speedup if math.isfinite(speedup)
-                                 and not MODELS[str(row.model)].baseline else None}
+        name = str(row.name)
+        points[name] = {"work": list(work[name]),
+                        "median_s": float(row.median_s),
+                        "speedup": speedup if math.isfinite(speedup)
+                        and not MODELS[str(row.model)].baseline else None,
+                        "metrics": {m: float(v[name]) for m, v in readings.items()
+                                    if name in v.index}}
     meta = run.tidy.iloc[0] if len(run.tidy) else {}
     return {"run": str(meta.get("run_name", "")) or run.path.name,
             "added": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -138,7 +145,7 @@ class HistoryTest:
 
     def sentence(self) -> str:
         """How much this point moves run to run and what slowdown it can see."""
-        what = "speedup" if self.metric == "speedup" else "time"
+        what = self.metric
         moves = math.expm1(1.96 * self.spread)
         return (f"{self.name} ({what}) moves \N{PLUS-MINUS SIGN}{moves:.0%} run to run here "
                 f"({self.runs} runs); slowdowns under ~{self.visible - 1:.0%} are invisible")
@@ -211,6 +218,7 @@ def predict(history: Sequence[float], current: float, margin: float,
 
 
 #: The figures ``check --history`` can judge (``--metric``; both by default).
+#: The figures judged when no --metric is given.
 FIGURES = ("time", "speedup")
 
 
@@ -236,8 +244,8 @@ def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: floa
     """
     if min_runs < 3:
         raise UsageError(f"--min-runs must be at least 3, got {min_runs}")
-    if metric is not None and metric not in FIGURES:
-        raise UsageError(f"--metric {metric!r}: choose from {', '.join(FIGURES)}")
+    if metric is not None and metric not in gate_metrics():
+        raise UsageError(f"--metric {metric!r}: choose from {', '.join(gate_metrics())}")
     wanted = FIGURES if metric is None else (metric,)
     key = host_key(run.host)
     same = [h for h in history if h.get("host") == key]
@@ -252,6 +260,12 @@ def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: floa
             continue
         if "time" in wanted:
             figures.append((name, "time", [p["median_s"] for p in past], now["median_s"]))
+        if metric in METRICS:  # readings oriented bigger-is-worse, as entry() keeps them
+            values = [v for p in past if (v := p.get("metrics", {}).get(metric))]
+            now_v = now["metrics"].get(metric)
+            if now_v and len(values) >= min_runs:
+                figures.append((name, metric, values, now_v))
+            continue
         speeds = [p["speedup"] for p in past if p["speedup"]]
         if "speedup" in wanted and now["speedup"] and len(speeds) >= min_runs:
             # a lower speedup is worse: judge 1 / speedup, bigger is worse

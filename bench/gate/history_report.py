@@ -9,12 +9,16 @@ from bench.gate.history import HistoryResult, HistoryTest, check, load_history
 from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
 from bench.report.export import markdown_table, md_escape
 from bench.results.aggregate import load
+from bench.scenarios.metrics import METRICS
 
 #: Visibility sentences printed in the text output (all of them go to the Markdown).
 SHOWN = 5
 
 
 def _value(t: HistoryTest, value: float) -> str:
+    spec = METRICS.get(t.metric)
+    if spec is not None:  # judged oriented bigger-is-worse: shown as measured
+        return spec.show(value if spec.lower_is_better else 1 / value).replace(spec.prefix, "", 1)
     return f"{value:.3g}x" if t.metric == "speedup" else fmt_seconds(value)
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 from bench.errors import UsageError
 from bench.results import stats
 from bench.results.aggregate import KEYS, RunData, baselines
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import BASELINE, STEADY
 from bench.scenarios.workloads import BUILTINS
 
@@ -176,6 +177,25 @@ def round_medians(run: RunData, names: Sequence[str]) -> dict[str, pd.Series]:
 def samples(run: RunData, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The per-round medians (seconds) of each named point of ``run``: one value per round."""
     return {n: s.to_numpy(dtype=float) for n, s in round_medians(run, names).items()}
+
+
+def metric_rounds(run: RunData, metric: str) -> pd.Series:
+    """Per-round readings of ``metric`` (the stored value), indexed by (point, round).
+
+    Oriented as the gates read every sample, bigger is worse: the inverse of a
+    metric whose higher values are better (``cores``).
+    """
+    rows = run.probes[run.probes["probe"] == metric]
+    per = rows.groupby(["name", "round"], sort=True)["value"].median().astype(float)
+    spec = METRICS.get(metric)
+    return 1 / per if spec is not None and not spec.lower_is_better else per
+
+
+def metric_samples(run: RunData, names: Sequence[str], metric: str) -> dict[str, np.ndarray]:
+    """:func:`metric_rounds` of each named point that has readings: one value per round."""
+    per = metric_rounds(run, metric)
+    have = set(per.index.get_level_values(0))
+    return {n: per.loc[n].to_numpy(dtype=float) for n in names if n in have}
 
 
 def relative_times(run: RunData, names: Sequence[str]) -> tuple[dict[str, np.ndarray],

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import cpu_tasks
-from bench.scenarios import workloads
+from bench.scenarios import metrics, workloads
 from bench.scenarios.models import COLD, MODELS, Batch, Point, cold_start, expected_results
 
 
@@ -63,6 +63,8 @@ class Job:
     verify: list[str] = field(default_factory=list)
     #: Metadata of each point's benchmark (str, int and float values).
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Metrics to collect beside time (:data:`bench.scenarios.metrics.METRICS` names).
+    metrics: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, path: str) -> Job:
@@ -174,15 +176,37 @@ def _time_steady(batch: Batch, loops: int) -> float:
     return time.perf_counter() - t0
 
 
+def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
+           failures: dict[str, str], probes: dict[str, dict[str, dict[str, float]]]) -> None:
+    """The metrics of every opened steady point, from probe batches of its own (untimed)."""
+    by_name = {p.name: p for p in job.points}
+    for name, model in list(opened.items()):
+        if isinstance(model, _Cold):
+            continue
+        point = by_name[name]
+        status.say("probe", name)
+        ctx = metrics.ProbeContext(model, model.pids, point.tasks, point.work.is_async)
+        try:
+            probes[name] = metrics.collect(ctx, MODELS[point.model], tuple(job.metrics),
+                                           on_loop=model.loop is not None)
+        except Exception as exc:
+            failures[name] = _reason(exc)
+            status.say("fail", name, failures[name])
+            _close(opened.pop(name))
+
+
 def measure(job: Job, status: _Status,
-            phases: dict[str, float] | None = None) -> tuple[dict[str, list[float]],
-                                                            dict[str, list[float]],
-                                                            dict[str, int], dict[str, str]]:
-    """Open every point of the job, then take its sweeps.
+            phases: dict[str, float] | None = None,
+            probes: dict[str, dict[str, dict[str, float]]] | None = None,
+            ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, int],
+                       dict[str, str]]:
+    """Open every point of the job, probe its metrics, then take its sweeps.
 
     ``phases``, when given, receives the seconds spent opening the points
-    (pools made and warmed, results checked), taking the sweeps, and inside
-    the timed regions of those sweeps (warm-ups included).
+    (pools made and warmed, results checked), probing the metrics, taking the
+    sweeps, and inside the timed regions of those sweeps (warm-ups included).
+    ``probes``, when given, receives each point's metrics (see
+    :func:`bench.scenarios.metrics.collect`).
 
     Returns
     -------
@@ -191,6 +215,7 @@ def measure(job: Job, status: _Status,
         loops per value, and the reason of each point that failed.
     """
     phases = {} if phases is None else phases
+    probes = {} if probes is None else probes
     t_open = time.perf_counter()
     fault = os.environ.get("CONCBENCH_FAULT", "")
     opened: dict[str, Batch | _Cold] = {}
@@ -216,10 +241,14 @@ def measure(job: Job, status: _Status,
                 failures[point.name] = _reason(exc)
                 status.say("fail", point.name, failures[point.name])
                 _close(opened.pop(point.name, None))
+        t_probes = time.perf_counter()
+        phases["open"] = t_probes - t_open
+        if job.metrics:
+            _probe(job, opened, status, failures, probes)
+        phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
-        t_sweeps = time.perf_counter()
-        phases["open"], timed = t_sweeps - t_open, 0.0
+        t_sweeps, timed = time.perf_counter(), 0.0
         rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
         for sweep in range(job.warmups + job.values):
             names = list(opened)
@@ -252,9 +281,38 @@ def _close(model: Batch | _Cold | None) -> None:
             model.close()
 
 
+def _probe_benchmarks(job: Job, probes: dict[str, dict[str, dict[str, float]]],
+                      values: dict[str, list[float]], date: str,
+                      common: dict[str, Any]) -> list[Any]:
+    """One benchmark per point and metric, ``NAME:metric``: the round's reading as one value.
+
+    Its metadata is the point's, plus ``probe`` (the metric), the metric's
+    pyperf ``unit`` and its extra statistics as ``probe_EXTRA``.
+    """
+    import pyperf
+
+    out = []
+    for point in job.points:
+        for metric, reading in probes.get(point.name, {}).items():
+            if not values.get(point.name):
+                continue  # the point failed in its sweeps: no round to pair the reading with
+            spec = metrics.METRICS[metric]
+            meta = {**common, **job.meta.get(point.name, {}), "name": f"{point.name}:{metric}",
+                    "probe": metric, "unit": spec.pyperf_unit, "round": job.round,
+                    "loops": 1, "date": date,
+                    **{f"probe_{k}": float(v) for k, v in reading.items() if k}}
+            run = pyperf.Run([float(reading[""])], metadata=meta, collect_metadata=False)
+            out.append(pyperf.Benchmark([run]))
+    return out
+
+
 def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list[float]],
-                  loops: dict[str, int]) -> None:
-    """Write the round's pyperf results file (one benchmark per point, one run each)."""
+                  loops: dict[str, int],
+                  probes: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
+    """Write the round's pyperf results file (one benchmark per point, one run each).
+
+    Each point's metrics (``probes``) are benchmarks of their own, ``NAME:metric``.
+    """
     import datetime as dt
 
     import pyperf  # only now: no pool worker ever inherits it
@@ -273,6 +331,8 @@ def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list
         if common is None:  # pyperf's host metadata, collected once per process
             common = {k: v for k, v in run.get_metadata().items() if k not in meta}
         benchmarks.append(pyperf.Benchmark([run]))
+    if probes:
+        benchmarks += _probe_benchmarks(job, probes, values, date, common or {})
     tmp = f"{job.output}.tmp"
     if benchmarks:
         pyperf.BenchmarkSuite(benchmarks).dump(tmp, compact=True, replace=True)
@@ -285,9 +345,10 @@ def main(argv: list[str]) -> int:
     job = Job.read(argv[0])
     status = _Status(job.status)
     phases: dict[str, float] = {}
-    warm, values, loops, _ = measure(job, status, phases)
+    probes: dict[str, dict[str, dict[str, float]]] = {}
+    warm, values, loops, _ = measure(job, status, phases, probes)
     t_write = time.perf_counter()
-    write_results(job, warm, values, loops)
+    write_results(job, warm, values, loops, probes)
     phases["write"] = time.perf_counter() - t_write
     phases["main"] = time.perf_counter() - t0
     status.say("done", *(f"{k}={v:.6f}" for k, v in phases.items()))

@@ -12,6 +12,7 @@ from bench.measure.host import git_commit
 from bench.measure.interpreter import Interpreter
 from bench.results.store import FORMAT_VERSION
 from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT, GridSpec
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import Point
 from bench.scenarios.workloads import Workload, catalogue
 
@@ -35,6 +36,13 @@ class RunConfig:
     budget: float | None = None
     #: Redraw the report after each round (None: when the budget is a few minutes or more).
     live: bool | None = None
+    #: Metrics collected beside time in the planned rounds (:mod:`bench.scenarios.metrics`);
+    #: None: every metric.
+    metrics: list[str] | None = None
+
+    def metric_names(self) -> list[str]:
+        """The metrics this run collects (every one when not chosen)."""
+        return list(METRICS) if self.metrics is None else list(self.metrics)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""

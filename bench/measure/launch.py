@@ -61,7 +61,7 @@ def _status(path: Path) -> list[list[str]]:
 
 def _last_point(lines: list[list[str]]) -> str | None:
     for words in reversed(lines):
-        if words[0] in ("open", "run") and len(words) > 1:
+        if words[0] in ("open", "probe", "run") and len(words) > 1:
             return words[1]
     return None
 

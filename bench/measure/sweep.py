@@ -35,7 +35,7 @@ from bench.scenarios.grid import PROFILES, Profile
 from bench.scenarios.models import STEADY, Point
 
 #: The children's phases the sweep adds up (see :func:`bench.measure.child.main`).
-PHASES = ("open", "sweeps", "timed", "write", "main")
+PHASES = ("open", "probes", "sweeps", "timed", "write", "main")
 #: Kinds of group-round, as the manifest's progress counts them.
 PLANNED, EXTRA, MAKE_UP = "planned", "extra", "make-up"
 
@@ -49,7 +49,8 @@ class Overhead:
     """Where a sweep's wall time went: its timed regions and what surrounds them.
 
     ``timed`` is the seconds inside the clock (values and warm-ups); the
-    children's ``main`` less their ``sweeps``, ``open`` and ``write`` is the
+    children's ``main`` less their ``sweeps``, ``open``, ``probes`` (the metrics'
+    untimed batches) and ``write`` is the
     rest of a child's own work; ``children`` less ``main`` is the start-up of
     the interpreters and their imports; ``wall`` less ``children`` is the
     parent's own bookkeeping (saving results, choosing extra rounds).
@@ -76,6 +77,7 @@ class Overhead:
             "children": self.count,
             "child_startup_s": round(self.children - p["main"], 3),
             "open_s": round(p["open"], 3),
+            "probes_s": round(p["probes"], 3),
             "untimed_in_sweeps_s": round(p["sweeps"] - p["timed"], 3),
             "write_s": round(p["write"], 3),
             "parent_s": round(self.wall - self.children, 3),
@@ -100,6 +102,7 @@ def describe_overhead(record: dict[str, Any]) -> str:
     parts = [f"{record[k]:.1f} s {what}" for k, what in (
         ("child_startup_s", f"starting {record['children']} children"),
         ("open_s", "opening points (pools, checks)"),
+        ("probes_s", "probing metrics"),
         ("untimed_in_sweeps_s", "between values"),
         ("write_s", "writing round files"),
         ("parent_s", "in the runner")) if record.get(k)]
@@ -168,9 +171,12 @@ class Sweep:
         b = self.bench.get(name)
         return int(b.get_runs()[0].get_loops()) if b is not None else None
 
-    def _job(self, round_: int, points: Sequence[Point]) -> dict[str, Any]:
+    def _job(self, round_: int, points: Sequence[Point], kind: str = MAKE_UP) -> dict[str, Any]:
         loops = {p.name: n for p in points if (n := self._loops(p.name))}
         return {
+            # metrics come from the planned rounds (and their make-ups): extra rounds are
+            # for the time intervals, and the metrics' probe batches would cost them
+            "metrics": [] if kind == EXTRA else self.config.metric_names(),
             "round": round_, "seed": self.config.seed, "values": self.profile.values,
             "warmups": self.profile.warmups, "min_time": self.profile.min_time,
             "loops": loops, "verify": [p.name for p in points if p.name not in self.bench],
@@ -211,7 +217,7 @@ class Sweep:
         self.progress.begin(label)
         seconds, lines = 0.0, []
         while todo:
-            result = launch.run_child(self.interp, self._job(round_, todo), list(todo),
+            result = launch.run_child(self.interp, self._job(round_, todo, kind), list(todo),
                                       self.config.point_timeout, self.config.name)
             seconds += result.seconds
             self.overhead.add(result)

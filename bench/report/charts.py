@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.axes import Axes
 
-from bench.report import frames, plots
+from bench.report import frames, metric_plots, plots
 from bench.report.drawing import Chart, cores_of, sized_workloads, workloads_of
 from bench.report.figures import fit_layout, new_figure, save_figure
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
 
 #: Inches kept on the right of the efficiency heatmaps for their shared colour bar.
@@ -43,6 +44,15 @@ def _speedup_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -
     return _panel_figure(
         "speedup", "Speedup vs workers, per workload", workloads_of(summary),
         lambda ax, wl: plots.plot_speedup(ax, summary, workload=wl, cores=cores), host, out_dir)
+
+
+def _cores_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    cores = cores_of(summary, host)
+    return _panel_figure(
+        "cores", "Cores used vs workers, per workload, with the ideal",
+        frames.metric_workloads(summary, METRICS["cores"].col),
+        lambda ax, wl: metric_plots.plot_cores(ax, summary, workload=wl, cores=cores),
+        host, out_dir)
 
 
 def _wall_time_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
@@ -113,7 +123,8 @@ ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
 #: Chart kinds in display order.
 CHARTS: dict[str, ChartFn] = {
     "speedup": _speedup_chart, "speedup_size": _size_chart, "wall_time": _wall_time_chart,
-    "efficiency": _efficiency_chart, "sleep_lesson": _lesson_chart, "cold_start": _cold_chart,
+    "efficiency": _efficiency_chart, "cores": _cores_chart, "sleep_lesson": _lesson_chart,
+    "cold_start": _cold_chart,
 }
 
 

@@ -24,12 +24,13 @@ from typing import Any
 import pandas as pd
 
 from bench.report import frames
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
 
 #: At most this many processes draw charts.
 MAX_RENDER_WORKERS = 4
 #: Chart kinds by cost, the costliest first (the order the pool hands them out).
-COSTLY_FIRST = ("efficiency", "wall_time", "speedup", "speedup_size", "sleep_lesson",
+COSTLY_FIRST = ("efficiency", "wall_time", "speedup", "cores", "speedup_size", "sleep_lesson",
                 "cold_start")
 
 
@@ -65,6 +66,8 @@ def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
         kinds += ["speedup", *(["speedup_size"] if sized_workloads(summary) else []), "wall_time"]
     if frames.pooled_series(summary) and summary["efficiency"].notna().any():
         kinds.append("efficiency")  # workloads of unknown resource kind have no ideal
+    if frames.metric_workloads(summary, METRICS["cores"].col):
+        kinds.append("cores")
     if not frames.lesson_bars(summary, cores=cores_of(summary, host)).empty:
         kinds.append("sleep_lesson")
     if (summary["metric"] == COLD).any():

@@ -14,13 +14,15 @@ finding whose data the run lacks (a restricted grid) is left out.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from bench.report.frames import (
     at_largest_size,
     cold_pairs,
+    is_baseline,
     lesson_bars,
     overlap,
     series_label,
@@ -28,15 +30,16 @@ from bench.report.frames import (
     steady,
     wait_workloads,
 )
+from bench.report.tables import metrics_text
 from bench.results.ideal import gil_of, point_parallelism, resource_of, runs_in_parallel
 from bench.results.recommend import (
-    RECOMMENDATION_COLUMNS,
     point_label,
     recommendation_sentence,
     size_label,
     task_unit,
     threads_best,
 )
+from bench.scenarios.metrics import METRICS
 
 #: How a finding names what a workload's tasks spend their time on.
 RESOURCE_WORDS = {"cpu_gil": "pure-Python CPU work, holds the GIL",
@@ -145,6 +148,37 @@ def _ideal_text(ideal: float, tasks: int, pooled: bool) -> str:
     return f" (ideal {ideal:.2f})"
 
 
+def lag_findings(summary: pd.DataFrame, cores: int) -> list[str]:
+    """How long each model's event loop went without running a callback, per workload.
+
+    The ``lag`` metric at each workload's largest size and T (models without
+    a loop have none), beside T task times: a loop blocked by its tasks lags
+    about the whole batch.
+    """
+    spec = METRICS.get("lag")
+    if spec is None or spec.col not in summary.columns:
+        return []
+    out = []
+    for wl in dict.fromkeys(steady(summary)["workload"]):
+        df = at_largest_size(steady(summary, wl))
+        df = df[df["tasks"] == df["tasks"].max()]
+        lagged = df[df[spec.col].notna()]
+        if lagged.empty:
+            continue
+        t = int(df["tasks"].iloc[0])
+        base = df[df["model"].map(is_baseline).astype(bool)]
+        task_s = float(base["median_s"].iloc[0]) / t if len(base) else math.nan
+        lagged = lagged.sort_values(spec.col, ascending=False)
+        parts = [f"{point_label(str(r.model), str(r.start_method), r.workers)} "
+                 f"{spec.fmt.format(float(getattr(r, spec.col)) * spec.scale)} {spec.unit}"
+                 for r in lagged.itertuples()]
+        whole = (f" (T = {t} task times = {t * task_s * spec.scale:.1f} {spec.unit})"
+                 if task_s == task_s else "")
+        out.append(f"Event loop, {wl}, T = {t}: the longest a 1 ms callback waited during a "
+                   f"batch{whole}: " + ", ".join(parts) + ".")
+    return out
+
+
 def wait_findings(summary: pd.DataFrame, cores: int) -> list[str]:
     """T waiting tasks under each kind of overlap, in one task's time, per wait workload.
 
@@ -178,18 +212,58 @@ def wait_findings(summary: pd.DataFrame, cores: int) -> list[str]:
     return out
 
 
+def cost_sentence(row: Mapping[str, Any], summary: pd.DataFrame) -> str:
+    """What a pick costs beyond a model tied with it, for metrics with a ``notable`` level.
+
+    E.g. ``It uses 14.7 MB more memory than thread_pool W=2, which is tied
+    with it.`` ("" when no tied point is that much cheaper).
+    """
+    tied = [n for n in str(row.get("tied_names") or "").split("; ") if n]
+    if not tied:
+        return ""
+    s = summary.set_index("name")
+    out = []
+    for spec in METRICS.values():
+        if not spec.notable or spec.col not in s.columns or row.get("name") not in s.index:
+            continue
+        mine = float(s.at[row["name"], spec.col])
+        values = {n: float(s.at[n, spec.col]) for n in tied if n in s.index}
+        cheap = {n: v for n, v in values.items() if v == v}
+        if mine != mine or not cheap:
+            continue
+        best = min(cheap, key=cheap.__getitem__) if spec.lower_is_better \
+            else max(cheap, key=cheap.__getitem__)
+        extra = (mine - cheap[best]) if spec.lower_is_better else (cheap[best] - mine)
+        base = abs(cheap[best]) or 1e-300
+        if extra >= spec.notable and extra >= base:
+            r = s.loc[best]
+            label = point_label(str(r["model"]), str(r["start_method"]), r["workers"])
+            out.append(f"It costs {spec.fmt.format(extra * spec.scale).lstrip('+')} "
+                       f"{spec.unit} more {spec.name} than {label}, which is tied with it.")
+    return " ".join(out)
+
+
 def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) -> list[str]:
-    """One sentence per row of :func:`bench.results.recommend.recommendations`."""
+    """One sentence per row of :func:`bench.results.recommend.recommendations`.
+
+    A pick that costs much more of a metric than a point tied with it
+    (:func:`cost_sentence`) says so.
+    """
     threads = threads_best(steady(summary))
     units = {wl: task_unit(summary, str(wl)) for wl in recommended["workload"].unique()}
-    return [recommendation_sentence(
-        r, units[r["workload"]],
-        threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"])), math.nan))
-        for r in recommended.to_dict("records")]
+    out = []
+    for r in recommended.to_dict("records"):
+        text = recommendation_sentence(
+            r, units[r["workload"]],
+            threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"])), math.nan))
+        cost = cost_sentence(r, summary)
+        out.append(f"{text} {cost}" if cost else text)
+    return out
 
 
 #: Headings of the report's recommendation table.
-RECOMMENDATION_TABLE = ("workload", "size", "T", "pick", "speedup (95 % CI)", "tied with it")
+RECOMMENDATION_TABLE = ("workload", "size", "T", "pick", "speedup (95 % CI)", "what it costs",
+                        "tied with it")
 #: Headings of the report's break-even table.
 BREAK_EVEN_TABLE = ("workload", "pool", "T", "break-even size", "there")
 
@@ -206,7 +280,8 @@ def recommendation_table(summary: pd.DataFrame, recommended: pd.DataFrame) -> pd
               if r.speedup_ci_low == r.speedup_ci_low else "")
         rows.append((str(r.workload), size_label(r.task_size, task_unit(summary, str(r.workload))),
                      str(r.tasks), point_label(str(r.model), str(r.start_method), r.workers),
-                     _times(float(r.speedup)) + ci, str(r.tied) or "none"))
+                     _times(float(r.speedup)) + ci, metrics_text(r._asdict()) or "not measured",
+                     str(r.tied) or "none"))
     return pd.DataFrame(rows, columns=list(RECOMMENDATION_TABLE), dtype=object)
 
 
@@ -262,7 +337,7 @@ def stability_finding(summary: pd.DataFrame, cores: int) -> str | None:
 
 #: The lessons, each a list of sentences, in the order the report shows them.
 LESSONS: tuple[Callable[[pd.DataFrame, int], list[str]], ...] = (
-    cpu_findings, nogil_findings, wait_findings,
+    cpu_findings, nogil_findings, wait_findings, lag_findings,
 )
 #: Findings shown after the recommendations.
 FINDINGS: tuple[Callable[[pd.DataFrame, int], str | None], ...] = (
@@ -296,5 +371,5 @@ def findings(summary: pd.DataFrame, cores: int, *,
         return []
     out = [text for lesson in LESSONS for text in lesson(summary, cores)]
     if recommended is not None and not recommended.empty:
-        out += recommendation_findings(summary, recommended[RECOMMENDATION_COLUMNS])
+        out += recommendation_findings(summary, recommended)
     return out + [text for f in FINDINGS if (text := f(summary, cores)) is not None]

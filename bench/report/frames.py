@@ -7,6 +7,7 @@ resource kinds), never from names.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -41,6 +42,14 @@ def steady(summary: pd.DataFrame, workload: str | None = None) -> pd.DataFrame:
     if workload is not None:
         q &= summary["workload"] == workload
     return summary[q]
+
+
+def metric_workloads(summary: pd.DataFrame, column: str) -> list[str]:
+    """Workloads with a steady point that has a value in ``column`` (a metric's), in order."""
+    if column not in summary.columns:
+        return []
+    df = steady(summary)
+    return list(dict.fromkeys(df.loc[df[column].notna(), "workload"]))
 
 
 def sizes(summary: pd.DataFrame, workload: str) -> list[float]:
@@ -85,7 +94,7 @@ def pick_workers(workers: pd.Series, cores: int) -> int:
 
 #: Columns of :func:`lesson_bars`.
 LESSON_COLUMNS = ["label", "workload", "model", "start_method", "workers", "tasks", "sleeps",
-                  "ideal_sleeps", "task_s", "overlap"]
+                  "ideal_sleeps", "task_s", "overlap", "lag_s"]
 
 
 def wait_workloads(summary: pd.DataFrame) -> list[str]:
@@ -127,7 +136,8 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
     -------
     pandas.DataFrame
         :data:`LESSON_COLUMNS`: ``sleeps`` is the batch time in task times,
-        ``task_s`` one task's time in seconds.
+        ``task_s`` one task's time in seconds, ``lag_s`` the event loop's
+        largest lag during a batch (the ``lag`` metric; NaN off a loop).
     """
     waits = wait_workloads(summary)
     parts = _lesson_parts(summary, waits)
@@ -153,8 +163,9 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
             c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
             ideal = tasks / point_parallelism(summary, workload=wl, model=str(r["model"]),
                                               tasks=int(tasks), workers=r["workers"], cores=c)
+            lag = float(r["lag"]) if "lag" in r.index and not pd.isna(r["lag"]) else math.nan
             rows.append((label, wl, r["model"], r["start_method"], r["workers"], tasks,
-                         float(r["median_s"]) / d, ideal, d, kind))
+                         float(r["median_s"]) / d, ideal, d, kind, lag))
     return pd.DataFrame(rows, columns=LESSON_COLUMNS)
 
 

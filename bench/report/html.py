@@ -26,7 +26,7 @@ from bench.report.markdown import render_markdown
 from bench.report.status import RunStatus, remeasured_text, run_status
 from bench.report.tables import SECTION_NOTES, TABLE_COLUMNS, host_caption, host_rows, table_rows
 from bench.results import store
-from bench.results.aggregate import STABLE_HALF_WIDTH, SUMMARY_COLUMNS, load
+from bench.results.aggregate import STABLE_HALF_WIDTH, load
 from bench.results.recommend import break_even, recommendations, with_units
 
 
@@ -100,7 +100,7 @@ def write_report(results: Path, out_dir: Path) -> Path:
         charts = pool.draw(summary, data.host, out_dir)  # the tables meanwhile
         recommended = recommendations(data.tidy, data.summary)
         ctx = _context(results, data.host, summary, status, [], recommended)
-        data.summary[list(SUMMARY_COLUMNS)].to_csv(out_dir / "summary.csv", index=False)
+        data.summary.to_csv(out_dir / "summary.csv", index=False)
         recommended.to_csv(out_dir / "recommendations.csv", index=False)
         ctx["charts"] = charts()
     (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")

@@ -34,6 +34,7 @@ from bench.report.frames import (
 from bench.report.tables import host_caption
 from bench.results.ideal import point_parallelism
 from bench.results.recommend import task_unit
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import MODELS
 
 #: Styling only: a model's colour; models not listed get one of :data:`_FALLBACK_COLOURS`.
@@ -66,7 +67,7 @@ def colour(model: str, start_method: str = "") -> str:
     return _FALLBACK_COLOURS[key % len(_FALLBACK_COLOURS)]
 
 
-def _no_data(ax: Axes, title: str) -> None:
+def no_data(ax: Axes, title: str) -> None:
     ax.set_title(title)
     ax.text(0.5, 0.5, "no data in this run", transform=ax.transAxes, ha="center",
             va="center", color="0.4")
@@ -74,7 +75,7 @@ def _no_data(ax: Axes, title: str) -> None:
     ax.set_yticks([])
 
 
-def _at_size(ax: Axes, summary: pd.DataFrame, workload: str, task_size: float | None,
+def at_size(ax: Axes, summary: pd.DataFrame, workload: str, task_size: float | None,
              what: str) -> tuple[pd.DataFrame, str] | None:
     """A workload's steady points at one size (default: its largest) and the chart's title.
 
@@ -82,7 +83,7 @@ def _at_size(ax: Axes, summary: pd.DataFrame, workload: str, task_size: float | 
     """
     df = steady(summary, workload)
     if df.empty:
-        _no_data(ax, f"{workload}: {what}")
+        no_data(ax, f"{workload}: {what}")
         return None
     size = float(df["task_size"].max()) if task_size is None else task_size
     return df[df["task_size"] == size], f"{workload}{size_text(summary, workload, size)}: {what}"
@@ -98,7 +99,7 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
     workers as horizontal dashed lines.  ``tasks`` defaults to the largest T,
     ``task_size`` to the largest size measured.
     """
-    found = _at_size(ax, summary, workload, task_size, "speedup vs workers")
+    found = at_size(ax, summary, workload, task_size, "speedup vs workers")
     if found is None:
         return
     df, title = found
@@ -158,7 +159,7 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
     Pooled models are drawn at W = C (or their largest W when C was not
     measured); ``task_size`` defaults to the largest size measured.
     """
-    found = _at_size(ax, summary, workload, task_size, "wall time vs tasks")
+    found = at_size(ax, summary, workload, task_size, "wall time vs tasks")
     if found is None:
         return
     df, title = found
@@ -230,7 +231,7 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
     where = f", {workload}" if workload else ""
     title = f"{series_label(model, start_method)}{where}: efficiency"
     if df.empty:
-        _no_data(ax, title)
+        no_data(ax, title)
         return
     grid = df.pivot_table(index=["workload", "tasks"], columns="workers", values="efficiency",
                           aggfunc="mean")
@@ -277,14 +278,16 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
     bars = lesson_bars(summary, cores=cores, tasks=tasks)
     title = "waiting tasks: overlapped or one after another"
     if bars.empty:
-        _no_data(ax, title)
+        no_data(ax, title)
         return
     t = int(bars["tasks"].iloc[0])
     y = np.arange(len(bars))[::-1]
     colours = [colour(m, sm) for m, sm in zip(bars["model"], bars["start_method"], strict=True)]
     container = ax.barh(y, bars["sleeps"], color=colours, height=0.6)
-    ax.bar_label(container, labels=[f"{v:.2f}" for v in bars["sleeps"]], padding=3,
-                 fontsize="small")
+    lag = METRICS["lag"]
+    ax.bar_label(container, labels=[f"{v:.2f}" + (f"  ({lag.show(g)})" if g == g else "")
+                                    for v, g in zip(bars["sleeps"], bars["lag_s"], strict=True)],
+                 padding=3, fontsize="small")
     ax.plot(bars["ideal_sleeps"], y, linestyle="none", marker="|", markersize=22,
             markeredgewidth=2, color="k", label="ideal for the model")
     ax.axvline(1.0, color="C2", linestyle="--", label="one task's time (all overlap)")
@@ -293,7 +296,8 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
     if t > 16:
         ax.set_xscale("log")
     top = max(t, float(bars["sleeps"].max()))
-    ax.set_xlim(right=top * (1.8 if t > 16 else 1.2))
+    room = 1.5 if bars["lag_s"].notna().any() else 1.0  # the loop lag beside each bar
+    ax.set_xlim(right=top * (1.8 if t > 16 else 1.2) * (room if t <= 16 else room ** 2))
     ax.set_xlabel("wall time per batch (task times: sequential median / T)")
     ax.set_ylabel("workload, model")
     ax.set_title(f"waiting tasks: {t} per batch, overlapped or one after another")
@@ -312,7 +316,7 @@ def plot_speedup_vs_size(ax: Axes, summary: pd.DataFrame, *, workload: str,
     df = size_points(summary, workload=workload, tasks=tasks)
     title = f"{workload}: speedup vs task size"
     if df.empty:
-        _no_data(ax, title)
+        no_data(ax, title)
         return
     for model, sm, g in series_groups(df):
         g = g.sort_values("task_size")
@@ -339,7 +343,7 @@ def plot_cold_start(ax: Axes, summary: pd.DataFrame) -> None:
     pairs = cold_pairs(summary)
     title = "pool cold start vs warm batch"
     if pairs.empty:
-        _no_data(ax, title)
+        no_data(ax, title)
         return
     x = np.arange(len(pairs))
     cold = ax.bar(x - 0.2, pairs["cold_s"] * 1e3, width=0.4, color="C3",

@@ -37,6 +37,13 @@ import pyperf
 
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
+from bench.results.readings import (
+    PROBE,
+    PROBE_COLUMNS,
+    add_metrics,
+    metric_columns,
+    probes,
+)
 from bench.scenarios.models import BASELINE, STEADY
 from bench.scenarios.workloads import BUILTINS
 
@@ -85,6 +92,15 @@ SUMMARY_COLUMNS = {
 }
 
 
+def summary_columns(names: list[str] | None = None) -> list[str]:
+    """Every column of the summary frame: :data:`SUMMARY_COLUMNS`, then each metric's group.
+
+    ``names`` adds metrics a results file holds that the registry does not know
+    (see :func:`bench.results.readings.metric_columns`).
+    """
+    return [*SUMMARY_COLUMNS, *metric_columns(names)]
+
+
 @dataclass
 class RunData:
     """Everything derived from one results file (and the manifest beside it)."""
@@ -96,6 +112,8 @@ class RunData:
     amdahl: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Points that failed, by name: why (from ``run.json``; empty without one).
     failed: dict[str, str] = field(default_factory=dict)
+    #: The metrics' readings, one row per point, metric and round (:func:`probes`).
+    probes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBE_COLUMNS))
 
 
 def host_info(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, Any]:
@@ -142,6 +160,8 @@ def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
     rows: list[tuple[Any, ...]] = []
     for b in suite.get_benchmarks():
         meta = b.get_metadata()
+        if PROBE in meta:
+            continue  # a metric's benchmark: see probes()
         try:
             point = (
                 b.get_name(), str(meta.get("workload", "")), str(meta.get("model", "")),
@@ -203,14 +223,16 @@ def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
                                             strict=True)]
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
+def summarize(df: pd.DataFrame, probed: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per point: per-round intervals, paired speedups, efficiencies and ideals.
 
-    See :mod:`bench.results.stats` for the intervals (the round is the unit) and
-    :data:`SUMMARY_COLUMNS` for every column.
+    See :mod:`bench.results.stats` for the intervals (the round is the unit),
+    :data:`SUMMARY_COLUMNS` for every column, and :func:`metric_columns` for
+    the metrics' (from ``probed``, the :func:`probes` frame; NaN without it).
     """
+    probed = pd.DataFrame(columns=PROBE_COLUMNS) if probed is None else probed
     if df.empty:
-        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+        return pd.DataFrame(columns=summary_columns())
     first = df.drop_duplicates("name").set_index("name")
     s = first[[*KEYS, "cores", "task_unit", "resource", "gil"]].copy()
     g = df.groupby("name", sort=False)["value_s"]
@@ -235,8 +257,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     s["ideal_ratio"] = s["median_s"] / s["ideal_s"]
     s["ci_half_pct"] = 100 * stats.half_width(s["ci_low_s"], s["ci_high_s"], s["median_s"])
     s["stable"] = s["ci_half_pct"] <= 100 * STABLE_HALF_WIDTH
+    unknown = add_metrics(s, probed, pairs)
     s = s.reset_index()
-    return s[list(SUMMARY_COLUMNS)]
+    return s[summary_columns(unknown)]
 
 
 def widths(benchmarks: list[pyperf.Benchmark]) -> dict[str, float]:
@@ -310,5 +333,6 @@ def load(path: str | Path, *, missing_ok: bool = False) -> RunData:
         return RunData(path, {}, df, summarize(df), failed=failed)
     suite = store.read_suite(path)
     df = tidy(suite, str(results))
-    summary = summarize(df)
-    return RunData(path, host_info(suite), df, summary, amdahl(summary), failed)
+    probed = probes(suite)
+    summary = summarize(df, probed)
+    return RunData(path, host_info(suite), df, summary, amdahl(summary), failed, probed)

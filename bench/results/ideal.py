@@ -357,3 +357,20 @@ def frame_scaling(frame: pd.DataFrame) -> list[int | None]:
     return [None if r is None or o is None else
             scaling_parallelism(r, o, tasks=t, workers=w, cores=c, gil=g)
             for r, o, t, w, c, g in _rows(frame)]
+
+
+#: Resources whose tasks keep a core busy while they run (the others wait).
+BUSY_RESOURCES = ("cpu_gil", "cpu_nogil")
+
+
+def frame_cores(frame: pd.DataFrame) -> list[float]:
+    """The ideal ``cores`` metric of every row: cores kept busy by an ideal schedule.
+
+    CPU work keeps ideal-parallelism cores busy (T*d of CPU over the ideal
+    time: 1 for threads under the GIL, min(W, C, T)-like for processes);
+    waiting work keeps none busy (0).  NaN for unknown specs.
+    """
+    return [math.nan if r is None or o is None else
+            ideal_parallelism(r, o, tasks=t, workers=w, cores=c, gil=g)
+            if r in BUSY_RESOURCES else 0.0
+            for r, o, t, w, c, g in _rows(frame)]

@@ -23,12 +23,14 @@ import numpy as np
 import pandas as pd
 
 from bench.results import stats
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import BASELINE, MODELS, STEADY, model_label
 from bench.scenarios.workloads import BUILTINS
 
 #: Columns of ``recommendations.csv``.
 RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
-                          "speedup", "speedup_ci_low", "speedup_ci_high", "tied"]
+                          "speedup", "speedup_ci_low", "speedup_ci_high", "tied", "name",
+                          "tied_names"]
 #: Columns of the break-even table.
 BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "break_even_size",
                       "workers", "speedup", "speedup_ci_low", "sizes_measured"]
@@ -89,7 +91,9 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :data:`RECOMMENDATION_COLUMNS`; ``tied`` lists the tied points'
-        labels, ``; ``-separated ("" when none).
+        labels, ``; ``-separated ("" when none), ``tied_names`` their names;
+        then the pick's value of every metric (:mod:`bench.scenarios.metrics`)
+        in the summary, one column each.
     """
     steady = summary[(summary["metric"] == STEADY) & summary["speedup"].notna()]
     if steady.empty:
@@ -99,6 +103,7 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     medians = per_round.to_numpy(dtype=float)
     groups = steady.groupby(["workload", "task_size", "tasks"], sort=False).indices
     speedup = steady["speedup"].to_numpy(dtype=float)
+    names = steady["name"].to_numpy(dtype=object)
     model = steady["model"].to_numpy(dtype=object)
     method = steady["start_method"].to_numpy(dtype=object)
     workers = steady["workers"].to_numpy(dtype=object)
@@ -116,9 +121,14 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
         tied = [point_label(model[i], method[i], workers[i]) for i in others[same]]
         rows.append((workload, float(size), int(tasks), model[best], method[best],
                      workers[best], float(speedup[best]), float(low[best]), float(high[best]),
-                     "; ".join(tied)))
+                     "; ".join(tied), names[best], "; ".join(names[others[same]])))
     out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
     out["workers"] = out["workers"].astype("Int64")
+    # what the pick costs: every metric the summary has for it
+    metric_cols = [c for c in (m.col for m in METRICS.values()) if c in summary.columns]
+    picked = summary.set_index("name").reindex(out["name"])
+    for col in metric_cols:
+        out[col] = picked[col].to_numpy(dtype=float)
     return out
 
 

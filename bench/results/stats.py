@@ -109,13 +109,16 @@ def median_interval(per_round: np.ndarray) -> Interval:
     return Interval(float(np.median(x)), low, high, len(x))
 
 
-def grouped_intervals(per_round: pd.Series) -> pd.DataFrame:
+def grouped_intervals(per_round: pd.Series, *, positive: bool = True) -> pd.DataFrame:
     """:func:`median_interval` for every key of a Series indexed by (key, round).
 
     Returns columns ``centre``, ``low``, ``high``, ``rounds`` indexed by key,
-    in first-seen order.
+    in first-seen order.  ``positive=False`` keeps values <= 0 (differences,
+    such as the memory a model adds over its baseline); non-finite ones are
+    always left out.
     """
-    ok = per_round[np.isfinite(per_round) & (per_round > 0)]
+    keep = np.isfinite(per_round) & ((per_round > 0) if positive else True)
+    ok = per_round[keep]
     codes, keys = pd.factorize(ok.index.get_level_values(0), sort=False)
     if not len(keys):
         return pd.DataFrame(columns=["centre", "low", "high", "rounds"], index=pd.Index([]))
@@ -144,6 +147,20 @@ def round_medians(tidy: pd.DataFrame) -> pd.Series:
     return tidy.groupby(["name", "round"], sort=False)["value_s"].median()
 
 
+def _paired(medians: pd.Series, pairs: dict[str, str]) -> pd.DataFrame:
+    """Each point's round median ``m`` beside its baseline's ``b`` of the same round."""
+    frame = medians.rename("m").reset_index()
+    base = frame.rename(columns={"name": "base", "m": "b"})
+    want = pd.DataFrame({"name": list(pairs), "base": list(pairs.values())})
+    return frame.merge(want, on="name").merge(base, on=["base", "round"])
+
+
+def _by_round(joined: pd.DataFrame, values: Any) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float),
+                     index=pd.MultiIndex.from_arrays([joined["name"], joined["round"]],
+                                                     names=["name", "round"]))
+
+
 def paired_ratios(medians: pd.Series, pairs: dict[str, str]) -> pd.Series:
     """Per-round paired speedups: baseline round median / point round median.
 
@@ -162,10 +179,17 @@ def paired_ratios(medians: pd.Series, pairs: dict[str, str]) -> pd.Series:
     """
     if not pairs:
         return pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=["name", "round"]))
-    frame = medians.rename("m").reset_index()
-    base = frame.rename(columns={"name": "base", "m": "b"})
-    want = pd.DataFrame({"name": list(pairs), "base": list(pairs.values())})
-    joined = frame.merge(want, on="name").merge(base, on=["base", "round"])
-    return pd.Series((joined["b"] / joined["m"]).to_numpy(),
-                     index=pd.MultiIndex.from_arrays([joined["name"], joined["round"]],
-                                                     names=["name", "round"]))
+    joined = _paired(medians, pairs)
+    return _by_round(joined, joined["b"] / joined["m"])
+
+
+def paired_differences(medians: pd.Series, pairs: dict[str, str]) -> pd.Series:
+    """Per-round paired differences: point round median minus its baseline's, same round.
+
+    Like :func:`paired_ratios`, for quantities a model *adds* (memory): a
+    baseline paired with itself gives 0.
+    """
+    if not pairs:
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=["name", "round"]))
+    joined = _paired(medians, pairs)
+    return _by_round(joined, joined["m"] - joined["b"])

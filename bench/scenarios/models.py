@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -101,10 +102,26 @@ class Point:
 
 # ------------------------------------------------------------------------ models
 class Batch(Protocol):
-    """An opened model: run batches of the point's tasks, then close."""
+    """An opened model: run batches of the point's tasks, then close.
+
+    ``loop`` is the event loop its batches run on (None when none), ``pids``
+    its pool's worker processes (empty without them): the metrics' probes
+    (:mod:`bench.scenarios.metrics`) read them.
+    """
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the batches run on, or None."""
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Process ids of the pool's workers (empty without worker processes)."""
 
     def run(self) -> list[Any]:
         """Submit all T tasks, wait for all, return their results in order."""
+
+    def run_tasks(self, func: Callable[..., Any], argv: list[tuple[Any, ...]]) -> list[Any]:
+        """One batch of other tasks (``func(*a)`` for each ``a``) through the same model."""
 
     def close(self) -> None:
         """Release the pool and the event loop."""
@@ -150,11 +167,15 @@ class _Sequential:
         self.func = workloads.function(work)
         self.argv = workloads.task_args(work, point.tasks, point.size)
         self.loop = asyncio.new_event_loop() if work.is_async else None
+        self.pids: tuple[int, ...] = ()
 
     def run(self) -> list[Any]:
+        return self.run_tasks(self.func, self.argv)
+
+    def run_tasks(self, func: Callable[..., Any], argv: list[tuple[Any, ...]]) -> list[Any]:
         if self.loop is None:
-            return [self.func(*a) for a in self.argv]
-        return [self.loop.run_until_complete(self.func(*a)) for a in self.argv]
+            return [func(*a) for a in argv]
+        return [self.loop.run_until_complete(func(*a)) for a in argv]
 
     def close(self) -> None:
         if self.loop is not None:
@@ -165,8 +186,10 @@ class _OnLoop:
     """A model whose batch is one coroutine run on a loop made at open."""
 
     def __init__(self, point: Point, strategy: Strategy,
-                 executor: cf.Executor | None = None, default: bool = False) -> None:
+                 executor: cf.Executor | None = None, default: bool = False,
+                 pids: tuple[int, ...] = ()) -> None:
         work = point.work
+        self.pids = pids
         workloads.set_up(work.setup)
         self.func = workloads.function(work)
         self.argv = workloads.task_args(work, point.tasks, point.size)
@@ -177,7 +200,10 @@ class _OnLoop:
             self.loop.set_default_executor(executor)
 
     def run(self) -> list[Any]:
-        return self.loop.run_until_complete(self.strategy(self.func, self.argv, self.loop))
+        return self.run_tasks(self.func, self.argv)
+
+    def run_tasks(self, func: Callable[..., Any], argv: list[tuple[Any, ...]]) -> list[Any]:
+        return self.loop.run_until_complete(self.strategy(func, argv, self.loop))
 
     def close(self) -> None:
         if self.executor is not None:
@@ -271,9 +297,10 @@ def warm(executor: cf.Executor, workers: int) -> set[str]:
 def _pooled(default: bool) -> Callable[[Point], Batch]:
     def open_(point: Point) -> Batch:
         executor = make_executor(point)
-        warm(executor, point.workers or 1)
+        ids = warm(executor, point.workers or 1)
+        pids = tuple(sorted({int(i.split(":")[0]) for i in ids} - {os.getpid()}))
         strategy = _to_thread if default else _in_executor(executor)
-        return _OnLoop(point, strategy, executor, default=default)
+        return _OnLoop(point, strategy, executor, default=default, pids=pids)
 
     return open_
 
