@@ -53,7 +53,8 @@ def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequenc
                tasks: Sequence[int] | None, workers: Sequence[int] | None,
                sizes: Sequence[float] | None, start_methods: Sequence[str] | None,
                profile: str, path: Sequence[str | Path], output_dir: str | Path, name: str,
-               python: str | None, point_timeout: float | None, force: bool) -> list[str]:
+               python: str | None, point_timeout: float | None, force: bool,
+               metrics: Sequence[str] | None = None) -> list[str]:
     """The command-line options shared by ``run`` and ``ab``."""
     refs = [_ref(w) for w in workloads]
     builtin = [r for r in refs if ":" not in r]
@@ -77,6 +78,8 @@ def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequenc
         argv += ["--path", str(folder)]
     if force:
         argv.append("--force")
+    if metrics is not None:
+        argv += ["--metrics", ",".join(metrics)] if metrics else ["--no-metrics"]
     return argv
 
 
@@ -87,7 +90,7 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         path: Sequence[str | Path] = (), output_dir: str | Path = "reports", name: str = "",
         python: str | None = None, work_scale: float = 1.0, point_timeout: float | None = None,
         force: bool = False, report: bool = True, quiet: bool = False,
-        budget: float | None = None) -> RunData:
+        budget: float | None = None, metrics: Sequence[str] | None = None) -> RunData:
     """Measure workloads under every model that can run them; return the run's data.
 
     Parameters
@@ -100,6 +103,11 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
     models, tasks, workers, sizes, start_methods, profile, path, output_dir, name, python,
     work_scale, point_timeout, force, budget
         As ``concbench run``'s options of the same names.
+    metrics
+        The metrics collected beside time (``["cores", "memory"]``; ``[]``: none;
+        None: every one), as ``concbench run --metrics`` / ``--no-metrics``;
+        they are columns of ``.summary`` (``cores_used``, ``lag``, ``memory``,
+        ``dispatch`` and their intervals).
     report
         Write the HTML / Markdown / CSV report into the run directory.
     quiet
@@ -138,7 +146,7 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
     argv = ["run", *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
                                sizes=sizes, start_methods=start_methods, profile=profile,
                                path=path, output_dir=output_dir, name=name, python=python,
-                               point_timeout=point_timeout, force=force),
+                               point_timeout=point_timeout, force=force, metrics=metrics),
             "--work-scale", str(work_scale)]
     if budget is not None:
         argv += ["--budget", str(budget)]
@@ -160,7 +168,8 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
        path: Sequence[str | Path] = (), output_dir: str | Path = "reports", name: str = "",
        python: str | None = None, point_timeout: float | None = None, force: bool = False,
        max_slowdown: str = "10%", alpha: float = 0.05, max_time: float = 0.0,
-       max_rounds: int = 0, quiet: bool = False) -> ABResult:
+       max_rounds: int = 0, quiet: bool = False, metric: str = "time",
+       metrics: Sequence[str] | None = None) -> ABResult:
     """Measure variants ``a`` and ``b`` in the same rounds; return the verdict of every point.
 
     Parameters
@@ -175,6 +184,11 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
         As ``concbench ab``'s options of the same names.
     quiet
         No progress lines.
+    metric
+        What is gated: ``"time"`` or a metric's readings (``"memory"``, ...), as
+        ``concbench ab --metric``.
+    metrics
+        The metrics collected, as :func:`run`'s.
 
     Returns
     -------
@@ -202,11 +216,12 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
     argv = ["ab", a, b, *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
                                     sizes=sizes, start_methods=start_methods, profile=profile,
                                     path=path, output_dir=output_dir, name=name, python=python,
-                                    point_timeout=point_timeout, force=force),
+                                    point_timeout=point_timeout, force=force,
+                                    metrics=metrics),
             "--max-slowdown", max_slowdown, "--alpha", str(alpha), "--max-time", str(max_time),
-            "--max-rounds", str(max_rounds)]
+            "--max-rounds", str(max_rounds), "--metric", metric]
     args = build_parser().parse_args(argv)
     done = job.start(ab_config(args), make_progress(quiet), force=force)
     if done.interrupted:
         raise KeyboardInterrupt
-    return evaluate(done.run_dir)
+    return evaluate(done.run_dir, metric=metric)

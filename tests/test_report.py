@@ -6,6 +6,9 @@ import csv
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -221,6 +224,19 @@ def test_a_failing_chart_reaches_the_parent(tmp_path: Path,
         with pytest.raises(ValueError, match="cannot draw"):
             collect()
     assert _gone(group)
+
+
+def test_chart_server_ends_when_its_parent_is_killed() -> None:
+    # a live report's redraw is killed mid-way: its chart server must not wait forever
+    code = ("import os, signal, sys\n"
+            "from bench.report.drawing import ChartPool\n"
+            "pool = ChartPool(workers=2).__enter__()\n"
+            "print(pool.server.pid, flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert _gone(int(done.stdout.split()[0]))
 
 
 # ---------------------------------------------------------------------- findings

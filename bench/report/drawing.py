@@ -122,7 +122,7 @@ def _draw(kind: str, summary: pd.DataFrame, host: dict[str, Any], out_dir: Path)
     return charts.render(kind, summary, host, out_dir)
 
 
-def _serve(conn: Connection, workers: int) -> None:
+def _serve(conn: Connection, parents: Connection, workers: int) -> None:
     """The drawing server: import and warm matplotlib, fork ``workers`` drawers, draw a job.
 
     The drawers are forked once matplotlib is loaded, so it is imported once
@@ -133,6 +133,7 @@ def _serve(conn: Connection, workers: int) -> None:
     once (:meth:`ChartPool.__exit__`), and the server ends them itself once it
     has answered, or when the parent goes away (end of file on ``conn``).
     """
+    parents.close()  # inherited by the fork: with it open, the parent's end never reads EOF
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # the parent sets it too: whichever runs first
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -187,7 +188,8 @@ class ChartPool:
             try:
                 ctx = multiprocessing.get_context("fork")
                 self.conn, theirs = ctx.Pipe()
-                self.server = ctx.Process(target=_serve, args=(theirs, self.workers))
+                self.server = ctx.Process(target=_serve,
+                                          args=(theirs, self.conn, self.workers))
                 self.server.start()
                 with contextlib.suppress(OSError):
                     os.setpgid(self.server.pid, self.server.pid)

@@ -11,7 +11,7 @@ entries; nothing downstream names a metric.
 **Collected outside the timed values.**  Once every point of a round is open
 and before its warm-up sweep, each point runs *probe batches* of its own,
 untimed: for each enabled metric with an instrument, one batch of its work
-with that instrument attached (:meth:`Instrument.start` just before,
+(or :attr:`MetricDef.batches`) with that instrument attached (:meth:`Instrument.start` just before,
 :meth:`Instrument.stop` just after), so that no probe perturbs another; for
 a metric with a ``separate`` collector, the batches it runs itself.  The
 timed values never run with an instrument attached.
@@ -37,8 +37,8 @@ import cpu_tasks
 #: Seconds between two beats of the event-loop heartbeat (and two memory samples).
 HEARTBEAT_S = 0.001
 MEMORY_SAMPLE_S = 0.005
-#: Least time the dispatch probe spends running empty batches, seconds.
-DISPATCH_MIN_S = 0.005
+#: Least time the dispatch probe spends running empty batches (at least two), seconds.
+DISPATCH_MIN_S = 0.003
 
 
 @dataclass
@@ -96,6 +96,8 @@ class MetricDef:
     fmt: str = "{:.2f}"
     #: Name of its summary columns ("": the metric's name).
     column: str = ""
+    #: Batches of the point's work its instrument is attached around (one probe reading).
+    batches: int = 1
     #: Words shown before a value in tables ("loop lag "), "" for none.
     prefix: str = ""
     #: A pick that costs this much more (stored unit) than a model tied with it, and
@@ -204,7 +206,7 @@ def _dispatch(ctx: ProbeContext) -> float:
         ctx.batch.run_tasks(func, argv)
         n += 1
         elapsed = time.perf_counter() - t0
-        if elapsed >= DISPATCH_MIN_S and n >= 3:
+        if elapsed >= DISPATCH_MIN_S and n >= 2:
             return max(elapsed, 1e-12) / (n * ctx.tasks)
 
 
@@ -226,7 +228,7 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("cores", "cores used", 1.0, "integer",
                   "CPU seconds of the measuring process and its pool workers during a batch, "
                   "over the batch's wall time", _every, lower_is_better=False,
-                  instrument=_Cores, ideal="frame_cores",
+                  instrument=_Cores, ideal="frame_cores", batches=2,  # less ramp and tail
                   column="cores_used"),  # "cores" is C, the host's usable cores
         MetricDef("lag", "ms", 1e3, "second",
                   "how late the event loop ran a callback due as the batch starts and every 1 ms "
@@ -283,7 +285,8 @@ def collect(ctx: ProbeContext, model: Any, names: tuple[str, ...],
         if m.instrument is not None:  # a batch of its own: no instrument perturbs another
             inst = m.instrument()
             inst.start(ctx)
-            ctx.batch.run()
+            for _ in range(m.batches):
+                ctx.batch.run()
             out[m.name] = inst.stop(ctx)
     for m in wanted:
         if m.separate is not None:
