@@ -261,3 +261,21 @@ def test_ab_gates_memory(tmp_path: Path) -> None:
     assert {t.name for t in result.having("regressed")} == {
         "task/sequential/t2", "task/thread_pool/t2/w2"}
     assert verdicts["aa"][0] == 0
+
+
+def test_break_even_says_what_dispatch_costs(tmp_path: Path) -> None:
+    from bench.report.findings import break_even_table
+    from bench.results.recommend import break_even
+
+    benches = []
+    for size, seq_t, pool_t in ((1e3, 0.004, 0.006), (1e4, 0.04, 0.022)):
+        seq = Point("cpu", "sequential", 4, size=size, sized=True)
+        pool = Point("cpu", "process_pool", 4, 2, "fork", size, sized=True)
+        benches += [make_benchmark(seq, [seq_t] * 6, runs=6),
+                    make_benchmark(pool, [pool_t] * 6, runs=6),
+                    make_metric(pool, "dispatch", [200e-6] * 6, unit="second")]
+    s = load(write_results(tmp_path / "r" / "results.json", benches)).summary
+    (row,) = break_even_table(s, break_even(s)).itertuples(index=False)
+    # at 10,000 iterations a task takes 10 ms: 50 times what sending it to a worker costs
+    assert row[3] == "10000 iterations"
+    assert row[4].endswith("; a task 10.00 ms, 50\N{MULTIPLICATION SIGN} its dispatch (200 µs)")

@@ -17,7 +17,10 @@ SECTION_NOTES = {
               "tied with it (the 95 % CI of their per-round ratio to it contains 1). All columns "
               "are in recommendations.csv."),
     "break_even": ("The smallest measured task size at which each pool, at some worker count, "
-                   "beats sequential with 95 % confidence (its speedup CI's low end above 1)."),
+                   "beats sequential with 95 % confidence (its speedup CI's low end above 1), "
+                   "with one task's time there against the pool's dispatch cost (an empty "
+                   "task's trip through it): a pool pays once a task's work is well above "
+                   "what sending it costs."),
 }
 #: Headings of the summary table shown in HTML and Markdown.
 TABLE_COLUMNS = ("point", "n", "median ms", "95 % CI ms", "CI ± %", "speedup",

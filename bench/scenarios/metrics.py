@@ -10,11 +10,14 @@ entries; nothing downstream names a metric.
 
 **Collected outside the timed values.**  Once every point of a round is open
 and before its warm-up sweep, each point runs *probe batches* of its own,
-untimed: for each enabled metric with an instrument, one batch of its work
-(or :attr:`MetricDef.batches`) with that instrument attached (:meth:`Instrument.start` just before,
-:meth:`Instrument.stop` just after), so that no probe perturbs another; for
-a metric with a ``separate`` collector, the batches it runs itself.  The
-timed values never run with an instrument attached.
+untimed: the batches of its work the enabled instruments are attached around
+(:meth:`Instrument.start` just before, :meth:`Instrument.stop` just after;
+as many batches as the most any asks, :attr:`MetricDef.batches`), and, for a
+metric with a ``separate`` collector, the batches it runs itself.  No
+instrument reads anything during those batches except the loop heartbeat (a
+thread handing the loop one short callback per millisecond, whose own CPU
+the cores reading includes: about 1 % of a core); the timed values never run
+with an instrument attached.
 
 Standard library only, and ``/proc`` (Linux): the measured children import
 this module, and pool workers import nothing of it.
@@ -34,9 +37,8 @@ from typing import Any, Protocol
 
 import cpu_tasks
 
-#: Seconds between two beats of the event-loop heartbeat (and two memory samples).
+#: Seconds between two beats of the event-loop heartbeat.
 HEARTBEAT_S = 0.001
-MEMORY_SAMPLE_S = 0.005
 #: Least time the dispatch probe spends running empty batches (at least two), seconds.
 DISPATCH_MIN_S = 0.003
 
@@ -151,49 +153,90 @@ class _Cores:
 
 
 class _Lag:
-    """A callback scheduled every :data:`HEARTBEAT_S` on the batch's loop: how late it ran."""
+    """How long the batch's event loop took to run a callback sent every :data:`HEARTBEAT_S`.
+
+    A heartbeat thread hands the loop a callback every millisecond
+    (``call_soon_threadsafe``, which wakes a waiting loop at once: no timer's
+    millisecond rounding in the reading) and the callback records how long
+    after its sending it ran: about nothing on a loop that waits, the rest of
+    the blocking step on a loop that a task holds.
+    """
 
     def start(self, ctx: ProbeContext) -> None:
-        self.late: list[float] = []
         self.loop: asyncio.AbstractEventLoop = ctx.batch.loop
-        now = self.loop.time()  # the first beat is due as the batch starts
-        self.handle: asyncio.TimerHandle | None = self.loop.call_at(now, self._beat, now)
-
-    def _beat(self, when: float) -> None:
-        self.late.append(max(self.loop.time() - when, 0.0))
-        nxt = max(when + HEARTBEAT_S, self.loop.time() + HEARTBEAT_S / 10)
-        self.handle = self.loop.call_at(nxt, self._beat, nxt)
-
-    def stop(self, ctx: ProbeContext) -> dict[str, float]:
-        if self.handle is not None:
-            self.handle.cancel()
-        # a beat still due when the batch ended is as late as the batch let it be
-        pending = self.loop.time() - self.handle.when() if self.handle is not None else 0.0
-        late = sorted([*self.late, max(pending, 0.0)])
-        p99 = late[min(len(late) - 1, math.ceil(0.99 * len(late)) - 1)]
-        return {"": max(late[-1], 1e-9), "p99": max(p99, 1e-9)}
-
-
-class _Memory:
-    """Peak PSS of this process and the point's workers, sampled during the batch."""
-
-    def start(self, ctx: ProbeContext) -> None:
-        self.peak = self._read(ctx)
+        self.late: list[float] = []
+        self.sent: dict[int, float] = {}
         self.done = threading.Event()
-        self.thread = threading.Thread(target=self._sample, args=(ctx,), daemon=True)
+        self.thread = threading.Thread(target=self._send, daemon=True)
         self.thread.start()
 
-    def _read(self, ctx: ProbeContext) -> int:
-        return _pss_bytes("self") + sum(_pss_bytes(p) for p in ctx.pids)
+    def _send(self) -> None:
+        n = 0
+        while not self.done.is_set():
+            self.sent[n] = time.perf_counter()
+            self.loop.call_soon_threadsafe(self._beat, n)
+            n += 1
+            self.done.wait(HEARTBEAT_S)
 
-    def _sample(self, ctx: ProbeContext) -> None:
-        while not self.done.wait(MEMORY_SAMPLE_S):
-            self.peak = max(self.peak, self._read(ctx))
+    def _beat(self, n: int) -> None:
+        self.late.append(time.perf_counter() - self.sent.pop(n))
 
     def stop(self, ctx: ProbeContext) -> dict[str, float]:
         self.done.set()
         self.thread.join()
-        return {"": float(max(self.peak, self._read(ctx), 1))}
+        now = time.perf_counter()
+        late = sorted([*self.late, *(now - t for t in self.sent.values())])  # not yet run
+        # run the beats still queued now, so that none runs inside a timed value later
+        self.loop.run_until_complete(asyncio.sleep(0))
+        if not late:
+            return {"": 1e-9, "p99": 1e-9}
+        p99 = late[min(len(late) - 1, math.ceil(0.99 * len(late)) - 1)]
+        return {"": max(late[-1], 1e-9), "p99": max(p99, 1e-9)}
+
+
+def _status_kib(pid: int | str, key: str) -> int:
+    """A ``kB`` line of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``); 0 if unreadable."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak(pid: int | str) -> bool:
+    """Reset the kernel's peak RSS of ``pid`` to its current RSS (``clear_refs``: 5)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class _Memory:
+    """Peak memory of this process and the point's workers during the batch, no sampling.
+
+    For each process: its PSS as the batch starts (shared pages divided among
+    their sharers, so forked workers' common pages count once), plus how far
+    its RSS rose above its start during the batch (the kernel's peak RSS,
+    reset as the batch starts: ``/proc/PID/clear_refs``); pages allocated
+    during the batch are its own.  Where the peak cannot be reset, the rise
+    of PSS from start to end stands in (a peak freed before the end is missed).
+    """
+
+    def start(self, ctx: ProbeContext) -> None:
+        self.procs: list[int | str] = ["self", *ctx.pids]
+        self.pss = [_pss_bytes(p) for p in self.procs]
+        self.rss = [_status_kib(p, "VmRSS") * 1024 for p in self.procs]
+        self.reset = [_reset_peak(p) for p in self.procs]
+
+    def stop(self, ctx: ProbeContext) -> dict[str, float]:
+        total = 0
+        for proc, pss, rss, reset in zip(self.procs, self.pss, self.rss, self.reset,
+                                         strict=True):
+            rise = (_status_kib(proc, "VmHWM") * 1024 - rss) if reset \
+                else (_pss_bytes(proc) - pss)
+            total += pss + max(rise, 0)
+        return {"": float(max(total, 1))}
 
 
 def _dispatch(ctx: ProbeContext) -> float:
@@ -231,13 +274,13 @@ METRICS: dict[str, MetricDef] = {
                   instrument=_Cores, ideal="frame_cores", batches=2,  # less ramp and tail
                   column="cores_used"),  # "cores" is C, the host's usable cores
         MetricDef("lag", "ms", 1e3, "second",
-                  "how late the event loop ran a callback due as the batch starts and every 1 ms "
-                  "after: "
-                  "the maximum (p99 beside it)", _on_loop, instrument=_Lag, extras=("p99",),
-                  prefix="loop lag "),
+                  "how long the event loop took to run a callback a heartbeat thread sent it "
+                  "every 1 ms during a batch: the maximum (p99 beside it)", _on_loop,
+                  instrument=_Lag, extras=("p99",), prefix="loop lag "),
         MetricDef("memory", "MB", 1e-6, "byte",
-                  "peak PSS of the measuring process and the point's pool workers during a "
-                  "batch, minus the sequential baseline's in the same round", _every,
+                  "peak memory of the measuring process and the point's pool workers during "
+                  "a batch (PSS at its start plus the rise of peak RSS), minus the sequential "
+                  "baseline's in the same round", _every,
                   instrument=_Memory, baseline_difference=True, fmt="{:+.1f}",
                   prefix="memory ", notable=5e6),
         MetricDef("dispatch", "µs per task", 1e6, "second",
@@ -281,13 +324,15 @@ def collect(ctx: ProbeContext, model: Any, names: tuple[str, ...],
     """
     wanted = [METRICS[n] for n in names if n in METRICS and METRICS[n].applies(model, on_loop)]
     out: dict[str, dict[str, float]] = {}
-    for m in wanted:
-        if m.instrument is not None:  # a batch of its own: no instrument perturbs another
-            inst = m.instrument()
-            inst.start(ctx)
-            for _ in range(m.batches):
-                ctx.batch.run()
-            out[m.name] = inst.stop(ctx)
+    attached = [(m, m.instrument()) for m in wanted if m.instrument is not None]
+    # started last to first and stopped first to last: the first entry's reading (cores)
+    # spans the batches alone, the others' own reads outside it
+    for _, inst in reversed(attached):
+        inst.start(ctx)
+    for _ in range(max((m.batches for m, _ in attached), default=0)):
+        ctx.batch.run()
+    for m, inst in attached:
+        out[m.name] = inst.stop(ctx)
     for m in wanted:
         if m.separate is not None:
             out[m.name] = {"": m.separate(ctx)}
