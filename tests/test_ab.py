@@ -202,7 +202,8 @@ def test_an_a_a_job_passes_through_the_python_api(gate_dir: Path,
 
     monkeypatch.chdir(gate_dir)
     res = bench.ab("path=base", "path=base", ["crunch"], models=["sequential", "thread_pool"],
-                   profile="smoke", output_dir="runs", name="aa", max_time=20, quiet=True)
+                   profile="smoke", output_dir="runs", name="aa", max_time=20, quiet=True,
+                   metrics=[])
     assert [t.verdict for t in res.tests if t.failed] == []
     assert len(res.tests) == 2
     assert all(t.rounds >= 6 for t in res.tests)

@@ -49,7 +49,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 #: Four points, one of them a process pool: a run takes about 5 s on 2 idle cores.
 GRID = ["--profile", "smoke", "--workloads", "cpu,async_sleep", "--tasks", "4",
-        "--models", "sequential,process_pool,asyncio_gather"]
+        "--models", "sequential,process_pool,asyncio_gather", "--no-metrics"]
 #: The console script installed next to this interpreter (``pip install -e .``).
 SCRIPT = Path(sys.executable).with_name("concbench")
 PR_SET_CHILD_SUBREAPER = 36

@@ -100,7 +100,8 @@ def test_a_live_run_redraws_its_page_after_each_round(tmp_path: Path,
             return super().update(at_most_every=at_most_every)
 
     monkeypatch.setattr(live, "LiveReport", Waiting)
-    code, err = run_main("run", *GRID, "--output-dir", str(tmp_path), "--name", "r",
+    code, err = run_main("run", *GRID, "--no-metrics", "--output-dir", str(tmp_path),
+                         "--name", "r",
                          "--no-report", "--live-report")
     assert code == 0, err
     run_dir = tmp_path / "r"
@@ -122,7 +123,8 @@ def test_a_live_run_redraws_its_page_after_each_round(tmp_path: Path,
 
 @pytest.mark.slow
 def test_a_redraw_of_a_running_run_says_it_is_running(tmp_path: Path) -> None:
-    code, err = run_main("run", *GRID, "--output-dir", str(tmp_path), "--name", "r",
+    code, err = run_main("run", *GRID, "--no-metrics", "--output-dir", str(tmp_path),
+                         "--name", "r",
                          "--no-report")
     assert code == 0, err
     run_dir = tmp_path / "r"

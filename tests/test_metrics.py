@@ -181,10 +181,10 @@ class Real:
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
-    """One small quick-profile run with every metric (about 25 s here)."""
+    """One small quick-profile run with every metric (about 20 s here)."""
     out = tmp_path_factory.mktemp("metrics")
     cmd = [sys.executable, "-m", "bench", "run", "--profile", "quick", "--budget", "0",
-           "--workloads", "cpu,sleep,async_sleep", "--tasks", "16", "--workers", "1,2",
+           "--workloads", "cpu,async_sleep", "--tasks", "16", "--workers", "1,2",
            "--models", "sequential,asyncio_gather,asyncio_create_task,asyncio_blocking,"
            "thread_pool,process_pool", "--start-methods", "fork", "--output-dir", str(out),
            "--name", "m", "--no-report", "-q"]
@@ -204,14 +204,16 @@ def test_real_cores_used(real: Real) -> None:
     want = 0.85 * min(2.0, real.free_cores)
     assert real.loc["cpu/process_pool[fork]/t16/w2", "cores_used"] >= want, real.free_cores
     assert real.loc["cpu/process_pool[fork]/t16/w2", "cores_used_ideal"] == 2.0
-    assert real.loc["sleep/sequential/t16", "cores_used"] < 0.3  # waiting burns no core
+    # waiting burns (almost) no core: the loop's own work for 16 sleeps, about a quarter
+    assert real.loc["async_sleep/asyncio_gather/t16", "cores_used"] < 0.5
 
 
 def test_real_loop_lag(real: Real) -> None:
-    # a blocking call inside coroutines holds the loop for the whole batch: T task times,
-    # within 25 %; gather and create_task on async_sleep keep it under 1 ms
-    whole = real.loc["sleep/sequential/t16", "median_s"]
-    assert abs(real.loc["sleep/asyncio_blocking/t16", "lag"] - whole) <= 0.25 * whole
+    # a blocking call inside coroutines holds the loop for the whole batch: T task times
+    # (the sequential batch), within 25 %; gather and create_task on async_sleep keep it
+    # under 1 ms
+    whole = real.loc["cpu/sequential/t16", "median_s"]
+    assert abs(real.loc["cpu/asyncio_blocking/t16", "lag"] - whole) <= 0.25 * whole
     for name in ("async_sleep/asyncio_gather/t16", "async_sleep/asyncio_create_task/t16"):
         assert real.loc[name, "lag"] < 1e-3, name
     assert math.isnan(real.loc["cpu/sequential/t16", "lag"])  # no event loop

@@ -27,7 +27,7 @@ IMG = '<img src=x onerror="alert(1)">'
 SEQ = Point("cpu", "sequential", 4, size=2000.0)
 POOL = Point("cpu", "process_pool", 4, 2, "fork", 2000.0)
 GRID = ["--profile", "smoke", "--workloads", "cpu", "--models", "sequential", "--work-scale",
-        "0.2"]
+        "0.2", "--no-metrics"]
 
 
 # ------------------------------------------------------------ run names
