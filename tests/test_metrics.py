@@ -281,3 +281,24 @@ def test_break_even_says_what_dispatch_costs(tmp_path: Path) -> None:
     # at 10,000 iterations a task takes 10 ms: 50 times what sending it to a worker costs
     assert row[3] == "10000 iterations"
     assert row[4].endswith("; a task 10.00 ms, 50\N{MULTIPLICATION SIGN} its dispatch (200 µs)")
+
+
+def test_history_gates_a_metric(tmp_path: Path) -> None:
+    from bench.gate import history
+
+    rng = np.random.default_rng(3)
+    past = []
+    for k in range(6):  # six runs of the same code: memory wobbles by about 1 %
+        mem = {p: m * (1 + 0.01 * rng.standard_normal()) for p, m in
+               ((SEQ, 13 * MB), (THR, 13.2 * MB), (PROC, 35 * MB))}
+        past.append(history.entry(load(_run(tmp_path / f"h{k}" / "results.json",
+                                            memory=mem))))
+    assert past[0]["points"][PROC.name]["metrics"]["memory"] == pytest.approx(35 * MB, rel=0.05)
+    same = load(_run(tmp_path / "same" / "results.json"))
+    assert not history.check(past, same, metric="memory").regressed
+    heavier = load(_run(tmp_path / "heavy" / "results.json",
+                        memory={SEQ: 13 * MB, THR: 13.2 * MB, PROC: 85 * MB}))
+    result = history.check(past, heavier, metric="memory")
+    assert [(t.name, t.metric) for t in result.regressed] == [(PROC.name, "memory")]
+    with pytest.raises(Exception, match="--metric 'ram'"):
+        history.check(past, same, metric="ram")

@@ -176,7 +176,10 @@ def test_the_sweeps_overhead_is_recorded_and_printed(sweep: Sweep) -> None:
     assert all(record[k] >= 0 for k in parts)
     assert sum(record[k] for k in parts) + record["timed_s"] == pytest.approx(
         record["wall_s"], abs=0.05)
-    assert f"over {record['timed_s']:.0f} s timed (ratio {record['ratio']:.2f})" in sweep.err
+    assert f"over {record['timed_s']:.0f} s timed (ratio {record['ratio']:.2f}" in sweep.err
+    bare = (record["wall_s"] - record["probes_s"]) / record["timed_s"]
+    assert record["ratio_without_probes"] == pytest.approx(bare, rel=0.01)
+    assert f"; {record['ratio_without_probes']:.2f} without probing metrics)" in sweep.err
 
 
 def test_the_fast_reader_reads_a_real_run_as_pyperf_does(sweep: Sweep) -> None:

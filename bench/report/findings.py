@@ -175,8 +175,8 @@ def lag_findings(summary: pd.DataFrame, cores: int) -> list[str]:
                  for r in lagged.itertuples()]
         whole = (f" (T = {t} task times = {t * task_s * spec.scale:.1f} {spec.unit})"
                  if task_s == task_s else "")
-        out.append(f"Event loop, {wl}, T = {t}: the longest a 1 ms callback waited during a "
-                   f"batch{whole}: " + ", ".join(parts) + ".")
+        out.append(f"Event loop, {wl}, T = {t}: the longest a callback sent to the loop every "
+                   f"1 ms waited during a batch{whole}: " + ", ".join(parts) + ".")
     return out
 
 
