@@ -521,3 +521,13 @@ def test_report_with_bad_run_json_next_to_results(tmp_path: Path,
     assert "Traceback" not in err
     if code != 0:
         assert_usage_error(code, err)
+
+
+def test_a_cold_point_without_workers_is_reported(tmp_path: Path) -> None:
+    # found by test_hypothesis_report: a results file's cold point need not name W
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"version": "1.0", "benchmarks": [{"metadata": {
+        "name": "cpu/sequential/t4", "unit": "second", "loops": 1, "concbench_format": 1,
+        "metric": "cold"}, "runs": [{"values": [1.0]}]}]}), encoding="utf-8")
+    code, _, err = run_main(["report", str(path), "-o", str(tmp_path / "out")])
+    assert code == 0, err

@@ -337,9 +337,10 @@ def cold_start_finding(summary: pd.DataFrame, cores: int) -> str | None:
     for r in pairs.itertuples():
         warm = "" if pd.isna(r.warm_s) else f" (warm batch {r.warm_s * 1e3:.1f} ms)"
         parts.append(f"{r.label} {r.cold_s * 1e3:.1f} ms{warm}")
-    t, w = int(pairs["tasks"].iloc[0]), int(pairs["workers"].iloc[0])
-    return (f"Pool cold start, creating the pool and running its first batch of T = {t} on "
-            f"W = {w}: " + ", ".join(parts) + ".")
+    t, w = int(pairs["tasks"].iloc[0]), pairs["workers"].iloc[0]
+    on = "" if pd.isna(w) else f" on W = {int(w)}"  # a file's cold point may lack a W
+    return (f"Pool cold start, creating the pool and running its first batch of T = {t}{on}: "
+            + ", ".join(parts) + ".")
 
 
 def stable_share(summary: pd.DataFrame) -> tuple[int, int]:

@@ -354,10 +354,11 @@ def plot_cold_start(ax: Axes, summary: pd.DataFrame) -> None:
     ax.bar_label(warm, labels=["" if math.isnan(v) else f"{v * 1e3:.1f}"
                                for v in pairs["warm_s"]], fontsize="x-small", padding=2)
     ax.set_xticks(x, list(pairs["label"]), rotation=15)
-    shapes = {(int(t), int(w)) for t, w in zip(pairs["tasks"], pairs["workers"], strict=True)}
+    shapes = {(int(t), None if pd.isna(w) else int(w))
+              for t, w in zip(pairs["tasks"], pairs["workers"], strict=True)}
     if len(shapes) == 1:
         t, w = shapes.pop()
-        title += f" (T = {t}, W = {w})"
+        title += f" (T = {t})" if w is None else f" (T = {t}, W = {w})"
     ax.set_xlabel("pool (start method)")
     ax.set_ylabel("time (ms)")
     ax.set_title(title)
