@@ -203,11 +203,17 @@ def test_an_a_a_job_passes_through_the_python_api(gate_dir: Path,
     monkeypatch.chdir(gate_dir)
     res = bench.ab("path=base", "path=base", ["crunch"], models=["sequential", "thread_pool"],
                    profile="smoke", output_dir="runs", name="aa", max_time=20, quiet=True,
-                   metrics=[])
+                   metrics=["memory"])
     assert [t.verdict for t in res.tests if t.failed] == []
     assert len(res.tests) == 2
     assert all(t.rounds >= 6 for t in res.tests)
     assert res.exit_code() == 0
+    # the same A/A job gated on memory (issue 18): an A/A passes there too
+    from bench.gate.ab_report import evaluate
+
+    memory = evaluate(gate_dir / "runs" / "aa", metric="memory")
+    assert memory.exit_code() == 0
+    assert len(memory.tests) == 2
 
 
 def test_ab_mistakes_are_one_line_and_exit_2(gate_dir: Path,
