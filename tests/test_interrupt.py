@@ -303,6 +303,13 @@ def test_interrupted_run_ends_cleanly(tmp_path: Path, moment: Moment) -> None:
     err = res.err
     assert "Traceback" not in err, err
     assert "Exception ignored" not in err, err
+    if not err.strip() and moment.after is None:
+        # the signal landed in the interpreter's own start-up, before concbench's handler
+        # (the README's documented exception; on a loaded host it lasts past 50 ms): the
+        # default action ended the process, silently, and it had started nothing
+        assert res.code in (-moment.sig, 128 + moment.sig), res.code
+        assert_nothing_left(before, moment.id)
+        return
     last = err.strip().splitlines()[-1]
     assert last.startswith("concbench: "), err
     if res.code == 0:  # the run was over before the signal landed
