@@ -191,8 +191,9 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
     subprocess.run(cmd, check=True, timeout=600, capture_output=True)
     noise = json.loads((out / "m" / "run.json").read_text(encoding="utf-8"))["noise"]
     busy = max(float(noise[k]["busy_cores"]) for k in ("before", "after"))
-    cores = float(load(out / "m").host["usable_cores"])
-    return Real(load(out / "m").summary.set_index("name"), max(1.0, cores - busy))
+    data = load(out / "m")
+    cores = float(data.host["usable_cores"])
+    return Real(data.summary.set_index("name"), max(1.0, cores - busy))
 
 
 def test_real_cores_used(real: Real) -> None:

@@ -31,6 +31,7 @@ import pandas as pd
 from bench.errors import UsageError
 from bench.results import stats
 from bench.results.aggregate import KEYS, RunData, baselines
+from bench.results.readings import readings_by_round
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import BASELINE, STEADY
 from bench.scenarios.workloads import BUILTINS
@@ -185,8 +186,7 @@ def metric_rounds(run: RunData, metric: str) -> pd.Series:
     Oriented as the gates read every sample, bigger is worse: the inverse of a
     metric whose higher values are better (``cores``).
     """
-    rows = run.probes[run.probes["probe"] == metric]
-    per = rows.groupby(["name", "round"], sort=True)["value"].median().astype(float)
+    per = readings_by_round(run.probes, metric).sort_index()
     spec = METRICS.get(metric)
     return 1 / per if spec is not None and not spec.lower_is_better else per
 

@@ -293,9 +293,9 @@ def _probe_benchmarks(job: Job, probes: dict[str, dict[str, dict[str, float]]],
 
     out = []
     for point in job.points:
+        if not values.get(point.name):
+            continue  # the point failed in its sweeps: no round to pair its readings with
         for metric, reading in probes.get(point.name, {}).items():
-            if not values.get(point.name):
-                continue  # the point failed in its sweeps: no round to pair the reading with
             spec = metrics.METRICS[metric]
             meta = {**common, **job.meta.get(point.name, {}), "name": f"{point.name}:{metric}",
                     "probe": metric, "unit": spec.pyperf_unit, "round": job.round,

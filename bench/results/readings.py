@@ -80,14 +80,22 @@ def metric_columns(names: list[str] | None = None) -> dict[str, str]:
     return out
 
 
+def readings_by_round(probed: pd.DataFrame, name: str) -> pd.Series:
+    """Metric ``name``'s reading of each point in each round (their median, were there several).
+
+    Indexed by (point, round) in first-seen order: the unit every interval and gate reads.
+    """
+    rows = probed[probed["probe"] == name]
+    return rows.groupby(["name", "round"], sort=False)["value"].median().astype(float)
+
+
 def metric_rounds(probed: pd.DataFrame, name: str, pairs: dict[str, str]) -> pd.Series:
     """Per-round values of metric ``name``, indexed by (point, round), as the summary tests them.
 
     A metric with ``baseline_difference`` gives the point minus its
     sequential baseline in the same round (``pairs``: point -> baseline).
     """
-    rows = probed[probed["probe"] == name]
-    per_round = rows.groupby(["name", "round"], sort=False)["value"].median()
+    per_round = readings_by_round(probed, name)
     spec = METRICS.get(name)
     if spec is not None and spec.baseline_difference:
         per_round = stats.paired_differences(per_round, pairs)
