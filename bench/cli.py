@@ -32,10 +32,14 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     """The settings ``run``'s and ``list``'s options describe, declared workloads included."""
     from bench.measure.config import RunConfig
     from bench.scenarios.grid import GridSpec
-    from bench.scenarios.user import declared
+    from bench.scenarios.user import declared, from_refs
 
     user = declared(args.workload or [], args.path or [], Path.cwd())
-    names = args.workloads or tuple(w.name for w in user.workloads)
+    # `--workload mod:func` names what to measure, as `--workloads` does: the table's other
+    # entries join only when named
+    named = tuple(w.name for w in from_refs(args.workload or []))
+    names = (tuple(dict.fromkeys((*(args.workloads or ()), *named)))
+             or tuple(w.name for w in user.workloads))
     grid = GridSpec(profile=args.profile or "quick", workloads=names, models=args.models or (),
                     tasks=args.tasks or (), workers=args.workers or (),
                     start_methods=args.start_methods or (),
