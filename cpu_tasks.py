@@ -128,6 +128,20 @@ def barrier_wait(timeout: float) -> str:
     return f"{os.getpid()}:{threading.get_ident()}"
 
 
+def queue_gate(arrived: Any, release: Any, timeout: float) -> str:
+    """:func:`barrier_wait` across interpreters: report in, wait for the release; ``"pid:id"``.
+
+    ``arrived`` and ``release`` are ``concurrent.interpreters`` queues (3.14+): the
+    caller releases the W tasks only once W of them have reported in.
+    """
+    from concurrent import interpreters  # type: ignore[attr-defined,unused-ignore]
+
+    me = f"{os.getpid()}:{interpreters.get_current().id}"
+    arrived.put(me)
+    release.get(timeout=timeout)
+    return me
+
+
 def worker_id(_: int = 0) -> int:
     """Process id of the worker running the call (for tests and checks)."""
     return os.getpid()

@@ -91,6 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the points a run would measure, without running them."""
     from bench.measure.runner import plan
+    from bench.scenarios.models import absent
 
     planned = plan(run_config(args))
     _note(planned.notes)
@@ -99,6 +100,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, why in planned.not_applicable.items():
         print(f"concbench: not applicable: {name}: {why}", file=sys.stderr)
     record = planned.interp.record
+    for model, why in absent(planned.interp.version).items():
+        if not args.models or model in args.models:
+            print(f"concbench: absent: {model}: Python {record['python_version']} does not "
+                  f"offer it: it {why}", file=sys.stderr)
     print(f"{len(planned.points)} points (usable cores C={record['usable_cores']}, "
           f"Python {record['python_version']})", file=sys.stderr)
     return 0

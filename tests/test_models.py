@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import threading
+import sys
 import time
 
 import pytest
@@ -51,8 +52,9 @@ def run_batches(p: Point, batches: int = 2) -> tuple[list[list[object]], float]:
     return results, elapsed
 
 
+HERE = sys.version_info[:2]
 VALID = [(m, w) for m in MODELS for w in BUILTINS
-         if m != "process_pool" and MODELS[m].accepts(BUILTINS[w])]
+         if m != "process_pool" and not MODELS[m].offered(HERE) and MODELS[m].accepts(BUILTINS[w])]
 
 
 @pytest.mark.parametrize(("model", "workload"), VALID, ids=[f"{w}-{m}" for m, w in VALID])

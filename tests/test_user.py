@@ -176,10 +176,10 @@ def test_preflight_learns_async_and_pickling(userwork: Path) -> None:
     ok, fetch, locked = preflight(
         interp, [Workload("a", "userwork:parse"), Workload("b", "userwork:fetch"),
                  Workload("c", "userwork:locked", check="none")], [2.0, 2.0, 2.0], timeout=60)
-    assert (ok.status, ok.is_async, ok.unpicklable) == ("ok", False, "")
+    assert (ok.status, ok.is_async, ok.refused) == ("ok", False, {})
     assert (fetch.status, fetch.is_async) == ("ok", True)
     assert locked.status == "ok"
-    assert "results do not pickle" in locked.unpicklable
+    assert "results do not pickle" in locked.refused["pickle"]
 
 
 def test_a_raising_workload_exits_1_with_the_users_traceback(userwork: Path) -> None:
@@ -249,7 +249,7 @@ def test_check_one_in_process_sees_the_example() -> None:
         v = check_one(Workload("parse", "textparse:parse", args="textparse:make_lines"), 10.0)
     finally:
         sys.path.remove(str(EXAMPLES))
-    assert (v.status, v.is_async, v.unpicklable) == ("ok", False, "")
+    assert (v.status, v.is_async, v.refused) == ("ok", False, {})
 
 
 # ------------------------------------------------------------- real pipeline

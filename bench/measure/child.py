@@ -177,15 +177,20 @@ def _time_steady(batch: Batch, loops: int) -> float:
 
 
 def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
-           failures: dict[str, str], probes: dict[str, dict[str, dict[str, float]]]) -> None:
-    """The metrics of every opened steady point, from probe batches of its own (untimed)."""
+           failures: dict[str, str], probes: dict[str, dict[str, dict[str, float]]],
+           footprints: dict[str, int]) -> None:
+    """The metrics of every opened steady point, from probe batches of its own (untimed).
+
+    ``footprints``: the bytes of this process each point's opening added.
+    """
     by_name = {p.name: p for p in job.points}
     for name, model in list(opened.items()):
         if isinstance(model, _Cold):
             continue
         point = by_name[name]
         status.say("probe", name)
-        ctx = metrics.ProbeContext(model, model.pids, point.tasks, point.work.is_async)
+        others = sum(b for n, b in footprints.items() if n != name and n in opened)
+        ctx = metrics.ProbeContext(model, model.pids, point.tasks, point.work.is_async, others)
         try:
             probes[name] = metrics.collect(ctx, MODELS[point.model], tuple(job.metrics),
                                            on_loop=model.loop is not None)
@@ -221,8 +226,9 @@ def measure(job: Job, status: _Status,
     opened: dict[str, Batch | _Cold] = {}
     loops: dict[str, int] = {}
     failures: dict[str, str] = {}
+    footprints: dict[str, int] = {}
     # process pools first: forking while thread pools' threads exist is best avoided
-    order = sorted(job.points, key=lambda p: MODELS[p.model].overlap != "processes")
+    order = sorted(job.points, key=lambda p: not MODELS[p.model].forks)
     try:
         for point in order:
             status.say("open", point.name)
@@ -233,8 +239,11 @@ def measure(job: Job, status: _Status,
                     opened[point.name] = _Cold(point)
                     loops[point.name] = 1
                     continue
+                before = metrics.own_bytes() if job.metrics else 0
                 batch = opened[point.name] = MODELS[point.model].open(point)
                 batch_s = verify(batch, point) if point.name in job.verify else math.nan
+                if job.metrics:
+                    footprints[point.name] = max(0, metrics.own_bytes() - before)
                 loops[point.name] = job.loops.get(point.name) or max(
                     1, math.ceil(job.min_time / max(batch_s, 1e-6)))
             except Exception as exc:
@@ -244,7 +253,7 @@ def measure(job: Job, status: _Status,
         t_probes = time.perf_counter()
         phases["open"] = t_probes - t_open
         if job.metrics:
-            _probe(job, opened, status, failures, probes)
+            _probe(job, opened, status, failures, probes, footprints)
         phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}

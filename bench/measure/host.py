@@ -100,6 +100,12 @@ def gil_enabled() -> bool:
     return True if check is None else bool(check())
 
 
+def jit_enabled() -> bool:
+    """Whether the experimental JIT is on (``sys._jit``, 3.14+; False before)."""
+    jit = getattr(sys, "_jit", None)
+    return bool(jit is not None and jit.is_enabled())
+
+
 def git_commit(cwd: Path | None = None) -> str:
     """The git commit of the working directory, or "" outside a repository."""
     try:
@@ -125,7 +131,7 @@ def host_record(root: Path = Path("/sys/fs/cgroup")) -> dict[str, Any]:
         Flat record of str, int and float values (pyperf metadata accepts
         nothing else): CPU model, logical cores, affinity, cgroup quota (0.0
         when unlimited), usable cores, Python version, implementation, build,
-        GIL, available start methods.
+        GIL, JIT, available start methods and the default one.
     """
     affinity = affinity_count()
     quota = cgroup_quota(root)
@@ -143,6 +149,9 @@ def host_record(root: Path = Path("/sys/fs/cgroup")) -> dict[str, Any]:
         "python_executable": sys.executable,
         "gil_enabled": int(gil_enabled()),
         "start_methods": ",".join(multiprocessing.get_all_start_methods()),
+        # what a pool made without a start method gets (forkserver on Linux from 3.14)
+        "default_start_method": multiprocessing.get_start_method(),
+        "jit_enabled": int(jit_enabled()),
         "platform": platform.platform(),
         "hostname": platform.node() or "unknown",
     }

@@ -10,6 +10,7 @@ pyperf is told to pass ``PYTHONPATH`` on to its workers.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
 import os
@@ -70,6 +71,36 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+#: Where ``debian-python VERSION`` (and such unpackers) leave interpreters: VERSION/root/usr/bin.
+UNPACKED = Path.home() / ".cache" / "concbench-pythons"
+
+
+def find(spec: str) -> str | None:
+    """The executable a ``--python`` spec names, or None.
+
+    A path or a command on PATH as given (``python3.14t``, ``/opt/py/bin/python``);
+    a version such as ``3.14`` (or ``3.14t``) as ``python3.14`` on PATH, then
+    ``uv python find`` where uv is installed, then pyenv's versions, then an
+    interpreter unpacked under ``~/.cache/concbench-pythons/VERSION``.
+    """
+    found = shutil.which(spec)
+    if found is not None or not spec[:1].isdigit():
+        return found
+    found = shutil.which(f"python{spec}")
+    if found is not None and Path(found).parent.name != "shims":  # pyenv's shims may refuse
+        return found
+    if shutil.which("uv"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(["uv", "python", "find", spec], capture_output=True, text=True,
+                                 timeout=30, check=False)
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip().splitlines()[-1]
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(root.glob(f"{spec}*/bin/python{spec}"))
+    candidates += sorted((UNPACKED / spec).glob(f"root/usr/bin/python{spec}"))
+    return str(candidates[-1]) if candidates else None
+
+
 def resolve(python: str | None, paths: Sequence[str] = ()) -> Interpreter:
     """Find the interpreter and read its host record.
 
@@ -86,9 +117,10 @@ def resolve(python: str | None, paths: Sequence[str] = ()) -> Interpreter:
     if python is None:
         executable = sys.executable
     else:
-        found = shutil.which(python)
+        found = find(python)
         if found is None:
-            raise UsageError(f"--python {python!r}: no such interpreter")
+            raise UsageError(f"--python {python!r}: no such interpreter (looked on PATH, "
+                             "with uv, in pyenv's versions and ~/.cache/concbench-pythons)")
         executable = found
         if Path(executable).resolve() != Path(sys.executable).resolve():
             env["PYTHONPATH"] = os.pathsep.join(

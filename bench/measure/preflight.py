@@ -13,7 +13,14 @@ workload it checks, in order:
    raising is the user's error (exit 1 with the user's own traceback);
    ``check = "equal"`` with results that differ between the calls is a usage
    error;
-5. the arguments and results pickle (else process pools cannot run it).
+5. the arguments and results pickle (else process pools cannot run it);
+6. where the run has a model whose work crosses to another interpreter (an
+   interpreter pool, 3.14+): in a fresh subinterpreter, the module imports
+   and one task's arguments and result cross, under a watchdog (else that
+   model is not applicable, with the reason: e.g. an extension module that
+   does not support loading in subinterpreters).  A task still running when
+   the watchdog fires cannot be stopped: this process then ends with
+   ``os._exit`` once every verdict is printed.
 
 This module imports only the standard library at import time, and
 :mod:`bench.scenarios.workloads` when run.
@@ -26,12 +33,14 @@ import difflib
 import importlib
 import inspect
 import json
+import os
 import pickle
 import subprocess
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,8 +61,9 @@ class Verdict:
     status: str
     message: str = ""
     is_async: bool = False
-    #: Why process pools cannot run it ("" when they can).
-    unpicklable: str = ""
+    #: Why the models whose work must cross that way cannot run it, by crossing
+    #: (:data:`bench.scenarios.models.CROSSINGS`): ``{"pickle": "its results do not pickle ..."}``.
+    refused: dict[str, str] = field(default_factory=dict)
     #: The user's own traceback when the function raised.
     details: str = ""
 
@@ -112,8 +122,48 @@ def _call_twice(work: Workload, size: float) -> tuple[list[Any], list[Any], list
     return argv, call(), call()
 
 
-def check_one(work: Workload, size: float) -> Verdict:
-    """Pre-flight one workload in this process (see the module's docstring)."""
+#: Tasks of another interpreter still running after the watchdog (this process cannot join them).
+_stuck: list[Any] = []
+
+
+def check_interpreters(work: Workload, argv: list[Any], want: Any, watch: float) -> str:
+    """Why an interpreter pool cannot run ``work`` ("" when it can): step 6 of the docstring."""
+    import concurrent.futures as cf
+
+    from bench.scenarios import workloads
+    from bench.scenarios.models import crossing_error
+
+    module = work.func.partition(":")[0]
+    executor = cf.InterpreterPoolExecutor(1)  # type: ignore[attr-defined,unused-ignore]
+    try:
+        steps: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
+            ("importing its module", workloads.import_ref, (module,)),
+            ("running one task", workloads.call_task, (work.to_dict(), argv[0]))]
+        for what, func, args in steps:
+            task = executor.submit(func, *args)
+            try:
+                got = task.result(timeout=watch)
+            except cf.TimeoutError:
+                _stuck.append(executor)
+                return (f"in a subinterpreter, {what} did not finish within {watch:g} s "
+                        "(a hang or a spin)")
+            except Exception as exc:
+                return f"in a subinterpreter, {what} failed: {crossing_error(exc)}"[:300]
+        if work.check == "equal" and got != want:
+            return "in a subinterpreter, one task returned another result than in the main one"
+    finally:
+        if executor not in _stuck:
+            executor.shutdown(wait=True)
+    return ""
+
+
+def check_one(work: Workload, size: float, crossings: tuple[str, ...] = ("pickle",),
+              watch: float = 10.0) -> Verdict:
+    """Pre-flight one workload in this process (see the module's docstring).
+
+    ``crossings`` are those of the run's models (:data:`bench.scenarios.models.CROSSINGS`);
+    ``watch`` the seconds the watchdog gives a task in another interpreter.
+    """
     from bench.scenarios import workloads
 
     for what, ref in (("function", work.func), ("args", work.args), ("setup", work.setup),
@@ -133,14 +183,19 @@ def check_one(work: Workload, size: float) -> Verdict:
                        f"workload {work.name!r}: two sequential calls returned different results, "
                        "so check = \"equal\" cannot verify the models; declare check = \"none\" "
                        "or a comparison 'module:function' (in pyproject.toml)", is_async)
-    unpicklable = ""
+    refused: dict[str, str] = {}
     for what, obj in (("arguments", argv), ("results", first)):
         try:
             pickle.loads(pickle.dumps(obj))
         except Exception as exc:
-            unpicklable = f"its {what} do not pickle ({type(exc).__name__}: {exc})"[:300]
+            refused["pickle"] = f"its {what} do not pickle ({type(exc).__name__}: {exc})"[:300]
             break
-    return Verdict(work.name, "ok", "", is_async, unpicklable)
+    if "shareable" in crossings and not is_async:
+        if "pickle" in refused:  # what crosses to another interpreter is pickled too
+            refused["shareable"] = refused["pickle"]
+        elif why := check_interpreters(work, argv, first[0], watch):
+            refused["shareable"] = why
+    return Verdict(work.name, "ok", "", is_async, refused)
 
 
 def main(argv: list[str]) -> int:
@@ -148,14 +203,22 @@ def main(argv: list[str]) -> int:
     from bench.scenarios.workloads import Workload
 
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    crossings = tuple(job.get("crossings", ("pickle",)))
     for data, size in zip(job["workloads"], job["sizes"], strict=True):
-        print(json.dumps(check_one(Workload.from_dict(data), size).__dict__), flush=True)
+        verdict = check_one(Workload.from_dict(data), size, crossings, job.get("watch", 10.0))
+        print(json.dumps(verdict.__dict__), flush=True)
+    if _stuck:  # a subinterpreter's task still runs: exiting normally would wait for it
+        sys.stdout.flush()
+        os._exit(0)
     return 0
 
 
 def preflight(interp: Interpreter, works: list[Workload], sizes: list[float],
-              timeout: float) -> list[Verdict]:
+              timeout: float, crossings: tuple[str, ...] = ("pickle",)) -> list[Verdict]:
     """Run :func:`main` in ``interp`` (the measuring interpreter, with the run's import path).
+
+    ``crossings``: those of the run's models; each check in another interpreter gets a
+    watchdog of a third of ``timeout`` (the whole pre-flight's limit).
 
     Raises
     ------
@@ -167,7 +230,8 @@ def preflight(interp: Interpreter, works: list[Workload], sizes: list[float],
     with tempfile.TemporaryDirectory(prefix="concbench-preflight-") as tmp:
         job = Path(tmp) / "job.json"
         job.write_text(json.dumps({"workloads": [w.to_dict() for w in works],
-                                   "sizes": sizes}), encoding="utf-8")
+                                   "sizes": sizes, "crossings": list(crossings),
+                                   "watch": timeout / 3}), encoding="utf-8")
         try:
             out = subprocess.run(interp.command("bench.measure.preflight", str(job)),
                                  env=interp.env, capture_output=True, text=True,

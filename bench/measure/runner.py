@@ -29,7 +29,7 @@ from bench.measure.signals import interruptible, no_signals
 from bench.measure.sweep import RunResult, Sweep
 from bench.results import store
 from bench.scenarios.grid import PROFILES, check_scale, expand, task_sizes, validate
-from bench.scenarios.models import MODELS, Point
+from bench.scenarios.models import MODELS, Point, absent
 from bench.scenarios.workloads import Workload
 
 
@@ -79,6 +79,11 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
     declared = [works[d["name"]] for d in config.declared]
     methods = str(interp.record["start_methods"]).split(",")
     validate(config.grid, methods, works)
+    missing = absent(interp.version)
+    for name in config.grid.models:
+        if name in missing:
+            raise UsageError(f"--models {name}: Python {interp.record['python_version']} does "
+                             f"not offer it: it {missing[name]}")
     notes = []
     if scale_check:
         same = check_scale(config.grid, works)
@@ -92,17 +97,21 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
     skipped: dict[str, str] = {}
     kept = []
     for p in points:
-        why = checked.get(p.workload, "")
-        if why and MODELS[p.model].overlap == "processes":
-            skipped[p.name] = f"process pools cannot run it: {why}"
+        model = MODELS[p.model]
+        why = checked.get(p.workload, {}).get(model.crossing, "")
+        if why and model.pool is not None:
+            skipped[p.name] = f"{model.pool.label} cannot run it: {why}"
         else:
             kept.append(p)
     return Plan(interp, kept, skipped, notes)
 
 
 def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig,
-               catalogue: dict[str, Workload]) -> dict[str, str]:
-    """Pre-flight the user's workloads; learn sync or async; why process pools cannot run one.
+               catalogue: dict[str, Workload]) -> dict[str, dict[str, str]]:
+    """Pre-flight the user's workloads; learn sync or async; why a pool cannot run one.
+
+    Returns, per workload, the reasons by crossing (``ModelDef.crossing``) that leave
+    the models whose work crosses that way out.
 
     What pre-flight learns goes into ``catalogue`` (a run's own dict).
     """
@@ -111,19 +120,22 @@ def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig,
     scale = config.grid.work_scale * PROFILES[config.grid.profile].work_scale \
         if config.grid.profile in PROFILES else 1.0
     sizes = [min(task_sizes(w, scale, config.grid.sizes)) for w in works]
-    unpicklable: dict[str, str] = {}
-    for v in preflight(interp, works, sizes, config.point_timeout):
+    models = [MODELS[m] for m in config.grid.models or MODELS]
+    crossings = tuple(sorted({m.crossing for m in models if m.pool is not None
+                              and not m.offered(interp.version)} - {"nothing"}))
+    refused: dict[str, dict[str, str]] = {}
+    for v in preflight(interp, works, sizes, config.point_timeout, crossings):
         if v.status == "raises":
             raise WorkloadFailed(v.message, v.details)
         if v.status != "ok":
             raise UsageError(v.message)
         catalogue[v.name] = replace(catalogue[v.name], is_async=v.is_async)
-        if v.unpicklable:
-            if "process_pool" in config.grid.models:
-                raise UsageError(f"workload {v.name!r}: process pools cannot run it: "
-                                 f"{v.unpicklable}")
-            unpicklable[v.name] = v.unpicklable
-    return unpicklable
+        for m in models:  # a model named with --models that cannot run it: a mistake
+            why = v.refused.get(m.crossing)
+            if why and m.pool is not None and m.name in config.grid.models:
+                raise UsageError(f"workload {v.name!r}: {m.pool.label} cannot run it: {why}")
+        refused[v.name] = v.refused
+    return refused
 
 
 def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[float], None],

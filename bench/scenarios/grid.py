@@ -323,7 +323,7 @@ def _unique(values: Sequence[_T]) -> tuple[_T, ...]:
 
 
 def _runs(model: ModelDef, python: tuple[int, int]) -> bool:
-    return python >= model.min_python
+    return not model.offered(python)
 
 
 def _variants(m: ModelDef, work: Workload, t: int, size: float, workers: Sequence[int],

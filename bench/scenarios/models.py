@@ -10,8 +10,12 @@ created and warmed, event loop made, the tasks' arguments built, the
 workload's ``setup`` run) and then runs batches: one batch submits all T
 tasks and waits for all of them, and its wall time is the measured value.
 
-Adding a model is one ``ModelDef`` entry in ``MODELS`` with an ``open``
-function returning a ``Batch``.
+Adding a model is one ``ModelDef`` entry in ``MODELS``.  Its concerns are
+separate fields: how its tasks overlap (``overlap``, which the model of the
+ideal reads), how its executor is made and warmed (``pool``, a ``PoolDef``),
+what must cross to a worker (``crossing``: nothing, pickled, or shareable
+between interpreters; pre-flight checks it), and which interpreters offer it
+(``offered``, with the reason where one does not).
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ PHASES = (STEADY, COLD)
 #: What runs tasks at once (:attr:`ModelDef.overlap`), in the order reports show them:
 #: one after another, coroutines on one event loop, W threads, W processes.
 OVERLAPS = ("none", "event_loop", "threads", "processes")
+#: What must cross from the measuring process to a worker (:attr:`ModelDef.crossing`):
+#: nothing (same interpreter), the pickled arguments and results (another process), or
+#: objects another interpreter of the same process can load (a subinterpreter).
+CROSSINGS = ("nothing", "pickle", "shareable")
 
 
 def model_label(model: str, start_method: str | None = "") -> str:
@@ -127,6 +135,36 @@ class Batch(Protocol):
         """Release the pool and the event loop."""
 
 
+def since(version: tuple[int, int], what: str) -> Callable[[tuple[int, int]], str]:
+    """An ``offered`` rule: the interpreters from ``version`` on have ``what``."""
+    def offered(python: tuple[int, int]) -> str:
+        return "" if python >= version else (
+            f"needs Python {version[0]}.{version[1]}+ ({what})")
+
+    return offered
+
+
+def _everywhere(python: tuple[int, int]) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class PoolDef:
+    """How a pooled model's executor is made and warmed.
+
+    ``make(point)`` returns a fresh, cold executor of exactly ``point.workers``
+    workers; ``warm(executor, W)`` proves that W distinct workers exist and
+    returns their ids (``"pid:..."``).  ``forks``: its workers are forked
+    processes, opened before any thread of the same child exists.
+    """
+
+    label: str
+    make: Callable[[Point], cf.Executor]
+    warm: Callable[[cf.Executor, int], set[str]]
+    per_start_method: bool = False
+    forks: bool = False
+
+
 @dataclass(frozen=True)
 class ModelDef:
     """An execution model and the rules for where it applies."""
@@ -134,19 +172,38 @@ class ModelDef:
     name: str
     accepts_async: bool
     accepts_sync: bool
-    pooled: bool
     open: Callable[[Point], Batch]
     description: str
-    per_start_method: bool = False
-    min_python: tuple[int, int] = (3, 10)
     #: What runs tasks at once, one of :data:`OVERLAPS`: ``none`` (one after another),
     #: ``event_loop`` (coroutines overlap their async waits), ``threads`` or
-    #: ``processes`` (W workers).  The model of the ideal (:mod:`bench.results.ideal`) reads it.
+    #: ``processes`` (W workers, each with its own GIL: processes or subinterpreters).
+    #: The model of the ideal (:mod:`bench.results.ideal`) reads it.
     overlap: str = "none"
+    #: How its executor is made and warmed (None: no pool).
+    pool: PoolDef | None = None
+    #: What must cross to a worker, one of :data:`CROSSINGS`.
+    crossing: str = "nothing"
+    #: ``(major, minor) -> ""`` where an interpreter offers the model, else why not.
+    offered: Callable[[tuple[int, int]], str] = _everywhere
     #: The baseline every speedup divides: one task after another, measured the same way.
     baseline: bool = False
     #: Its pool's cold start (creation + first batch) is worth its own points.
     cold: bool = False
+
+    @property
+    def pooled(self) -> bool:
+        """Whether it runs tasks on a pool of W workers."""
+        return self.pool is not None
+
+    @property
+    def per_start_method(self) -> bool:
+        """Whether it is measured once per process start method."""
+        return self.pool is not None and self.pool.per_start_method
+
+    @property
+    def forks(self) -> bool:
+        """Whether its workers are forked processes."""
+        return self.pool is not None and self.pool.forks
 
     def accepts(self, workload: Workload) -> bool:
         """Whether this model runs ``workload``."""
@@ -187,7 +244,7 @@ class _OnLoop:
 
     def __init__(self, point: Point, strategy: Strategy,
                  executor: cf.Executor | None = None, default: bool = False,
-                 pids: tuple[int, ...] = ()) -> None:
+                 pids: tuple[int, ...] = (), task_factory: Any = None) -> None:
         work = point.work
         self.pids = pids
         workloads.set_up(work.setup)
@@ -196,6 +253,8 @@ class _OnLoop:
         self.strategy = strategy
         self.executor = executor
         self.loop = asyncio.new_event_loop()
+        if task_factory is not None:
+            self.loop.set_task_factory(task_factory)
         if default and executor is not None:
             self.loop.set_default_executor(executor)
 
@@ -263,22 +322,38 @@ def _in_executor(executor: cf.Executor) -> Strategy:
     return run
 
 
-def make_executor(point: Point) -> cf.Executor:
-    """A fresh, cold pool of exactly ``point.workers`` workers.
-
-    Process pools always get their start method explicitly.  The pool's
-    initializer installs the barrier :func:`warm` uses.
-    """
+def _process_pool(point: Point) -> cf.Executor:
+    # the start method always explicit; the initializer keeps the barrier warm() waits on
     workers = point.workers or 1
-    if MODELS[point.model].overlap == "processes":
-        ctx = multiprocessing.get_context(point.start_method)
-        return cf.ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=workloads.worker_init,
-            initargs=(ctx.Barrier(workers), point.work.setup),
-        )
+    ctx = multiprocessing.get_context(point.start_method)
+    return cf.ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=workloads.worker_init,
+        initargs=(ctx.Barrier(workers), point.work.setup),
+    )
+
+
+def _thread_pool(point: Point) -> cf.Executor:
+    workers = point.workers or 1
     return cf.ThreadPoolExecutor(
         workers, initializer=cpu_tasks.barrier_init, initargs=(threading.Barrier(workers),)
     )
+
+
+def _interpreter_pool(point: Point) -> cf.Executor:
+    # a worker's interpreter imports the workload (and its setup) from PYTHONPATH:
+    # it does not inherit this process's sys.path
+    setup = point.work.setup
+    return cf.InterpreterPoolExecutor(  # type: ignore[attr-defined,no-any-return,unused-ignore]
+        point.workers or 1, initializer=workloads.set_up if setup else None,
+        initargs=(setup,) if setup else ())
+
+
+def make_executor(point: Point) -> cf.Executor:
+    """A fresh, cold pool of exactly ``point.workers`` workers, made by the model's ``pool``."""
+    pool = MODELS[point.model].pool
+    if pool is None:
+        raise ValueError(f"model {point.model!r} has no pool")
+    return pool.make(point)
 
 
 def warm(executor: cf.Executor, workers: int) -> set[str]:
@@ -294,10 +369,59 @@ def warm(executor: cf.Executor, workers: int) -> set[str]:
     return ids
 
 
+def warm_interpreters(executor: cf.Executor, workers: int) -> set[str]:
+    """:func:`warm` for an interpreter pool: a barrier made of two cross-interpreter queues.
+
+    A ``threading.Barrier`` cannot cross interpreters; each task reports in on one
+    queue and waits on the other until all W have, so W distinct interpreters
+    (each in its own worker thread) must exist when they return.
+    """
+    from concurrent import interpreters  # type: ignore[attr-defined,unused-ignore]
+
+    arrived, release = interpreters.create_queue(), interpreters.create_queue()
+    futs = [executor.submit(cpu_tasks.queue_gate, arrived, release, WARM_TIMEOUT)
+            for _ in range(workers)]
+    deadline = time.monotonic() + WARM_TIMEOUT
+    try:
+        for _ in range(workers):
+            while True:
+                failed = next((f for f in futs if f.done() and f.exception()), None)
+                if failed is not None:
+                    raise RuntimeError(f"an interpreter worker failed to start: "
+                                       f"{crossing_error(failed.exception())}")
+                try:
+                    arrived.get(timeout=0.05)
+                    break
+                except interpreters.QueueEmpty:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("warm-up of the interpreter pool timed out") from None
+    finally:
+        for _ in range(workers):
+            release.put(None)
+    ids = {f.result(timeout=WARM_TIMEOUT) for f in futs}
+    if len(ids) != workers:
+        raise RuntimeError(f"warm-up reached {len(ids)} interpreters, expected {workers}")
+    return ids
+
+
+def crossing_error(exc: BaseException | None) -> str:
+    """What went wrong in another interpreter, in one line (its cause's last line first)."""
+    seen: list[str] = []
+    while exc is not None:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        text = next((ln for ln in lines if "Error" in ln and ":" in ln), lines[0] if lines
+                    else type(exc).__name__)
+        seen.append(text if ":" in text else f"{type(exc).__name__}: {text}")
+        exc = exc.__cause__
+    return seen[-1] if seen else "unknown error"
+
+
 def _pooled(default: bool) -> Callable[[Point], Batch]:
     def open_(point: Point) -> Batch:
-        executor = make_executor(point)
-        ids = warm(executor, point.workers or 1)
+        model = MODELS[point.model]
+        assert model.pool is not None
+        executor = model.pool.make(point)
+        ids = model.pool.warm(executor, point.workers or 1)
         pids = tuple(sorted({int(i.split(":")[0]) for i in ids} - {os.getpid()}))
         strategy = _to_thread if default else _in_executor(executor)
         return _OnLoop(point, strategy, executor, default=default, pids=pids)
@@ -305,35 +429,56 @@ def _pooled(default: bool) -> Callable[[Point], Batch]:
     return open_
 
 
-def _plain(strategy: Strategy) -> Callable[[Point], Batch]:
-    return lambda point: _OnLoop(point, strategy)
+def _plain(strategy: Strategy, task_factory: str = "") -> Callable[[Point], Batch]:
+    # the task factory by name: asyncio.eager_task_factory exists on 3.12+ only
+    return lambda point: _OnLoop(point, strategy, task_factory=getattr(asyncio, task_factory)
+                                 if task_factory else None)
 
+
+THREADS = PoolDef("thread pools", _thread_pool, warm)
+PROCESSES = PoolDef("process pools", _process_pool, warm, per_start_method=True, forks=True)
+INTERPRETERS = PoolDef("interpreter pools", _interpreter_pool, warm_interpreters)
 
 MODELS: dict[str, ModelDef] = {
     m.name: m
     for m in (
-        ModelDef("sequential", True, True, False, _Sequential,
+        ModelDef("sequential", True, True, _Sequential,
                  "plain loop, one task after another (the baseline)", baseline=True),
-        ModelDef("asyncio_await", True, False, False, _plain(_await_each),
+        ModelDef("asyncio_await", True, False, _plain(_await_each),
                  "await each coroutine in turn"),
-        ModelDef("asyncio_gather", True, False, False, _plain(_gather),
+        ModelDef("asyncio_gather", True, False, _plain(_gather),
                  "asyncio.gather of all coroutines", overlap="event_loop"),
-        ModelDef("asyncio_create_task", True, False, False, _plain(_create_task),
+        ModelDef("asyncio_create_task", True, False, _plain(_create_task),
                  "create_task for all, then await each", overlap="event_loop"),
-        ModelDef("asyncio_taskgroup", True, False, False, _plain(_taskgroup),
-                 "asyncio.TaskGroup", min_python=(3, 11), overlap="event_loop"),
-        ModelDef("asyncio_blocking", False, True, False, _plain(_blocking),
+        ModelDef("asyncio_eager", True, False, _plain(_create_task, "eager_task_factory"),
+                 "create_task for all with asyncio.eager_task_factory, then await each",
+                 overlap="event_loop", offered=since((3, 12), "asyncio.eager_task_factory")),
+        ModelDef("asyncio_taskgroup", True, False, _plain(_taskgroup),
+                 "asyncio.TaskGroup", overlap="event_loop",
+                 offered=since((3, 11), "asyncio.TaskGroup")),
+        ModelDef("asyncio_blocking", False, True, _plain(_blocking),
                  "blocking call inside coroutines run with gather (anti-pattern)"),
-        ModelDef("to_thread", False, True, True, _pooled(default=True),
+        ModelDef("to_thread", False, True, _pooled(default=True),
                  "asyncio.to_thread, loop default executor = ThreadPoolExecutor(W)",
-                 overlap="threads"),
-        ModelDef("thread_pool", False, True, True, _pooled(default=False),
-                 "run_in_executor on ThreadPoolExecutor(W)", overlap="threads", cold=True),
-        ModelDef("process_pool", False, True, True, _pooled(default=False),
-                 "run_in_executor on ProcessPoolExecutor(W)", per_start_method=True,
-                 overlap="processes", cold=True),
+                 overlap="threads", pool=THREADS),
+        ModelDef("thread_pool", False, True, _pooled(default=False),
+                 "run_in_executor on ThreadPoolExecutor(W)", overlap="threads", pool=THREADS,
+                 cold=True),
+        ModelDef("process_pool", False, True, _pooled(default=False),
+                 "run_in_executor on ProcessPoolExecutor(W)", overlap="processes",
+                 pool=PROCESSES, crossing="pickle", cold=True),
+        ModelDef("interpreter_pool", False, True, _pooled(default=False),
+                 "run_in_executor on InterpreterPoolExecutor(W): one interpreter per worker "
+                 "thread, each with its own GIL", overlap="processes", pool=INTERPRETERS,
+                 crossing="shareable", cold=True,
+                 offered=since((3, 14), "concurrent.futures.InterpreterPoolExecutor")),
     )
 }
+
+
+def absent(python: tuple[int, int]) -> dict[str, str]:
+    """The models an interpreter ``(major, minor)`` does not offer, with the reason."""
+    return {name: why for name, m in MODELS.items() if (why := m.offered(python))}
 
 
 #: The name of the baseline model (the one with ``baseline=True``).

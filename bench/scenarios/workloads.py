@@ -140,6 +140,19 @@ def task_args(work: Workload, tasks: int, size: float) -> list[tuple[Any, ...]]:
     return [tuple(factory(i, size)) for i in range(tasks)]
 
 
+def import_ref(module: str) -> str:
+    """Import ``module`` here (pre-flight, in another interpreter); return its name."""
+    importlib.import_module(module)
+    return module
+
+
+def call_task(work: dict[str, Any], args: Sequence[Any]) -> Any:
+    """One task of the workload ``work`` (a :meth:`Workload.to_dict`), its setup run first."""
+    spec = Workload.from_dict(work)
+    set_up(spec.setup)
+    return function(spec)(*args)
+
+
 _set_up: set[str] = set()
 
 

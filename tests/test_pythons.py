@@ -1,0 +1,232 @@
+"""The choices of today's Python: models as specs, interpreter pools, eager tasks, --python specs.
+
+Real runs under 3.14 use the interpreter ``--python 3.14`` finds (on PATH, uv, pyenv, or
+unpacked by ``../shared/tools/debian-python 3.14`` under ``~/.cache/concbench-pythons``);
+they skip with the reason where none can be had.  3.12 comes from pyenv.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.api import load
+from bench.measure.interpreter import find
+from bench.report.html import write_report
+from bench.results.ideal import ideal_parallelism
+from bench.scenarios import models
+from bench.scenarios.grid import GridSpec, expand
+from bench.scenarios.models import MODELS, ModelDef, Point
+from tests.factory import make_benchmark, write_results
+
+PY314 = find("3.14")
+PY312 = find("3.12")
+needs_314 = pytest.mark.skipif(PY314 is None, reason="no CPython 3.14 here (PATH, uv, pyenv, "
+                               "~/.cache/concbench-pythons)")
+needs_312 = pytest.mark.skipif(PY312 is None, reason="no CPython 3.12 here")
+
+
+def concbench(*argv: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench", *argv], capture_output=True, text=True,
+                          timeout=timeout, check=False, cwd=cwd)
+
+
+# ------------------------------------------------------------------ a model is one entry
+class _MapBatch:
+    """The toy model: ``executor.map`` on a thread pool, no event loop."""
+
+    loop = None
+
+    def __init__(self, point: Point) -> None:
+        assert MODELS[point.model].pool is not None
+        self.executor = MODELS[point.model].pool.make(point)  # type: ignore[union-attr]
+        models.warm(self.executor, point.workers or 1)
+        self.pids: tuple[int, ...] = ()
+        self.func = models.workloads.function(point.work)
+        self.argv = models.workloads.task_args(point.work, point.tasks, point.size)
+
+    def run(self) -> list[Any]:
+        return self.run_tasks(self.func, self.argv)
+
+    def run_tasks(self, func: Any, argv: list[tuple[Any, ...]]) -> list[Any]:
+        return list(self.executor.map(func, *zip(*argv, strict=True)))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+TOY = ModelDef("thread_map", False, True, _MapBatch, "Executor.map on ThreadPoolExecutor(W)",
+               overlap="threads", pool=models.THREADS, cold=True)
+
+
+def test_a_new_model_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(MODELS, TOY.name, TOY)
+    # the grid offers it on every sync workload, per worker count, with a cold start
+    spec = GridSpec(profile="quick", workloads=("cpu", "async_sleep"),
+                    models=("sequential", "thread_map"), tasks=(4,), workers=(1, 2))
+    names = [p.name for p in expand(spec, cores=2, start_methods=("fork",), python=(3, 11))]
+    assert "cpu/thread_map/t4/w1" in names and "cpu/thread_map/t4/w2" in names
+    assert "cpu/thread_map/t4/w2/cold" in names
+    assert not any(n.startswith("async_sleep/thread_map") for n in names)
+    # it opens, warms W workers and returns the sequential answer; its cold start is timed
+    point = Point("cpu", "thread_map", 4, 2, size=1000.0)
+    batch = TOY.open(point)
+    try:
+        assert batch.run() == models.expected_results(point)
+    finally:
+        batch.close()
+    assert models.cold_start(point) > 0
+    # the ideal reads its overlap: threads on GIL-holding CPU work do not add a core
+    assert ideal_parallelism("cpu_gil", TOY.overlap, tasks=4, workers=2, cores=2, gil=True) == 1
+    # results, summary, recommendations and the report take it like any model
+    seq = Point("cpu", "sequential", 4, size=1000.0)
+    benches = [make_benchmark(seq, [0.010] * 6, runs=6),
+               make_benchmark(point, [0.011] * 6, runs=6)]
+    run = write_results(tmp_path / "r" / "results.json", benches)
+    summary = load(run).summary.set_index("name")
+    assert summary.loc[point.name, "speedup"] == pytest.approx(0.010 / 0.011)
+    write_report(run, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "threads 0.91× at best (thread\\_map, W = 2, T = 4)" in report  # its overlap's words
+    assert "| cpu | thread\\_map | 4 |" in report  # a pool: the break-even table has it
+
+
+# ------------------------------------------------------------------ which interpreters offer what
+def test_models_an_interpreter_lacks_are_listed_with_the_reason() -> None:
+    assert models.absent((3, 11)) == {
+        "asyncio_eager": "needs Python 3.12+ (asyncio.eager_task_factory)",
+        "interpreter_pool": "needs Python 3.14+ (concurrent.futures.InterpreterPoolExecutor)"}
+    assert models.absent((3, 14)) == {}
+    if sys.version_info[:2] < (3, 14):
+        out = concbench("list", "--profile", "smoke", "--workloads", "cpu")
+        assert out.returncode == 0, out.stderr
+        assert ("concbench: absent: interpreter_pool: Python "
+                f"{sys.version.split()[0]} does not offer it: it needs Python 3.14+") in out.stderr
+        named = concbench("list", "--profile", "smoke", "--models", "sequential,interpreter_pool")
+        assert named.returncode == 2
+        (line,) = named.stderr.strip().splitlines()
+        assert line.startswith("concbench: --models interpreter_pool: Python ")
+
+
+def test_python_specs_are_found_or_refused() -> None:
+    assert find("3.99") is None
+    out = concbench("list", "--python", "3.99")
+    assert out.returncode == 2
+    assert "no such interpreter" in out.stderr
+    if PY312 is not None:
+        assert Path(PY312).name == "python3.12"
+
+
+@needs_312
+def test_eager_tasks_under_3_12(tmp_path: Path) -> None:
+    out = concbench("run", "--python", "3.12", "--profile", "smoke", "--workloads", "async_sleep",
+                    "--models", "sequential,asyncio_create_task,asyncio_eager", "--tasks", "4",
+                    "--no-metrics", "--no-report", "-q", "--output-dir", str(tmp_path),
+                    "--name", "e")
+    assert out.returncode == 0, out.stderr
+    data = load(tmp_path / "e")
+    assert data.host["python_version"].startswith("3.12")
+    summary = data.summary.set_index("name")
+    # four 1 ms sleeps overlap on the loop as create_task's do: well under the sequential time
+    assert summary.loc["async_sleep/asyncio_eager/t4", "speedup"] > 1.5
+
+
+# ------------------------------------------------------------------ interpreter pools (3.14)
+@needs_314
+def test_interpreter_pool_runs_cpu_work_under_3_14(tmp_path: Path) -> None:
+    out = concbench("run", "--python", "3.14", "--profile", "smoke", "--workloads", "cpu",
+                    "--models", "sequential,thread_pool,interpreter_pool", "--tasks", "4",
+                    "--workers", "2", "--metrics", "memory", "--no-report", "-q",
+                    "--output-dir", str(tmp_path), "--name", "ip")
+    assert out.returncode == 0, out.stderr
+    data = load(tmp_path / "ip")
+    assert data.host["default_start_method"] == "forkserver"
+    s = data.summary.set_index("name")
+    # its results were checked against the sequential ones before timing (a point that
+    # differs fails); two interpreters hold more memory than two threads
+    assert s.loc["cpu/interpreter_pool/t4/w2", "median_s"] > 0
+    assert s.loc["cpu/interpreter_pool/t4/w2", "memory"] > s.loc["cpu/thread_pool/t4/w2",
+                                                                 "memory"] + 5e6
+
+
+REFUSING = '''\
+import _curses  # a real extension that does not support loading in subinterpreters
+
+
+def task(i, size):
+    return i + int(size)
+'''
+
+SPINNING = '''\
+import sys
+
+if sys.implementation.name == "cpython":
+    from concurrent import interpreters
+
+    while interpreters.get_current() != interpreters.get_main():
+        pass  # spins forever in a subinterpreter
+
+
+def task(i, size):
+    return i + int(size)
+'''
+
+
+@needs_314
+@pytest.mark.parametrize(("module", "words"), [
+    (REFUSING, "importing its module failed: ImportError: module _curses does not support "
+               "loading in subinterpreters"),
+    (SPINNING, "importing its module did not finish within 2 s (a hang or a spin)"),
+])
+def test_interpreter_pools_are_not_applicable_where_the_work_cannot_cross(
+        tmp_path: Path, module: str, words: str) -> None:
+    (tmp_path / "crossing.py").write_text(textwrap.dedent(module))
+    out = concbench("list", "--python", "3.14", "--profile", "smoke", "--workload",
+                    "crossing:task", "--path", str(tmp_path), "--sizes", "3",
+                    "--point-timeout", "6", timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "task/process_pool[fork]/t4/w2" in out.stdout  # process pools still run it
+    assert "task/interpreter_pool" not in out.stdout
+    assert (f"concbench: not applicable: task/interpreter_pool/t4/w2: interpreter pools cannot "
+            f"run it: in a subinterpreter, {words}") in out.stderr
+    # asked for by name, it is a usage error with the same reason
+    named = concbench("list", "--python", "3.14", "--profile", "smoke", "--workload",
+                      "crossing:task", "--path", str(tmp_path), "--models",
+                      "sequential,interpreter_pool", "--point-timeout", "6", timeout=60)
+    assert named.returncode == 2
+    assert words in named.stderr
+
+
+@needs_314
+def test_warm_up_proves_w_distinct_interpreters() -> None:
+    code = textwrap.dedent("""\
+        import concurrent.futures as cf
+        from bench.scenarios.models import warm_interpreters
+        ex = cf.InterpreterPoolExecutor(3)
+        ids = warm_interpreters(ex, 3)
+        print(len(ids), len({i.split(":")[1] for i in ids}))
+        ex.shutdown()
+    """)
+    import os
+
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([str(PY314), "-c", code], capture_output=True, text=True, timeout=60,
+                         check=False, env={**os.environ, "PYTHONPATH": root})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3", "3"]
+
+
+def test_crossing_errors_read_their_cause() -> None:
+    inner = ImportError("module _curses does not support loading in subinterpreters")
+    outer = RuntimeError("args not shareable")
+    outer.__cause__ = Exception(f"Traceback (most recent call last):\n  File x\n"
+                                f"ImportError: {inner}\n\nThe above exception ...")
+    assert models.crossing_error(outer) == (
+        "ImportError: module _curses does not support loading in subinterpreters")
+    assert models.crossing_error(cf.TimeoutError("late")) == "TimeoutError: late"
