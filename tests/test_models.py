@@ -5,8 +5,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
-import threading
 import sys
+import threading
 import time
 
 import pytest

@@ -32,7 +32,8 @@ needs_314 = pytest.mark.skipif(PY314 is None, reason="no CPython 3.14 here (PATH
 needs_312 = pytest.mark.skipif(PY312 is None, reason="no CPython 3.12 here")
 
 
-def concbench(*argv: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def concbench(*argv: str, cwd: Path | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *argv], capture_output=True, text=True,
                           timeout=timeout, check=False, cwd=cwd)
 
@@ -71,7 +72,8 @@ def test_a_new_model_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     spec = GridSpec(profile="quick", workloads=("cpu", "async_sleep"),
                     models=("sequential", "thread_map"), tasks=(4,), workers=(1, 2))
     names = [p.name for p in expand(spec, cores=2, start_methods=("fork",), python=(3, 11))]
-    assert "cpu/thread_map/t4/w1" in names and "cpu/thread_map/t4/w2" in names
+    assert "cpu/thread_map/t4/w1" in names
+    assert "cpu/thread_map/t4/w2" in names
     assert "cpu/thread_map/t4/w2/cold" in names
     assert not any(n.startswith("async_sleep/thread_map") for n in names)
     # it opens, warms W workers and returns the sequential answer; its cold start is timed
@@ -93,8 +95,9 @@ def test_a_new_model_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert summary.loc[point.name, "speedup"] == pytest.approx(0.010 / 0.011)
     write_report(run, tmp_path / "report")
     report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
-    assert "threads 0.91× at best (thread\\_map, W = 2, T = 4)" in report  # its overlap's words
-    assert "| cpu | thread\\_map | 4 |" in report  # a pool: the break-even table has it
+    # its overlap's words in the findings; a pool, so the break-even table has it
+    assert "threads 0.91\N{MULTIPLICATION SIGN} at best (thread\\_map, W = 2, T = 4)" in report
+    assert "| cpu | thread\\_map | 4 |" in report
 
 
 # ------------------------------------------------------------------ which interpreters offer what
