@@ -40,7 +40,7 @@ from bench.results.recommend import (
     threads_best,
 )
 from bench.scenarios.metrics import METRICS
-from bench.scenarios.models import STEADY
+from bench.scenarios.models import MODELS, STEADY
 
 #: How a finding names what a workload's tasks spend their time on.
 RESOURCE_WORDS = {"cpu_gil": "pure-Python CPU work, holds the GIL",
@@ -102,8 +102,9 @@ def _gil_finding(summary: pd.DataFrame, df: pd.DataFrame, heading: str,
     parts = []
     if proc is not None:
         ci = f"{proc['speedup_ci_low']:.2f}\N{EN DASH}{proc['speedup_ci_high']:.2f}"
-        parts.append(f"processes reached {_x(proc['speedup'])} on {cores} cores ({_where(proc)};"
-                     f" 95 % CI {ci})")
+        pool = MODELS[m].pool if (m := str(proc["model"])) in MODELS else None
+        parts.append(f"{pool.workers if pool else 'processes'} reached {_x(proc['speedup'])} "
+                     f"on {cores} cores ({_where(proc)}; 95 % CI {ci})")
     if thread is not None:
         gil = ""
         if _parallel(summary, thread):

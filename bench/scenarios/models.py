@@ -159,6 +159,8 @@ class PoolDef:
     """
 
     label: str
+    #: What its workers are, in the findings' words ("processes reached 1.8x").
+    workers: str
     make: Callable[[Point], cf.Executor]
     warm: Callable[[cf.Executor, int], set[str]]
     per_start_method: bool = False
@@ -435,9 +437,11 @@ def _plain(strategy: Strategy, task_factory: str = "") -> Callable[[Point], Batc
                                  if task_factory else None)
 
 
-THREADS = PoolDef("thread pools", _thread_pool, warm)
-PROCESSES = PoolDef("process pools", _process_pool, warm, per_start_method=True, forks=True)
-INTERPRETERS = PoolDef("interpreter pools", _interpreter_pool, warm_interpreters)
+THREADS = PoolDef("thread pools", "threads", _thread_pool, warm)
+PROCESSES = PoolDef("process pools", "processes", _process_pool, warm, per_start_method=True,
+                    forks=True)
+INTERPRETERS = PoolDef("interpreter pools", "subinterpreters", _interpreter_pool,
+                       warm_interpreters)
 
 MODELS: dict[str, ModelDef] = {
     m.name: m
