@@ -118,7 +118,8 @@ def test_host_record_is_valid_pyperf_metadata() -> None:
     record = host.host_record()
     expected = {"cpu_model", "logical_cores", "cpu_affinity", "cgroup_cpu_quota", "usable_cores",
                 "python_version", "python_implementation", "python_build", "python_executable",
-                "gil_enabled", "start_methods", "platform", "hostname"}
+                "gil_enabled", "jit_enabled", "start_methods", "default_start_method", "platform",
+                "hostname"}
     assert set(record) == expected
     for key, value in record.items():
         assert isinstance(value, (str, int, float)), key
@@ -127,6 +128,8 @@ def test_host_record_is_valid_pyperf_metadata() -> None:
             assert "\n" not in value, key
     assert record["python_version"] == platform.python_version()
     assert record["start_methods"].split(",") == multiprocessing.get_all_start_methods()
+    assert record["default_start_method"] == multiprocessing.get_start_method()
+    assert record["jit_enabled"] == 0  # no build here has the JIT on
     assert record["gil_enabled"] == int(getattr(sys, "_is_gil_enabled", lambda: True)())
     assert 1 <= record["usable_cores"] <= record["cpu_affinity"] <= record["logical_cores"]
     if hasattr(os, "sched_getaffinity"):

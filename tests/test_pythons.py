@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bench.api import load
@@ -23,7 +24,7 @@ from bench.results.ideal import ideal_parallelism
 from bench.scenarios import models
 from bench.scenarios.grid import GridSpec, expand
 from bench.scenarios.models import MODELS, ModelDef, Point
-from tests.factory import make_benchmark, write_results
+from tests.factory import HOST, make_benchmark, write_results
 
 PY314 = find("3.14")
 PY312 = find("3.12")
@@ -233,3 +234,54 @@ def test_crossing_errors_read_their_cause() -> None:
     assert models.crossing_error(outer) == (
         "ImportError: module _curses does not support loading in subinterpreters")
     assert models.crossing_error(cf.TimeoutError("late")) == "TimeoutError: late"
+
+
+# ------------------------------------------------------------------ free-threaded builds
+FREE_HOST = {**HOST, "host_python_version": "3.14.0", "host_gil_enabled": 0,
+             "host_python_build": "main Oct 7 2025 free-threading",
+             "host_default_start_method": "forkserver"}
+
+
+def _free_threaded_run(path: Path, *, thread_s: float, gil_back_on: bool) -> Path:
+    """A run recorded by hand as a free-threaded 3.14 would write it: 8 rounds of cpu, T = 16."""
+    rng = np.random.default_rng(14)
+    seq = Point("cpu", "sequential", 16, size=50000.0)
+    thr = Point("cpu", "thread_pool", 16, 2, size=50000.0)
+    proc = Point("cpu", "process_pool", 16, 2, "forkserver", 50000.0)
+    drift = 1 + 0.03 * rng.standard_normal(8)  # the host's moments, shared by a round's points
+    extra = {"gil_enabled": 1} if gil_back_on else {"gil_enabled": 0}
+    benches = [make_benchmark(p, list(t * drift * (1 + 0.01 * rng.standard_normal(8))),
+                              runs=8, host=FREE_HOST, **extra)
+               for p, t in ((seq, 0.100), (thr, thread_s), (proc, 0.058))]
+    return write_results(path / "results.json", benches)
+
+
+def test_a_free_threaded_run_says_threads_scaled_because_the_gil_was_off(tmp_path: Path) -> None:
+    results = _free_threaded_run(tmp_path / "ft", thread_s=0.053, gil_back_on=False)
+    data = load(results)
+    s = data.summary.set_index("name")
+    assert not s["gil"].any()
+    # the ideal lets threads scale on CPU work where the GIL is off
+    assert s.loc["cpu/thread_pool/t16/w2", "ideal_s"] == pytest.approx(
+        s.loc["cpu/sequential/t16", "median_s"] / 2, rel=0.05)
+    write_report(results, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "Python 3.14.0 ran without the GIL (a free-threaded build)" in report
+    assert ("threads scaled on CPU work because the GIL was off: 1.89\N{MULTIPLICATION SIGN} at "
+            "best (thread\\_pool, W = 2, T = 16) against an ideal of 2.00\N{MULTIPLICATION SIGN}"
+            ) in report
+    assert "| cpu | 50000 iterations | 16 | thread\\_pool W=2 |" in report  # the pick
+    assert "gets forkserver under Python 3.14.0" in report
+
+
+def test_an_extension_that_turns_the_gil_back_on_is_reported(tmp_path: Path) -> None:
+    results = _free_threaded_run(tmp_path / "ft", thread_s=0.101, gil_back_on=True)
+    s = load(results).summary.set_index("name")
+    assert s["gil"].all()  # as the children ran, not as the build says
+    assert s.loc["cpu/thread_pool/t16/w2", "ideal_s"] == pytest.approx(
+        s.loc["cpu/sequential/t16", "median_s"], rel=0.05)
+    write_report(results, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "is a free-threaded build, but the GIL was on as the measured children ran" in report
+    assert "no gain: the GIL runs one thread's Python at a time" in report
+    assert "because the GIL was off" not in report

@@ -332,8 +332,11 @@ def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list
     for point in job.points:
         if not values.get(point.name):
             continue
+        # the GIL as the batches ran, after the workload's imports: an extension built
+        # without free-threading support turns it back on in a free-threaded build
+        gil = int(getattr(sys, "_is_gil_enabled", lambda: True)())
         meta = {**job.meta.get(point.name, {}), "name": point.name, "round": job.round,
-                "loops": loops[point.name], "date": date}
+                "loops": loops[point.name], "date": date, "gil_enabled": gil}
         run = pyperf.Run(values[point.name],
                          warmups=[(loops[point.name], v) for v in warm[point.name]],
                          metadata={**(common or {}), **meta}, collect_metadata=common is None)

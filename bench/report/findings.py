@@ -106,13 +106,16 @@ def _gil_finding(summary: pd.DataFrame, df: pd.DataFrame, heading: str,
         parts.append(f"{pool.workers if pool else 'processes'} reached {_x(proc['speedup'])} "
                      f"on {cores} cores ({_where(proc)}; 95 % CI {ci})")
     if thread is not None:
-        gil = ""
+        gil, scaled = "", ""
         if _parallel(summary, thread):
-            free = "" if gil_of(summary) else ", the interpreter running without the GIL"
-            gil = f" against an ideal of {_x(_ideal(summary, thread, cores))}{free}"
+            gil = f" against an ideal of {_x(_ideal(summary, thread, cores))}"
+            if not gil_of(summary) and float(thread["speedup_ci_low"]) > 1:
+                scaled = " scaled on CPU work because the GIL was off:"
+            elif not gil_of(summary):
+                gil += ", the interpreter running without the GIL"
         elif float(thread["speedup"]) < 1.2:
             gil = ", no gain: the GIL runs one thread's Python at a time"
-        parts.append(f"threads {_x(thread['speedup'])} at best ({_where(thread)}){gil}")
+        parts.append(f"threads{scaled} {_x(thread['speedup'])} at best ({_where(thread)}){gil}")
     return f"{heading}: " + "; ".join(parts) + "."
 
 
@@ -327,6 +330,26 @@ def _dispatch_text(summary: pd.DataFrame, r: Any) -> str:
     cost, task = float(pool[spec.col].iloc[0]), float(base["median_s"].iloc[0]) / int(r.tasks)
     return (f"; a task {task * 1e3:.2f} ms, {task / cost:.0f}\N{MULTIPLICATION SIGN} its "
             f"dispatch ({cost * spec.scale:.0f} {spec.unit.split()[0]})")
+
+
+def interpreter_findings(host: Mapping[str, Any], summary: pd.DataFrame) -> list[str]:
+    """What the interpreter decided: its GIL as the children ran, its default start method."""
+    version = f"Python {host.get('python_version', '?')}"
+    out = []
+    if "free-threading" in str(host.get("python_build", "")):
+        if gil_of(summary):
+            out.append(f"{version} is a free-threaded build, but the GIL was on as the measured "
+                       "children ran: an extension module the workload imported turned it back "
+                       "on, so threads ran one thread's Python at a time (the ideal says so too).")
+        else:
+            out.append(f"{version} ran without the GIL (a free-threaded build): threads can run "
+                       "Python in parallel, and the ideal lets them scale on CPU work.")
+    default = host.get("default_start_method")
+    if default and summary["start_method"].fillna("").astype(bool).any():
+        named = ", ".join(sorted(set(summary["start_method"].dropna()) - {""}))
+        out.append(f"A process pool made without a start method gets {default} under {version} "
+                   f"on this host; this run named each one ({named}).")
+    return out
 
 
 def cold_start_finding(summary: pd.DataFrame, cores: int) -> str | None:

@@ -19,6 +19,7 @@ from bench.report.export import data_uri, render
 from bench.report.findings import (
     break_even_table,
     findings,
+    interpreter_findings,
     recommendation_table,
     stable_share,
 )
@@ -42,7 +43,8 @@ def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
         "results": str(results),
         "caption": host_caption(data_host),
         "host_rows": host_rows(data_host),
-        "findings": findings(summary, cores, recommended=recommended),
+        "findings": interpreter_findings(data_host, summary)
+        + findings(summary, cores, recommended=recommended),
         "picks": picks if picks is not None and len(picks) else None,
         "break_even": even if len(even) else None,
         "stable": stable, "total": total,

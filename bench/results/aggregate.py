@@ -180,7 +180,8 @@ def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
             if isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0:
                 raise UsageError(f"{source}: benchmark {b.get_name()!r}: run {r} has "
                                  f"round={rnd!r}, not a whole number >= 0")
-            rows.extend((*point, unit, resource, gil, r, rnd, float(v)) for v in run.values)
+            on = bool(run.get_metadata().get("gil_enabled", gil))  # as the child ran
+            rows.extend((*point, unit, resource, on, r, rnd, float(v)) for v in run.values)
     return _tidy_frame(rows)
 
 
