@@ -84,8 +84,8 @@ def _defined(name: str) -> list[str]:
 
 @pytest.mark.parametrize(("name", "home"), [
     ("CONFIDENCE", "bench.results.stats"), ("MIN_ROUNDS", "bench.results.stats"),
-    ("OVERLAPS", "bench.scenarios.models"), ("STEADY", "bench.scenarios.models"),
-    ("COLD", "bench.scenarios.models"), ("TIME_KEYS", "bench.gate.match"),
+    ("OVERLAPS", "bench.scenarios.models"), ("STEADY", "bench.scenarios.points"),
+    ("COLD", "bench.scenarios.points"), ("TIME_KEYS", "bench.gate.match"),
     ("WORK_KEY", "bench.gate.match"),
 ])
 def test_shared_names_have_one_home(name: str, home: str) -> None:
@@ -98,9 +98,9 @@ def _source_matches(pattern: str) -> set[str]:
 
 def test_one_place_builds_each_shared_thing() -> None:
     # steady and cold as bare strings: only their home names them
-    assert _source_matches(r'"(?:steady|cold)"') == {"bench.scenarios.models"}
+    assert _source_matches(r'"(?:steady|cold)"') == {"bench.scenarios.points"}
     # the model[start method] label
-    assert _source_matches(r'\]\[\{|\}\[\{[^}]*start|"\[" \+') <= {"bench.scenarios.models"}
+    assert _source_matches(r'\]\[\{|\}\[\{[^}]*start|"\[" \+') <= {"bench.scenarios.points"}
     # an interval's half-width as a share of its centre
     assert _source_matches(r"\) / 2 / ") == set()
     assert _source_matches(r"high.{0,40}-.{0,40}low.{0,20}\) / 2") == {"bench.results.stats"}

@@ -264,7 +264,7 @@ def test_ab_gates_memory(tmp_path: Path) -> None:
 
 
 def test_break_even_says_what_dispatch_costs(tmp_path: Path) -> None:
-    from bench.report.findings import break_even_table
+    from bench.report.tables import break_even_table
     from bench.results.recommend import break_even
 
     benches = []

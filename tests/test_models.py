@@ -19,8 +19,8 @@ from bench.scenarios.models import (
     cold_start,
     expected_results,
     make_executor,
-    warm,
 )
+from bench.scenarios.pools import warm
 from bench.scenarios.workloads import BUILTINS
 
 #: Tiny task sizes: every model x workload pair runs in milliseconds.

@@ -21,7 +21,7 @@ from bench.api import load
 from bench.measure.interpreter import find
 from bench.report.html import write_report
 from bench.results.ideal import ideal_parallelism
-from bench.scenarios import models
+from bench.scenarios import models, pools
 from bench.scenarios.grid import GridSpec, expand
 from bench.scenarios.models import MODELS, ModelDef, Point
 from tests.factory import HOST, make_benchmark, write_results
@@ -48,7 +48,7 @@ class _MapBatch:
     def __init__(self, point: Point) -> None:
         assert MODELS[point.model].pool is not None
         self.executor = MODELS[point.model].pool.make(point)  # type: ignore[union-attr]
-        models.warm(self.executor, point.workers or 1)
+        pools.warm(self.executor, point.workers or 1)
         self.pids: tuple[int, ...] = ()
         self.func = models.workloads.function(point.work)
         self.argv = models.workloads.task_args(point.work, point.tasks, point.size)
@@ -64,7 +64,7 @@ class _MapBatch:
 
 
 TOY = ModelDef("thread_map", False, True, _MapBatch, "Executor.map on ThreadPoolExecutor(W)",
-               overlap="threads", pool=models.THREADS, cold=True)
+               overlap="threads", pool=pools.THREADS, cold=True)
 
 
 def test_a_new_model_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,7 +211,7 @@ def test_interpreter_pools_are_not_applicable_where_the_work_cannot_cross(
 def test_warm_up_proves_w_distinct_interpreters() -> None:
     code = textwrap.dedent("""\
         import concurrent.futures as cf
-        from bench.scenarios.models import warm_interpreters
+        from bench.scenarios.pools import warm_interpreters
         ex = cf.InterpreterPoolExecutor(3)
         ids = warm_interpreters(ex, 3)
         print(len(ids), len({i.split(":")[1] for i in ids}))
@@ -231,9 +231,9 @@ def test_crossing_errors_read_their_cause() -> None:
     outer = RuntimeError("args not shareable")
     outer.__cause__ = Exception(f"Traceback (most recent call last):\n  File x\n"
                                 f"ImportError: {inner}\n\nThe above exception ...")
-    assert models.crossing_error(outer) == (
+    assert pools.crossing_error(outer) == (
         "ImportError: module _curses does not support loading in subinterpreters")
-    assert models.crossing_error(cf.TimeoutError("late")) == "TimeoutError: late"
+    assert pools.crossing_error(cf.TimeoutError("late")) == "TimeoutError: late"
 
 
 # ------------------------------------------------------------------ free-threaded builds

@@ -29,7 +29,8 @@ from bench.report import frames, plots
 from bench.report import html as report
 from bench.report.drawing import chart_kinds
 from bench.report.figures import new_figure
-from bench.report.findings import break_even_table, findings, recommendation_table
+from bench.report.findings import findings
+from bench.report.tables import break_even_table, recommendation_table
 from bench.results.aggregate import load
 from bench.results.recommend import (
     RECOMMENDATION_COLUMNS,

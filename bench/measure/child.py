@@ -108,7 +108,8 @@ def inject_fault(point: Point, spec: str) -> None:
     if kind == "kill_worker":
         import concurrent.futures as cf
 
-        from bench.scenarios.models import make_executor, warm
+        from bench.scenarios.models import make_executor
+        from bench.scenarios.pools import warm
 
         executor = make_executor(point)
         warm(executor, point.workers or 1)

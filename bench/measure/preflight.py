@@ -131,7 +131,7 @@ def check_interpreters(work: Workload, argv: list[Any], want: Any, watch: float)
     import concurrent.futures as cf
 
     from bench.scenarios import workloads
-    from bench.scenarios.models import crossing_error
+    from bench.scenarios.pools import crossing_error
 
     module = work.func.partition(":")[0]
     executor = cf.InterpreterPoolExecutor(1)  # type: ignore[attr-defined,unused-ignore]

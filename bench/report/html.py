@@ -16,16 +16,18 @@ import pandas as pd
 
 from bench.report.drawing import Chart, ChartPool, cores_of
 from bench.report.export import data_uri, render
-from bench.report.findings import (
-    break_even_table,
-    findings,
-    interpreter_findings,
-    recommendation_table,
-    stable_share,
-)
+from bench.report.findings import findings, interpreter_findings, stable_share
 from bench.report.markdown import render_markdown
 from bench.report.status import RunStatus, remeasured_text, run_status
-from bench.report.tables import SECTION_NOTES, TABLE_COLUMNS, host_caption, host_rows, table_rows
+from bench.report.tables import (
+    SECTION_NOTES,
+    TABLE_COLUMNS,
+    break_even_table,
+    host_caption,
+    host_rows,
+    recommendation_table,
+    table_rows,
+)
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, load
 from bench.results.recommend import break_even, recommendations, with_units

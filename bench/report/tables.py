@@ -1,4 +1,4 @@
-"""The report's tables as display strings: the summary table, the host table, section notes."""
+"""The report's tables as display strings: summary, recommendations, break-even, host, notes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 import pandas as pd
 
 from bench.report.export import fmt_ms, fmt_num, fmt_range
+from bench.report.frames import is_baseline, series_label
+from bench.results.recommend import point_label, size_label, task_unit
 from bench.scenarios.metrics import METRICS
+from bench.scenarios.models import STEADY
 
 #: What the recommendation and break-even tables show (HTML and Markdown).
 SECTION_NOTES = {
@@ -70,3 +73,69 @@ def host_caption(host: Mapping[str, Any]) -> str:
     name = host.get("hostname")
     where = f" on {name}" if name else ""
     return f"Host{where}: {cpu}, C = {cores} usable cores, {impl} {version}{gil}"
+
+
+#: Headings of the report's recommendation table.
+RECOMMENDATION_TABLE = ("workload", "size", "T", "pick", "speedup (95 % CI)", "what it costs",
+                        "tied with it")
+#: Headings of the report's break-even table.
+BREAK_EVEN_TABLE = ("workload", "pool", "T", "break-even size", "there")
+
+
+def _times(value: float) -> str:
+    return "" if value != value else f"{value:.2f}\N{MULTIPLICATION SIGN}"
+
+
+def recommendation_table(summary: pd.DataFrame, recommended: pd.DataFrame) -> pd.DataFrame:
+    """The recommendations as display strings (:data:`RECOMMENDATION_TABLE`)."""
+    rows = []
+    for r in recommended.itertuples(index=False):
+        ci = (f" ({r.speedup_ci_low:.2f}\N{EN DASH}{r.speedup_ci_high:.2f})"
+              if r.speedup_ci_low == r.speedup_ci_low else "")
+        rows.append((str(r.workload), size_label(r.task_size, task_unit(summary, str(r.workload))),
+                     str(r.tasks), point_label(str(r.model), str(r.start_method), r.workers),
+                     _times(float(r.speedup)) + ci, metrics_text(r._asdict()) or "not measured",
+                     str(r.tied) or "none"))
+    return pd.DataFrame(rows, columns=list(RECOMMENDATION_TABLE), dtype=object)
+
+
+def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
+    """:func:`bench.results.recommend.break_even` as display strings (:data:`BREAK_EVEN_TABLE`).
+
+    A pool that beat sequential at no measured size reads ``not reached
+    (sizes measured: ...)``.
+    """
+    rows = []
+    for r in even.itertuples(index=False):
+        unit = task_unit(summary, str(r.workload))
+        measured = r.sizes_measured if unit in ("", "size") else f"{r.sizes_measured} {unit}"
+        if r.break_even_size != r.break_even_size:  # NaN
+            size, there = f"not reached (sizes measured: {measured})", ""
+        else:
+            size = size_label(r.break_even_size, unit)
+            there = (f"W = {int(r.workers)}: {_times(float(r.speedup))}, 95 % CI from "
+                     f"{r.speedup_ci_low:.2f}") + _dispatch_text(summary, r)
+        rows.append((str(r.workload), series_label(str(r.model), str(r.start_method)),
+                     str(r.tasks), size, there))
+    return pd.DataFrame(rows, columns=list(BREAK_EVEN_TABLE), dtype=object)
+
+
+def _dispatch_text(summary: pd.DataFrame, r: Any) -> str:
+    """``; a task 3.1 ms, 17x its dispatch (180 µs)``: why the pool pays from that size on.
+
+    The task's time is the sequential median / T at that size; the dispatch
+    cost is the ``dispatch`` metric of the point that reached the break-even.
+    """
+    spec = METRICS.get("dispatch")
+    if spec is None or spec.col not in summary.columns:
+        return ""
+    at = summary[(summary["workload"] == r.workload) & (summary["tasks"] == r.tasks)
+                 & (summary["task_size"] == r.break_even_size) & (summary["metric"] == STEADY)]
+    pool = at[(at["model"] == r.model) & (at["start_method"] == r.start_method)
+              & (at["workers"] == r.workers)]
+    base = at[at["model"].map(is_baseline).astype(bool)]
+    if pool.empty or base.empty or pd.isna(pool[spec.col].iloc[0]):
+        return ""
+    cost, task = float(pool[spec.col].iloc[0]), float(base["median_s"].iloc[0]) / int(r.tasks)
+    return (f"; a task {task * 1e3:.2f} ms, {task / cost:.0f}\N{MULTIPLICATION SIGN} its "
+            f"dispatch ({cost * spec.scale:.0f} {spec.unit.split()[0]})")

@@ -4,8 +4,8 @@ Standard library plus :mod:`bench.scenarios.workloads` and ``cpu_tasks``
 only: the measured children import this module, and they may import nothing
 else of the harness's dependencies.
 
-A *point* is one measured scenario: workload x model x task count x worker
-count (x start method) x task size.  A model is opened once per process (pool
+A *point* (:mod:`bench.scenarios.points`) is one measured scenario.  A model
+is opened once per process (pool
 created and warmed, event loop made, the tasks' arguments built, the
 workload's ``setup`` run) and then runs batches: one batch submits all T
 tasks and waits for all of them, and its wall time is the measured value.
@@ -22,25 +22,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-import multiprocessing
 import os
-import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-import cpu_tasks
 from bench.scenarios import workloads
+from bench.scenarios.points import COLD as COLD
+from bench.scenarios.points import PHASES as PHASES
+from bench.scenarios.points import STEADY as STEADY
+from bench.scenarios.points import Point as Point
+from bench.scenarios.points import model_label as model_label
+from bench.scenarios.pools import INTERPRETERS, PROCESSES, THREADS, PoolDef
 from bench.scenarios.workloads import Workload
 
-#: Seconds a warm-up barrier waits for all workers before giving up.
-WARM_TIMEOUT = 60.0
-
-#: What a point times: warm batches of an opened model, or a pool's cold start
-#: (creation plus the first batch, a fresh pool per value).
-STEADY, COLD = "steady", "cold"
-PHASES = (STEADY, COLD)
 #: What runs tasks at once (:attr:`ModelDef.overlap`), in the order reports show them:
 #: one after another, coroutines on one event loop, W threads, W processes.
 OVERLAPS = ("none", "event_loop", "threads", "processes")
@@ -48,64 +44,6 @@ OVERLAPS = ("none", "event_loop", "threads", "processes")
 #: nothing (same interpreter), the pickled arguments and results (another process), or
 #: objects another interpreter of the same process can load (a subinterpreter).
 CROSSINGS = ("nothing", "pickle", "shareable")
-
-
-def model_label(model: str, start_method: str | None = "") -> str:
-    """``process_pool[fork]`` for a model measured per start method, else the model's name."""
-    return f"{model}[{start_method}]" if start_method else model
-
-
-# ------------------------------------------------------------------------ points
-@dataclass(frozen=True)
-class Point:
-    """One scenario of the grid.
-
-    ``metric`` is :data:`STEADY` (warm batches) or :data:`COLD` (pool creation
-    plus the first batch, a fresh pool per value).  ``spec`` is the point's
-    workload spec: points carry it, so no catalogue shared by the process
-    decides what a point runs (None: the built-in workload of that name).
-    """
-
-    workload: str
-    model: str
-    tasks: int
-    workers: int | None = None
-    start_method: str | None = None
-    size: float = 0.0
-    metric: str = STEADY
-    #: The grid sweeps this workload over several sizes: the name says which.
-    sized: bool = False
-    spec: Workload | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        """Stable readable name, e.g. ``cpu/process_pool[fork]/t16/w2`` (``.../s1e+04``)."""
-        parts = [self.workload, model_label(self.model, self.start_method), f"t{self.tasks}"]
-        if self.workers is not None:
-            parts.append(f"w{self.workers}")
-        if self.sized:
-            parts.append(f"s{self.size:g}")
-        if self.metric != STEADY:
-            parts.append(self.metric)
-        return "/".join(parts)
-
-    @property
-    def work(self) -> Workload:
-        """The point's workload spec."""
-        return self.spec if self.spec is not None else workloads.BUILTINS[self.workload]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields, the workload spec included (for run.json and the child's job)."""
-        data = asdict(self)
-        data["spec"] = self.work.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Point:
-        """Inverse of :meth:`to_dict` (a missing spec: the built-in workload of that name)."""
-        fields_ = dict(data)
-        spec = fields_.pop("spec", None)
-        return cls(**fields_, spec=None if spec is None else Workload.from_dict(spec))
 
 
 # ------------------------------------------------------------------------ models
@@ -146,25 +84,6 @@ def since(version: tuple[int, int], what: str) -> Callable[[tuple[int, int]], st
 
 def _everywhere(python: tuple[int, int]) -> str:
     return ""
-
-
-@dataclass(frozen=True)
-class PoolDef:
-    """How a pooled model's executor is made and warmed.
-
-    ``make(point)`` returns a fresh, cold executor of exactly ``point.workers``
-    workers; ``warm(executor, W)`` proves that W distinct workers exist and
-    returns their ids (``"pid:..."``).  ``forks``: its workers are forked
-    processes, opened before any thread of the same child exists.
-    """
-
-    label: str
-    #: What its workers are, in the findings' words ("processes reached 1.8x").
-    workers: str
-    make: Callable[[Point], cf.Executor]
-    warm: Callable[[cf.Executor, int], set[str]]
-    per_start_method: bool = False
-    forks: bool = False
 
 
 @dataclass(frozen=True)
@@ -324,98 +243,12 @@ def _in_executor(executor: cf.Executor) -> Strategy:
     return run
 
 
-def _process_pool(point: Point) -> cf.Executor:
-    # the start method always explicit; the initializer keeps the barrier warm() waits on
-    workers = point.workers or 1
-    ctx = multiprocessing.get_context(point.start_method)
-    return cf.ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=workloads.worker_init,
-        initargs=(ctx.Barrier(workers), point.work.setup),
-    )
-
-
-def _thread_pool(point: Point) -> cf.Executor:
-    workers = point.workers or 1
-    return cf.ThreadPoolExecutor(
-        workers, initializer=cpu_tasks.barrier_init, initargs=(threading.Barrier(workers),)
-    )
-
-
-def _interpreter_pool(point: Point) -> cf.Executor:
-    # a worker's interpreter imports the workload (and its setup) from PYTHONPATH:
-    # it does not inherit this process's sys.path
-    setup = point.work.setup
-    return cf.InterpreterPoolExecutor(  # type: ignore[attr-defined,no-any-return,unused-ignore]
-        point.workers or 1, initializer=workloads.set_up if setup else None,
-        initargs=(setup,) if setup else ())
-
-
 def make_executor(point: Point) -> cf.Executor:
     """A fresh, cold pool of exactly ``point.workers`` workers, made by the model's ``pool``."""
     pool = MODELS[point.model].pool
     if pool is None:
         raise ValueError(f"model {point.model!r} has no pool")
     return pool.make(point)
-
-
-def warm(executor: cf.Executor, workers: int) -> set[str]:
-    """Run one barrier task per worker so that all W workers exist.
-
-    ThreadPoolExecutor and forkserver/spawn process pools start workers
-    lazily; without this their start-up would land inside timed batches.
-    """
-    futs = [executor.submit(cpu_tasks.barrier_wait, WARM_TIMEOUT) for _ in range(workers)]
-    ids = {f.result(timeout=WARM_TIMEOUT * 2) for f in futs}
-    if len(ids) != workers:
-        raise RuntimeError(f"warm-up reached {len(ids)} workers, expected {workers}")
-    return ids
-
-
-def warm_interpreters(executor: cf.Executor, workers: int) -> set[str]:
-    """:func:`warm` for an interpreter pool: a barrier made of two cross-interpreter queues.
-
-    A ``threading.Barrier`` cannot cross interpreters; each task reports in on one
-    queue and waits on the other until all W have, so W distinct interpreters
-    (each in its own worker thread) must exist when they return.
-    """
-    from concurrent import interpreters  # type: ignore[attr-defined,unused-ignore]
-
-    arrived, release = interpreters.create_queue(), interpreters.create_queue()
-    futs = [executor.submit(cpu_tasks.queue_gate, arrived, release, WARM_TIMEOUT)
-            for _ in range(workers)]
-    deadline = time.monotonic() + WARM_TIMEOUT
-    try:
-        for _ in range(workers):
-            while True:
-                failed = next((f for f in futs if f.done() and f.exception()), None)
-                if failed is not None:
-                    raise RuntimeError(f"an interpreter worker failed to start: "
-                                       f"{crossing_error(failed.exception())}")
-                try:
-                    arrived.get(timeout=0.05)
-                    break
-                except interpreters.QueueEmpty:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("warm-up of the interpreter pool timed out") from None
-    finally:
-        for _ in range(workers):
-            release.put(None)
-    ids = {f.result(timeout=WARM_TIMEOUT) for f in futs}
-    if len(ids) != workers:
-        raise RuntimeError(f"warm-up reached {len(ids)} interpreters, expected {workers}")
-    return ids
-
-
-def crossing_error(exc: BaseException | None) -> str:
-    """What went wrong in another interpreter, in one line (its cause's last line first)."""
-    seen: list[str] = []
-    while exc is not None:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        text = next((ln for ln in lines if "Error" in ln and ":" in ln), lines[0] if lines
-                    else type(exc).__name__)
-        seen.append(text if ":" in text else f"{type(exc).__name__}: {text}")
-        exc = exc.__cause__
-    return seen[-1] if seen else "unknown error"
 
 
 def _pooled(default: bool) -> Callable[[Point], Batch]:
@@ -436,12 +269,6 @@ def _plain(strategy: Strategy, task_factory: str = "") -> Callable[[Point], Batc
     return lambda point: _OnLoop(point, strategy, task_factory=getattr(asyncio, task_factory)
                                  if task_factory else None)
 
-
-THREADS = PoolDef("thread pools", "threads", _thread_pool, warm)
-PROCESSES = PoolDef("process pools", "processes", _process_pool, warm, per_start_method=True,
-                    forks=True)
-INTERPRETERS = PoolDef("interpreter pools", "subinterpreters", _interpreter_pool,
-                       warm_interpreters)
 
 MODELS: dict[str, ModelDef] = {
     m.name: m

@@ -1,0 +1,137 @@
+"""Pools: how a pooled model's executor is made and warmed (``ModelDef.pool``).
+
+Standard library plus ``cpu_tasks`` and :mod:`bench.scenarios.workloads` only:
+the measured children import this module.  A ``PoolDef`` makes a fresh,
+cold executor of exactly W workers for a point and proves, before any
+timing, that W distinct workers exist: a barrier task per worker for thread
+and process pools, a barrier made of two cross-interpreter queues for
+interpreter pools (3.14+), where a ``threading.Barrier`` cannot cross.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cpu_tasks
+from bench.scenarios import workloads
+from bench.scenarios.points import Point
+
+#: Seconds a warm-up barrier waits for all workers before giving up.
+WARM_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class PoolDef:
+    """How a pooled model's executor is made and warmed.
+
+    ``make(point)`` returns a fresh, cold executor of exactly ``point.workers``
+    workers; ``warm(executor, W)`` proves that W distinct workers exist and
+    returns their ids (``"pid:..."``).  ``forks``: its workers are forked
+    processes, opened before any thread of the same child exists.
+    """
+
+    label: str
+    #: What its workers are, in the findings' words ("processes reached 1.8x").
+    workers: str
+    make: Callable[[Point], cf.Executor]
+    warm: Callable[[cf.Executor, int], set[str]]
+    per_start_method: bool = False
+    forks: bool = False
+
+
+def _process_pool(point: Point) -> cf.Executor:
+    # the start method always explicit; the initializer keeps the barrier warm() waits on
+    workers = point.workers or 1
+    ctx = multiprocessing.get_context(point.start_method)
+    return cf.ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=workloads.worker_init,
+        initargs=(ctx.Barrier(workers), point.work.setup),
+    )
+
+
+def _thread_pool(point: Point) -> cf.Executor:
+    workers = point.workers or 1
+    return cf.ThreadPoolExecutor(
+        workers, initializer=cpu_tasks.barrier_init, initargs=(threading.Barrier(workers),)
+    )
+
+
+def _interpreter_pool(point: Point) -> cf.Executor:
+    # a worker's interpreter imports the workload (and its setup) from PYTHONPATH:
+    # it does not inherit this process's sys.path
+    setup = point.work.setup
+    return cf.InterpreterPoolExecutor(  # type: ignore[attr-defined,no-any-return,unused-ignore]
+        point.workers or 1, initializer=workloads.set_up if setup else None,
+        initargs=(setup,) if setup else ())
+
+
+def warm(executor: cf.Executor, workers: int) -> set[str]:
+    """Run one barrier task per worker so that all W workers exist.
+
+    ThreadPoolExecutor and forkserver/spawn process pools start workers
+    lazily; without this their start-up would land inside timed batches.
+    """
+    futs = [executor.submit(cpu_tasks.barrier_wait, WARM_TIMEOUT) for _ in range(workers)]
+    ids = {f.result(timeout=WARM_TIMEOUT * 2) for f in futs}
+    if len(ids) != workers:
+        raise RuntimeError(f"warm-up reached {len(ids)} workers, expected {workers}")
+    return ids
+
+
+def warm_interpreters(executor: cf.Executor, workers: int) -> set[str]:
+    """:func:`warm` for an interpreter pool: a barrier made of two cross-interpreter queues.
+
+    A ``threading.Barrier`` cannot cross interpreters; each task reports in on one
+    queue and waits on the other until all W have, so W distinct interpreters
+    (each in its own worker thread) must exist when they return.
+    """
+    from concurrent import interpreters  # type: ignore[attr-defined,unused-ignore]
+
+    arrived, release = interpreters.create_queue(), interpreters.create_queue()
+    futs = [executor.submit(cpu_tasks.queue_gate, arrived, release, WARM_TIMEOUT)
+            for _ in range(workers)]
+    deadline = time.monotonic() + WARM_TIMEOUT
+    try:
+        for _ in range(workers):
+            while True:
+                failed = next((f for f in futs if f.done() and f.exception()), None)
+                if failed is not None:
+                    raise RuntimeError(f"an interpreter worker failed to start: "
+                                       f"{crossing_error(failed.exception())}")
+                try:
+                    arrived.get(timeout=0.05)
+                    break
+                except interpreters.QueueEmpty:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("warm-up of the interpreter pool timed out") from None
+    finally:
+        for _ in range(workers):
+            release.put(None)
+    ids = {f.result(timeout=WARM_TIMEOUT) for f in futs}
+    if len(ids) != workers:
+        raise RuntimeError(f"warm-up reached {len(ids)} interpreters, expected {workers}")
+    return ids
+
+
+def crossing_error(exc: BaseException | None) -> str:
+    """What went wrong in another interpreter, in one line (its cause's last line first)."""
+    seen: list[str] = []
+    while exc is not None:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        text = next((ln for ln in lines if "Error" in ln and ":" in ln), lines[0] if lines
+                    else type(exc).__name__)
+        seen.append(text if ":" in text else f"{type(exc).__name__}: {text}")
+        exc = exc.__cause__
+    return seen[-1] if seen else "unknown error"
+
+
+THREADS = PoolDef("thread pools", "threads", _thread_pool, warm)
+PROCESSES = PoolDef("process pools", "processes", _process_pool, warm, per_start_method=True,
+                    forks=True)
+INTERPRETERS = PoolDef("interpreter pools", "subinterpreters", _interpreter_pool,
+                       warm_interpreters)
