@@ -54,7 +54,8 @@ def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequenc
                sizes: Sequence[float] | None, start_methods: Sequence[str] | None,
                profile: str, path: Sequence[str | Path], output_dir: str | Path, name: str,
                python: str | None, point_timeout: float | None, force: bool,
-               metrics: Sequence[str] | None = None) -> list[str]:
+               metrics: Sequence[str] | None = None,
+               loops: Sequence[str] | None = None) -> list[str]:
     """The command-line options shared by ``run`` and ``ab``."""
     refs = [_ref(w) for w in workloads]
     builtin = [r for r in refs if ":" not in r]
@@ -68,7 +69,8 @@ def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequenc
         argv += ["--workloads", ",".join(declared)]
     for option, value in (("--models", _csv(models)), ("--tasks", _csv(tasks)),
                           ("--workers", _csv(workers)), ("--sizes", _csv(sizes)),
-                          ("--start-methods", _csv(start_methods)), ("--name", name or None),
+                          ("--start-methods", _csv(start_methods)), ("--loops", _csv(loops)),
+                          ("--name", name or None),
                           ("--python", python),
                           ("--point-timeout", None if point_timeout is None
                            else str(point_timeout))):
@@ -90,7 +92,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         path: Sequence[str | Path] = (), output_dir: str | Path = "reports", name: str = "",
         python: str | None = None, work_scale: float = 1.0, point_timeout: float | None = None,
         force: bool = False, report: bool = True, quiet: bool = False,
-        budget: float | None = None, metrics: Sequence[str] | None = None) -> RunData:
+        budget: float | None = None, metrics: Sequence[str] | None = None,
+        loops: Sequence[str] | None = None) -> RunData:
     """Measure workloads under every model that can run them; return the run's data.
 
     Parameters
@@ -101,7 +104,7 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         Empty: the workloads of the nearest ``[tool.concbench]`` table, or the
         built-in ones.
     models, tasks, workers, sizes, start_methods, profile, path, output_dir, name, python,
-    work_scale, point_timeout, force, budget
+    work_scale, point_timeout, force, budget, loops
         As ``concbench run``'s options of the same names.
     metrics
         The metrics collected beside time (``["cores", "memory"]``; ``[]``: none;
@@ -146,7 +149,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
     argv = ["run", *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
                                sizes=sizes, start_methods=start_methods, profile=profile,
                                path=path, output_dir=output_dir, name=name, python=python,
-                               point_timeout=point_timeout, force=force, metrics=metrics),
+                               point_timeout=point_timeout, force=force, metrics=metrics,
+                               loops=loops),
             "--work-scale", str(work_scale)]
     if budget is not None:
         argv += ["--budget", str(budget)]
@@ -169,7 +173,7 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
        python: str | None = None, point_timeout: float | None = None, force: bool = False,
        max_slowdown: str = "10%", alpha: float = 0.05, max_time: float = 0.0,
        max_rounds: int = 0, quiet: bool = False, metric: str = "time",
-       metrics: Sequence[str] | None = None) -> ABResult:
+       metrics: Sequence[str] | None = None, loops: Sequence[str] | None = None) -> ABResult:
     """Measure variants ``a`` and ``b`` in the same rounds; return the verdict of every point.
 
     Parameters
@@ -178,7 +182,7 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
         Variants as ``concbench ab`` takes them: ``"python=PATH"``, ``"path=DIR"``
         or ``"scale=X"``.
     workloads, models, tasks, workers, sizes, start_methods, profile, path, output_dir, name,
-    python, point_timeout, force
+    python, point_timeout, force, loops
         As :func:`run`.
     max_slowdown, alpha, max_time, max_rounds
         As ``concbench ab``'s options of the same names.
@@ -217,7 +221,7 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
                                     sizes=sizes, start_methods=start_methods, profile=profile,
                                     path=path, output_dir=output_dir, name=name, python=python,
                                     point_timeout=point_timeout, force=force,
-                                    metrics=metrics),
+                                    metrics=metrics, loops=loops),
             "--max-slowdown", max_slowdown, "--alpha", str(alpha), "--max-time", str(max_time),
             "--max-rounds", str(max_rounds), "--metric", metric]
     args = build_parser().parse_args(argv)

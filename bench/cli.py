@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 
 #: The options (:mod:`bench.options`) that ``run --resume`` cannot change.
-_PLANNING = ("profile", "workload", "path", "workloads", "sizes", "models", "tasks", "workers",
-             "start_methods", "work_scale", "python", "output_dir", "name", "point_timeout",
-             "force", "budget", "metrics", "no_metrics")
+_PLANNING = ("profile", "workload", "path", "workloads", "sizes", "models", "loops", "tasks",
+             "workers", "start_methods", "work_scale", "python", "output_dir", "name",
+             "point_timeout", "force", "budget", "metrics", "no_metrics")
 
 
 def run_config(args: argparse.Namespace) -> RunConfig:
@@ -44,7 +44,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
                     tasks=args.tasks or (), workers=args.workers or (),
                     start_methods=args.start_methods or (),
                     work_scale=1.0 if args.work_scale is None else args.work_scale,
-                    sizes=args.sizes or ())
+                    sizes=args.sizes or (), loops=getattr(args, "loops", None) or ())
     timeout = getattr(args, "point_timeout", None)
     chosen = [] if getattr(args, "no_metrics", None) else getattr(args, "metrics", None)
     return RunConfig(grid=grid, python=args.python, budget=getattr(args, "budget", None),
@@ -91,7 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the points a run would measure, without running them."""
     from bench.measure.runner import plan
-    from bench.scenarios.models import absent
+    from bench.scenarios.models import LOOPS, MODELS, absent
+
+    default_loops = (next(iter(LOOPS)),)
 
     planned = plan(run_config(args))
     _note(planned.notes)
@@ -101,7 +103,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"concbench: not applicable: {name}: {why}", file=sys.stderr)
     record = planned.interp.record
     for model, why in absent(planned.interp.version).items():
-        if not args.models or model in args.models:
+        if MODELS[model].loop in (args.loops or default_loops) and (
+                not args.models or model in args.models):
             print(f"concbench: absent: {model}: Python {record['python_version']} does not "
                   f"offer it: it {why}", file=sys.stderr)
     print(f"{len(planned.points)} points (usable cores C={record['usable_cores']}, "

@@ -73,6 +73,10 @@ def grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int_list, default=None, help="worker counts, e.g. 1,2,4")
     p.add_argument("--start-methods", type=name_list, default=None,
                    help="process start methods, e.g. fork,spawn")
+    p.add_argument("--loops", type=name_list, default=None,
+                   help="event loops for the models whose tasks run on one, e.g. "
+                        "asyncio,uvloop (each other loop adds a variant, asyncio_gather[uvloop], "
+                        "measured in the same rounds; default: asyncio's own)")
     p.add_argument("--work-scale", type=float, default=None,
                    help="multiply the built-in workloads' default task sizes (in whole units "
                         "where they have them; --sizes and your own declared sizes are "

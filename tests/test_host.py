@@ -118,8 +118,8 @@ def test_host_record_is_valid_pyperf_metadata() -> None:
     record = host.host_record()
     expected = {"cpu_model", "logical_cores", "cpu_affinity", "cgroup_cpu_quota", "usable_cores",
                 "python_version", "python_implementation", "python_build", "python_executable",
-                "gil_enabled", "jit_enabled", "start_methods", "default_start_method", "platform",
-                "hostname"}
+                "gil_enabled", "jit_enabled", "start_methods", "default_start_method",
+                "event_loops", "platform", "hostname"}
     assert set(record) == expected
     for key, value in record.items():
         assert isinstance(value, (str, int, float)), key

@@ -8,6 +8,7 @@ they skip with the reason where none can be had.  3.12 comes from pyenv.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ import pytest
 
 from bench.api import load
 from bench.measure.interpreter import find
+from bench.report.findings import findings
 from bench.report.html import write_report
 from bench.results.ideal import ideal_parallelism
 from bench.scenarios import models, pools
@@ -285,3 +287,69 @@ def test_an_extension_that_turns_the_gil_back_on_is_reported(tmp_path: Path) -> 
     assert "is a free-threaded build, but the GIL was on as the measured children ran" in report
     assert "no gain: the GIL runs one thread's Python at a time" in report
     assert "because the GIL was off" not in report
+
+
+# ------------------------------------------------------------------ event loops as an axis
+def test_loops_add_a_variant_of_each_model_on_a_loop() -> None:
+    spec = GridSpec(profile="smoke", workloads=("async_sleep", "cpu"), tasks=(16,),
+                    loops=("asyncio", "uvloop"))
+    names = [p.name for p in expand(spec, cores=2, start_methods=("fork",), python=(3, 11))]
+    assert "async_sleep/asyncio_gather[uvloop]/t16" in names
+    assert "async_sleep/asyncio_create_task[uvloop]/t16" in names
+    assert not any("[uvloop]" in n for n in names if not n.startswith("async_sleep/"))
+    assert "async_sleep/sequential[uvloop]/t16" not in names  # the baseline stays on asyncio
+    plain = [p.name for p in expand(GridSpec(profile="smoke", workloads=("async_sleep",)),
+                                    cores=2, start_methods=("fork",), python=(3, 11))]
+    assert not any("[uvloop]" in n for n in plain)
+    assert MODELS["asyncio_gather[uvloop]"].variant_of == "asyncio_gather"
+
+
+def test_loop_mistakes_are_one_line() -> None:
+    out = concbench("list", "--loops", "asyncio,tokio")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "concbench: unknown event loop 'tokio' (choose from asyncio, uvloop)"]
+    if PY314 is not None:  # Debian's 3.14 has no uvloop: the measuring interpreter decides
+        out = concbench("list", "--python", "3.14", "--loops", "asyncio,uvloop")
+        assert out.returncode == 2
+        (line,) = out.stderr.strip().splitlines()
+        assert line.startswith("concbench: --loops uvloop: Python 3.14")
+        assert line.endswith("cannot import uvloop (pip install 'concbench[uvloop]')")
+
+
+def test_the_loop_ratio_is_paired_by_round(tmp_path: Path) -> None:
+    # known truth: uvloop takes 1/1.5 of asyncio's time in every round, while the rounds
+    # themselves drift by +-20 %: the paired ratio is 1.5 with a tight interval
+    rng = np.random.default_rng(7)
+    drift = 1 + 0.2 * rng.standard_normal(8).clip(-2, 2)
+    base = Point("async_sleep", "asyncio_gather", 16, size=0.001)
+    variant = Point("async_sleep", "asyncio_gather[uvloop]", 16, size=0.001)
+    seq = Point("async_sleep", "sequential", 16, size=0.001)
+    benches = [make_benchmark(p, list(t * drift), runs=8)
+               for p, t in ((seq, 0.020), (base, 0.003), (variant, 0.002))]
+    s = load(write_results(tmp_path / "r" / "results.json", benches)).summary.set_index("name")
+    row = s.loc[variant.name]
+    assert row["loop_ratio"] == pytest.approx(1.5)
+    assert row["loop_ratio_ci_low"] == pytest.approx(1.5)
+    assert row["loop_ratio_ci_high"] == pytest.approx(1.5)
+    assert row["ci_high_s"] / row["ci_low_s"] > 1.2  # unpaired, the drift would hide it
+    assert np.isnan(s.loc[base.name, "loop_ratio"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None,
+                    reason="uvloop is not installed (the test extra has it)")
+def test_a_uvloop_run_gives_paired_loop_ratios(tmp_path: Path) -> None:
+    out = concbench("run", "--profile", "smoke", "--workloads", "async_sleep", "--loops",
+                    "asyncio,uvloop", "--tasks", "16,200", "--models", "sequential,asyncio_gather",
+                    "--no-metrics", "--no-report", "-q", "--output-dir", str(tmp_path),
+                    "--name", "l")
+    assert out.returncode == 0, out.stderr
+    s = load(tmp_path / "l").summary.set_index("name")
+    for t in (16, 200):
+        row = s.loc[f"async_sleep/asyncio_gather[uvloop]/t{t}"]
+        assert row["loop_ratio_ci_low"] <= row["loop_ratio"] <= row["loop_ratio_ci_high"]
+        assert 0.2 < row["loop_ratio"] < 5  # a ratio of two loops' batch times, not a fluke
+    (said,) = [f for f in findings(s.reset_index(), 2) if f.startswith("Event loops")]
+    assert said.startswith("Event loops, async_sleep: uvloop against asyncio's own loop")
+    assert "T = 16: asyncio_gather " in said
+    assert "; T = 200: asyncio_gather " in said

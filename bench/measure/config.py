@@ -52,7 +52,7 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`."""
         grid = dict(data.get("grid", {}))
-        for key in ("workloads", "models", "tasks", "workers", "start_methods", "sizes"):
+        for key in ("workloads", "models", "tasks", "workers", "start_methods", "sizes", "loops"):
             grid[key] = tuple(grid.get(key, ()))
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["grid"] = GridSpec(**grid)

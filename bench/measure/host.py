@@ -100,6 +100,16 @@ def gil_enabled() -> bool:
     return True if check is None else bool(check())
 
 
+def event_loops() -> list[str]:
+    """The event loops (``bench.scenarios.models.LOOPS``) this interpreter can import."""
+    import importlib.util
+
+    from bench.scenarios.models import LOOPS
+
+    return [name for name, factory in LOOPS.items()
+            if not factory or importlib.util.find_spec(factory.partition(":")[0]) is not None]
+
+
 def jit_enabled() -> bool:
     """Whether the experimental JIT is on (``sys._jit``, 3.14+; False before)."""
     jit = getattr(sys, "_jit", None)
@@ -149,6 +159,7 @@ def host_record(root: Path = Path("/sys/fs/cgroup")) -> dict[str, Any]:
         "python_executable": sys.executable,
         "gil_enabled": int(gil_enabled()),
         "start_methods": ",".join(multiprocessing.get_all_start_methods()),
+        "event_loops": ",".join(event_loops()),
         # what a pool made without a start method gets (forkserver on Linux from 3.14)
         "default_start_method": multiprocessing.get_start_method(),
         "jit_enabled": int(jit_enabled()),

@@ -79,6 +79,11 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
     declared = [works[d["name"]] for d in config.declared]
     methods = str(interp.record["start_methods"]).split(",")
     validate(config.grid, methods, works)
+    offered = str(interp.record.get("event_loops", "asyncio")).split(",")
+    for loop in config.grid.loops:
+        if loop not in offered:
+            raise UsageError(f"--loops {loop}: Python {interp.record['python_version']} cannot "
+                             f"import {loop} (pip install 'concbench[{loop}]')")
     missing = absent(interp.version)
     for name in config.grid.models:
         if name in missing:

@@ -38,7 +38,7 @@ from bench.results.recommend import (
     threads_best,
 )
 from bench.scenarios.metrics import METRICS
-from bench.scenarios.models import MODELS
+from bench.scenarios.models import LOOPS, MODELS
 
 #: How a finding names what a workload's tasks spend their time on.
 RESOURCE_WORDS = {"cpu_gil": "pure-Python CPU work, holds the GIL",
@@ -314,9 +314,31 @@ def stability_finding(summary: pd.DataFrame, cores: int) -> str | None:
     return text + ("." if stable == total else "; the others are marked unstable.")
 
 
+def loop_findings(summary: pd.DataFrame, cores: int) -> list[str]:
+    """Each other event loop against the default one, per workload: paired loop ratios."""
+    if "loop_ratio" not in summary.columns:
+        return []
+    rows = summary[summary["loop_ratio"].notna()]
+    out = []
+    for (workload, loop), part in rows.groupby(
+            ["workload", rows["model"].map(lambda m: MODELS[m].loop if m in MODELS else "")],
+            sort=False):
+        per_t = []
+        for t, at in part.groupby("tasks", sort=True):
+            cells = [f"{MODELS[str(r.model)].variant_of} {_x(float(r.loop_ratio))} "
+                     f"({r.loop_ratio_ci_low:.2f}\N{EN DASH}{r.loop_ratio_ci_high:.2f})"
+                     for r in at.itertuples()]
+            per_t.append(f"T = {t}: " + ", ".join(cells))
+        default = next(iter(LOOPS))
+        out.append(f"Event loops, {workload}: {loop} against {default}'s own loop (the time on "
+                   f"{default}'s loop over the time on {loop}, paired by round, 95 % CI; > 1: "
+                   f"{loop} is faster): " + "; ".join(per_t) + ".")
+    return out
+
+
 #: The lessons, each a list of sentences, in the order the report shows them.
 LESSONS: tuple[Callable[[pd.DataFrame, int], list[str]], ...] = (
-    cpu_findings, nogil_findings, wait_findings, lag_findings,
+    cpu_findings, nogil_findings, wait_findings, lag_findings, loop_findings,
 )
 #: Findings shown after the recommendations.
 FINDINGS: tuple[Callable[[pd.DataFrame, int], str | None], ...] = (

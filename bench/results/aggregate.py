@@ -44,7 +44,7 @@ from bench.results.readings import (
     metric_columns,
     probes,
 )
-from bench.scenarios.models import BASELINE, STEADY
+from bench.scenarios.models import BASELINE, MODELS, STEADY
 from bench.scenarios.workloads import BUILTINS
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
@@ -71,6 +71,11 @@ SUMMARY_COLUMNS = {
                "size, measured interleaved in the same process); median over rounds",
     "speedup_ci_low": "95 % CI of the speedup, low end: order statistics of the paired ratios",
     "speedup_ci_high": "95 % CI of the speedup, high end",
+    "loop_ratio": "for a loop variant (asyncio_gather[uvloop]): the same model's time on the "
+                  "default loop / this point's, paired per round (> 1: this loop is faster); "
+                  "NaN elsewhere",
+    "loop_ratio_ci_low": "95 % CI of the loop ratio, low end",
+    "loop_ratio_ci_high": "95 % CI of the loop ratio, high end",
     "ideal_parallelism": "the ideal speedup of this model on this resource kind, W, C, T "
                          "and GIL (bench.results.ideal)",
     "efficiency": "ideal time / measured time, with the paired baseline "
@@ -207,6 +212,20 @@ def baselines(s: pd.DataFrame) -> dict[str, str]:
             if st and k in base}
 
 
+def loop_pairs(s: pd.DataFrame) -> dict[str, str]:
+    """Map each point of a loop variant (``asyncio_gather[uvloop]``) to the same point on
+    the default loop (``asyncio_gather``): same workload, T, W, task size and metric."""
+    other = [k for k in KEYS if k != "model"]
+    index = {(m, *k): n for n, m, *k in zip(s.index, s["model"], *(s[c] for c in other),
+                                             strict=True)}
+    out = {}
+    for n, m, *k in zip(s.index, s["model"], *(s[c] for c in other), strict=True):
+        spec = MODELS.get(str(m))
+        if spec is not None and spec.variant_of and (spec.variant_of, *k) in index:
+            out[str(n)] = str(index[(spec.variant_of, *k)])
+    return out
+
+
 def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
     """The columns that read :mod:`bench.results.ideal`: ideal time, parallelism, efficiency.
 
@@ -254,6 +273,11 @@ def summarize(df: pd.DataFrame, probed: pd.DataFrame | None = None) -> pd.DataFr
     own = [n for n, b in pairs.items() if n == b]  # a baseline against itself: exactly 1
     s.loc[own, ["speedup", "speedup_ci_low", "speedup_ci_high"]] = 1.0
 
+    # a loop variant against the same model on the default loop, paired by round like a speedup
+    lr = stats.grouped_intervals(stats.paired_ratios(medians, loop_pairs(s)))
+    s["loop_ratio"] = lr["centre"].astype(float)
+    s["loop_ratio_ci_low"] = lr["low"].astype(float)
+    s["loop_ratio_ci_high"] = lr["high"].astype(float)
     _ideal_columns(s, pairs)
     s["ideal_ratio"] = s["median_s"] / s["ideal_s"]
     s["ci_half_pct"] = 100 * stats.half_width(s["ci_low_s"], s["ci_high_s"], s["median_s"])

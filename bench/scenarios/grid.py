@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bench.errors import UsageError
-from bench.scenarios.models import COLD, MODELS, ModelDef, Point
+from bench.scenarios.models import COLD, LOOPS, MODELS, ModelDef, Point, loop_variant
 from bench.scenarios.workloads import BUILTINS, Workload
 
 _T = TypeVar("_T")
@@ -125,6 +125,9 @@ class GridSpec:
     cold: bool | None = None
     #: Task sizes, as given, for every workload measured (empty: each workload's own).
     sizes: tuple[float, ...] = ()
+    #: Event loops (keys of ``LOOPS``; empty: the default one): every other loop adds
+    #: a variant of each model whose tasks run on a loop, ``asyncio_gather[uvloop]``.
+    loops: tuple[str, ...] = ()
 
 
 def _check_names(kind: str, given: Sequence[str], known: Iterable[str]) -> None:
@@ -149,6 +152,7 @@ def validate(spec: GridSpec, start_methods: Sequence[str], catalogue: Catalogue)
         raise UsageError(f"unknown profile {spec.profile!r} (choose from {', '.join(PROFILES)})")
     _check_names("workload", spec.workloads, catalogue)
     _check_names("model", spec.models, MODELS)
+    _check_names("event loop", spec.loops, LOOPS)
     _check_counts("tasks", spec.tasks)
     _check_counts("workers", spec.workers)
     for size in spec.sizes:
@@ -274,7 +278,10 @@ def expand(
     profile = PROFILES[spec.profile]
     scale = spec.work_scale * profile.work_scale
     workloads = _unique(spec.workloads) or profile.workloads
-    models = [MODELS[m] for m in (_unique(spec.models) or tuple(MODELS))]
+    named = _unique(spec.models) or tuple(m for m, d in MODELS.items() if not d.variant_of)
+    variants = [loop_variant(m, loop) for m in named for loop in spec.loops
+                if loop_variant(m, loop) in MODELS]
+    models = [MODELS[m] for m in _unique((*named, *variants))]
     models = [m for m in models if m.baseline or _runs(m, python)]
     tasks = _unique(spec.tasks) or profile.tasks
     workers = _unique(spec.workers) or worker_counts(profile.worker_factors, cores)

@@ -25,7 +25,7 @@ import concurrent.futures as cf
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bench.scenarios import workloads
@@ -110,6 +110,12 @@ class ModelDef:
     baseline: bool = False
     #: Its pool's cold start (creation + first batch) is worth its own points.
     cold: bool = False
+    #: Its tasks run on an event loop: it gets a variant per other loop (:data:`LOOPS`).
+    on_loop: bool = False
+    #: The event loop its batches run on (a key of :data:`LOOPS`).
+    loop: str = "asyncio"
+    #: For a loop variant (``asyncio_gather[uvloop]``): the model it varies, on the default loop.
+    variant_of: str = ""
 
     @property
     def pooled(self) -> bool:
@@ -173,7 +179,7 @@ class _OnLoop:
         self.argv = workloads.task_args(work, point.tasks, point.size)
         self.strategy = strategy
         self.executor = executor
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop(MODELS[point.model].loop)
         if task_factory is not None:
             self.loop.set_task_factory(task_factory)
         if default and executor is not None:
@@ -276,16 +282,17 @@ MODELS: dict[str, ModelDef] = {
         ModelDef("sequential", True, True, _Sequential,
                  "plain loop, one task after another (the baseline)", baseline=True),
         ModelDef("asyncio_await", True, False, _plain(_await_each),
-                 "await each coroutine in turn"),
+                 "await each coroutine in turn", on_loop=True),
         ModelDef("asyncio_gather", True, False, _plain(_gather),
-                 "asyncio.gather of all coroutines", overlap="event_loop"),
+                 "asyncio.gather of all coroutines", overlap="event_loop", on_loop=True),
         ModelDef("asyncio_create_task", True, False, _plain(_create_task),
-                 "create_task for all, then await each", overlap="event_loop"),
+                 "create_task for all, then await each", overlap="event_loop", on_loop=True),
         ModelDef("asyncio_eager", True, False, _plain(_create_task, "eager_task_factory"),
                  "create_task for all with asyncio.eager_task_factory, then await each",
-                 overlap="event_loop", offered=since((3, 12), "asyncio.eager_task_factory")),
+                 overlap="event_loop", offered=since((3, 12), "asyncio.eager_task_factory"),
+                 on_loop=True),
         ModelDef("asyncio_taskgroup", True, False, _plain(_taskgroup),
-                 "asyncio.TaskGroup", overlap="event_loop",
+                 "asyncio.TaskGroup", overlap="event_loop", on_loop=True,
                  offered=since((3, 11), "asyncio.TaskGroup")),
         ModelDef("asyncio_blocking", False, True, _plain(_blocking),
                  "blocking call inside coroutines run with gather (anti-pattern)"),
@@ -305,6 +312,34 @@ MODELS: dict[str, ModelDef] = {
                  offered=since((3, 14), "concurrent.futures.InterpreterPoolExecutor")),
     )
 }
+
+
+#: Event loops a model whose tasks run on one can be measured on: name -> its factory
+#: (``"module:function"``, imported only where a point runs on it; "" for asyncio's own).
+#: The first is the default loop; every other one adds a variant of each such model.
+LOOPS: dict[str, str] = {"asyncio": "", "uvloop": "uvloop:new_event_loop"}
+
+
+def new_loop(name: str) -> asyncio.AbstractEventLoop:
+    """A new event loop of kind ``name`` (a key of :data:`LOOPS`)."""
+    factory = LOOPS[name]
+    if not factory:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = workloads.resolve(factory)()
+    return loop
+
+
+def loop_variant(model: str, loop: str) -> str:
+    """``asyncio_gather[uvloop]``: the name of ``model`` run on ``loop``."""
+    return f"{model}[{loop}]"
+
+
+MODELS.update({
+    loop_variant(m.name, loop): replace(m, name=loop_variant(m.name, loop), loop=loop,
+                                        variant_of=m.name,
+                                        description=f"{m.description}, on {loop}")
+    for loop in list(LOOPS)[1:] for m in list(MODELS.values()) if m.on_loop
+})
 
 
 def absent(python: tuple[int, int]) -> dict[str, str]:
