@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
+from bench.api import load
 from bench.cli import main
 from bench.measure.interpreter import Interpreter, resolve
 
@@ -53,3 +60,41 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+#: Whether uvloop can be measured here (the test extra installs it).
+HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
+
+
+@dataclass
+class Real:
+    """The shared real run: its summary by name, and the cores its host had free."""
+
+    s: pd.DataFrame
+    free_cores: float
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.s[key]
+
+    @property
+    def loc(self) -> Any:
+        return self.s.loc
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
+    """One small quick-profile run with every metric (about 20 s here), shared by the tests of
+    the metrics (tests/test_metrics.py) and of event loops (uvloop variants, where installed)."""
+    out = tmp_path_factory.mktemp("metrics")
+    cmd = [sys.executable, "-m", "bench", "run", "--profile", "quick", "--budget", "0",
+           "--workloads", "cpu,async_sleep", "--tasks", "16", "--workers", "1,2",
+           "--models", "sequential,asyncio_gather,asyncio_create_task,asyncio_blocking,"
+           "thread_pool,process_pool", "--start-methods", "fork", "--output-dir", str(out),
+           "--name", "m", "--no-report", "-q",
+           *(["--loops", "asyncio,uvloop"] if HAS_UVLOOP else [])]
+    subprocess.run(cmd, check=True, timeout=600, capture_output=True)
+    noise = json.loads((out / "m" / "run.json").read_text(encoding="utf-8"))["noise"]
+    busy = max(float(noise[k]["busy_cores"]) for k in ("before", "after"))
+    data = load(out / "m")
+    cores = float(data.host["usable_cores"])
+    return Real(data.summary.set_index("name"), max(1.0, cores - busy))

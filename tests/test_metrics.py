@@ -10,13 +10,11 @@ the ``ab`` test gates memory on a variant that allocates 50 MB more per task.
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from bench.results.readings import metric_columns
 from bench.scenarios import metrics
 from bench.scenarios.metrics import METRICS, MetricDef
 from bench.scenarios.models import Point
-from tests.conftest import CliResult
+from tests.conftest import CliResult, Real
 from tests.factory import make_benchmark, make_metric, write_results
 
 SEQ = Point("cpu", "sequential", 4, size=4.0)
@@ -164,38 +162,6 @@ def test_metric_options_are_checked(cli: Callable[..., CliResult]) -> None:
 
 
 # ------------------------------------------------------------------------ real runs
-@dataclass
-class Real:
-    """The shared real run: its summary by name, and the cores its host had free."""
-
-    s: pd.DataFrame
-    free_cores: float
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.s[key]
-
-    @property
-    def loc(self) -> Any:
-        return self.s.loc
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
-    """One small quick-profile run with every metric (about 20 s here)."""
-    out = tmp_path_factory.mktemp("metrics")
-    cmd = [sys.executable, "-m", "bench", "run", "--profile", "quick", "--budget", "0",
-           "--workloads", "cpu,async_sleep", "--tasks", "16", "--workers", "1,2",
-           "--models", "sequential,asyncio_gather,asyncio_create_task,asyncio_blocking,"
-           "thread_pool,process_pool", "--start-methods", "fork", "--output-dir", str(out),
-           "--name", "m", "--no-report", "-q"]
-    subprocess.run(cmd, check=True, timeout=600, capture_output=True)
-    noise = json.loads((out / "m" / "run.json").read_text(encoding="utf-8"))["noise"]
-    busy = max(float(noise[k]["busy_cores"]) for k in ("before", "after"))
-    data = load(out / "m")
-    cores = float(data.host["usable_cores"])
-    return Real(data.summary.set_index("name"), max(1.0, cores - busy))
-
-
 def test_real_cores_used(real: Real) -> None:
     # tolerance 0.15 around 1 for one running thread of Python; two processes keep 85 % of
     # the cores the host had free busy (>= 1.7 on an idle 2-core host; the run's noise

@@ -8,7 +8,7 @@ they skip with the reason where none can be had.  3.12 comes from pyenv.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import importlib.util
+import math
 import subprocess
 import sys
 import textwrap
@@ -26,6 +26,7 @@ from bench.results.ideal import ideal_parallelism
 from bench.scenarios import models, pools
 from bench.scenarios.grid import GridSpec, expand
 from bench.scenarios.models import MODELS, ModelDef, Point
+from tests.conftest import HAS_UVLOOP, Real
 from tests.factory import HOST, make_benchmark, write_results
 
 PY314 = find("3.14")
@@ -107,6 +108,7 @@ def test_a_new_model_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_models_an_interpreter_lacks_are_listed_with_the_reason() -> None:
     assert models.absent((3, 11)) == {
         "asyncio_eager": "needs Python 3.12+ (asyncio.eager_task_factory)",
+        "asyncio_eager[uvloop]": "needs Python 3.12+ (asyncio.eager_task_factory)",
         "interpreter_pool": "needs Python 3.14+ (concurrent.futures.InterpreterPoolExecutor)"}
     assert models.absent((3, 14)) == {}
     if sys.version_info[:2] < (3, 14):
@@ -147,7 +149,7 @@ def test_eager_tasks_under_3_12(tmp_path: Path) -> None:
 @needs_314
 def test_interpreter_pool_runs_cpu_work_under_3_14(tmp_path: Path) -> None:
     out = concbench("run", "--python", "3.14", "--profile", "smoke", "--workloads", "cpu",
-                    "--models", "sequential,thread_pool,interpreter_pool", "--tasks", "4",
+                    "--models", "sequential,interpreter_pool", "--tasks", "4",
                     "--workers", "2", "--metrics", "memory", "--no-report", "-q",
                     "--output-dir", str(tmp_path), "--name", "ip")
     assert out.returncode == 0, out.stderr
@@ -155,10 +157,10 @@ def test_interpreter_pool_runs_cpu_work_under_3_14(tmp_path: Path) -> None:
     assert data.host["default_start_method"] == "forkserver"
     s = data.summary.set_index("name")
     # its results were checked against the sequential ones before timing (a point that
-    # differs fails); two interpreters hold more memory than two threads
+    # differs fails); two interpreters hold more than 5 MB beyond sequential's (two threads
+    # of one interpreter: 0.1 MB here)
     assert s.loc["cpu/interpreter_pool/t4/w2", "median_s"] > 0
-    assert s.loc["cpu/interpreter_pool/t4/w2", "memory"] > s.loc["cpu/thread_pool/t4/w2",
-                                                                 "memory"] + 5e6
+    assert s.loc["cpu/interpreter_pool/t4/w2", "memory"] > 5e6
 
 
 REFUSING = '''\
@@ -201,6 +203,8 @@ def test_interpreter_pools_are_not_applicable_where_the_work_cannot_cross(
     assert "task/interpreter_pool" not in out.stdout
     assert (f"concbench: not applicable: task/interpreter_pool/t4/w2: interpreter pools cannot "
             f"run it: in a subinterpreter, {words}") in out.stderr
+    if "spin" in words:
+        return  # (asked for by name, the same watchdog: one case shows the usage error)
     # asked for by name, it is a usage error with the same reason
     named = concbench("list", "--python", "3.14", "--profile", "smoke", "--workload",
                       "crossing:task", "--path", str(tmp_path), "--models",
@@ -336,20 +340,14 @@ def test_the_loop_ratio_is_paired_by_round(tmp_path: Path) -> None:
     assert np.isnan(s.loc[base.name, "loop_ratio"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None,
-                    reason="uvloop is not installed (the test extra has it)")
-def test_a_uvloop_run_gives_paired_loop_ratios(tmp_path: Path) -> None:
-    out = concbench("run", "--profile", "smoke", "--workloads", "async_sleep", "--loops",
-                    "asyncio,uvloop", "--tasks", "16,200", "--models", "sequential,asyncio_gather",
-                    "--no-metrics", "--no-report", "-q", "--output-dir", str(tmp_path),
-                    "--name", "l")
-    assert out.returncode == 0, out.stderr
-    s = load(tmp_path / "l").summary.set_index("name")
-    for t in (16, 200):
-        row = s.loc[f"async_sleep/asyncio_gather[uvloop]/t{t}"]
+@pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed (the test extra has it)")
+def test_a_uvloop_run_gives_paired_loop_ratios(real: Real) -> None:
+    # the metrics' shared real run measured gather and create_task on both loops, T = 16
+    for model in ("asyncio_gather", "asyncio_create_task"):
+        row = real.loc[f"async_sleep/{model}[uvloop]/t16"]
         assert row["loop_ratio_ci_low"] <= row["loop_ratio"] <= row["loop_ratio_ci_high"]
         assert 0.2 < row["loop_ratio"] < 5  # a ratio of two loops' batch times, not a fluke
-    (said,) = [f for f in findings(s.reset_index(), 2) if f.startswith("Event loops")]
+        assert math.isnan(real.loc[f"async_sleep/{model}/t16", "loop_ratio"])
+    (said,) = [f for f in findings(real.s.reset_index(), 2) if f.startswith("Event loops")]
     assert said.startswith("Event loops, async_sleep: uvloop against asyncio's own loop")
     assert "T = 16: asyncio_gather " in said
-    assert "; T = 200: asyncio_gather " in said

@@ -370,7 +370,8 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
     assert top - allowed == set()
     assert {m for m in modules if m.split(".")[0] == "bench"} <= {
         "bench", "bench.scenarios", "bench.scenarios.models", "bench.scenarios.workloads",
-        "bench.scenarios.metrics", "bench.measure", "bench.measure.child"}
+        "bench.scenarios.points", "bench.scenarios.pools", "bench.scenarios.metrics",
+        "bench.measure", "bench.measure.child"}
     assert "pyperf" not in top
     assert "argparse" not in top
 
