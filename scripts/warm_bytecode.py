@@ -6,7 +6,7 @@ compiles only what a run and its report import, by doing what they do: the
 measured child's modules, pyperf's metadata collection (which a round child
 runs), and a whole report of a small synthetic results file (the one
 ``scripts/bench_report_speed.py`` makes) drawn into a temporary folder (its
-forked chart workers compile what they import too).
+forked chart workers compile what they import too), then every module of concbench's own.
 It writes bytecode even where ``PYTHONDONTWRITEBYTECODE`` is set: without
 it, every process of every run would compile those modules again.
 """
@@ -35,6 +35,14 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         write_report(generate(Path(tmp) / "results.json", 60), Path(tmp) / "report")
+    # and all of concbench's own modules: the commands import theirs lazily (the runner,
+    # pre-flight, the host record, the gates), each in processes of their own
+    import compileall
+
+    import cpu_tasks
+
+    compileall.compile_dir(str(Path(bench.cli.__file__).parent), quiet=1)
+    compileall.compile_file(cpu_tasks.__file__, quiet=1)
     return 0
 
 
