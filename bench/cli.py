@@ -91,9 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the points a run would measure, without running them."""
     from bench.measure.runner import plan
-    from bench.scenarios.models import LOOPS, MODELS, absent
-
-    default_loops = (next(iter(LOOPS)),)
+    from bench.scenarios.models import DEFAULT_LOOP, MODELS, absent
 
     planned = plan(run_config(args))
     _note(planned.notes)
@@ -103,7 +101,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"concbench: not applicable: {name}: {why}", file=sys.stderr)
     record = planned.interp.record
     for model, why in absent(planned.interp.version).items():
-        if MODELS[model].loop in (args.loops or default_loops) and (
+        if MODELS[model].loop in (args.loops or (DEFAULT_LOOP,)) and (
                 not args.models or model in args.models):
             print(f"concbench: absent: {model}: Python {record['python_version']} does not "
                   f"offer it: it {why}", file=sys.stderr)

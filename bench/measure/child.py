@@ -228,6 +228,7 @@ def measure(job: Job, status: _Status,
     loops: dict[str, int] = {}
     failures: dict[str, str] = {}
     footprints: dict[str, int] = {}
+    footprint = any(metrics.METRICS[m].footprint for m in job.metrics)
     # process pools first: forking while thread pools' threads exist is best avoided
     order = sorted(job.points, key=lambda p: not MODELS[p.model].forks)
     try:
@@ -240,10 +241,10 @@ def measure(job: Job, status: _Status,
                     opened[point.name] = _Cold(point)
                     loops[point.name] = 1
                     continue
-                before = metrics.own_bytes() if job.metrics else 0
+                before = metrics.own_bytes() if footprint else 0
                 batch = opened[point.name] = MODELS[point.model].open(point)
                 batch_s = verify(batch, point) if point.name in job.verify else math.nan
-                if job.metrics:
+                if footprint:
                     footprints[point.name] = max(0, metrics.own_bytes() - before)
                 loops[point.name] = job.loops.get(point.name) or max(
                     1, math.ceil(job.min_time / max(batch_s, 1e-6)))
@@ -330,12 +331,12 @@ def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list
     common: dict[str, Any] | None = None
     benchmarks = []
     date = dt.datetime.now().isoformat(" ")
+    # the GIL as the batches ran, after the workload's imports: an extension built
+    # without free-threading support turns it back on in a free-threaded build
+    gil = int(getattr(sys, "_is_gil_enabled", lambda: True)())
     for point in job.points:
         if not values.get(point.name):
             continue
-        # the GIL as the batches ran, after the workload's imports: an extension built
-        # without free-threading support turns it back on in a free-threaded build
-        gil = int(getattr(sys, "_is_gil_enabled", lambda: True)())
         meta = {**job.meta.get(point.name, {}), "name": point.name, "round": job.round,
                 "loops": loops[point.name], "date": date, "gil_enabled": gil}
         run = pyperf.Run(values[point.name],

@@ -1,6 +1,7 @@
 """The host record: usable cores, CPU, Python build, GIL.
 
-Standard library only: ``python -m bench.measure.host`` runs under any interpreter a
+Standard library only (and, for the event loops it can import, the model catalogue's
+``LOOPS``): ``python -m bench.measure.host`` runs under any interpreter a
 run measures with (``--python``) and prints its record as JSON, so the record
 always describes the interpreter that ran the children.
 

@@ -38,7 +38,7 @@ from bench.results.recommend import (
     threads_best,
 )
 from bench.scenarios.metrics import METRICS
-from bench.scenarios.models import LOOPS, MODELS
+from bench.scenarios.models import DEFAULT_LOOP, MODELS
 
 #: How a finding names what a workload's tasks spend their time on.
 RESOURCE_WORDS = {"cpu_gil": "pure-Python CPU work, holds the GIL",
@@ -329,7 +329,7 @@ def loop_findings(summary: pd.DataFrame, cores: int) -> list[str]:
                      f"({r.loop_ratio_ci_low:.2f}\N{EN DASH}{r.loop_ratio_ci_high:.2f})"
                      for r in at.itertuples()]
             per_t.append(f"T = {t}: " + ", ".join(cells))
-        default = next(iter(LOOPS))
+        default = DEFAULT_LOOP
         out.append(f"Event loops, {workload}: {loop} against {default}'s own loop (the time on "
                    f"{default}'s loop over the time on {loop}, paired by round, 95 % CI; > 1: "
                    f"{loop} is faster): " + "; ".join(per_t) + ".")

@@ -98,6 +98,9 @@ class MetricDef:
     instrument: Callable[[], Instrument] | None = None
     separate: Callable[[ProbeContext], float] | None = None
     baseline_difference: bool = False
+    #: Its instrument reads :attr:`ProbeContext.others`: the child measures what each
+    #: point's opening adds to the process (only for the metrics that read it).
+    footprint: bool = False
     extras: tuple[str, ...] = ()
     #: A function of :mod:`bench.results.ideal` giving each summary row's ideal value
     #: (summary column ``NAME_ideal``); "" when the metric has none.
@@ -292,8 +295,8 @@ METRICS: dict[str, MetricDef] = {
                   "peak memory of the measuring process and the point's pool workers during "
                   "a batch (PSS at its start plus the rise of peak RSS), minus the sequential "
                   "baseline's in the same round", _every,
-                  instrument=_Memory, baseline_difference=True, fmt="{:+.1f}",
-                  prefix="memory ", notable=5e6),
+                  instrument=_Memory, baseline_difference=True, footprint=True,
+                  fmt="{:+.1f}", prefix="memory ", notable=5e6),
         MetricDef("dispatch", "µs per task", 1e6, "second",
                   "one empty task's trip through the model (cpu_tasks.noop), per task",
                   _every, separate=_dispatch, fmt="{:.1f}", prefix="dispatch "),

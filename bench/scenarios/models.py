@@ -86,6 +86,14 @@ def _everywhere(python: tuple[int, int]) -> str:
     return ""
 
 
+#: Event loops a model whose tasks run on one can be measured on: name -> its factory
+#: (``"module:function"``, imported only where a point runs on it; "" for asyncio's own).
+#: The first is the default loop; every other one adds a variant of each such model.
+LOOPS: dict[str, str] = {"asyncio": "", "uvloop": "uvloop:new_event_loop"}
+#: The loop every model runs on unless ``--loops`` names others (asyncio's own).
+DEFAULT_LOOP = next(iter(LOOPS))
+
+
 @dataclass(frozen=True)
 class ModelDef:
     """An execution model and the rules for where it applies."""
@@ -113,7 +121,7 @@ class ModelDef:
     #: Its tasks run on an event loop: it gets a variant per other loop (:data:`LOOPS`).
     on_loop: bool = False
     #: The event loop its batches run on (a key of :data:`LOOPS`).
-    loop: str = "asyncio"
+    loop: str = DEFAULT_LOOP
     #: For a loop variant (``asyncio_gather[uvloop]``): the model it varies, on the default loop.
     variant_of: str = ""
 
@@ -314,12 +322,6 @@ MODELS: dict[str, ModelDef] = {
 }
 
 
-#: Event loops a model whose tasks run on one can be measured on: name -> its factory
-#: (``"module:function"``, imported only where a point runs on it; "" for asyncio's own).
-#: The first is the default loop; every other one adds a variant of each such model.
-LOOPS: dict[str, str] = {"asyncio": "", "uvloop": "uvloop:new_event_loop"}
-
-
 def new_loop(name: str) -> asyncio.AbstractEventLoop:
     """A new event loop of kind ``name`` (a key of :data:`LOOPS`)."""
     factory = LOOPS[name]
@@ -338,7 +340,7 @@ MODELS.update({
     loop_variant(m.name, loop): replace(m, name=loop_variant(m.name, loop), loop=loop,
                                         variant_of=m.name,
                                         description=f"{m.description}, on {loop}")
-    for loop in list(LOOPS)[1:] for m in list(MODELS.values()) if m.on_loop
+    for loop in LOOPS if loop != DEFAULT_LOOP for m in list(MODELS.values()) if m.on_loop
 })
 
 
