@@ -177,10 +177,13 @@ def test_real_cores_used(real: Real) -> None:
 
 def test_real_loop_lag(real: Real) -> None:
     # a blocking call inside coroutines holds the loop for the whole batch: T task times
-    # (the sequential batch), within 25 %; gather and create_task on async_sleep keep it
-    # under 1 ms
-    whole = real.loc["cpu/sequential/t16", "median_s"]
-    assert abs(real.loc["cpu/asyncio_blocking/t16", "lag"] - whole) <= 0.25 * whole
+    # (the batch as the model ran it, its own median), within 25 %.  The heartbeat thread
+    # sends its first beat of the batch once the blocked thread hands it the GIL, a switch
+    # interval in: the loop ran that beat about a switch interval less than the whole batch
+    # late.  Gather and create_task on async_sleep keep the lag under 1 ms.
+    whole = real.loc["cpu/asyncio_blocking/t16", "median_s"]
+    late = real.loc["cpu/asyncio_blocking/t16", "lag"] + sys.getswitchinterval()
+    assert abs(late - whole) <= 0.25 * whole, (late, whole)
     for name in ("async_sleep/asyncio_gather/t16", "async_sleep/asyncio_create_task/t16"):
         assert real.loc[name, "lag"] < 1e-3, name
     assert math.isnan(real.loc["cpu/sequential/t16", "lag"])  # no event loop
