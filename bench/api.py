@@ -53,7 +53,7 @@ def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequenc
                tasks: Sequence[int] | None, workers: Sequence[int] | None,
                sizes: Sequence[float] | None, start_methods: Sequence[str] | None,
                profile: str, path: Sequence[str | Path], output_dir: str | Path, name: str,
-               python: str | None, point_timeout: float | None, force: bool,
+               python: str | Sequence[str] | None, point_timeout: float | None, force: bool,
                metrics: Sequence[str] | None = None,
                loops: Sequence[str] | None = None) -> list[str]:
     """The command-line options shared by ``run`` and ``ab``."""
@@ -71,7 +71,8 @@ def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequenc
                           ("--workers", _csv(workers)), ("--sizes", _csv(sizes)),
                           ("--start-methods", _csv(start_methods)), ("--loops", _csv(loops)),
                           ("--name", name or None),
-                          ("--python", python),
+                          ("--python", python if python is None or isinstance(python, str)
+                           else ",".join(python)),
                           ("--point-timeout", None if point_timeout is None
                            else str(point_timeout))):
         if value is not None:
@@ -90,7 +91,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         workers: Sequence[int] | None = None, sizes: Sequence[float] | None = None,
         start_methods: Sequence[str] | None = None, profile: str = "quick",
         path: Sequence[str | Path] = (), output_dir: str | Path = "reports", name: str = "",
-        python: str | None = None, work_scale: float = 1.0, point_timeout: float | None = None,
+        python: str | Sequence[str] | None = None, work_scale: float = 1.0,
+        point_timeout: float | None = None,
         force: bool = False, report: bool = True, quiet: bool = False,
         budget: float | None = None, metrics: Sequence[str] | None = None,
         loops: Sequence[str] | None = None) -> RunData:

@@ -99,25 +99,29 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(p.name)
     for name, why in planned.not_applicable.items():
         print(f"concbench: not applicable: {name}: {why}", file=sys.stderr)
-    record = planned.interp.record
-    for model, why in absent(planned.interp.version).items():
-        if MODELS[model].loop in (args.loops or (DEFAULT_LOOP,)) and (
-                not args.models or model in args.models):
-            print(f"concbench: absent: {model}: Python {record['python_version']} does not "
-                  f"offer it: it {why}", file=sys.stderr)
-    print(f"{len(planned.points)} points (usable cores C={record['usable_cores']}, "
-          f"Python {record['python_version']})", file=sys.stderr)
+    for interp in planned.interps.values():
+        for model, why in absent(interp.version).items():
+            if MODELS[model].loop in (args.loops or (DEFAULT_LOOP,)) and (
+                    not args.models or model in args.models):
+                print(f"concbench: absent: {model}: Python {interp.record['python_version']} "
+                      f"does not offer it: it {why}", file=sys.stderr)
+    versions = ", ".join(str(i.record["python_version"]) for i in planned.interps.values())
+    print(f"{len(planned.points)} points (usable cores C={planned.interp.record['usable_cores']}, "
+          f"Python {versions})", file=sys.stderr)
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print the host record of the interpreter that would run the children."""
-    from bench.measure.interpreter import resolve
+    from bench.measure.interpreter import resolve_all
 
-    record = resolve(args.python).record
+    records = {t: i.record for t, i in resolve_all(args.python).items()}
     if args.json:
-        print(json.dumps(record, indent=2, sort_keys=True))
-    else:
+        print(json.dumps(records[""] if "" in records else records, indent=2, sort_keys=True))
+        return 0
+    for t, record in records.items():
+        if t:
+            print(f"[{t}]")
         width = max(map(len, record))
         for key, value in sorted(record.items()):
             print(f"{key:<{width}}  {value}")

@@ -82,7 +82,10 @@ def grid_args(p: argparse.ArgumentParser) -> None:
                         "where they have them; --sizes and your own declared sizes are "
                         "measured as given; default 1.0)")
     p.add_argument("--python", default=None,
-                   help="interpreter that runs the measured children (default: this one)")
+                   help="interpreter(s) that run the measured children: a version (3.14, "
+                        "3.14t), a command or a path; several, comma-separated (3.11,3.14), "
+                        "make the interpreter an axis: each round runs every group under "
+                        "each one (default: this one)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--metrics", type=metric_list, default=None,
                        help="metrics collected beside time in untimed probe batches, e.g. "

@@ -78,7 +78,7 @@ def test_start_method_the_platform_lacks(cli: Cli, tmp_path: Path,
     def resolve(python: str | None, paths: object = ()) -> Interpreter:
         return Interpreter(interp.executable, interp.env, record)
 
-    monkeypatch.setattr(bench.measure.runner, "resolve", resolve)
+    monkeypatch.setattr(bench.measure.interpreter, "resolve", resolve)
     result = cli(*run_args(tmp_path, "--models", "process_pool", "--start-methods", "fork"))
     assert_usage_error(result, "'fork'", "offers spawn")
 

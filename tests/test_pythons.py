@@ -8,6 +8,7 @@ they skip with the reason where none can be had.  3.12 comes from pyenv.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import math
 import subprocess
 import sys
@@ -146,21 +147,58 @@ def test_eager_tasks_under_3_12(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ interpreter pools (3.14)
-@needs_314
-def test_interpreter_pool_runs_cpu_work_under_3_14(tmp_path: Path) -> None:
-    out = concbench("run", "--python", "3.14", "--profile", "smoke", "--workloads", "cpu",
-                    "--models", "sequential,interpreter_pool", "--tasks", "4",
-                    "--workers", "2", "--metrics", "memory", "--no-report", "-q",
-                    "--output-dir", str(tmp_path), "--name", "ip")
-    assert out.returncode == 0, out.stderr
-    data = load(tmp_path / "ip")
-    assert data.host["default_start_method"] == "forkserver"
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run under this interpreter and 3.14, with its report (about 20 s here)."""
+    if PY314 is None:
+        pytest.skip("no CPython 3.14 here (PATH, uv, pyenv, ~/.cache/concbench-pythons)")
+    out = tmp_path_factory.mktemp("two")
+    done = concbench("run", "--python", f"{sys.executable},3.14", "--profile", "smoke",
+                     "--workloads", "cpu", "--models", "sequential,interpreter_pool,process_pool",
+                     "--start-methods", "fork", "--tasks", "4", "--workers", "2",
+                     "--metrics", "memory", "-q", "--output-dir", str(out), "--name", "two")
+    assert done.returncode == 0, done.stderr
+    assert "interpreter_pool is measured only where it is offered: Python 3.11" in done.stderr
+    return out / "two"
+
+
+def test_interpreter_pool_runs_cpu_work_under_3_14(two: Path) -> None:
+    data = load(two)
+    assert data.interpreters["3.14"]["default_start_method"] == "forkserver"
     s = data.summary.set_index("name")
     # its results were checked against the sequential ones before timing (a point that
     # differs fails); two interpreters hold more than 5 MB beyond sequential's (two threads
     # of one interpreter: 0.1 MB here)
-    assert s.loc["cpu/interpreter_pool/t4/w2", "median_s"] > 0
-    assert s.loc["cpu/interpreter_pool/t4/w2", "memory"] > 5e6
+    assert s.loc["cpu/interpreter_pool/t4/w2@3.14", "median_s"] > 0
+    assert s.loc["cpu/interpreter_pool/t4/w2@3.14", "memory"] > 5e6
+    assert "cpu/interpreter_pool/t4/w2@3.11" not in s.index
+
+
+def test_a_run_of_two_interpreters(two: Path) -> None:
+    data = load(two)
+    tags = list(data.interpreters)
+    assert tags == [f"{sys.version_info.major}.{sys.version_info.minor}", "3.14"]
+    s = data.summary.set_index("name")
+    # every round ran both: the same rounds for a point under each interpreter
+    rounds = data.tidy.groupby("name")["round"].apply(set)
+    for name in ("cpu/sequential/t4", "cpu/process_pool[fork]/t4/w2"):
+        assert rounds[f"{name}@{tags[0]}"] == rounds[f"{name}@3.14"]
+        row = s.loc[f"{name}@3.14"]
+        assert row["python_ratio_ci_low"] <= row["python_ratio"] <= row["python_ratio_ci_high"]
+        assert 0.3 < row["python_ratio"] < 3  # two CPythons on the same loop, not a fluke
+    manifest = json.loads((two / "run.json").read_text(encoding="utf-8"))
+    assert list(manifest["interpreters"]) == tags
+    md = (two / "report.md").read_text(encoding="utf-8").replace("\\", "")
+    section = md.split("## Which Python")[1].split("\n## ")[0]
+    assert f"T = 4 | {sys.version.split()[0]} |" in section
+    assert "pick overall" in section
+    assert (two / "interpreters.png").exists()
+    assert "sequentially" in md.split("## Findings")[1].split("## ")[0]
+    # compare and check read such runs: the run against itself moves nothing
+    for argv in (("compare", str(two), str(two), "--output-dir", str(two.parent / "cmp")),
+                 ("check", str(two), str(two))):
+        done = concbench(*argv)
+        assert done.returncode == 0, done.stderr
 
 
 REFUSING = '''\

@@ -315,7 +315,7 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
             manifest = plans[s].manifest(c)
             manifest["ab"] = {"side": s, "variant": str(config.a if s == "a" else config.b)}
             store.write_manifest(side_dir, manifest)
-            sweeps[s] = Sweep(c, side_dir, plans[s].interp, plans[s].points, manifest, [],
+            sweeps[s] = Sweep(c, side_dir, plans[s].interps, plans[s].points, manifest, [],
                               progress)
         job = _Job(config, sweeps, pairs, progress)
         max_time, max_rounds = config.limits()

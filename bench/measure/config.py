@@ -22,6 +22,7 @@ class RunConfig:
     """Everything ``concbench run`` was asked to do; stored for ``--resume``."""
 
     grid: GridSpec = field(default_factory=GridSpec)
+    #: ``--python``: one interpreter or several, comma-separated (None: this one).
     python: str | None = None
     output_dir: str = "reports"
     name: str = ""
@@ -111,4 +112,6 @@ def point_metadata(point: Point, shared: dict[str, Any]) -> dict[str, Any]:
         meta["workers"] = point.workers
     if point.start_method is not None:
         meta["start_method"] = point.start_method
+    if point.python:
+        meta["python"] = point.python
     return meta

@@ -122,7 +122,9 @@ def resolve(python: str | None, paths: Sequence[str] = ()) -> Interpreter:
             raise UsageError(f"--python {python!r}: no such interpreter (looked on PATH, "
                              "with uv, in pyenv's versions and ~/.cache/concbench-pythons)")
         executable = found
-        if Path(executable).resolve() != Path(sys.executable).resolve():
+        # not resolved: a venv's python is a link to the interpreter it was made from, and
+        # the interpreter run by its own path has none of the venv's packages
+        if Path(executable).absolute() != Path(sys.executable).absolute():
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(_shim()), env.get("PYTHONPATH", "")) if p)
     if paths:
@@ -145,3 +147,41 @@ def resolve(python: str | None, paths: Sequence[str] = ()) -> Interpreter:
             "the children need 3.10 or newer"
         )
     return interp
+
+
+def specs(python: str | None) -> list[str | None]:
+    """The interpreters ``--python`` names, in order: ``"3.11,3.14"`` -> ``["3.11", "3.14"]``
+    (None: this one)."""
+    named = [s.strip() for s in (python or "").split(",") if s.strip()]
+    return list(dict.fromkeys(named)) or [None]
+
+
+def tag(record: dict[str, Any], full: bool = False) -> str:
+    """An interpreter's short name in point names and tables: ``3.14``, ``3.14t`` for a
+    free-threaded build (``full``: the whole version, ``3.14.0``)."""
+    version = str(record["python_version"])
+    short = version if full else ".".join(version.split(".")[:2])
+    return short + ("t" if "free-threading" in str(record.get("python_build", "")) else "")
+
+
+def resolve_all(python: str | None, paths: Sequence[str] = ()) -> dict[str, Interpreter]:
+    """Every interpreter ``--python A,B,...`` names, by tag (:func:`tag`), in order.
+
+    One interpreter is keyed "" (its points' names carry no tag); several by
+    their minor versions, or their whole versions where two share one.
+
+    Raises
+    ------
+    UsageError
+        An interpreter that cannot be found or run (see :func:`resolve`), or
+        two specs that name the same interpreter.
+    """
+    found = [resolve(spec, paths) for spec in specs(python)]
+    if len(found) == 1:
+        return {"": found[0]}
+    for full in (False, True):
+        tags = [tag(i.record, full) for i in found]
+        if len(set(tags)) == len(tags):
+            return dict(zip(tags, found, strict=True))
+    raise UsageError(f"--python {python}: names the same interpreter "
+                     f"({', '.join(tags)}) more than once")

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+#: The hidden folder of the run directory a redraw draws into.
+DRAFT = ".live"
 #: Fewest seconds between two redraws during extra rounds.
 MIN_INTERVAL_S = 30.0
 #: Runs whose budget is at least this long get a live report unless told otherwise.
@@ -64,7 +67,8 @@ class LiveReport:
         return True
 
     def stop(self) -> None:
-        """End a redraw still drawing (with its chart workers), and reap it."""
+        """End a redraw still drawing (with its chart workers), reap it, and remove what it
+        had drawn but not yet moved into place."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -73,3 +77,4 @@ class LiveReport:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
         self.proc = None
+        shutil.rmtree(self.run_dir / DRAFT, ignore_errors=True)

@@ -7,6 +7,7 @@ so that ``--resume`` can continue a run from its settings alone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,17 @@ if TYPE_CHECKING:
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
 
-def new_manifest(config: RunConfig, interp: Interpreter, points: list[Point],
+def new_manifest(config: RunConfig, interps: Mapping[str, Interpreter], points: list[Point],
                  not_applicable: dict[str, str]) -> dict[str, Any]:
     """The manifest of a fresh run: settings, host, every planned point pending, and the
-    points no model can measure."""
+    points no model can measure.
+
+    ``host`` is the first interpreter's record; a run of several keeps each one's
+    under ``interpreters``, by tag, in the run's order.
+    """
+    first = next(iter(interps.values()))
+    extra = {"interpreters": {t: i.record for t, i in interps.items()}} if len(interps) > 1 \
+        else {}
     return {
         "format": FORMAT_VERSION,
         "concbench_version": bench.__version__,
@@ -35,7 +43,8 @@ def new_manifest(config: RunConfig, interp: Interpreter, points: list[Point],
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "settings": config.to_dict(),
         "seed": config.seed,
-        "host": interp.record,
+        "host": first.record,
+        **extra,
         "status": "running",
         "points": [{"name": p.name, "point": p.to_dict(), "status": PENDING, "reason": "",
                     "rounds": 0}

@@ -11,6 +11,12 @@ the points of that group whose interval is still wider than the stability
 threshold, and the group's baseline again (so the round gives paired
 speedups), as long as the profile's time limit allows.
 
+In a run of several interpreters (``--python A,B``) a group is measured by one
+child per interpreter, one after the other, in an order rotated from round to
+round (:func:`python_order`), so that no interpreter always goes first; an
+extra round measures a point's partners under the other interpreters too
+(:func:`with_partners`), so every interpreter ratio stays paired by round.
+
 Pure bookkeeping (no I/O, no clocks): the runner asks, measures, and reports
 back.
 """
@@ -20,7 +26,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench.scenarios.models import MODELS, STEADY, Point
 
@@ -48,6 +54,32 @@ def groups(points: Sequence[Point]) -> dict[GroupKey, list[Point]]:
 def baseline_of(members: Iterable[Point]) -> Point | None:
     """The group's baseline (sequential) steady point, if it has one."""
     return next((p for p in members if MODELS[p.model].baseline and p.metric == STEADY), None)
+
+
+def with_partners(todo: Iterable[Point], members: Sequence[Point]) -> list[Point]:
+    """``todo`` and what its values are paired with: the baselines, and in a run of several
+    interpreters the same points under every other one (``members``' order).
+
+    A round's speedups pair a point with its interpreter's baseline, and its ratios
+    between interpreters pair it with itself under the others: so a round measures
+    them together.
+    """
+    wanted = {replace(p, python="") for p in todo}
+    return [p for p in members if replace(p, python="") in wanted
+            or (MODELS[p.model].baseline and p.metric == STEADY)]
+
+
+def python_order(tags: Sequence[str], seed: str, key: GroupKey, round_: int) -> list[str]:
+    """The order in which round ``round_`` runs group ``key``'s children, one per interpreter.
+
+    A rotation that moves on by one each round, from a start seeded per group: each
+    interpreter goes first as often as the others, and which one comes first in a
+    round does not follow the group order's.
+    """
+    if len(tags) < 2:
+        return list(tags)
+    shift = (random.Random(f"{seed}/{key}").randrange(len(tags)) + round_) % len(tags)
+    return [*tags[shift:], *tags[:shift]]
 
 
 def round_order(keys: Sequence[GroupKey], seed: str, round_: int) -> list[GroupKey]:
@@ -102,7 +134,8 @@ class ExtraRounds:
         """The group and points of the next extra round, or None when none is due or fits.
 
         The points of the chosen group that need rounds are measured, with the
-        group's baseline added when it is not among them.  Groups holding a
+        group's baselines and the points' partners under the other interpreters added
+        (:func:`with_partners`).  Groups holding a
         point that can still become stable within ``max_rounds`` (see
         :meth:`reachable`) come first: on a noisy host, rounds spent on a point
         whose interval cannot reach the threshold in time would be taken from
@@ -119,9 +152,7 @@ class ExtraRounds:
                 continue
             hopeful = [p for p in todo
                        if self.reachable(width.get(p.name, math.inf), rounds.get(p.name, 0))]
-            base = baseline_of(alive)
-            if base is not None and base not in todo:
-                todo = [base, *todo]
+            todo = with_partners(todo, alive)
             widest = max(_finite(width.get(p.name, math.inf)) for p in hopeful or todo)
             fewest = min(rounds.get(p.name, 0) for p in todo)
             candidates.append((not hopeful, -widest, fewest, key, todo))

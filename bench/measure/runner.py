@@ -21,7 +21,7 @@ from bench.errors import UsageError, WorkloadFailed
 from bench.measure import live, noise
 from bench.measure.budget import Budget
 from bench.measure.config import RunConfig, check_budget, check_timeout
-from bench.measure.interpreter import Interpreter, resolve
+from bench.measure.interpreter import Interpreter, resolve_all
 from bench.measure.manifest import merge_noise, new_manifest, read_for_resume, reset_statuses
 from bench.measure.preflight import preflight
 from bench.measure.progress import Progress
@@ -42,16 +42,22 @@ def default_name() -> str:
 class Plan:
     """What a run will measure, where, and what it leaves out."""
 
-    interp: Interpreter
+    #: The interpreters that run the children, by tag (``Point.python``; "" in a run of one).
+    interps: dict[str, Interpreter]
     points: list[Point]
     #: Points no model of the run can measure, by name: why.
     not_applicable: dict[str, str] = field(default_factory=dict)
     #: Lines for the user about the grid (a work scale some workloads ignore).
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def interp(self) -> Interpreter:
+        """The first interpreter: the one a run of several compares the others with."""
+        return next(iter(self.interps.values()))
+
     def manifest(self, config: RunConfig) -> dict[str, Any]:
         """The manifest of a fresh run of this plan."""
-        return new_manifest(config, self.interp, self.points, self.not_applicable)
+        return new_manifest(config, self.interps, self.points, self.not_applicable)
 
 
 def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True) -> Plan:
@@ -73,42 +79,55 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
     WorkloadFailed
         A user's workload raised in the sequential reference.
     """
-    interp = resolve(config.python, config.paths)
-    interp.cwd = cwd
+    interps = resolve_all(config.python, config.paths)
     works = config.catalogue()
     declared = [works[d["name"]] for d in config.declared]
-    methods = str(interp.record["start_methods"]).split(",")
-    validate(config.grid, methods, works)
-    offered = str(interp.record.get("event_loops", "asyncio")).split(",")
-    for loop in config.grid.loops:
-        if loop not in offered:
-            raise UsageError(f"--loops {loop}: Python {interp.record['python_version']} cannot "
-                             f"import {loop} (pip install 'concbench[{loop}]')")
-    missing = absent(interp.version)
-    for name in config.grid.models:
-        if name in missing:
-            raise UsageError(f"--models {name}: Python {interp.record['python_version']} does "
-                             f"not offer it: it {missing[name]}")
+    for interp in interps.values():
+        interp.cwd = cwd
+        _check_offered(config, interp, works)
     notes = []
+    for name in config.grid.models:  # named, offered by some interpreters only: say so
+        lacking = [i for i in interps.values() if name in absent(i.version)]
+        if len(lacking) == len(interps):
+            raise UsageError(f"--models {name}: Python {lacking[0].record['python_version']} "
+                             f"does not offer it: it {absent(lacking[0].version)[name]}")
+        if lacking:
+            notes.append(f"{name} is measured only where it is offered: Python "
+                         f"{', '.join(str(i.record['python_version']) for i in lacking)} "
+                         f"does not offer it: it {absent(lacking[0].version)[name]}")
     if scale_check:
         same = check_scale(config.grid, works)
         if same:
             notes.append(f"--work-scale {config.grid.work_scale:g} leaves the work of "
                          f"{', '.join(same)} unchanged")
     chosen = set(config.grid.workloads) if config.grid.workloads else {w.name for w in declared}
-    checked = _preflight(interp, [w for w in declared if w.name in chosen], config, works)
-    points = expand(config.grid, cores=int(interp.record["usable_cores"]),
-                    start_methods=methods, python=interp.version, catalogue=works)
     skipped: dict[str, str] = {}
     kept = []
-    for p in points:
-        model = MODELS[p.model]
-        why = checked.get(p.workload, {}).get(model.crossing, "")
-        if why and model.pool is not None:
-            skipped[p.name] = f"{model.pool.label} cannot run it: {why}"
-        else:
-            kept.append(p)
-    return Plan(interp, kept, skipped, notes)
+    for name, interp in interps.items():
+        checked = _preflight(interp, [w for w in declared if w.name in chosen], config, works)
+        for p in expand(config.grid, cores=int(interp.record["usable_cores"]),
+                        start_methods=str(interp.record["start_methods"]).split(","),
+                        python=interp.version, catalogue=works):
+            p = replace(p, python=name)
+            model = MODELS[p.model]
+            why = checked.get(p.workload, {}).get(model.crossing, "")
+            if why and model.pool is not None:
+                skipped[p.name] = f"{model.pool.label} cannot run it: {why}"
+            else:
+                kept.append(p)
+    return Plan(interps, kept, skipped, notes)
+
+
+def _check_offered(config: RunConfig, interp: Interpreter, works: dict[str, Workload]) -> None:
+    """Refuse what ``interp`` cannot measure: a start method, a loop; a model named with
+    ``--models`` that no interpreter of the run offers is refused by the caller."""
+    version = interp.record["python_version"]
+    validate(config.grid, str(interp.record["start_methods"]).split(","), works)
+    offered = str(interp.record.get("event_loops", "asyncio")).split(",")
+    for loop in config.grid.loops:
+        if loop not in offered:
+            raise UsageError(f"--loops {loop}: Python {version} cannot "
+                             f"import {loop} (pip install 'concbench[{loop}]')")
 
 
 def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig,
@@ -175,7 +194,8 @@ def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[floa
     return interrupted
 
 
-def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Sequence[Point],
+def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
+            points: Sequence[Point],
             manifest: dict[str, Any], benchmarks: list[pyperf.Benchmark],
             progress: Progress, started: float | None = None) -> RunResult:
     """Measure the rounds ``manifest`` still lacks, then extra rounds; save after each child.
@@ -183,7 +203,7 @@ def execute(config: RunConfig, run_dir: Path, interp: Interpreter, points: Seque
     ``started`` (``time.monotonic``; None: now) is when the command began:
     the run's budget counts from there.
     """
-    sweep = Sweep(config, run_dir, interp, points, manifest, benchmarks, progress)
+    sweep = Sweep(config, run_dir, interps, points, manifest, benchmarks, progress)
     seconds = sweep.profile.budget_s if config.budget is None else config.budget
     budget = Budget.for_run(time.monotonic() if started is None else started, seconds,
                             len(points), sweep.profile.probe_s)
@@ -222,7 +242,7 @@ def start(config: RunConfig, progress: Progress, *, force: bool = False,
     run_dir = store.prepare_run_dir(Path(config.output_dir), config.name, force=force)
     manifest = planned.manifest(config)
     store.write_manifest(run_dir, manifest)
-    return execute(config, run_dir, planned.interp, planned.points, manifest, [], progress,
+    return execute(config, run_dir, planned.interps, planned.points, manifest, [], progress,
                    started)
 
 
@@ -238,9 +258,9 @@ def resume(run_dir: Path, progress: Progress, started: float | None = None,
     if live_report is not None:
         config.live = live_report
     check_timeout(config.point_timeout)
-    interp = plan(config).interp
+    interps = plan(config).interps
     results = run_dir / store.RESULTS
     benchmarks = (list(store.load_results(results).get_benchmarks())
                   if results.exists() else [])
     reset_statuses(manifest, {b.get_name() for b in benchmarks})
-    return execute(config, run_dir, interp, points, manifest, benchmarks, progress, started)
+    return execute(config, run_dir, interps, points, manifest, benchmarks, progress, started)

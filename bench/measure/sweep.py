@@ -6,8 +6,9 @@ a task size, the groups in a seeded pseudo-random order (:mod:`bench.measure.rou
 Children run one at a time (never two at once: they would share the cores
 they measure).  A point that fails, crashes its child or hangs is recorded as
 failed with its reason; the rest of its group is measured again without it,
-and the sweep goes on.  After every child the results file and the manifest
-are rewritten atomically.
+and the sweep goes on.  In a run of several interpreters each group gets one
+child per interpreter, back to back, in the round's order of interpreters.
+After every child the results file and the manifest are rewritten atomically.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,18 @@ from bench.measure.interpreter import Interpreter
 from bench.measure.live import MIN_INTERVAL_S, LiveReport
 from bench.measure.manifest import DONE, FAILED, PENDING, final_status
 from bench.measure.progress import Progress
-from bench.measure.rounds import ExtraRounds, GroupKey, baseline_of, group_key, groups, round_order
+from bench.measure.rounds import (
+    ExtraRounds,
+    GroupKey,
+    group_key,
+    groups,
+    python_order,
+    round_order,
+    with_partners,
+)
 from bench.results import store
 from bench.scenarios.grid import PROFILES, Profile
-from bench.scenarios.models import STEADY, Point
+from bench.scenarios.models import MODELS, STEADY, Point
 
 #: The children's phases the sweep adds up (see :func:`bench.measure.child.main`).
 PHASES = ("open", "probes", "sweeps", "timed", "write", "main")
@@ -144,17 +153,20 @@ class RunResult:
 class Sweep:
     """The state of one session of a run: benchmarks on disk, rounds, failures."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, interp: Interpreter,
+    def __init__(self, config: RunConfig, run_dir: Path, interps: Mapping[str, Interpreter],
                  points: Sequence[Point], manifest: dict[str, Any],
                  benchmarks: list[pyperf.Benchmark], progress: Progress) -> None:
-        self.config, self.run_dir, self.interp = config, run_dir, interp
+        #: The interpreters by tag (``Point.python``; "" in a run of one).
+        self.config, self.run_dir, self.interps = config, run_dir, dict(interps)
         self.manifest, self.progress = manifest, progress
         self.profile: Profile = PROFILES[config.grid.profile]
         self.points = list(points)
         self.grid = groups(points)
         self.entries = {e["name"]: e for e in manifest["points"]}
         self.bench: dict[str, pyperf.Benchmark] = {b.get_name(): b for b in benchmarks}
-        self.shared = run_metadata(interp, config)
+        order = ",".join(self.interps)
+        self.shared = {tag: {**run_metadata(i, config), **({"interpreters": order} if tag else {})}
+                       for tag, i in self.interps.items()}
         #: Seconds each group's last child took, and how many points it measured.
         self.costs: dict[GroupKey, tuple[float, int]] = {}
         self.overhead = Overhead()
@@ -186,7 +198,7 @@ class Sweep:
             "round": round_, "seed": self.config.seed, "values": self.profile.values,
             "warmups": self.profile.warmups, "min_time": self.profile.min_time,
             "loops": loops, "verify": [p.name for p in points if p.name not in self.bench],
-            "meta": {p.name: point_metadata(p, self.shared) for p in points},
+            "meta": {p.name: point_metadata(p, self.shared[p.python]) for p in points},
         }
 
     def _save(self, touched: Sequence[Point]) -> None:
@@ -210,20 +222,33 @@ class Sweep:
     # ---------------------------------------------------------------- measuring
     def measure(self, label: str, round_: int, points: Sequence[Point],
                 kind: str = MAKE_UP) -> None:
-        """One group-round: a child, again without the point that crashed or hung it.
+        """One group-round: a child per interpreter, in consecutive children in the round's
+        order (:func:`bench.measure.rounds.python_order`), each again without the point
+        that crashed or hung it.
 
         ``kind`` (:data:`PLANNED`, :data:`EXTRA` or :data:`MAKE_UP`) is what the
         manifest's progress counts it as, once its values are saved.
         """
-        todo = [p for p in points if p.name not in self.failed()]
         if kind == EXTRA:
             self.extra_done += 1
         elif kind == PLANNED:
             self.rounds_done += 1
         self.progress.begin(label)
-        seconds, lines = 0.0, []
+        seconds, lines = 0.0, list[str]()
+        key = group_key(points[0])
+        for tag in python_order(list(self.interps), self.config.seed, key, round_):
+            todo = [p for p in points if p.python == tag]
+            seconds += self._children(self.interps[tag], round_, todo, kind, lines)
+        self.costs[key] = (seconds, len(points))
+        self.progress.end(label, sum(round_ in self.rounds_of(p.name) for p in points), lines)
+
+    def _children(self, interp: Interpreter, round_: int, points: Sequence[Point], kind: str,
+                  lines: list[str]) -> float:
+        """Measure ``points`` under ``interp``: seconds the children took."""
+        todo = [p for p in points if p.name not in self.failed()]
+        seconds = 0.0
         while todo:
-            result = launch.run_child(self.interp, self._job(round_, todo, kind), list(todo),
+            result = launch.run_child(interp, self._job(round_, todo, kind), list(todo),
                                       self.config.point_timeout, self.config.name)
             seconds += result.seconds
             self.overhead.add(result)
@@ -239,8 +264,7 @@ class Sweep:
             if result.culprit is None:
                 break
             todo = [p for p in todo if p.name not in self.failed()]
-        self.costs[group_key(points[0])] = (seconds, len(points))
-        self.progress.end(label, sum(round_ in self.rounds_of(p.name) for p in points), lines)
+        return seconds
 
     def planned(self, budget: Budget | None = None) -> None:
         """The profile's planned rounds, skipping group-rounds already on disk.
@@ -277,21 +301,20 @@ class Sweep:
     def _make_up(self, key: GroupKey, members: Sequence[Point]) -> None:
         """Planned rounds a point lacks while its group has them (it failed, then --resume).
 
-        Each make-up round is a fresh round of the group: the short points and
-        the baseline, so that it gives paired speedups (the whole group when the
-        baseline is the one short of rounds).
+        Each make-up round is a fresh round of the group: the short points, the
+        baselines and the points' partners under the other interpreters, so that
+        it gives paired ratios (the whole group when a baseline is short of rounds).
         """
-        base = baseline_of(members)
         while True:
             dead = self.failed()
-            short = [p for p in members if p.name not in dead
-                     and len(self.rounds_of(p.name)) < self.profile.rounds]
+            alive = [p for p in members if p.name not in dead]
+            short = [p for p in alive if len(self.rounds_of(p.name)) < self.profile.rounds]
             if not short:
                 return
-            if base is not None and base in short:
-                short = [p for p in members if p.name not in dead]
-            elif base is not None and base.name not in dead:
-                short = [base, *short]
+            if any(MODELS[p.model].baseline and p.metric == STEADY for p in short):
+                short = alive
+            else:
+                short = with_partners(short, alive)
             round_ = self.next_round(members)
             before = {p.name: len(self.rounds_of(p.name)) for p in short}
             self.measure(f"make-up round {round_ + 1} \N{MIDDLE DOT} {group_label(key)}",

@@ -118,6 +118,15 @@ def _cold_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> C
                          host, out_dir)
 
 
+def interpreter_chart(rows: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    """The chart of a run of several interpreters (:mod:`bench.report.interpreters`)."""
+    from bench.report.interpreters import plot_interpreters
+
+    return _panel_figure("interpreters", "Which Python: each interpreter's sequential loop and "
+                         "pick against the first one's sequential loop", ["interpreters"],
+                         lambda ax, _: plot_interpreters(ax, rows), host, out_dir, width=8.0)
+
+
 ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
 
 #: Chart kinds in display order.

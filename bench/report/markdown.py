@@ -40,7 +40,8 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     if status.failed:
         out += ["## Failed points", "",
                 markdown_table(pd.DataFrame(status.failed, columns=["name", "reason"]))]
-    for title, key in (("Recommendation", "picks"), ("Break-even size", "break_even")):
+    for title, key in (("Which Python", "interpreters"), ("Recommendation", "picks"),
+                       ("Break-even size", "break_even")):
         if ctx[key] is not None:
             out += [f"## {title}", "", SECTION_NOTES[key], "", markdown_table(ctx[key])]
     out += ["## Charts", ""]

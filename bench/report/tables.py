@@ -15,6 +15,13 @@ from bench.scenarios.models import STEADY
 
 #: What the recommendation and break-even tables show (HTML and Markdown).
 SECTION_NOTES = {
+    "interpreters": ("For each workload, at its largest T and task size: each interpreter's "
+                     "pick with its speedup over its own sequential loop, its sequential time "
+                     "against the first interpreter's, and its pick's time against the first "
+                     "interpreter's sequential time (> 1: faster). Every round ran each group "
+                     "under every interpreter, in consecutive children in an order that "
+                     "alternates, so these ratios are paired by round; 95 % CIs. The sections "
+                     "below are the first interpreter's; summary.csv holds every point."),
     "picks": ("For each workload, task size and task count T: the fastest model and worker "
               "count, its speedup over sequential with its 95 % CI, and the points statistically "
               "tied with it (the 95 % CI of their per-round ratio to it contains 1). All columns "

@@ -16,6 +16,7 @@ task_size       one task's size in ``task_unit``
 task_unit       the workload's size unit
 resource        what a task spends its time on (the workload's resource kind)
 gil             whether the measuring interpreter ran with the GIL
+python          the interpreter's tag in a run of several (``3.14``), "" in a run of one
 run             index of the pyperf run (one process) that measured the value
 round           the round that process belonged to (the statistical unit)
 value_s         seconds for one batch
@@ -37,6 +38,8 @@ import pyperf
 
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
+from bench.results.keys import KEYS
+from bench.results.pairs import baselines, loop_pairs, python_pairs
 from bench.results.readings import (
     PROBE,
     PROBE_COLUMNS,
@@ -44,14 +47,13 @@ from bench.results.readings import (
     metric_columns,
     probes,
 )
-from bench.scenarios.models import BASELINE, MODELS, STEADY
+from bench.scenarios.models import STEADY
 from bench.scenarios.workloads import BUILTINS
 
 #: Points whose 95 % CI half-width exceeds this share of the median are unstable.
 STABLE_HALF_WIDTH = 0.05
 #: Largest task, worker or core count a results file may claim.
 MAX_COUNT = 1_000_000
-KEYS = ["workload", "model", "start_method", "tasks", "workers", "metric", "task_size"]
 
 SUMMARY_COLUMNS = {
     "workload": "workload name",
@@ -67,8 +69,9 @@ SUMMARY_COLUMNS = {
     "ci_low_s": "95 % CI of median_s, low end: distribution-free (order statistics of the "
                 "per-round medians; NaN with fewer than 6 rounds)",
     "ci_high_s": "95 % CI of median_s, high end",
-    "speedup": "baseline / this point, paired per round (sequential, same workload, T and "
-               "size, measured interleaved in the same process); median over rounds",
+    "speedup": "baseline / this point, paired per round (sequential, same workload, T, "
+               "size and interpreter, measured interleaved in the same process); median "
+               "over rounds",
     "speedup_ci_low": "95 % CI of the speedup, low end: order statistics of the paired ratios",
     "speedup_ci_high": "95 % CI of the speedup, high end",
     "loop_ratio": "for a loop variant (asyncio_gather[uvloop]): the same model's time on the "
@@ -76,6 +79,12 @@ SUMMARY_COLUMNS = {
                   "NaN elsewhere",
     "loop_ratio_ci_low": "95 % CI of the loop ratio, low end",
     "loop_ratio_ci_high": "95 % CI of the loop ratio, high end",
+    "python": 'the interpreter\'s tag in a run of several ("3.14"), "" in a run of one',
+    "python_ratio": "in a run of several interpreters: the same point's time under the first "
+                    "interpreter / under this one, paired per round (> 1: this interpreter "
+                    "is faster); NaN for the first one's points and in a run of one",
+    "python_ratio_ci_low": "95 % CI of the interpreter ratio, low end",
+    "python_ratio_ci_high": "95 % CI of the interpreter ratio, high end",
     "ideal_parallelism": "the ideal speedup of this model on this resource kind, W, C, T "
                          "and GIL (bench.results.ideal)",
     "efficiency": "ideal time / measured time, with the paired baseline "
@@ -119,14 +128,43 @@ class RunData:
     failed: dict[str, str] = field(default_factory=dict)
     #: The metrics' readings, one row per point, metric and round (:func:`probes`).
     probes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBE_COLUMNS))
+    #: Each interpreter's record by tag, in the run's order (one keyed "" in a run of one).
+    interpreters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def interpreter_order(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> list[str]:
+    """The tags of a run's interpreters in the run's order (``["3.11", "3.14"]``; ``[""]``
+    for a run of one)."""
+    for b in suite.get_benchmarks():
+        order = b.get_metadata().get("interpreters")
+        if order:
+            return str(order).split(",")
+    return [""]
+
+
+def interpreters(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, dict[str, Any]]:
+    """Each interpreter's host record by tag, in the run's order (one keyed "" for a run
+    of one)."""
+    out: dict[str, dict[str, Any]] = {}
+    for tag in interpreter_order(suite):
+        for b in suite.get_benchmarks():
+            meta = b.get_metadata()
+            if str(meta.get("python", "")) == tag:
+                out[tag] = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
+                break
+    return out
 
 
 def host_info(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, Any]:
-    """The run's host record (``host_*`` metadata, prefix removed) and run fields."""
-    meta = suite.get_benchmarks()[0].get_metadata()
+    """The run's host record (``host_*`` metadata, prefix removed) and run fields: in a run
+    of several interpreters, the first one's."""
+    first = interpreter_order(suite)[0]
+    meta = next((m for b in suite.get_benchmarks()
+                 if str((m := b.get_metadata()).get("python", "")) == first),
+                suite.get_benchmarks()[0].get_metadata())
     info = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
     for key in ("run_name", "profile", "work_scale", "git_commit", "concbench_version",
-                "cpu_model_name", "cpu_freq", "cpu_config"):
+                "cpu_model_name", "cpu_freq", "cpu_config", "interpreters"):
         if key in meta:
             info.setdefault(key, meta[key])
     return info
@@ -172,7 +210,7 @@ def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
                 b.get_name(), str(meta.get("workload", "")), str(meta.get("model", "")),
                 str(meta.get("start_method", "")), _count(meta, "tasks", 1),
                 _count(meta, "workers", None), str(meta.get("metric", STEADY)),
-                _size(meta), _count(meta, "host_usable_cores", 1),
+                _size(meta), str(meta.get("python", "")), _count(meta, "host_usable_cores", 1),
             )
         except ValueError as exc:
             raise UsageError(f"{source}: benchmark {b.get_name()!r}: {exc}") from None
@@ -191,8 +229,8 @@ def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
 
 
 #: Columns of the tidy frame (see the module docstring).
-TIDY_COLUMNS = ["name", *KEYS[:5], "metric", "task_size", "cores", "task_unit", "resource",
-                "gil", "run", "round", "value_s"]
+TIDY_COLUMNS = ["name", *KEYS, "cores", "task_unit", "resource", "gil", "run", "round",
+                "value_s"]
 
 
 def _tidy_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
@@ -201,29 +239,12 @@ def _tidy_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     return df
 
 
-def baselines(s: pd.DataFrame) -> dict[str, str]:
-    """Map each steady point with a baseline to its sequential point (same workload, T, size)."""
-    steady = s["metric"] == STEADY
-    seq = s[steady & (s["model"] == BASELINE)]
-    base = dict(zip(zip(seq["workload"], seq["tasks"], seq["task_size"], strict=True),
-                    seq.index, strict=True))
-    keys = zip(s["workload"], s["tasks"], s["task_size"], strict=True)
-    return {n: base[k] for n, k, st in zip(s.index, keys, steady, strict=True)
-            if st and k in base}
-
-
-def loop_pairs(s: pd.DataFrame) -> dict[str, str]:
-    """Map each point of a loop variant (``asyncio_gather[uvloop]``) to the same point on
-    the default loop (``asyncio_gather``): same workload, T, W, task size and metric."""
-    other = [k for k in KEYS if k != "model"]
-    index = {(m, *k): n for n, m, *k in zip(s.index, s["model"], *(s[c] for c in other),
-                                             strict=True)}
-    out = {}
-    for n, m, *k in zip(s.index, s["model"], *(s[c] for c in other), strict=True):
-        spec = MODELS.get(str(m))
-        if spec is not None and spec.variant_of and (spec.variant_of, *k) in index:
-            out[str(n)] = str(index[(spec.variant_of, *k)])
-    return out
+def _ratio_columns(s: pd.DataFrame, stem: str, medians: pd.Series,
+                   pairs: dict[str, str]) -> None:
+    """``stem``, ``stem_ci_low``, ``stem_ci_high``: a paired ratio by round, with its interval."""
+    t = stats.grouped_intervals(stats.paired_ratios(medians, pairs))
+    for col, key in (("", "centre"), ("_ci_low", "low"), ("_ci_high", "high")):
+        s[stem + col] = t[key].astype(float)  # float even where no point has a pair
 
 
 def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
@@ -243,12 +264,14 @@ def _ideal_columns(s: pd.DataFrame, pairs: dict[str, str]) -> None:
                                             strict=True)]
 
 
-def summarize(df: pd.DataFrame, probed: pd.DataFrame | None = None) -> pd.DataFrame:
+def summarize(df: pd.DataFrame, probed: pd.DataFrame | None = None,
+              reference: str = "") -> pd.DataFrame:
     """One row per point: per-round intervals, paired speedups, efficiencies and ideals.
 
     See :mod:`bench.results.stats` for the intervals (the round is the unit),
     :data:`SUMMARY_COLUMNS` for every column, and :func:`metric_columns` for
     the metrics' (from ``probed``, the :func:`probes` frame; NaN without it).
+    ``reference`` is the tag of the interpreter the others' ratios are to (the run's first).
     """
     probed = pd.DataFrame(columns=PROBE_COLUMNS) if probed is None else probed
     if df.empty:
@@ -265,19 +288,13 @@ def summarize(df: pd.DataFrame, probed: pd.DataFrame | None = None) -> pd.DataFr
     s["median_s"], s["ci_low_s"], s["ci_high_s"] = t["centre"], t["low"], t["high"]
 
     pairs = baselines(s)
-    sp = stats.grouped_intervals(stats.paired_ratios(medians, {n: b for n, b in pairs.items()
-                                                           if n != b}))
-    s["speedup"] = sp["centre"].astype(float)  # float even where no point has a baseline
-    s["speedup_ci_low"] = sp["low"].astype(float)
-    s["speedup_ci_high"] = sp["high"].astype(float)
+    _ratio_columns(s, "speedup", medians, {n: b for n, b in pairs.items() if n != b})
     own = [n for n, b in pairs.items() if n == b]  # a baseline against itself: exactly 1
     s.loc[own, ["speedup", "speedup_ci_low", "speedup_ci_high"]] = 1.0
-
-    # a loop variant against the same model on the default loop, paired by round like a speedup
-    lr = stats.grouped_intervals(stats.paired_ratios(medians, loop_pairs(s)))
-    s["loop_ratio"] = lr["centre"].astype(float)
-    s["loop_ratio_ci_low"] = lr["low"].astype(float)
-    s["loop_ratio_ci_high"] = lr["high"].astype(float)
+    # a loop variant against the same model on the default loop, and a point under another
+    # interpreter against itself under the first, paired by round like a speedup
+    _ratio_columns(s, "loop_ratio", medians, loop_pairs(s))
+    _ratio_columns(s, "python_ratio", medians, python_pairs(s, reference))
     _ideal_columns(s, pairs)
     s["ideal_ratio"] = s["median_s"] / s["ideal_s"]
     s["ci_half_pct"] = 100 * stats.half_width(s["ci_low_s"], s["ci_high_s"], s["median_s"])
@@ -323,14 +340,14 @@ def amdahl(summary: pd.DataFrame) -> pd.DataFrame:
                  & summary["speedup"].notna()].copy()
     df["p"] = [p or 0 for p in ideal.frame_scaling(df)]
     rows = []
-    for key, g in df[df["p"] > 1].groupby(["workload", "model", "start_method", "tasks"],
-                                           sort=False):
+    for key, g in df[df["p"] > 1].groupby(["workload", "model", "start_method", "tasks",
+                                            "python"], sort=False):
         p = g["p"].to_numpy(dtype=float)
         x = 1 - 1 / p
         y = 1 / g["speedup"].to_numpy(dtype=float) - 1 / p
         frac = float(np.clip((x @ y) / (x @ x), 0.0, 1.0))
         rows.append((*key, len(g), frac))
-    return pd.DataFrame(rows, columns=["workload", "model", "start_method", "tasks",
+    return pd.DataFrame(rows, columns=["workload", "model", "start_method", "tasks", "python",
                                        "points", "serial_fraction"])
 
 
@@ -359,5 +376,7 @@ def load(path: str | Path, *, missing_ok: bool = False) -> RunData:
     suite = store.read_suite(path)
     df = tidy(suite, str(results))
     probed = probes(suite)
-    summary = summarize(df, probed)
-    return RunData(path, host_info(suite), df, summary, amdahl(summary), failed, probed)
+    order = interpreter_order(suite)
+    summary = summarize(df, probed, order[0])
+    return RunData(path, host_info(suite), df, summary, amdahl(summary), failed, probed,
+                   interpreters(suite))

@@ -30,7 +30,7 @@ from bench.scenarios.workloads import BUILTINS
 #: Columns of ``recommendations.csv``.
 RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
                           "speedup", "speedup_ci_low", "speedup_ci_high", "tied", "name",
-                          "tied_names"]
+                          "tied_names", "python"]
 #: Columns of the break-even table.
 BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "break_even_size",
                       "workers", "speedup", "speedup_ci_low", "sizes_measured"]
@@ -85,7 +85,8 @@ def _tied(ratios: np.ndarray) -> np.ndarray:
 
 
 def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per (workload, task size, task count): the model to pick and its ties.
+    """One row per (workload, task size, task count, interpreter): the model to pick and its
+    ties.
 
     Returns
     -------
@@ -101,7 +102,8 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     # NumPy, not pandas indexing, inside the loop: one pass per group of a large run
     per_round = stats.round_medians(tidy).unstack("round").reindex(steady["name"])
     medians = per_round.to_numpy(dtype=float)
-    groups = steady.groupby(["workload", "task_size", "tasks"], sort=False).indices
+    steady = steady.assign(python=steady["python"].astype(str) if "python" in steady else "")
+    groups = steady.groupby(["workload", "task_size", "tasks", "python"], sort=False).indices
     speedup = steady["speedup"].to_numpy(dtype=float)
     names = steady["name"].to_numpy(dtype=object)
     model = steady["model"].to_numpy(dtype=object)
@@ -110,7 +112,7 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     low = steady["speedup_ci_low"].to_numpy(dtype=float)
     high = steady["speedup_ci_high"].to_numpy(dtype=float)
     rows = []
-    for (workload, size, tasks), at in groups.items():
+    for (workload, size, tasks, python), at in groups.items():
         best = at[int(np.argmax(speedup[at]))]  # the first of equal speedups, as idxmax
         base = at[model[at] == BASELINE]
         if len(base) and model[best] != BASELINE and _tied(
@@ -121,7 +123,7 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
         tied = [point_label(model[i], method[i], workers[i]) for i in others[same]]
         rows.append((workload, float(size), int(tasks), model[best], method[best],
                      workers[best], float(speedup[best]), float(low[best]), float(high[best]),
-                     "; ".join(tied), names[best], "; ".join(names[others[same]])))
+                     "; ".join(tied), names[best], "; ".join(names[others[same]]), python))
     out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
     out["workers"] = out["workers"].astype("Int64")
     # what the pick costs: every metric the summary has for it

@@ -2,7 +2,7 @@
 
 Standard library plus :mod:`bench.scenarios.workloads` only (the measured
 children import it).  A *point* is one measured scenario: workload x model x
-task count x worker count (x start method) x task size, timed warm
+task count x worker count (x start method) x task size (x interpreter), timed warm
 (:data:`STEADY`) or as a pool's cold start (:data:`COLD`).
 """
 
@@ -46,11 +46,14 @@ class Point:
     metric: str = STEADY
     #: The grid sweeps this workload over several sizes: the name says which.
     sized: bool = False
+    #: The interpreter's tag (``3.14``) in a run of several (``--python 3.11,3.14``), else "".
+    python: str = ""
     spec: Workload | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
-        """Stable readable name, e.g. ``cpu/process_pool[fork]/t16/w2`` (``.../s1e+04``)."""
+        """Stable readable name, e.g. ``cpu/process_pool[fork]/t16/w2`` (``.../s1e+04``,
+        ``...@3.14`` in a run of several interpreters)."""
         parts = [self.workload, model_label(self.model, self.start_method), f"t{self.tasks}"]
         if self.workers is not None:
             parts.append(f"w{self.workers}")
@@ -58,7 +61,7 @@ class Point:
             parts.append(f"s{self.size:g}")
         if self.metric != STEADY:
             parts.append(self.metric)
-        return "/".join(parts)
+        return "/".join(parts) + (f"@{self.python}" if self.python else "")
 
     @property
     def work(self) -> Workload:
