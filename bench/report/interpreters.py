@@ -36,7 +36,7 @@ ROW_COLUMNS = ["workload", "tasks", "task_size", "python", "version", "name", "p
                "overall_ci_low", "overall_ci_high", "best"]
 #: Headings of the report's table.
 TABLE = ("workload", "Python", "pick", "speedup (own sequential)",
-         "sequential vs first", "vs first's sequential", "")
+         "sequential vs first", "vs first's sequential", "overall")
 
 
 def order(host: Mapping[str, Any]) -> list[str]:

@@ -377,6 +377,10 @@ def load(path: str | Path, *, missing_ok: bool = False) -> RunData:
     df = tidy(suite, str(results))
     probed = probes(suite)
     order = interpreter_order(suite)
+    # each interpreter's points together, in the run's order (the file holds them as measured)
+    rank = {tag: i for i, tag in enumerate(order)}
+    df = df.sort_values("python", key=lambda c: c.map(rank).fillna(len(rank)), kind="stable",
+                        ignore_index=True)
     summary = summarize(df, probed, order[0])
     return RunData(path, host_info(suite), df, summary, amdahl(summary), failed, probed,
                    interpreters(suite))
