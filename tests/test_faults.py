@@ -29,8 +29,6 @@ from tests.factory import fake_child, make_benchmark, quiet_probe, write_results
 
 SEQ = "cpu/sequential/t4"
 POOL = "cpu/process_pool[fork]/t4/w2"
-#: One worker: killing it breaks the pool for sure (see test_kill_worker_always_breaks_pool).
-POOL1 = "cpu/process_pool[fork]/t4/w1"
 GRID = ["--profile", "smoke", "--workloads", "cpu", "--models", "sequential,process_pool",
         "--work-scale", "0.2", "--no-metrics"]  # faults in timing; the metrics' own: test_metrics
 #: Six points (three sequential, three pool): long enough to interrupt in the middle.
@@ -126,73 +124,70 @@ def resume_and_check(run_dir: Path, cwd: Path, before: dict[str, list[float]]) -
 
 
 # ------------------------------------------------------------ faulty points
-FAULTS = [
-    pytest.param("raise", SEQ, [], ("RuntimeError", "injected fault"), id="raise"),
-    pytest.param("exit", SEQ, [], ("exit 3",), id="exit"),
-    pytest.param("segv", SEQ, [], ("SIGSEGV",), id="segv"),
-    pytest.param("kill_worker", POOL1, ["--workers", "1"], ("BrokenProcessPool",),
-                 id="kill_worker"),
-    pytest.param("hang", SEQ, ["--point-timeout", "3"], ("timed out after 3 s",), id="hang"),
-]
+def _pool1(t: int) -> str:
+    return f"cpu/process_pool[fork]/t{t}/w1"
+
+
+#: One run, one fault per group (each with a healthy point beside it): the faulty
+#: point, its fault, and the words its reason must have.  One worker: killing it
+#: breaks the pool for sure (see test_kill_worker_always_breaks_pool).
+FAULTS = {
+    "cpu/sequential/t1": ("raise", ("RuntimeError", "injected fault")),
+    "cpu/sequential/t2": ("exit", ("exit 3",)),
+    "cpu/sequential/t3": ("segv", ("SIGSEGV",)),
+    _pool1(4): ("kill_worker", ("BrokenProcessPool",)),
+    "cpu/sequential/t5": ("hang", ("timed out after 3 s",)),
+}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("kind", "faulty", "extra", "words"), FAULTS)
-def test_faulty_point_is_isolated_then_resumed(tmp_path: Path, kind: str, faulty: str,
-                                               extra: list[str], words: tuple[str, ...]) -> None:
-    name = unique(f"fault-{kind}")
+def test_faulty_points_are_isolated_then_resumed(tmp_path: Path) -> None:
+    """Each fault fails its own point only, with its reason; --resume completes the run
+    with the run's own settings (smoke, scale 0.2), not the defaults."""
+    name = unique("faults")
     run_dir = tmp_path / "out" / name
+    spec = ";".join(f"{p.replace('[', '[[]')}={kind}" for p, (kind, _) in FAULTS.items())
     t0 = time.monotonic()
-    res = concbench(["run", *GRID, *extra, "--output-dir", str(tmp_path / "out"),
-                     "--name", name, "-q", "--no-report"], tmp_path,
-                    fault=f"{faulty.replace('[', '[[]')}={kind}")
+    res = concbench(["run", *GRID, "--tasks", "1,2,3,4,5", "--workers", "1",
+                     "--point-timeout", "3", "--output-dir", str(tmp_path / "out"),
+                     "--name", name, "-q", "--no-report"], tmp_path, fault=spec)
     elapsed = time.monotonic() - t0
     assert "Traceback" not in res.stderr
     assert res.returncode == 1, res.stderr
+    assert elapsed < 60, "the hung child was not killed by --point-timeout"
 
-    # stderr lists the failed point with a reason naming the fault
+    # stderr lists each failed point once, with a reason naming its fault
     failed_lines = [ln for ln in res.stderr.splitlines() if "FAILED" in ln]
-    assert len(failed_lines) == 1, res.stderr
-    assert faulty in failed_lines[0]
-    for word in words:
-        assert word in failed_lines[0]
+    assert len(failed_lines) == len(FAULTS), res.stderr
+    for faulty, (_, words) in FAULTS.items():
+        (line,) = [ln for ln in failed_lines if f"FAILED {faulty}" in ln]
+        for word in words:
+            assert word in line, line
 
-    # the other point is measured and on disk; the faulty one is not
-    other = (set(statuses(run_dir)) - {faulty}).pop()
-    assert len(statuses(run_dir)) == 2
-    assert set(values_by_name(run_dir / store.RESULTS)) == {other}
+    # every other point is measured and on disk; the faulty ones are not
+    planned = set(statuses(run_dir))
+    assert len(planned) == 10
+    healthy = planned - set(FAULTS)
+    assert set(values_by_name(run_dir / store.RESULTS)) == healthy
 
-    # the manifest marks the faulty point failed, with its reason
+    # the manifest marks each faulty point failed, with its reason
     m = manifest(run_dir)
     entry = {p["name"]: p for p in m["points"]}
-    assert entry[faulty]["status"] == "failed"
-    for word in words:
-        assert word in entry[faulty]["reason"]
-    assert entry[other] == {**entry[other], "status": "done", "reason": ""}
+    for faulty, (_, words) in FAULTS.items():
+        assert entry[faulty]["status"] == "failed"
+        for word in words:
+            assert word in entry[faulty]["reason"]
+    for other in healthy:
+        assert entry[other] == {**entry[other], "status": "done", "reason": ""}
     assert m["status"] == "failed"
-    if kind == "hang":
-        assert elapsed < 60, "the hung child was not killed by --point-timeout"
     assert_no_children(name)
 
-    # resume without the fault: only the failed point is measured, the run completes
-    resume_and_check(run_dir, tmp_path, values_by_name(run_dir / store.RESULTS))
-
-
-@pytest.mark.slow
-def test_resume_keeps_original_settings(tmp_path: Path) -> None:
-    """--resume measures with the run's settings, not the defaults (quick, scale 1)."""
-    name = unique("settings")
-    run_dir = tmp_path / "out" / name
-    res = concbench(["run", *GRID, "--output-dir", str(tmp_path / "out"), "--name", name,
-                     "-q", "--no-report"], tmp_path, fault=f"{SEQ}=exit")
-    assert res.returncode == 1, res.stderr
+    # resume without the faults: only the failed points are measured, the run completes
     resume_and_check(run_dir, tmp_path, values_by_name(run_dir / store.RESULTS))
     for b in store.load_results(run_dir / store.RESULTS).get_benchmarks():
         meta = b.get_metadata()
-        assert meta["profile"] == "smoke"
-        assert meta["work_scale"] == 0.2
-        assert meta["run_name"] == name
-    assert set(statuses(run_dir)) == {SEQ, POOL}
+        assert (meta["profile"], meta["work_scale"], meta["run_name"]) == ("smoke", 0.2, name)
+    assert set(statuses(run_dir)) == planned
 
 
 @pytest.mark.slow
@@ -264,8 +259,9 @@ def test_signal_mid_run_keeps_completed_points(tmp_path: Path, sig: signal.Signa
     assert set(kept) <= done
     assert all(p["status"] != "failed" for p in m["points"]), m["points"]
 
-    resume_and_check(run_dir, tmp_path, kept)
-    assert len(values_by_name(results)) == 6
+    if sig == signal.SIGINT:  # SIGTERM leaves the same manifest ("interrupted", above)
+        resume_and_check(run_dir, tmp_path, kept)
+        assert len(values_by_name(results)) == 6
 
 
 # ------------------------------------------------ existing run directories

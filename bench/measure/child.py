@@ -91,11 +91,15 @@ def inject_fault(point: Point, spec: str) -> None:
     ``spec`` is ``NAME=KIND`` or ``GLOB=KIND`` (e.g. ``cpu/sequential/*=hang``;
     in a glob, ``[fork]`` is a character set: write ``[[]fork]``) with KIND one of
     ``raise``, ``exit``, ``segv``, ``hang`` or ``kill_worker`` (a process pool
-    worker is killed mid-batch, so the pool breaks).  Applied when the point is
-    opened.
+    worker is killed mid-batch, so the pool breaks), or several of them joined
+    by ``;`` (the first that names the point applies).  Applied when the point
+    is opened.
     """
-    pattern, _, kind = spec.rpartition("=")
-    if point.name != pattern and not fnmatch.fnmatchcase(point.name, pattern):
+    for one in spec.split(";"):
+        pattern, _, kind = one.rpartition("=")
+        if point.name == pattern or fnmatch.fnmatchcase(point.name, pattern):
+            break
+    else:
         return
     if kind == "raise":
         raise RuntimeError(f"injected fault in {point.name}")
