@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -113,6 +113,7 @@ def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
     (sizes measured: ...)``.
     """
     rows = []
+    dispatch = _dispatch_text(summary)
     for r in even.itertuples(index=False):
         unit = task_unit(summary, str(r.workload))
         measured = r.sizes_measured if unit in ("", "size") else f"{r.sizes_measured} {unit}"
@@ -121,28 +122,43 @@ def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
         else:
             size = size_label(r.break_even_size, unit)
             there = (f"W = {int(r.workers)}: {_times(float(r.speedup))}, 95 % CI from "
-                     f"{r.speedup_ci_low:.2f}") + _dispatch_text(summary, r)
+                     f"{r.speedup_ci_low:.2f}") + dispatch(r)
         rows.append((str(r.workload), series_label(str(r.model), str(r.start_method)),
                      str(r.tasks), size, there))
     return pd.DataFrame(rows, columns=list(BREAK_EVEN_TABLE), dtype=object)
 
 
-def _dispatch_text(summary: pd.DataFrame, r: Any) -> str:
-    """``; a task 3.1 ms, 17x its dispatch (180 µs)``: why the pool pays from that size on.
+def _dispatch_text(summary: pd.DataFrame) -> Callable[[Any], str]:
+    """A break-even row's ``; a task 3.1 ms, 17x its dispatch (180 µs)``: why the pool pays.
 
     The task's time is the sequential median / T at that size; the dispatch
     cost is the ``dispatch`` metric of the point that reached the break-even.
+    The summary is indexed once, not filtered per row.
     """
     spec = METRICS.get("dispatch")
     if spec is None or spec.col not in summary.columns:
-        return ""
-    at = summary[(summary["workload"] == r.workload) & (summary["tasks"] == r.tasks)
-                 & (summary["task_size"] == r.break_even_size) & (summary["metric"] == STEADY)]
-    pool = at[(at["model"] == r.model) & (at["start_method"] == r.start_method)
-              & (at["workers"] == r.workers)]
-    base = at[at["model"].map(is_baseline).astype(bool)]
-    if pool.empty or base.empty or pd.isna(pool[spec.col].iloc[0]):
-        return ""
-    cost, task = float(pool[spec.col].iloc[0]), float(base["median_s"].iloc[0]) / int(r.tasks)
-    return (f"; a task {task * 1e3:.2f} ms, {task / cost:.0f}\N{MULTIPLICATION SIGN} its "
-            f"dispatch ({cost * spec.scale:.0f} {spec.unit.split()[0]})")
+        return lambda r: ""
+    steady = summary[summary["metric"] == STEADY]
+    at = ["workload", "tasks", "task_size"]
+    base = steady[steady["model"].map(is_baseline).astype(bool)]
+    pools, bases = _first_of(steady, [*at, "model", "start_method", "workers"], spec.col), \
+        _first_of(base, at, "median_s")
+
+    def text(r: Any) -> str:
+        where = (r.workload, r.tasks, r.break_even_size)
+        cost, median = pools.get((*where, r.model, r.start_method, r.workers)), bases.get(where)
+        if cost is None or median is None or cost != cost:
+            return ""
+        task = float(median) / int(r.tasks)
+        return (f"; a task {task * 1e3:.2f} ms, {task / float(cost):.0f}\N{MULTIPLICATION SIGN} "
+                f"its dispatch ({float(cost) * spec.scale:.0f} {spec.unit.split()[0]})")
+
+    return text
+
+
+def _first_of(frame: pd.DataFrame, keys: list[str], col: str) -> dict[tuple[Any, ...], Any]:
+    """``col`` of the first row of ``frame`` for each value of ``keys``."""
+    out: dict[tuple[Any, ...], Any] = {}
+    for key, value in zip(frame[keys].itertuples(index=False, name=None), frame[col], strict=True):
+        out.setdefault(key, value)
+    return out
