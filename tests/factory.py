@@ -34,12 +34,13 @@ HOST: dict[str, Any] = {
 
 def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
                    rounds: int | None = None, host: dict[str, Any] | None = None,
+                   run_metadata: Sequence[dict[str, Any]] = (),
                    **extra: Any) -> pyperf.Benchmark:
     """A benchmark for ``point`` whose values are ``values`` split over ``runs`` runs.
 
     The runs are spread over ``rounds`` rounds in order (run metadata
     ``round``); by default every run is a round of its own.  A ``round`` given
-    in ``extra`` is the round of every run.
+    in ``extra`` is the round of every run; ``run_metadata[i]`` is added to run i's.
     """
     fixed = extra.pop("round", None)
     meta: dict[str, Any] = {
@@ -59,7 +60,8 @@ def make_benchmark(point: Point, values: Sequence[float], *, runs: int = 1,
     n_rounds = len(chunks) if rounds is None else rounds
     bench_runs = [pyperf.Run(chunk, warmups=[(1, chunk[0])],
                              metadata={**meta, "round": i * n_rounds // len(chunks)
-                                       if fixed is None else fixed},
+                                       if fixed is None else fixed,
+                                       **(run_metadata[i] if i < len(run_metadata) else {})},
                              collect_metadata=False) for i, chunk in enumerate(chunks)]
     return pyperf.Benchmark(bench_runs)
 

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pyperf
 import pytest
 
 from bench import cli
@@ -170,20 +171,36 @@ def test_calibration_reads_the_fast_level_of_a_cpu_whose_speed_flips(
     for share_slow in (0.0, 0.3, 0.6, 0.85):
         n = 200
         times = [slow] * int(share_slow * n) + [fast] * (n - int(share_slow * n))
-        monkeypatch.setattr(noise, "_task_times", lambda window, t=times: list(t))
+        monkeypatch.setattr(noise.speed, "task_times", lambda window, t=times: list(t))
         assert noise.calibrate(warmup=0.0) == fast
-    monkeypatch.setattr(noise, "_task_times", lambda window: [slow] * 200)
+    monkeypatch.setattr(noise.speed, "task_times", lambda window: [slow] * 200)
     assert noise.calibrate(warmup=0.0) == slow  # a CPU slow all along reads slow
 
 
 def test_calibration_warms_up_before_it_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str] = []
-    monkeypatch.setattr(noise.cpu_tasks, "cpu", lambda i, size: calls.append("warm"))
-    monkeypatch.setattr(noise, "_task_times", lambda window: calls.append("read") or [1.0])
-    noise.calibrate(warmup=0.05)
-    assert calls[-1] == "read"
-    assert calls.count("read") == 1
-    assert calls.count("warm") > 1
+    asked: list[float] = []  # the windows the fixed task ran for, in order
+    monkeypatch.setattr(noise.speed, "task_times",
+                        lambda window: asked.append(window) or [float(len(asked))])
+    assert noise.calibrate(warmup=0.05, window=0.25) == 2.0  # the first core's reading
+    cores = max(1, len(noise.speed.cores()))
+    assert asked == [0.05] + [pytest.approx(0.25 / cores)] * cores  # the window shared out
+
+
+def test_calibration_reads_the_fastest_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One core slow all along (another tenant beside it), the other fast: the fast one."""
+    fast, slow = 1.0e-3, 1.45e-3
+    level = {"now": fast}
+
+    def each(read: Any) -> list[float]:
+        out = []
+        for lv in (slow, fast, slow):
+            level["now"] = lv
+            out.append(read())
+        return out
+
+    monkeypatch.setattr(noise.speed, "on_each_core", each)
+    monkeypatch.setattr(noise.speed, "task_times", lambda window: [level["now"]] * 50)
+    assert noise.calibrate(warmup=0.0) == fast
 
 
 def test_probe_watches_for_the_seconds_asked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +254,19 @@ def test_run_records_noise(real_run: Path) -> None:
     for when in ("before", "after"):
         assert set(rec[when]) == {"load1", "busy_cores", "calibration_s"}
         assert rec[when]["calibration_s"] > 0
-    assert rec == noise.assess(rec["before"], rec["after"])  # the verdict follows the probes
+    # every round's child read the host's speed just before and just after its sweeps
+    suite = pyperf.BenchmarkSuite.load(str(real_run / store.RESULTS))
+    runs = [r.get_metadata() for b in suite.get_benchmarks() for r in b.get_runs()
+            if "probe" not in b.get_metadata()]  # the time benchmarks, not the metrics'
+    assert runs
+    assert all(m[f"speed_{w}_s"] > 0 and m[f"speed_{w}_spread"] >= 1.0
+               for m in runs for w in ("start", "end"))
+    children = {(m["date"], m["round"], *(m[f"speed_{w}_{k}"] for w in ("start", "end")
+                                          for k in ("s", "spread"))) for m in runs}
+    readings = [pair for c in children for pair in (c[2:4], c[4:6])]
+    assert rec["speed_readings"] == len(readings) >= noise.MIN_SPEED_READINGS
+    # the verdict follows the probes and the rounds' readings
+    assert rec == noise.assess(rec["before"], rec["after"], readings)
 
 
 # ------------------------------------------- the verdict reaches report and check

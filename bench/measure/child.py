@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import cpu_tasks
+from bench.measure import speed
 from bench.scenarios import metrics, workloads
 from bench.scenarios.models import COLD, MODELS, Batch, Point, cold_start, expected_results
 
@@ -208,15 +209,20 @@ def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
 def measure(job: Job, status: _Status,
             phases: dict[str, float] | None = None,
             probes: dict[str, dict[str, dict[str, float]]] | None = None,
+            speeds: dict[str, float] | None = None,
             ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, int],
                        dict[str, str]]:
     """Open every point of the job, probe its metrics, then take its sweeps.
 
     ``phases``, when given, receives the seconds spent opening the points
     (pools made and warmed, results checked), probing the metrics, taking the
-    sweeps, and inside the timed regions of those sweeps (warm-ups included).
-    ``probes``, when given, receives each point's metrics (see
-    :func:`bench.scenarios.metrics.collect`).
+    sweeps, inside the timed regions of those sweeps (warm-ups included) and
+    reading the host's speed.  ``probes``, when given, receives each point's metrics (see
+    :func:`bench.scenarios.metrics.collect`); ``speeds``, the host's speed
+    readings (:func:`bench.measure.speed.core_readings`) taken just before and
+    just after the sweeps, outside every timed value: the median core's seconds
+    of the fixed task (``speed_start_s``, ``speed_end_s``) and the slowest
+    core's over the fastest's (``speed_start_spread``, ``speed_end_spread``).
 
     Returns
     -------
@@ -226,6 +232,7 @@ def measure(job: Job, status: _Status,
     """
     phases = {} if phases is None else phases
     probes = {} if probes is None else probes
+    speeds = {} if speeds is None else speeds
     t_open = time.perf_counter()
     fault = os.environ.get("CONCBENCH_FAULT", "")
     opened: dict[str, Batch | _Cold] = {}
@@ -263,7 +270,11 @@ def measure(job: Job, status: _Status,
         phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
+        t_speed = time.perf_counter()
+        start = speed.summary(speed.core_readings())
+        speeds["speed_start_s"], speeds["speed_start_spread"] = start["s"], start["spread"]
         t_sweeps, timed = time.perf_counter(), 0.0
+        phases["speed"] = t_sweeps - t_speed
         rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
         for sweep in range(job.warmups + job.values):
             names = list(opened)
@@ -283,7 +294,11 @@ def measure(job: Job, status: _Status,
                     continue
                 timed += elapsed
                 (warm if sweep < job.warmups else values)[name].append(elapsed / loops[name])
-        phases["sweeps"], phases["timed"] = time.perf_counter() - t_sweeps, timed
+        t_speed = time.perf_counter()
+        phases["sweeps"], phases["timed"] = t_speed - t_sweeps, timed
+        end = speed.summary(speed.core_readings())
+        speeds["speed_end_s"], speeds["speed_end_spread"] = end["s"], end["spread"]
+        phases["speed"] += time.perf_counter() - t_speed
     finally:
         for model in opened.values():
             _close(model)
@@ -323,10 +338,12 @@ def _probe_benchmarks(job: Job, probes: dict[str, dict[str, dict[str, float]]],
 
 def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list[float]],
                   loops: dict[str, int],
-                  probes: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
+                  probes: dict[str, dict[str, dict[str, float]]] | None = None,
+                  speeds: dict[str, float] | None = None) -> None:
     """Write the round's pyperf results file (one benchmark per point, one run each).
 
-    Each point's metrics (``probes``) are benchmarks of their own, ``NAME:metric``.
+    Each point's metrics (``probes``) are benchmarks of their own, ``NAME:metric``;
+    the host's speed readings (``speeds``) are metadata of every point's run.
     """
     import datetime as dt
 
@@ -342,7 +359,7 @@ def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list
         if not values.get(point.name):
             continue
         meta = {**job.meta.get(point.name, {}), "name": point.name, "round": job.round,
-                "loops": loops[point.name], "date": date, "gil_enabled": gil}
+                "loops": loops[point.name], "date": date, "gil_enabled": gil, **(speeds or {})}
         run = pyperf.Run(values[point.name],
                          warmups=[(loops[point.name], v) for v in warm[point.name]],
                          metadata={**(common or {}), **meta}, collect_metadata=common is None)
@@ -364,9 +381,10 @@ def main(argv: list[str]) -> int:
     status = _Status(job.status)
     phases: dict[str, float] = {}
     probes: dict[str, dict[str, dict[str, float]]] = {}
-    warm, values, loops, _ = measure(job, status, phases, probes)
+    speeds: dict[str, float] = {}
+    warm, values, loops, _ = measure(job, status, phases, probes, speeds)
     t_write = time.perf_counter()
-    write_results(job, warm, values, loops, probes)
+    write_results(job, warm, values, loops, probes, speeds)
     phases["write"] = time.perf_counter() - t_write
     phases["main"] = time.perf_counter() - t0
     status.say("done", *(f"{k}={v:.6f}" for k, v in phases.items()))

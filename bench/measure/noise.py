@@ -2,26 +2,36 @@
 
 Each probe records the load average, how busy the CPUs were over a short
 window while concbench itself sat idle (other work on the host), and a short
-calibration: the median time of one fixed task.  A run is flagged noisy when
-the calibration drifts between the two probes or other work showed up.
+calibration: the time of one fixed task (:mod:`bench.measure.speed`).  Every
+round adds two readings of the same task, taken in its child just before and
+just after its timed sweeps.  A run is flagged noisy when the calibration
+drifts between the two probes, when other work showed up, or when the
+rounds' readings show the host's CPU running at different speeds.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-import cpu_tasks
-from bench.measure import host
+from bench.measure import host, speed
 
 #: Calibration drift (relative) beyond which a run is noisy.
 MAX_DRIFT = 0.10
+#: Spread of the rounds' speed readings (slowest tenth over fastest tenth) beyond which a
+#: run is noisy: the host's CPU ran at different speeds while the rounds were measured.
+MAX_SPEED_SPREAD = 1.10
+#: Readings needed before their spread is judged.
+MIN_SPEED_READINGS = 10
+#: Share of readings whose cores differed by more than MAX_SPEED_SPREAD beyond which a run
+#: is noisy: its cores ran at different speeds at the same moment.
+MAX_APART_SHARE = 0.10
 #: CPU busy from other work, in cores, beyond which a run is noisy.
 MAX_BUSY_CORES = 0.25
-CALIBRATION_SIZE = 20_000
 #: Seconds the calibration task runs back to back after its warm-up.
 CALIBRATION_S = 0.25
 #: Seconds a probe watches the CPUs, and warms one up before calibrating.
@@ -73,34 +83,29 @@ def busy_cores(window: float = PROBE_S, stat: Path = Path("/proc/stat")) -> floa
     return busy * host.usable_cores(cpus, host.cgroup_quota()) / cpus
 
 
-def _task_times(window: float) -> list[float]:
-    """Seconds of each run of the fixed task, run back to back for ``window`` seconds."""
-    times: list[float] = []
-    end = time.perf_counter() + window
-    while not times or time.perf_counter() < end:
-        t0 = time.perf_counter()
-        cpu_tasks.cpu(0, CALIBRATION_SIZE)
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def calibrate(warmup: float = PROBE_S, window: float = CALIBRATION_S) -> float:
-    """Seconds of one fixed CPU task, run in this process, when the CPU is at speed.
+    """Seconds of one fixed CPU task, run in this process, on the host's fastest core at speed.
 
     The task first runs untimed for ``warmup`` seconds, so that a CPU clocked
-    down while idle speeds up; then it runs back to back for ``window``
-    seconds, and the reading is the 10th percentile of those times.  On a
-    shared host a core's speed flips between two levels many times a second
-    (another tenant on its sibling; on the project's host, 1.0 ms and 1.45 ms
-    for this task, in bursts of 0.1-0.5 s): a median of a few repeats reads
-    whichever level it landed on, while the fast level says what the CPU
-    itself can do, which is what drift between the two probes is about.
+    down while idle speeds up; then it runs back to back on each usable core
+    in turn (:func:`bench.measure.speed.on_each_core`), ``window`` seconds in
+    all, and the reading is the fastest core's 10th percentile.  On a shared
+    host each core's speed flips between two levels on its own (on the
+    project's host, 1.0 ms and 1.4 ms for this task, in stretches of 0.1 s to
+    tens of seconds): a median on whichever core the probe landed reads that
+    core's level of the moment, while the fastest core's fast level says what
+    the CPU itself can do, which is what drift between the two probes is
+    about.  Cores apart, and speeds that change between rounds, are judged
+    from the rounds' own readings (:func:`assess`).
     """
-    end = time.perf_counter() + warmup
-    while time.perf_counter() < end:
-        cpu_tasks.cpu(0, CALIBRATION_SIZE)
-    times = sorted(_task_times(window))
-    return times[len(times) // 10]
+    speed.task_times(warmup)
+    share = window / max(1, len(speed.cores()))
+
+    def fast_level() -> float:
+        times = sorted(speed.task_times(share))
+        return times[len(times) // 10]
+
+    return min(speed.on_each_core(fast_level))
 
 
 def probe(seconds: float = PROBE_S) -> dict[str, float]:
@@ -114,9 +119,52 @@ def probe(seconds: float = PROBE_S) -> dict[str, float]:
             "calibration_s": calibrate(seconds)}
 
 
-def assess(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
-    """Compare two probes: ``{"noisy": bool, "reasons": [...], "before":..., "after":...}``."""
+def speed_spread(readings: Sequence[float]) -> tuple[float, float, float] | None:
+    """(fast, slow, slow / fast) of speed readings: their 10th and 90th percentiles; None
+    with fewer than :data:`MIN_SPEED_READINGS`."""
+    values = sorted(r for r in readings if r > 0 and math.isfinite(r))
+    if len(values) < MIN_SPEED_READINGS:
+        return None
+    fast, slow = values[len(values) // 10], values[-1 - len(values) // 10]
+    return fast, slow, slow / fast
+
+
+def _speed_reasons(speeds: Sequence[tuple[float, float]]) -> tuple[list[str], dict[str, float]]:
+    """What the rounds' readings (median core's seconds, slowest core / fastest) say."""
+    over_time = speed_spread([t for t, _ in speeds])
+    if over_time is None:
+        return [], {}
+    fast, slow, ratio = over_time
+    apart = [sp for _, sp in speeds if sp > MAX_SPEED_SPREAD]
+    share = len(apart) / len(speeds)
+    extra = {"speed_fast_s": fast, "speed_slow_s": slow, "speed_spread": round(ratio, 4),
+             "speed_readings": len(speeds), "cores_apart_share": round(share, 4)}
     reasons = []
+    if share >= MAX_APART_SHARE:
+        apart.sort()
+        reasons.append(
+            f"the host's cores ran at different speeds at the same moment: in {share:.0%} of "
+            f"{len(speeds)} readings taken beside the rounds' sweeps, a fixed task was "
+            f"{apart[len(apart) // 2]:.2f}x slower (median) on the slowest core than on the "
+            "fastest, so a round's times depend on the cores the kernel gave it")
+    if ratio > MAX_SPEED_SPREAD:
+        reasons.append(f"the host's speed changed between rounds: on the median core a fixed "
+                       f"task took from {fast * 1e3:.2f} to {slow * 1e3:.2f} ms ({ratio:.2f}x; "
+                       f"10th to 90th percentile of {len(speeds)} readings)")
+    return reasons, extra
+
+
+def assess(before: dict[str, float], after: dict[str, float],
+           speeds: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
+    """Compare two probes, and judge the rounds' speed readings (``speeds``: the median
+    core's seconds of the fixed task and the slowest core's over the fastest's, each).
+
+    Returns ``{"noisy": bool, "reasons": [...], "before":..., "after":...,
+    "calibration_drift":...}``, plus ``speed_fast_s``, ``speed_slow_s``,
+    ``speed_spread``, ``speed_readings`` and ``cores_apart_share`` when there
+    were enough readings.
+    """
+    reasons, extra = _speed_reasons(speeds)
     cb, ca = before["calibration_s"], after["calibration_s"]
     drift = (ca - cb) / cb if cb > 0 else 0.0
     if abs(drift) > MAX_DRIFT:
@@ -127,4 +175,4 @@ def assess(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
             reasons.append(f"other work kept {p['busy_cores']:.2f} cores busy {when} the run "
                            f"(load average {p['load1']:.2f})")
     return {"noisy": bool(reasons), "reasons": reasons, "before": before, "after": after,
-            "calibration_drift": round(drift, 4)}
+            "calibration_drift": round(drift, 4), **extra}

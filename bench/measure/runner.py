@@ -178,7 +178,8 @@ def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[floa
         try:
             before = noise.probe(probe_s)
             measure(t0)
-            verdict = noise.assess(before, noise.probe(probe_s))
+            verdict = noise.assess(before, noise.probe(probe_s),
+                                   [r for s in sweeps for r in s.speed_readings()])
             for sweep in sweeps:
                 sweep.manifest["noise"] = merge_noise(sweep.manifest.get("noise"),
                                                       dict(verdict))

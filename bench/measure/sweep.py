@@ -44,7 +44,7 @@ from bench.scenarios.grid import PROFILES, Profile
 from bench.scenarios.models import MODELS, STEADY, Point
 
 #: The children's phases the sweep adds up (see :func:`bench.measure.child.main`).
-PHASES = ("open", "probes", "sweeps", "timed", "write", "main")
+PHASES = ("open", "probes", "speed", "sweeps", "timed", "write", "main")
 #: Kinds of group-round, as the manifest's progress counts them.
 PLANNED, EXTRA, MAKE_UP = "planned", "extra", "make-up"
 
@@ -59,7 +59,7 @@ class Overhead:
 
     ``timed`` is the seconds inside the clock (values and warm-ups); the
     children's ``main`` less their ``sweeps``, ``open``, ``probes`` (the metrics'
-    untimed batches) and ``write`` is the
+    untimed batches), ``speed`` (the host's speed readings) and ``write`` is the
     rest of a child's own work; ``children`` less ``main`` is the start-up of
     the interpreters and their imports; ``wall`` less ``children`` is the
     parent's own bookkeeping (saving results, choosing extra rounds).
@@ -89,6 +89,7 @@ class Overhead:
             "child_startup_s": round(self.children - p["main"], 3),
             "open_s": round(p["open"], 3),
             "probes_s": round(p["probes"], 3),
+            "speed_readings_s": round(p["speed"], 3),
             "untimed_in_sweeps_s": round(p["sweeps"] - p["timed"], 3),
             "write_s": round(p["write"], 3),
             "parent_s": round(self.wall - self.children, 3),
@@ -115,6 +116,7 @@ def describe_overhead(record: dict[str, Any]) -> str:
         ("child_startup_s", f"starting {record['children']} children"),
         ("open_s", "opening points (pools, checks)"),
         ("probes_s", "probing metrics"),
+        ("speed_readings_s", "reading the host's speed"),
         ("untimed_in_sweeps_s", "between values"),
         ("write_s", "writing round files"),
         ("parent_s", "in the runner")) if record.get(k)]
@@ -180,6 +182,28 @@ class Sweep:
         b = self.bench.get(name)
         return set() if b is None else {int(r.get_metadata().get("round", i))
                                         for i, r in enumerate(b.get_runs())}
+
+    def speed_readings(self) -> list[tuple[float, float]]:
+        """The host's speed readings of every child so far (:mod:`bench.measure.speed`):
+        (the median core's seconds, the slowest core's over the fastest's) each.
+
+        A child writes its two readings into each of its points' runs: they are
+        counted once per child.
+        """
+        seen: set[tuple[Any, ...]] = set()
+        out: list[tuple[float, float]] = []
+        for b in self.bench.values():
+            for run in b.get_runs():
+                md = run.get_metadata()
+                pairs = [(md.get(f"speed_{when}_s"), md.get(f"speed_{when}_spread"))
+                         for when in ("start", "end")]
+                key = (md.get("date"), md.get("round"), md.get("python"), *pairs)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out += [(float(t), float(sp)) for t, sp in pairs
+                        if isinstance(t, float) and isinstance(sp, float)]
+        return out
 
     def failed(self) -> set[str]:
         """The names of the points that failed."""

@@ -5,8 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bench.errors import UsageError
 from bench.measure.sweep import RunResult, describe_overhead
 from bench.results import store
+
+
+def _noise(run_dir: Path) -> str:
+    """The run's noise reasons in one line ("" when the host was quiet or nobody judged it)."""
+    try:
+        record = store.read_manifest(run_dir).get("noise")
+    except (OSError, UsageError):  # no manifest, or an unreadable one: the report says so
+        return ""
+    if not isinstance(record, dict) or not record.get("noisy"):
+        return ""
+    return "; ".join(str(r) for r in record.get("reasons") or []) or "no reason recorded"
 
 
 def finish_run(result: RunResult, *, write_report: bool = True) -> int:
@@ -37,6 +49,9 @@ def finish_run(result: RunResult, *, write_report: bool = True) -> int:
               f"results in {results}", file=sys.stderr)
         if result.overhead:
             print(f"concbench: {describe_overhead(result.overhead)}", file=sys.stderr)
+        noise = _noise(run_dir)
+        if noise:
+            print(f"concbench: the host was noisy during this run: {noise}", file=sys.stderr)
         for o in result.failed:
             print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)
         if write_report and results.exists():

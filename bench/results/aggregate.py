@@ -19,6 +19,9 @@ gil             whether the measuring interpreter ran with the GIL
 python          the interpreter's tag in a run of several (``3.14``), "" in a run of one
 run             index of the pyperf run (one process) that measured the value
 round           the round that process belonged to (the statistical unit)
+speed_s         the host's speed as that process read it beside its sweeps: the mean of
+                its two readings of a fixed task's seconds on its median core
+                (:mod:`bench.measure.speed`), NaN in files without them
 value_s         seconds for one batch
 =============== =============================================================
 
@@ -223,14 +226,24 @@ def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
             if isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0:
                 raise UsageError(f"{source}: benchmark {b.get_name()!r}: run {r} has "
                                  f"round={rnd!r}, not a whole number >= 0")
-            on = bool(run.get_metadata().get("gil_enabled", gil))  # as the child ran
-            rows.extend((*point, unit, resource, on, r, rnd, float(v)) for v in run.values)
+            run_meta = run.get_metadata()
+            on = bool(run_meta.get("gil_enabled", gil))  # as the child ran
+            speed = _speed(run_meta)
+            rows.extend((*point, unit, resource, on, r, rnd, speed, float(v))
+                        for v in run.values)
     return _tidy_frame(rows)
 
 
 #: Columns of the tidy frame (see the module docstring).
 TIDY_COLUMNS = ["name", *KEYS, "cores", "task_unit", "resource", "gil", "run", "round",
-                "value_s"]
+                "speed_s", "value_s"]
+
+
+def _speed(run_meta: dict[str, Any]) -> float:
+    """The mean of a run's two speed readings (seconds of the fixed task), NaN without them."""
+    pair = [v for v in (run_meta.get("speed_start_s"), run_meta.get("speed_end_s"))
+            if isinstance(v, int | float) and not isinstance(v, bool) and v > 0]
+    return sum(pair) / len(pair) if len(pair) == 2 else math.nan
 
 
 def _tidy_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
