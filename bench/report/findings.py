@@ -215,16 +215,17 @@ def wait_findings(summary: pd.DataFrame, cores: int) -> list[str]:
     return out
 
 
-def cost_sentence(row: Mapping[str, Any], summary: pd.DataFrame) -> str:
+def cost_sentence(row: Mapping[str, Any], by_name: pd.DataFrame) -> str:
     """What a pick costs beyond a model tied with it, for metrics with a ``notable`` level.
 
     E.g. ``It uses 14.7 MB more memory than thread_pool W=2, which is tied
-    with it.`` ("" when no tied point is that much cheaper).
+    with it.`` ("" when no tied point is that much cheaper).  ``by_name``: the
+    summary indexed by point name (indexed once by the caller, not per pick).
     """
     tied = [n for n in str(row.get("tied_names") or "").split("; ") if n]
     if not tied:
         return ""
-    s = summary.set_index("name")
+    s = by_name
     out = []
     for spec in METRICS.values():
         if not spec.notable or spec.col not in s.columns or row.get("name") not in s.index:
@@ -255,11 +256,12 @@ def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) ->
     threads = threads_best(steady(summary))
     units = {wl: task_unit(summary, str(wl)) for wl in recommended["workload"].unique()}
     out = []
+    by_name = summary.set_index("name")
     for r in recommended.to_dict("records"):
         text = recommendation_sentence(
             r, units[r["workload"]],
             threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"])), math.nan))
-        cost = cost_sentence(r, summary)
+        cost = cost_sentence(r, by_name)
         out.append(f"{text} {cost}" if cost else text)
     return out
 
