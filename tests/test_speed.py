@@ -137,3 +137,26 @@ def test_readings_reach_the_tidy_frame(tmp_path: Path) -> None:
     assert set(mine["nunique"]) == {1}
     assert mine["first"].to_numpy() == pytest.approx(host * 1.05)
     assert df[df["tasks"] == 16]["speed_s"].isna().all()  # a file without readings
+
+
+def test_a_large_hosts_reading_spreads_over_at_most_max_cores(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speed.os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert speed.cores() == list(range(0, 16, 2))
+    monkeypatch.setattr(speed.os, "sched_getaffinity", lambda pid: {3, 5})
+    assert speed.cores() == [3, 5]
+
+
+def test_round_readings_count_each_child_once() -> None:
+    """Two children (rounds), each measuring two points: two pairs of readings each."""
+    seq, pool = (Point("cpu", "sequential", 4, size=2000.0),
+                 Point("cpu", "thread_pool", 4, 2, size=2000.0))
+    meta = [{"date": f"2026-12-04 10:0{r}", "speed_start_s": 1e-3 + r * 1e-4,
+             "speed_start_spread": 1.0 + r / 10, "speed_end_s": 1.1e-3 + r * 1e-4,
+             "speed_end_spread": 1.05} for r in range(2)]
+    benchmarks = [make_benchmark(p, [0.05, 0.05], runs=2, run_metadata=meta)
+                  for p in (seq, pool)]
+    got = noise.round_readings(benchmarks)
+    want = [(1e-3, 1.0), (1.1e-3, 1.05), (1.1e-3, 1.1), (1.2e-3, 1.05)]
+    assert sorted(got) == [pytest.approx(w) for w in want]
+    assert noise.round_readings([make_benchmark(seq, [0.05])]) == []  # a file without them

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,29 @@ def probe(seconds: float = PROBE_S) -> dict[str, float]:
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return {"load1": round(load1, 2), "busy_cores": round(busy_cores(seconds), 3),
             "calibration_s": calibrate(seconds)}
+
+
+def round_readings(benchmarks: Iterable[Any]) -> list[tuple[float, float]]:
+    """The host's speed readings the rounds' children wrote (:mod:`bench.measure.speed`):
+    (the median core's seconds, the slowest core's over the fastest's) each.
+
+    ``benchmarks``: pyperf benchmarks of a run.  A child writes its two readings
+    into each of its points' runs: they are counted once per child.
+    """
+    seen: set[tuple[Any, ...]] = set()
+    out: list[tuple[float, float]] = []
+    for b in benchmarks:
+        for run in b.get_runs():
+            md = run.get_metadata()
+            pairs = [(md.get(f"speed_{when}_s"), md.get(f"speed_{when}_spread"))
+                     for when in ("start", "end")]
+            key = (md.get("date"), md.get("round"), md.get("python"), *pairs)
+            if key in seen:
+                continue
+            seen.add(key)
+            out += [(float(t), float(sp)) for t, sp in pairs
+                    if isinstance(t, float) and isinstance(sp, float)]
+    return out
 
 
 def speed_spread(readings: Sequence[float]) -> tuple[float, float, float] | None:

@@ -178,8 +178,8 @@ def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[floa
         try:
             before = noise.probe(probe_s)
             measure(t0)
-            verdict = noise.assess(before, noise.probe(probe_s),
-                                   [r for s in sweeps for r in s.speed_readings()])
+            readings = noise.round_readings(b for s in sweeps for b in s.bench.values())
+            verdict = noise.assess(before, noise.probe(probe_s), readings)
             for sweep in sweeps:
                 sweep.manifest["noise"] = merge_noise(sweep.manifest.get("noise"),
                                                       dict(verdict))

@@ -28,9 +28,9 @@ T = TypeVar("T")
 #: Iterations of ``cpu_tasks.cpu`` in the fixed task (about 1 ms on the project's host).
 CALIBRATION_SIZE = 20_000
 #: Runs of the fixed task per core in one reading.
-READING_RUNS = 5
+READING_RUNS = 3
 #: Cores read at most (spread over the usable ones), so that a large host's reading stays short.
-MAX_CORES = 16
+MAX_CORES = 8
 
 
 def task_times(window: float = 0.0, runs: int = 1) -> list[float]:

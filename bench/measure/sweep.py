@@ -183,28 +183,6 @@ class Sweep:
         return set() if b is None else {int(r.get_metadata().get("round", i))
                                         for i, r in enumerate(b.get_runs())}
 
-    def speed_readings(self) -> list[tuple[float, float]]:
-        """The host's speed readings of every child so far (:mod:`bench.measure.speed`):
-        (the median core's seconds, the slowest core's over the fastest's) each.
-
-        A child writes its two readings into each of its points' runs: they are
-        counted once per child.
-        """
-        seen: set[tuple[Any, ...]] = set()
-        out: list[tuple[float, float]] = []
-        for b in self.bench.values():
-            for run in b.get_runs():
-                md = run.get_metadata()
-                pairs = [(md.get(f"speed_{when}_s"), md.get(f"speed_{when}_spread"))
-                         for when in ("start", "end")]
-                key = (md.get("date"), md.get("round"), md.get("python"), *pairs)
-                if key in seen:
-                    continue
-                seen.add(key)
-                out += [(float(t), float(sp)) for t, sp in pairs
-                        if isinstance(t, float) and isinstance(sp, float)]
-        return out
-
     def failed(self) -> set[str]:
         """The names of the points that failed."""
         return {n for n, e in self.entries.items() if e["status"] == FAILED}
