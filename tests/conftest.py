@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyperf
 import pytest
 
 from bench.api import load
 from bench.cli import main
 from bench.measure.interpreter import Interpreter, resolve
+from bench.measure.noise import round_readings
 
 DATA = Path(__file__).parent / "data"
 
@@ -68,10 +70,13 @@ HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
 
 @dataclass
 class Real:
-    """The shared real run: its summary by name, and the cores its host had free."""
+    """The shared real run: its summary by name, the cores its host had free, and how much
+    slower its slowest core ran than its fastest at one moment (the largest of the rounds'
+    readings, :mod:`bench.measure.speed`; 1.0 on a host whose cores keep one speed)."""
 
     s: pd.DataFrame
     free_cores: float
+    core_spread: float = 1.0
 
     def __getitem__(self, key: Any) -> Any:
         return self.s[key]
@@ -97,4 +102,6 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
     busy = max(float(noise[k]["busy_cores"]) for k in ("before", "after"))
     data = load(out / "m")
     cores = float(data.host["usable_cores"])
-    return Real(data.summary.set_index("name"), max(1.0, cores - busy))
+    suite = pyperf.BenchmarkSuite.load(str(out / "m" / "results.json"))
+    spread = max((sp for _, sp in round_readings(suite.get_benchmarks())), default=1.0)
+    return Real(data.summary.set_index("name"), max(1.0, cores - busy), spread)

@@ -177,13 +177,17 @@ def test_real_cores_used(real: Real) -> None:
 
 def test_real_loop_lag(real: Real) -> None:
     # a blocking call inside coroutines holds the loop for the whole batch: T task times
-    # (the batch as the model ran it, its own median), within 25 %.  The heartbeat thread
-    # sends its first beat of the batch once the blocked thread hands it the GIL, a switch
-    # interval in: the loop ran that beat about a switch interval less than the whole batch
-    # late.  Gather and create_task on async_sleep keep the lag under 1 ms.
+    # (the batch as the model ran it, its own median), within 25 %, plus how much slower
+    # one core of the host ran than another during the run: the probe batch and the timed
+    # batches ran seconds apart, maybe on different cores (1.4x apart at times here).  The
+    # heartbeat thread sends its first beat of the batch once the blocked thread hands it
+    # the GIL, a switch interval in: the loop ran that beat about a switch interval less
+    # than the whole batch late.  Gather and create_task on async_sleep keep the lag under
+    # 1 ms (one task's time would be 4 ms, nothing at all 0).
     whole = real.loc["cpu/asyncio_blocking/t16", "median_s"]
     late = real.loc["cpu/asyncio_blocking/t16", "lag"] + sys.getswitchinterval()
-    assert abs(late - whole) <= 0.25 * whole, (late, whole)
+    tolerance = 0.25 + (real.core_spread - 1.0)
+    assert abs(late - whole) <= tolerance * whole, (late, whole, real.core_spread)
     for name in ("async_sleep/asyncio_gather/t16", "async_sleep/asyncio_create_task/t16"):
         assert real.loc[name, "lag"] < 1e-3, name
     assert math.isnan(real.loc["cpu/sequential/t16", "lag"])  # no event loop

@@ -160,3 +160,27 @@ def test_round_readings_count_each_child_once() -> None:
     want = [(1e-3, 1.0), (1.1e-3, 1.05), (1.1e-3, 1.1), (1.2e-3, 1.05)]
     assert sorted(got) == [pytest.approx(w) for w in want]
     assert noise.round_readings([make_benchmark(seq, [0.05])]) == []  # a file without them
+
+
+def test_current_core_reads_the_processor_field(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    fields = ["S"] + ["0"] * 35 + ["3"] + ["0"] * 10  # field 39 is the 37th after the name
+    stat.write_text("1234 (a (tricky) name) " + " ".join(fields))
+    assert speed.current_core(stat) == 3
+    assert speed.current_core(tmp_path / "missing") is None
+
+
+def test_the_readings_leave_the_thread_where_the_kernel_had_it() -> None:
+    """The core the thread was on is read last: it goes on there, not on the last core read."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs CPU affinity control and two usable cores")
+    allowed = os.sched_getaffinity(0)
+    first = min(allowed)
+    try:
+        os.sched_setaffinity(0, {first})  # on the first core, which a plain loop reads first
+        assert speed.current_core() == first
+        os.sched_setaffinity(0, allowed)
+        speed.core_readings(runs=1)
+        assert speed.current_core() == first
+    finally:
+        os.sched_setaffinity(0, allowed)

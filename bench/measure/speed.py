@@ -19,6 +19,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import cpu_tasks
@@ -59,10 +60,21 @@ def cores() -> list[int]:
     return allowed[:: max(1, len(allowed) // MAX_CORES)][:MAX_CORES]
 
 
+def current_core(stat: Path = Path("/proc/thread-self/stat")) -> int | None:
+    """The core the calling thread last ran on (Linux ``/proc``), else None."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return int(fields[36])  # field 39, "processor"; fields count from 3 after the name
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def on_each_core(read: Callable[[], T]) -> list[T]:
     """``read()`` once on each of :func:`cores`, the calling thread pinned to it in turn.
 
-    The thread's affinity is restored afterwards (other threads and processes
+    The core the thread was on comes last, and the thread's affinity is
+    restored afterwards, so that it goes on where the kernel had put it
+    rather than on whichever core was read last (other threads and processes
     are untouched: on Linux an affinity set through pid 0 is the calling
     thread's).  Without affinity control, one ``read()`` wherever the thread runs.
     """
@@ -70,11 +82,14 @@ def on_each_core(read: Callable[[], T]) -> list[T]:
     if not which:
         return [read()]
     allowed = os.sched_getaffinity(0)
+    here = current_core()
+    order = [c for c in which if c != here] + ([here] if here in allowed else [])
     out: list[T] = []
     try:
-        for cpu in which:
+        for cpu in order:
             os.sched_setaffinity(0, {cpu})
-            out.append(read())
+            if cpu in which:
+                out.append(read())
     except OSError:  # a core taken away meanwhile: what was read stands
         pass
     finally:
