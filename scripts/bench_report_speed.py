@@ -9,7 +9,9 @@ time.  The figure printed is the wall time of the ``concbench report``
 subprocess (interpreter start-up and imports included), the budget being 2 s
 for 1,000 points on the project's 2-core host, with a cost that grows no
 faster than linearly: each size's line gives its milliseconds per point, and
-the last line the growth exponent fitted over the sizes (1.0: linear).  The
+the last line the growth exponent fitted over the sizes (1.0: linear); the line before
+it, the host's speed on each core before each repeat (a slow moment of the host, one
+core at 1.4 ms rather than 1.0 ms, makes every report slower alike).  The
 sizes are timed in turn within each repeat, so that a slow moment of the host
 touches every size alike.  The report draws its figures in forked processes,
 one per usable core, so a host whose other core is busy measures slower.
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyperf
 
+from bench.measure import speed
 from bench.results.ideal import ideal_time
 from bench.results.store import save_results
 from bench.scenarios.grid import GridSpec, expand
@@ -109,10 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.benchmarks.split(",")]
     times: dict[int, list[float]] = {n: [] for n in sizes}
+    cores: list[list[float]] = []  # the host's speed, read on each core before each repeat
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         files = {n: generate(root / f"results-{n}.json", n) for n in sizes}
         for i in range(args.repeat):
+            cores.append(speed.core_readings())
             for n in sizes:
                 times[n].append(time_report(files[n], root / f"report-{n}-{i}"))
     medians = {n: statistics.median(t) for n, t in times.items()}
@@ -120,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         shown = ", ".join(f"{t:.2f}" for t in times[n])
         print(f"concbench report, {n:5d} benchmarks: median {medians[n]:.2f} s wall "
               f"({1e3 * medians[n] / n:.2f} ms per point) over {args.repeat} runs ({shown} s)")
+    shown = "; ".join(" ".join(f"{1e3 * t:.2f}" for t in r) for r in cores)
+    print(f"host speed before each repeat, a fixed task on each core: {shown} ms "
+          "(1.0 fast, 1.4 slow on the project's host: bench.measure.speed)")
     if len(sizes) > 1:
         slope = np.polyfit(np.log(sizes), np.log([medians[n] for n in sizes]), 1)[0]
         print(f"growth: time ~ points^{slope:.2f} from {min(sizes)} to {max(sizes)} points "
