@@ -20,7 +20,7 @@ import pytest
 
 from bench.measure import noise, speed
 from bench.results.aggregate import tidy
-from bench.results.store import read_suite
+from bench.results.store import read_suite, speed_readings
 from bench.scenarios.models import Point
 from tests.factory import make_benchmark, write_results
 
@@ -100,9 +100,13 @@ def test_core_readings_read_every_core_and_restore_the_affinity() -> None:
     assert len(values) == min(len(allowed), speed.MAX_CORES)
     assert all(v > 0 for v in values)
     assert os.sched_getaffinity(0) == allowed
-    summary = speed.summary(values)
-    assert summary["s"] == pytest.approx(float(np.median(values)))
-    assert summary["spread"] >= 1.0
+    summary = speed.metadata("start", values)
+    assert summary["speed_start_s"] == pytest.approx(float(np.median(values)))
+    assert summary["speed_start_spread"] >= 1.0
+    # what a child writes, its run metadata reads back, in the order it was taken
+    both = {**summary, **speed.metadata("end", values[::-1])}
+    assert speed_readings(both) == [(summary["speed_start_s"],
+                                          summary["speed_start_spread"])] * 2
 
 
 def test_a_reading_is_the_median_of_its_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +131,8 @@ def test_readings_reach_the_tidy_frame(tmp_path: Path) -> None:
     rng = np.random.default_rng(21)
     host = host_speeds(rng, (6,), slow_share=0.5)
     seq = Point("cpu", "sequential", 4, size=2000.0)
-    meta = [{"speed_start_s": float(s), "speed_end_s": float(s) * 1.1} for s in host]
+    meta = [{"speed_start_s": float(s), "speed_end_s": float(s) * 1.1,
+             "speed_start_spread": 1.0, "speed_end_spread": 1.0} for s in host]
     path = write_results(tmp_path / "results.json",
                          [make_benchmark(seq, [0.05] * 18, runs=6, run_metadata=meta),
                           make_benchmark(Point("cpu", "sequential", 16, size=2000.0), [0.2] * 6)])

@@ -270,11 +270,8 @@ def measure(job: Job, status: _Status,
         phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
-        t_speed = time.perf_counter()
-        start = speed.summary(speed.core_readings())
-        speeds["speed_start_s"], speeds["speed_start_spread"] = start["s"], start["spread"]
+        phases["speed"] = _read_speed("start", speeds)
         t_sweeps, timed = time.perf_counter(), 0.0
-        phases["speed"] = t_sweeps - t_speed
         rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
         for sweep in range(job.warmups + job.values):
             names = list(opened)
@@ -294,15 +291,19 @@ def measure(job: Job, status: _Status,
                     continue
                 timed += elapsed
                 (warm if sweep < job.warmups else values)[name].append(elapsed / loops[name])
-        t_speed = time.perf_counter()
-        phases["sweeps"], phases["timed"] = t_speed - t_sweeps, timed
-        end = speed.summary(speed.core_readings())
-        speeds["speed_end_s"], speeds["speed_end_spread"] = end["s"], end["spread"]
-        phases["speed"] += time.perf_counter() - t_speed
+        phases["sweeps"], phases["timed"] = time.perf_counter() - t_sweeps, timed
+        phases["speed"] += _read_speed("end", speeds)
     finally:
         for model in opened.values():
             _close(model)
     return warm, values, loops, failures
+
+
+def _read_speed(when: str, speeds: dict[str, float]) -> float:
+    """Read the host's speed on every core into ``speeds``; return the seconds it took."""
+    t0 = time.perf_counter()
+    speeds.update(speed.metadata(when, speed.core_readings()))
+    return time.perf_counter() - t0
 
 
 def _close(model: Batch | _Cold | None) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import host, speed
+from bench.results import store
 
 #: Calibration drift (relative) beyond which a run is noisy.
 MAX_DRIFT = 0.10
@@ -126,20 +127,14 @@ def round_readings(benchmarks: Iterable[Any]) -> list[tuple[float, float]]:
     ``benchmarks``: pyperf benchmarks of a run.  A child writes its two readings
     into each of its points' runs: they are counted once per child.
     """
-    seen: set[tuple[Any, ...]] = set()
-    out: list[tuple[float, float]] = []
+    children: dict[tuple[Any, ...], list[tuple[float, float]]] = {}
     for b in benchmarks:
         for run in b.get_runs():
             md = run.get_metadata()
-            pairs = [(md.get(f"speed_{when}_s"), md.get(f"speed_{when}_spread"))
-                     for when in ("start", "end")]
-            key = (md.get("date"), md.get("round"), md.get("python"), *pairs)
-            if key in seen:
-                continue
-            seen.add(key)
-            out += [(float(t), float(sp)) for t, sp in pairs
-                    if isinstance(t, float) and isinstance(sp, float)]
-    return out
+            pairs = store.speed_readings(md)
+            children.setdefault((md.get("date"), md.get("round"), md.get("python"), *pairs),
+                                pairs)
+    return [pair for pairs in children.values() for pair in pairs]
 
 
 def speed_spread(readings: Sequence[float]) -> tuple[float, float, float] | None:

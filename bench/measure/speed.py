@@ -102,7 +102,14 @@ def core_readings(runs: int = READING_RUNS) -> list[float]:
     return on_each_core(lambda: reading(runs))
 
 
-def summary(readings: list[float]) -> dict[str, float]:
-    """A reading of every core as two numbers: the median core's seconds and the spread
-    between the slowest and the fastest core (1.0 with one core)."""
-    return {"s": statistics.median(readings), "spread": max(readings) / min(readings)}
+#: The moments of a child's two readings: just before its timed sweeps, just after them.
+WHEN = ("start", "end")
+
+
+def metadata(when: str, readings: list[float]) -> dict[str, float]:
+    """A reading of every core as the run metadata a child writes (``when``: one of
+    :data:`WHEN`): ``speed_{when}_s``, the median core's seconds, and
+    ``speed_{when}_spread``, the slowest core's over the fastest's (1.0 with one core).
+    :func:`bench.results.store.speed_readings` reads them back."""
+    return {f"speed_{when}_s": statistics.median(readings),
+            f"speed_{when}_spread": max(readings) / min(readings)}

@@ -241,9 +241,8 @@ TIDY_COLUMNS = ["name", *KEYS, "cores", "task_unit", "resource", "gil", "run", "
 
 def _speed(run_meta: dict[str, Any]) -> float:
     """The mean of a run's two speed readings (seconds of the fixed task), NaN without them."""
-    pair = [v for v in (run_meta.get("speed_start_s"), run_meta.get("speed_end_s"))
-            if isinstance(v, int | float) and not isinstance(v, bool) and v > 0]
-    return sum(pair) / len(pair) if len(pair) == 2 else math.nan
+    pairs = store.speed_readings(run_meta)
+    return sum(t for t, _ in pairs) / 2 if len(pairs) == 2 else math.nan
 
 
 def _tidy_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:

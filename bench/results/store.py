@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -337,3 +337,15 @@ def point_latest(output_dir: Path, run_dir: Path) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(os.path.relpath(run_dir, output_dir))
     tmp.replace(link)
+
+
+def speed_readings(meta: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """The host's speed readings a run's metadata holds, as its child wrote them
+    (:func:`bench.measure.speed.metadata`): (the median core's seconds, the slowest
+    core's over the fastest's), before the sweeps then after; [] for a run without them."""
+    out = []
+    for when in ("start", "end"):
+        t, spread = meta.get(f"speed_{when}_s"), meta.get(f"speed_{when}_spread")
+        if isinstance(t, float) and isinstance(spread, float) and t > 0:
+            out.append((t, spread))
+    return out
