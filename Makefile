@@ -44,8 +44,12 @@ run: $(STAMP)
 	$(VENV)/bin/concbench run --profile quick --budget $$left \
 	  --name "quick-$$(date +%Y%m%d-%H%M%S)"
 
+# One pytest process per core (pytest-xdist, at most 4), a test file's tests in one of them;
+# the tests that assert what they measured of the host run alone (tests/conftest.py).
+XDIST := -n auto --maxprocesses 4 --dist loadfile
+
 test: $(TSTAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 # The suite on a loaded host: a CPU hog keeps one core busy while pytest runs; the hog
 # is killed however pytest ends (pass, fail, Ctrl-C) and pytest's exit code is returned.
@@ -54,7 +58,7 @@ test-busy: $(TSTAMP)
 	trap 'kill $$hog 2>/dev/null' EXIT; \
 	trap 'exit 130' INT TERM; \
 	echo "test-busy: CPU hog running (pid $$hog)"; \
-	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS); status=$$?; \
 	echo "test-busy: pytest exited $$status; CPU hog stopped"; \
 	exit $$status
 

@@ -178,6 +178,7 @@ def concbench(*args: str, cwd: Path, **kw: object) -> subprocess.CompletedProces
                           text=True, timeout=300, check=False, **kw)  # type: ignore[call-overload]
 
 
+@pytest.mark.alone  # a verdict on timings
 def test_a_slower_and_noisier_head_fails_the_job(gate_dir: Path) -> None:
     md, junit = gate_dir / "out" / "ab.md", gate_dir / "out" / "ab.xml"
     res = concbench("ab", "path=base", "path=slower", *SMALL, "--output-dir", "runs",
@@ -196,6 +197,7 @@ def test_a_slower_and_noisier_head_fails_the_job(gate_dir: Path) -> None:
     assert ET.parse(junit).getroot().find("testsuite").get("failures") == "2"  # type: ignore[union-attr]
 
 
+@pytest.mark.alone  # a verdict on timings
 def test_an_a_a_job_passes_through_the_python_api(gate_dir: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import bench

@@ -87,6 +87,7 @@ def test_progress_that_cannot_be_read_says_nothing(bad: object) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # the redraws run in the idle scheduling class: a busy host starves them
 def test_a_live_run_redraws_its_page_after_each_round(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A real smoke run with --live-report: real redraws, each let finish before the next."""

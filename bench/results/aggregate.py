@@ -41,6 +41,7 @@ import pyperf
 
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
+from bench.results.hosts import host_info, interpreter_order, interpreters
 from bench.results.keys import KEYS
 from bench.results.pairs import baselines, loop_pairs, python_pairs
 from bench.results.readings import (
@@ -135,44 +136,6 @@ class RunData:
     interpreters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def interpreter_order(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> list[str]:
-    """The tags of a run's interpreters in the run's order (``["3.11", "3.14"]``; ``[""]``
-    for a run of one)."""
-    for b in suite.get_benchmarks():
-        order = b.get_metadata().get("interpreters")
-        if order:
-            return str(order).split(",")
-    return [""]
-
-
-def interpreters(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, dict[str, Any]]:
-    """Each interpreter's host record by tag, in the run's order (one keyed "" for a run
-    of one)."""
-    out: dict[str, dict[str, Any]] = {}
-    for tag in interpreter_order(suite):
-        for b in suite.get_benchmarks():
-            meta = b.get_metadata()
-            if str(meta.get("python", "")) == tag:
-                out[tag] = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
-                break
-    return out
-
-
-def host_info(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, Any]:
-    """The run's host record (``host_*`` metadata, prefix removed) and run fields: in a run
-    of several interpreters, the first one's."""
-    first = interpreter_order(suite)[0]
-    meta = next((m for b in suite.get_benchmarks()
-                 if str((m := b.get_metadata()).get("python", "")) == first),
-                suite.get_benchmarks()[0].get_metadata())
-    info = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
-    for key in ("run_name", "profile", "work_scale", "git_commit", "concbench_version",
-                "cpu_model_name", "cpu_freq", "cpu_config", "interpreters"):
-        if key in meta:
-            info.setdefault(key, meta[key])
-    return info
-
-
 def _count(meta: dict[str, Any], key: str, default: int | None) -> int | None:
     """An integer metadata value >= 1 (``default`` when absent)."""
     value = meta.get(key)
@@ -203,7 +166,9 @@ def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
         ``host_usable_cores`` metadata is not a valid number (named with
         ``source``, the file it came from).
     """
-    rows: list[tuple[Any, ...]] = []
+    runs: list[tuple[Any, ...]] = []  # one row per run: its values are repeated below
+    counts: list[int] = []
+    values: list[float] = []
     for b in suite.get_benchmarks():
         meta = b.get_metadata()
         if PROBE in meta:
@@ -222,16 +187,16 @@ def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
         unit = str(meta.get("task_unit", work.unit if work else "size"))
         gil = bool(meta.get("host_gil_enabled", 1))
         for r, run in enumerate(b.get_runs()):
-            rnd = run.get_metadata().get("round", r)
+            run_meta = run.get_metadata()
+            rnd = run_meta.get("round", r)
             if isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0:
                 raise UsageError(f"{source}: benchmark {b.get_name()!r}: run {r} has "
                                  f"round={rnd!r}, not a whole number >= 0")
-            run_meta = run.get_metadata()
             on = bool(run_meta.get("gil_enabled", gil))  # as the child ran
-            speed = _speed(run_meta)
-            rows.extend((*point, unit, resource, on, r, rnd, speed, float(v))
-                        for v in run.values)
-    return _tidy_frame(rows)
+            runs.append((*point, unit, resource, on, r, rnd, _speed(run_meta)))
+            counts.append(len(run.values))
+            values.extend(run.values)
+    return _tidy_frame(runs, counts, values)
 
 
 #: Columns of the tidy frame (see the module docstring).
@@ -245,8 +210,13 @@ def _speed(run_meta: dict[str, Any]) -> float:
     return sum(t for t, _ in pairs) / 2 if len(pairs) == 2 else math.nan
 
 
-def _tidy_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=TIDY_COLUMNS)
+def _tidy_frame(runs: list[tuple[Any, ...]], counts: list[int],
+                values: list[float]) -> pd.DataFrame:
+    """The tidy frame of ``runs`` (every column but the value), each repeated for its
+    ``counts`` values, whose seconds are ``values`` in order."""
+    df = pd.DataFrame(runs, columns=TIDY_COLUMNS[:-1])
+    df = df.take(np.repeat(np.arange(len(df)), counts)).reset_index(drop=True)
+    df["value_s"] = np.asarray(values, dtype=float)
     df["workers"] = df["workers"].astype("Int64")
     return df
 
@@ -383,7 +353,7 @@ def load(path: str | Path, *, missing_ok: bool = False) -> RunData:
     results = store.resolve_results(path)
     failed = store.failures(results.parent)
     if missing_ok and not results.exists():
-        df = _tidy_frame([])
+        df = _tidy_frame([], [], [])
         return RunData(path, {}, df, summarize(df), failed=failed)
     suite = store.read_suite(path)
     df = tidy(suite, str(results))

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -202,11 +203,11 @@ class StoredRun:
 
     __slots__ = ("_metadata", "values")
 
-    def __init__(self, metadata: dict[str, Any], values: list[float]) -> None:
+    def __init__(self, metadata: Mapping[str, Any], values: list[float]) -> None:
         self._metadata, self.values = metadata, values
 
-    def get_metadata(self) -> dict[str, Any]:
-        """The run's metadata, its benchmark's and the suite's included."""
+    def get_metadata(self) -> Mapping[str, Any]:
+        """The run's metadata, its benchmark's and the suite's included (a read-only view)."""
         return self._metadata
 
 
@@ -242,14 +243,18 @@ class StoredSuite:
         return self._benchmarks
 
 
+#: What JSON numbers parse to (``bool`` is not one of them, though it is an ``int``).
+_NUMBERS = (int, float)
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return type(value) in _NUMBERS
 
 
 def _checked_values(run: dict[str, Any]) -> list[float]:
     """A run's values, refused as pyperf's ``Run`` refuses them (values > 0, warm-ups >= 0)."""
     values, warmups = run.get("values", ()), run.get("warmups") or ()
-    if not all(_number(v) and v > 0 for v in values):
+    if not all(type(v) in _NUMBERS and v > 0 for v in values):  # NaN is refused too
         raise ValueError("values must be a sequence of number > 0.0")
     if not all(isinstance(w, list) and len(w) == 2 and _number(w[0]) and w[0] >= 1
                and _number(w[1]) and w[1] >= 0 for w in warmups):
@@ -258,6 +263,23 @@ def _checked_values(run: dict[str, Any]) -> list[float]:
     if not values and not warmups:
         raise ValueError("values and warmups are empty sequence")
     return [float(v) for v in values]
+
+
+_ABSENT = object()
+
+
+def _shared(base: dict[str, Any], owns: list[dict[str, Any]]) -> dict[str, Any]:
+    """The metadata every run has with the same value (pyperf's benchmark metadata), each
+    run's being ``base`` overlaid with its own: only the keys some run sets itself can
+    differ, so only those are compared."""
+    shared = dict(base)
+    for key in {k for own in owns for k in own}:
+        values = [own.get(key, base.get(key, _ABSENT)) for own in owns]
+        if values[0] is _ABSENT or any(v is _ABSENT or v != values[0] for v in values[1:]):
+            shared.pop(key, None)
+        else:
+            shared[key] = values[0]
+    return shared
 
 
 def read_suite(path: Path) -> StoredSuite:
@@ -280,16 +302,13 @@ def read_suite(path: Path) -> StoredSuite:
         suite_meta = dict(data.get("metadata") or {})
         for entry in data["benchmarks"]:
             bench_meta = {**suite_meta, **(entry.get("metadata") or {})}
-            runs = []
-            for run in entry["runs"]:
-                values = _checked_values(run)
-                runs.append(StoredRun({**bench_meta, **(run.get("metadata") or {})}, values))
+            owns = [dict(run.get("metadata") or {}) for run in entry["runs"]]
+            # each run's metadata is a view over its own and the benchmark's, not a copy
+            runs = [StoredRun(ChainMap(own, bench_meta), _checked_values(run))
+                    for run, own in zip(entry["runs"], owns, strict=True)]
             if not runs:
                 raise ValueError("a benchmark without runs")
-            shared = dict(runs[0].get_metadata())
-            for run in runs[1:]:
-                md = run.get_metadata()
-                shared = {k: v for k, v in shared.items() if k in md and md[k] == v}
+            shared = _shared(bench_meta, owns)
             name = shared.get("name")
             if not isinstance(name, str):
                 raise ValueError("a benchmark without a name")
