@@ -88,7 +88,7 @@ def grid_args(p: argparse.ArgumentParser) -> None:
                         "each one (default: this one)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--metrics", type=metric_list, default=None,
-                       help="metrics collected beside time in untimed probe batches, e.g. "
+                       help="metrics collected beside time, never inside a timed value, e.g. "
                             "cores,lag,memory,dispatch (default: all)")
     which.add_argument("--no-metrics", action="store_true", default=None,
                        help="collect time only")

@@ -151,6 +151,63 @@ def test_check_gates_a_metric(tmp_path: Path) -> None:
         SEQ.name, THR.name, PROC.name}
 
 
+def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_probe_batches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a real round (in-process): cores and memory are read just outside the clock of each
+    point's first measured value, nothing else is read around any timed value, and the lag's
+    heartbeat runs only in the probe batches, before the warm-up sweep."""
+    from bench.measure import child
+
+    events: list[tuple[str, ...]] = []
+    timing = child._time_steady
+    attach, detach = metrics.attach, metrics.detach
+    lag_start = metrics._Lag.start
+
+    def timed(batch: Any, loops: int) -> float:
+        events.append(("clock",))
+        return timing(batch, loops)
+
+    monkeypatch.setattr(child, "_time_steady", timed)
+    monkeypatch.setattr(metrics, "attach", lambda ctx, specs: (
+        events.append(("attach", *(m.name for m in specs))), attach(ctx, specs))[1])
+    monkeypatch.setattr(metrics, "detach", lambda ctx, att: (
+        events.append(("detach", *(m.name for m, _ in att))), detach(ctx, att))[1])
+    monkeypatch.setattr(metrics._Lag, "start", lambda self, ctx: (
+        events.append(("heartbeat",)), lag_start(self, ctx))[1])
+    points = [Point("async_sleep", "sequential", 2, size=0.001),
+              Point("async_sleep", "asyncio_gather", 2, size=0.001)]
+    job = child.Job(round=0, seed="s", points=points, values=2, warmups=1, min_time=0.0,
+                    status=str(tmp_path / "status"), output=str(tmp_path / "round.json"),
+                    metrics=list(METRICS), verify=[p.name for p in points])
+    probes: dict[str, dict[str, dict[str, float]]] = {}
+    status = child._Status(job.status)
+    try:
+        _, _, _, failed = child.measure(job, status, {}, probes)
+    finally:
+        status.fh.close()
+    assert failed == {}
+    clocks = [i for i, e in enumerate(events) if e[0] == "clock"]
+    assert len(clocks) == 2 * 3  # two points, a warm-up and two values each
+    first_clock = clocks[0]
+    # the heartbeat only in probe batches, all of them before the first timed value
+    assert [i for i, e in enumerate(events) if e[0] == "heartbeat"]
+    assert all(i < first_clock for i, e in enumerate(events) if e[0] == "heartbeat")
+    # around timed values: cores and memory, only round each point's first measured value
+    riding = [i for i, e in enumerate(events) if e[0] == "attach" and e[1:] == ("cores", "memory")]
+    assert len(riding) == 2
+    for i in riding:
+        assert events[i + 1] == ("clock",)
+        assert events[i + 2] == ("detach", "cores", "memory")
+        assert clocks.index(i + 1) >= 2  # after the warm-up sweep (one clock per point)
+    for name in (p.name for p in points):
+        assert set(probes[name]) == {"cores", "memory", "lag", "dispatch"}, name
+        assert probes[name]["cores"][""] > 0
+    # the probe batches attached no counter: cores and memory come from the values alone
+    probing = [e for i, e in enumerate(events) if e[0] == "attach" and i not in riding]
+    assert len(probing) == 2
+    assert all("cores" not in e and "memory" not in e for e in probing)
+
+
 def test_metric_options_are_checked(cli: Callable[..., CliResult]) -> None:
     bad = cli("run", "--metrics", "cores,ram", "--profile", "smoke")
     assert bad.code == 2

@@ -182,28 +182,46 @@ def _time_steady(batch: Batch, loops: int) -> float:
     return time.perf_counter() - t0
 
 
-def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
-           failures: dict[str, str], probes: dict[str, dict[str, dict[str, float]]],
-           footprints: dict[str, int]) -> None:
-    """The metrics of every opened steady point, from probe batches of its own (untimed).
-
-    ``footprints``: the bytes of this process each point's opening added.
-    """
+def _contexts(job: Job, opened: dict[str, Batch | _Cold],
+              footprints: dict[str, int]) -> dict[str, metrics.ProbeContext]:
+    """What the metrics of each opened steady point see (``footprints``: the bytes of this
+    process each point's opening added; the others' are left out of its memory)."""
     by_name = {p.name: p for p in job.points}
-    for name, model in list(opened.items()):
+    out = {}
+    for name, model in opened.items():
         if isinstance(model, _Cold):
             continue
         point = by_name[name]
-        status.say("probe", name)
         others = sum(b for n, b in footprints.items() if n != name and n in opened)
-        ctx = metrics.ProbeContext(model, model.pids, point.tasks, point.work.is_async, others)
+        out[name] = metrics.ProbeContext(model, model.pids, point.tasks, point.work.is_async,
+                                         others)
+    return out
+
+
+def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
+           failures: dict[str, str], probes: dict[str, dict[str, dict[str, float]]],
+           contexts: dict[str, metrics.ProbeContext]) -> None:
+    """The metrics of every opened steady point read in probe batches of its own (untimed)."""
+    by_name = {p.name: p for p in job.points}
+    for name, ctx in contexts.items():
+        if name not in opened:
+            continue
+        status.say("probe", name)
         try:
-            probes[name] = metrics.collect(ctx, MODELS[point.model], tuple(job.metrics),
-                                           on_loop=model.loop is not None)
+            probes[name] = metrics.collect(ctx, MODELS[by_name[name].model], tuple(job.metrics),
+                                           on_loop=ctx.batch.loop is not None)
         except Exception as exc:
             failures[name] = _reason(exc)
             status.say("fail", name, failures[name])
             _close(opened.pop(name))
+
+
+def _riding(job: Job, contexts: dict[str, metrics.ProbeContext]) -> dict[str, list[Any]]:
+    """Per point, the metrics read around its first measured value of the round."""
+    by_name = {p.name: p for p in job.points}
+    return {name: specs for name, ctx in contexts.items()
+            if (specs := metrics.wanted(MODELS[by_name[name].model], tuple(job.metrics),
+                                        ctx.batch.loop is not None, on_values=True))}
 
 
 def measure(job: Job, status: _Status,
@@ -265,8 +283,10 @@ def measure(job: Job, status: _Status,
                 _close(opened.pop(point.name, None))
         t_probes = time.perf_counter()
         phases["open"] = t_probes - t_open
+        contexts = _contexts(job, opened, footprints) if job.metrics else {}
         if job.metrics:
-            _probe(job, opened, status, failures, probes, footprints)
+            _probe(job, opened, status, failures, probes, contexts)
+        riding = _riding(job, contexts)
         phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
@@ -279,9 +299,15 @@ def measure(job: Job, status: _Status,
             for name in names:
                 status.say("run", name)
                 model = opened[name]
+                read = riding.pop(name, None) if sweep == job.warmups else None
                 try:
+                    if read is not None:  # counters read just outside the value's clock
+                        attached = metrics.attach(contexts[name], read)
                     elapsed = (model.time(loops[name]) if isinstance(model, _Cold)
                                else _time_steady(model, loops[name]))
+                    if read is not None:
+                        probes.setdefault(name, {}).update(
+                            metrics.detach(contexts[name], attached))
                 except Exception as exc:
                     failures[name] = _reason(exc)
                     status.say("fail", name, failures[name])
@@ -312,69 +338,6 @@ def _close(model: Batch | _Cold | None) -> None:
             model.close()
 
 
-def _probe_benchmarks(job: Job, probes: dict[str, dict[str, dict[str, float]]],
-                      values: dict[str, list[float]], date: str,
-                      common: dict[str, Any]) -> list[Any]:
-    """One benchmark per point and metric, ``NAME:metric``: the round's reading as one value.
-
-    Its metadata is the point's, plus ``probe`` (the metric), the metric's
-    pyperf ``unit`` and its extra statistics as ``probe_EXTRA``.
-    """
-    import pyperf
-
-    out = []
-    for point in job.points:
-        if not values.get(point.name):
-            continue  # the point failed in its sweeps: no round to pair its readings with
-        for metric, reading in probes.get(point.name, {}).items():
-            spec = metrics.METRICS[metric]
-            meta = {**common, **job.meta.get(point.name, {}), "name": f"{point.name}:{metric}",
-                    "probe": metric, "unit": spec.pyperf_unit, "round": job.round,
-                    "loops": 1, "date": date,
-                    **{f"probe_{k}": float(v) for k, v in reading.items() if k}}
-            run = pyperf.Run([float(reading[""])], metadata=meta, collect_metadata=False)
-            out.append(pyperf.Benchmark([run]))
-    return out
-
-
-def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list[float]],
-                  loops: dict[str, int],
-                  probes: dict[str, dict[str, dict[str, float]]] | None = None,
-                  speeds: dict[str, float] | None = None) -> None:
-    """Write the round's pyperf results file (one benchmark per point, one run each).
-
-    Each point's metrics (``probes``) are benchmarks of their own, ``NAME:metric``;
-    the host's speed readings (``speeds``) are metadata of every point's run.
-    """
-    import datetime as dt
-
-    import pyperf  # only now: no pool worker ever inherits it
-
-    common: dict[str, Any] | None = None
-    benchmarks = []
-    date = dt.datetime.now().isoformat(" ")
-    # the GIL as the batches ran, after the workload's imports: an extension built
-    # without free-threading support turns it back on in a free-threaded build
-    gil = int(getattr(sys, "_is_gil_enabled", lambda: True)())
-    for point in job.points:
-        if not values.get(point.name):
-            continue
-        meta = {**job.meta.get(point.name, {}), "name": point.name, "round": job.round,
-                "loops": loops[point.name], "date": date, "gil_enabled": gil, **(speeds or {})}
-        run = pyperf.Run(values[point.name],
-                         warmups=[(loops[point.name], v) for v in warm[point.name]],
-                         metadata={**(common or {}), **meta}, collect_metadata=common is None)
-        if common is None:  # pyperf's host metadata, collected once per process
-            common = {k: v for k, v in run.get_metadata().items() if k not in meta}
-        benchmarks.append(pyperf.Benchmark([run]))
-    if probes:
-        benchmarks += _probe_benchmarks(job, probes, values, date, common or {})
-    tmp = f"{job.output}.tmp"
-    if benchmarks:
-        pyperf.BenchmarkSuite(benchmarks).dump(tmp, compact=True, replace=True)
-        Path(tmp).replace(job.output)
-
-
 def main(argv: list[str]) -> int:
     """Measure the job named by ``argv[0]``; 0 even when some points failed."""
     t0 = time.perf_counter()
@@ -385,6 +348,8 @@ def main(argv: list[str]) -> int:
     speeds: dict[str, float] = {}
     warm, values, loops, _ = measure(job, status, phases, probes, speeds)
     t_write = time.perf_counter()
+    from bench.measure.roundfile import write_results  # pyperf only now: no worker inherits it
+
     write_results(job, warm, values, loops, probes, speeds)
     phases["write"] = time.perf_counter() - t_write
     phases["main"] = time.perf_counter() - t0

@@ -8,16 +8,19 @@ file stores one benchmark per point and metric (``NAME:metric``), and the
 summary, the report, ``compare``, ``ab``, ``check`` and history read the same
 entries; nothing downstream names a metric.
 
-**Collected outside the timed values.**  Once every point of a round is open
-and before its warm-up sweep, each point runs *probe batches* of its own,
-untimed: the batches of its work the enabled instruments are attached around
-(:meth:`Instrument.start` just before, :meth:`Instrument.stop` just after;
-as many batches as the most any asks, :attr:`MetricDef.batches`), and, for a
-metric with a ``separate`` collector, the batches it runs itself.  No
-instrument reads anything during those batches except the loop heartbeat (a
-thread handing the loop one short callback per millisecond, whose own CPU
-the cores reading includes: about 1 % of a core); the timed values never run
-with an instrument attached.
+**Nothing runs inside a timed value.**  An instrument that only reads what the
+kernel counts anyway (CPU seconds, peak memory: :attr:`MetricDef.on_values`)
+reads it just before the clock of the point's first measured value of the
+round starts and just after it stops, so its reading spans that value's
+batches and nothing runs meanwhile.  Every other metric is collected outside
+the timed values: once every point of a round is open and before its warm-up
+sweep, each point runs *probe batches* of its own, untimed: the batches of its
+work the other instruments are attached around (:meth:`Instrument.start`
+just before, :meth:`Instrument.stop` just after; as many batches as the most
+any asks, :attr:`MetricDef.batches`), and, for a metric with a ``separate``
+collector, the batches it runs itself.  During those batches only the loop
+heartbeat runs (a thread handing the loop one short callback per
+millisecond); the timed values never run with it.
 
 Standard library only, and ``/proc`` (Linux): the measured children import
 this module, and pool workers import nothing of it.
@@ -64,7 +67,9 @@ def own_bytes() -> int:
 
 
 class Instrument(Protocol):
-    """Attached to a probe batch: read just before it starts and just after it ends."""
+    """Attached around batches: reads just before they start and just after they end.  Only
+    one attached to probe batches (not :attr:`MetricDef.on_values`) may run anything while
+    they run (the lag's heartbeat thread); one riding on a timed value never does."""
 
     def start(self, ctx: ProbeContext) -> None:
         """Take the readings the value is measured from (just before the batch)."""
@@ -81,7 +86,8 @@ class MetricDef:
     ``byte`` or ``integer``: a plain number); reports show ``value * scale``
     in ``unit``.  ``applies`` says whether a point's model gets it (given the
     model's entry and whether its batch runs on an event loop).  A metric is
-    collected by ``instrument`` (attached to the shared probe batch) or by
+    collected by ``instrument`` (attached around the point's first measured value
+    of the round where ``on_values``, else around the shared probe batches) or by
     ``separate`` (its own untimed batches).  ``baseline_difference``: the
     summary shows the point minus its sequential baseline in the same round
     (what the model adds).  ``extras`` name the extra statistics an
@@ -111,6 +117,10 @@ class MetricDef:
     column: str = ""
     #: Batches of the point's work its instrument is attached around (one probe reading).
     batches: int = 1
+    #: Its instrument reads only counters the kernel keeps (no thread, nothing during the
+    #: batches), before the clock starts and after it stops: it rides on the point's first
+    #: measured value of the round instead of probe batches of its own.
+    on_values: bool = False
     #: Words shown before a value in tables ("loop lag "), "" for none.
     prefix: str = ""
     #: A pick that costs this much more (stored unit) than a model tied with it, and
@@ -283,9 +293,9 @@ METRICS: dict[str, MetricDef] = {
     m.name: m
     for m in (
         MetricDef("cores", "cores used", 1.0, "integer",
-                  "CPU seconds of the measuring process and its pool workers during a batch, "
-                  "over the batch's wall time", _every, lower_is_better=False,
-                  instrument=_Cores, ideal="frame_cores", batches=2,  # less ramp and tail
+                  "CPU seconds of the measuring process and its pool workers during a timed "
+                  "value, over its wall time", _every, lower_is_better=False,
+                  instrument=_Cores, ideal="frame_cores", on_values=True,
                   column="cores_used"),  # "cores" is C, the host's usable cores
         MetricDef("lag", "ms", 1e3, "second",
                   "how long the event loop took to run a callback a heartbeat thread sent it "
@@ -293,9 +303,9 @@ METRICS: dict[str, MetricDef] = {
                   instrument=_Lag, extras=("p99",), prefix="loop lag "),
         MetricDef("memory", "MB", 1e-6, "byte",
                   "peak memory of the measuring process and the point's pool workers during "
-                  "a batch (PSS at its start plus the rise of peak RSS), minus the sequential "
-                  "baseline's in the same round", _every,
-                  instrument=_Memory, baseline_difference=True, footprint=True,
+                  "a timed value (PSS at its start plus the rise of peak RSS), minus the "
+                  "sequential baseline's in the same round", _every,
+                  instrument=_Memory, baseline_difference=True, footprint=True, on_values=True,
                   fmt="{:+.1f}", prefix="memory ", notable=5e6),
         MetricDef("dispatch", "µs per task", 1e6, "second",
                   "one empty task's trip through the model (cpu_tasks.noop), per task",
@@ -327,27 +337,49 @@ def parse(text: str, known: Mapping[str, MetricDef] | None = None) -> tuple[str,
     return names
 
 
+def wanted(model: Any, names: tuple[str, ...], on_loop: bool, *,
+           on_values: bool) -> list[MetricDef]:
+    """The enabled metrics that apply to a point's model, read around its timed values
+    (``on_values``) or in its probe batches (the others), in :data:`METRICS`' order."""
+    return [METRICS[n] for n in METRICS if n in names
+            and METRICS[n].applies(model, on_loop) and METRICS[n].on_values == on_values]
+
+
+Attached = list[tuple[MetricDef, Instrument]]
+
+
+def attach(ctx: ProbeContext, specs: list[MetricDef]) -> Attached:
+    """Start the instruments of ``specs``, last to first: the first one's reading (cores)
+    spans what runs next alone, the others' own reads outside it."""
+    attached = [(m, m.instrument()) for m in specs if m.instrument is not None]
+    for _, inst in reversed(attached):
+        inst.start(ctx)
+    return attached
+
+
+def detach(ctx: ProbeContext, attached: Attached) -> dict[str, dict[str, float]]:
+    """Stop the instruments :func:`attach` started, first to last; their readings by name."""
+    return {m.name: inst.stop(ctx) for m, inst in attached}
+
+
 def collect(ctx: ProbeContext, model: Any, names: tuple[str, ...],
             on_loop: bool) -> dict[str, dict[str, float]]:
-    """Every enabled metric of one opened point, from its own probe batches (untimed).
+    """The point's metrics read in probe batches of its own (untimed), and ``separate`` ones.
+
+    The metrics read around a timed value (:attr:`MetricDef.on_values`) are not
+    collected here: see :func:`attach`.
 
     Returns
     -------
     dict
         Metric name -> ``{"": value, extra: value}``.
     """
-    wanted = [METRICS[n] for n in names if n in METRICS and METRICS[n].applies(model, on_loop)]
-    out: dict[str, dict[str, float]] = {}
-    attached = [(m, m.instrument()) for m in wanted if m.instrument is not None]
-    # started last to first and stopped first to last: the first entry's reading (cores)
-    # spans the batches alone, the others' own reads outside it
-    for _, inst in reversed(attached):
-        inst.start(ctx)
+    specs = wanted(model, names, on_loop, on_values=False)
+    attached = attach(ctx, specs)
     for _ in range(max((m.batches for m, _ in attached), default=0)):
         ctx.batch.run()
-    for m, inst in attached:
-        out[m.name] = inst.stop(ctx)
-    for m in wanted:
+    out = detach(ctx, attached)
+    for m in specs:
         if m.separate is not None:
             out[m.name] = {"": m.separate(ctx)}
     return out
