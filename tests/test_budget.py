@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from bench.measure import budget as budget_mod
+from bench.measure import launch
+from bench.measure import runner as runner_mod
 from bench.measure.budget import REPORT_PER_POINT_S, REPORT_S, Budget, duration
+from bench.scenarios.models import Point
+from tests.factory import fake_child, quiet_probe
 from tests.test_run import run_main
 
 
@@ -71,3 +79,37 @@ def test_resume_cannot_change_the_budget(tmp_path: object) -> None:
     code, err = run_main("run", "--resume", str(tmp_path), "--budget", "60")
     assert code == 2
     assert "--budget cannot change it" in err
+
+
+def _timed_children(monkeypatch: pytest.MonkeyPatch, clock: Clock, *, checks_s: float) -> None:
+    """Children that take 1 s of the fake clock, plus ``checks_s`` checking results in a
+    point's first round (reported as the child's ``verify`` phase, as a real child does).
+    ``clock`` stands for ``time.monotonic`` everywhere meanwhile (see the fixture)."""
+
+    def child(interp: Any, job: dict[str, Any], points: Sequence[Point], timeout: float,
+              run_name: str = "") -> Any:
+        checked = checks_s if job["verify"] else 0.0
+        clock.now += 1.0 + checked
+        result = fake_child(interp, job, points, timeout, run_name)
+        result.seconds, result.phases = 1.0 + checked, {"verify": checked, "main": 1.0 + checked}
+        return result
+
+    monkeypatch.setattr(launch, "run_child", child)
+    monkeypatch.setattr(runner_mod.noise, "probe", quiet_probe)
+
+
+@pytest.mark.parametrize(("budget_s", "warned"), [(200, False), (40, True)])
+def test_the_revised_end_leaves_out_the_first_rounds_checks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock, budget_s: int,
+        warned: bool) -> None:
+    """One group, 6 planned rounds: 61 s for the first (60 s of checks) and 1 s each after,
+    66 s in all.  Projected from the first round whole it would be 366 s; a budget of 200 s
+    holds the rounds, one of 40 s does not."""
+    _timed_children(monkeypatch, clock, checks_s=60.0)
+    code, err = run_main("run", "--profile", "smoke", "--workloads", "sleep", "--models",
+                         "sequential", "--tasks", "1", "--budget", str(budget_s),
+                         "--no-metrics", "--no-report", "--output-dir", str(tmp_path),
+                         "--name", "r")
+    assert code == 0, err
+    assert "this run takes about" in err
+    assert ("the planned rounds need more than the budget" in err) == warned, err

@@ -233,7 +233,8 @@ def measure(job: Job, status: _Status,
     """Open every point of the job, probe its metrics, then take its sweeps.
 
     ``phases``, when given, receives the seconds spent opening the points
-    (pools made and warmed, results checked), probing the metrics, taking the
+    (pools made and warmed, results checked), checking results (``verify``, part of
+    opening: a point's first round only), probing the metrics, taking the
     sweeps, inside the timed regions of those sweeps (warm-ups included) and
     reading the host's speed.  ``probes``, when given, receives each point's metrics (see
     :func:`bench.scenarios.metrics.collect`); ``speeds``, the host's speed
@@ -272,7 +273,9 @@ def measure(job: Job, status: _Status,
                     continue
                 before = metrics.own_bytes() if footprint else 0
                 batch = opened[point.name] = MODELS[point.model].open(point)
+                t_verify = time.perf_counter()
                 batch_s = verify(batch, point) if point.name in job.verify else math.nan
+                phases["verify"] = phases.get("verify", 0.0) + time.perf_counter() - t_verify
                 if footprint:
                     footprints[point.name] = max(0, metrics.own_bytes() - before)
                 loops[point.name] = job.loops.get(point.name) or max(
