@@ -47,6 +47,24 @@ def test_save_results_replaces_atomically(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == [store.RESULTS]
 
 
+def test_save_results_writes_what_pyperf_dumps(tmp_path: Path) -> None:
+    """The fast writer's text is pyperf's own, byte for byte: runs with their own metadata
+    (rounds, speed readings) and metric benchmarks, suite metadata shared by all of them."""
+    from tests.factory import make_metric
+
+    benchmarks = [make_benchmark(SEQ, [0.2, 0.21, 0.19, 0.2], runs=2,
+                                 run_metadata=[{"speed_start_s": 1e-3}, {"speed_start_s": 2e-3}]),
+                  make_benchmark(POOL, [0.11, 0.1, 0.12, 0.1], runs=2),
+                  make_metric(POOL, "cores", [1.9, 1.8]),
+                  make_metric(POOL, "memory", [3e7, 3.1e7], unit="byte")]
+    ours, theirs = tmp_path / "ours.json", tmp_path / "theirs.json"
+    store.save_results(ours, benchmarks)
+    pyperf.BenchmarkSuite(benchmarks).dump(str(theirs), compact=True)
+    assert ours.read_bytes() == theirs.read_bytes()
+    with pytest.raises(ValueError, match="same name"):
+        store.save_results(ours, [benchmarks[0], make_benchmark(SEQ, [0.3])])
+
+
 def test_written_files_follow_the_umask(tmp_path: Path) -> None:
     # results are shared between engineers and machines: readable like any file written here
     umask = os.umask(0o022)

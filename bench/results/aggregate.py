@@ -155,7 +155,7 @@ def _size(meta: dict[str, Any]) -> float:
     return float(value)
 
 
-def tidy(suite: pyperf.BenchmarkSuite | store.StoredSuite,
+def tidy(suite: store.Suite,
          source: str = "results") -> pd.DataFrame:
     """One row per measured value, with the point's metadata as columns.
 
@@ -296,7 +296,7 @@ def widths(benchmarks: list[pyperf.Benchmark]) -> dict[str, float]:
     """
     if not benchmarks:
         return {}
-    df = tidy(pyperf.BenchmarkSuite(benchmarks))
+    df = tidy(store.Listed(benchmarks))
     medians = stats.round_medians(df)
     pairs = {n: b for n, b in baselines(df.drop_duplicates("name").set_index("name")).items()
              if n != b}

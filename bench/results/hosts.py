@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyperf
-
 from bench.results import store
 
 
-def interpreter_order(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> list[str]:
+def interpreter_order(suite: store.Suite) -> list[str]:
     """The tags of a run's interpreters in the run's order (``["3.11", "3.14"]``; ``[""]``
     for a run of one)."""
     for b in suite.get_benchmarks():
@@ -19,7 +17,7 @@ def interpreter_order(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> list[
     return [""]
 
 
-def interpreters(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, dict[str, Any]]:
+def interpreters(suite: store.Suite) -> dict[str, dict[str, Any]]:
     """Each interpreter's host record by tag, in the run's order (one keyed "" for a run
     of one)."""
     out: dict[str, dict[str, Any]] = {}
@@ -32,7 +30,7 @@ def interpreters(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, 
     return out
 
 
-def host_info(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> dict[str, Any]:
+def host_info(suite: store.Suite) -> dict[str, Any]:
     """The run's host record (``host_*`` metadata, prefix removed) and run fields: in a run
     of several interpreters, the first one's."""
     first = interpreter_order(suite)[0]

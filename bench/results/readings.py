@@ -15,7 +15,6 @@ import math
 from typing import Any
 
 import pandas as pd
-import pyperf
 
 from bench.results import ideal, stats, store
 from bench.scenarios.metrics import METRICS
@@ -26,7 +25,7 @@ PROBE = "probe"
 PROBE_COLUMNS = ["name", "probe", "round", "value"]
 
 
-def probes(suite: pyperf.BenchmarkSuite | store.StoredSuite) -> pd.DataFrame:
+def probes(suite: store.Suite) -> pd.DataFrame:
     """One row per point, metric and round: the metrics' readings (:data:`PROBE_COLUMNS`).
 
     ``name`` is the point's name (the benchmark's less ``:metric``); each extra
