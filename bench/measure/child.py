@@ -193,8 +193,8 @@ def _contexts(job: Job, opened: dict[str, Batch | _Cold],
             continue
         point = by_name[name]
         others = sum(b for n, b in footprints.items() if n != name and n in opened)
-        out[name] = metrics.ProbeContext(model, model.pids, point.tasks, point.work.is_async,
-                                         others)
+        out[name] = metrics.ProbeContext(model, MODELS[point.model], model.pids, point.tasks,
+                                         point.work.is_async, others)
     return out
 
 
@@ -202,26 +202,14 @@ def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
            failures: dict[str, str], probes: dict[str, dict[str, dict[str, float]]],
            contexts: dict[str, metrics.ProbeContext]) -> None:
     """The metrics of every opened steady point read in probe batches of its own (untimed)."""
-    by_name = {p.name: p for p in job.points}
     for name, ctx in contexts.items():
-        if name not in opened:
-            continue
         status.say("probe", name)
         try:
-            probes[name] = metrics.collect(ctx, MODELS[by_name[name].model], tuple(job.metrics),
-                                           on_loop=ctx.batch.loop is not None)
+            probes[name] = metrics.collect(ctx, tuple(job.metrics))
         except Exception as exc:
             failures[name] = _reason(exc)
             status.say("fail", name, failures[name])
             _close(opened.pop(name))
-
-
-def _riding(job: Job, contexts: dict[str, metrics.ProbeContext]) -> dict[str, list[Any]]:
-    """Per point, the metrics read around its first measured value of the round."""
-    by_name = {p.name: p for p in job.points}
-    return {name: specs for name, ctx in contexts.items()
-            if (specs := metrics.wanted(MODELS[by_name[name].model], tuple(job.metrics),
-                                        ctx.batch.loop is not None, on_values=True))}
 
 
 def measure(job: Job, status: _Status,
@@ -287,9 +275,10 @@ def measure(job: Job, status: _Status,
         t_probes = time.perf_counter()
         phases["open"] = t_probes - t_open
         contexts = _contexts(job, opened, footprints) if job.metrics else {}
-        if job.metrics:
-            _probe(job, opened, status, failures, probes, contexts)
-        riding = _riding(job, contexts)
+        _probe(job, opened, status, failures, probes, contexts)
+        # the metrics read around each point's first measured value of the round
+        riding = {name: specs for name, ctx in contexts.items() if name in opened
+                  and (specs := metrics.wanted(ctx, tuple(job.metrics), on_values=True))}
         phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyperf
 
+from bench.results import store
 from bench.scenarios import metrics
 
 if TYPE_CHECKING:  # the child imports this module once its round is measured
@@ -67,7 +68,5 @@ def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list
         benchmarks.append(pyperf.Benchmark([run]))
     if probes:
         benchmarks += _probe_benchmarks(job, probes, values, date, common or {})
-    tmp = f"{job.output}.tmp"
     if benchmarks:
-        pyperf.BenchmarkSuite(benchmarks).dump(tmp, compact=True, replace=True)
-        Path(tmp).replace(job.output)
+        store.save_results(Path(job.output), benchmarks)

@@ -296,7 +296,7 @@ def widths(benchmarks: list[pyperf.Benchmark]) -> dict[str, float]:
     """
     if not benchmarks:
         return {}
-    df = tidy(store.Listed(benchmarks))
+    df = tidy(store.StoredSuite(benchmarks))
     medians = stats.round_medians(df)
     pairs = {n: b for n, b in baselines(df.drop_duplicates("name").set_index("name")).items()
              if n != b}

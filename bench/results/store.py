@@ -25,7 +25,7 @@ import tempfile
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pyperf
 
@@ -242,32 +242,26 @@ class StoredBenchmark:
         return self._runs
 
 
-class StoredSuite:
-    """The benchmarks of a results file, read with :func:`read_suite`."""
+#: A benchmark as the readers take it: one read from the file (:class:`StoredBenchmark`),
+#: or pyperf's own.
+B = TypeVar("B")
 
-    def __init__(self, benchmarks: list[StoredBenchmark]) -> None:
+
+class StoredSuite(Generic[B]):
+    """Benchmarks in a list, read as a suite: a results file's (:func:`read_suite`), or
+    pyperf's in hand (``pyperf.BenchmarkSuite`` would check each name against every earlier
+    one, which the runner cannot afford after every extra round)."""
+
+    def __init__(self, benchmarks: list[B]) -> None:
         self._benchmarks = benchmarks
 
-    def get_benchmarks(self) -> list[StoredBenchmark]:
-        """Every benchmark, in the file's order."""
-        return self._benchmarks
-
-
-class Listed:
-    """Benchmarks in hand (pyperf's), read as a suite: ``pyperf.BenchmarkSuite`` would check
-    each one's name against every earlier one, which the runner cannot afford after every
-    extra round."""
-
-    def __init__(self, benchmarks: list[pyperf.Benchmark]) -> None:
-        self._benchmarks = benchmarks
-
-    def get_benchmarks(self) -> list[pyperf.Benchmark]:
+    def get_benchmarks(self) -> list[B]:
         """Every benchmark, in the order given."""
         return self._benchmarks
 
 
 #: What the readers of a results file's benchmarks take.
-Suite = pyperf.BenchmarkSuite | StoredSuite | Listed
+Suite = pyperf.BenchmarkSuite | StoredSuite[Any]
 
 #: What JSON numbers parse to (``bool`` is not one of them, though it is an ``int``).
 _NUMBERS = (int, float)
@@ -280,7 +274,7 @@ def _number(value: Any) -> bool:
 def _checked_values(run: dict[str, Any]) -> list[float]:
     """A run's values, refused as pyperf's ``Run`` refuses them (values > 0, warm-ups >= 0)."""
     values, warmups = run.get("values", ()), run.get("warmups") or ()
-    if not all(type(v) in _NUMBERS and v > 0 for v in values):  # NaN is refused too
+    if not all(_number(v) and v > 0 for v in values):  # NaN is refused too
         raise ValueError("values must be a sequence of number > 0.0")
     if not all(isinstance(w, list) and len(w) == 2 and _number(w[0]) and w[0] >= 1
                and _number(w[1]) and w[1] >= 0 for w in warmups):
@@ -308,7 +302,7 @@ def _shared(base: dict[str, Any], owns: list[dict[str, Any]]) -> dict[str, Any]:
     return shared
 
 
-def read_suite(path: Path) -> StoredSuite:
+def read_suite(path: Path) -> StoredSuite[StoredBenchmark]:
     """Read a results file's values and metadata for the summary, without building pyperf objects.
 
     The same file :func:`load_results` reads, refused for the same reasons,

@@ -48,10 +48,13 @@ DISPATCH_MIN_S = 0.003
 
 @dataclass
 class ProbeContext:
-    """What a collector sees: the opened batch, its worker processes, the task count."""
+    """What a collector sees: the opened batch, its model's entry, its worker processes, the
+    task count."""
 
     #: The opened model (:class:`bench.scenarios.models.Batch`).
     batch: Any
+    #: The model's entry (:class:`bench.scenarios.models.ModelDef`): what a metric applies to.
+    model: Any
     #: Process ids of the point's pool workers (empty for models without processes).
     pids: tuple[int, ...]
     tasks: int
@@ -59,6 +62,11 @@ class ProbeContext:
     #: Bytes of this process that the other points opened in it hold (their pools'
     #: threads and interpreters, their tasks' arguments): the memory reading leaves them out.
     others: int = 0
+
+    @property
+    def on_loop(self) -> bool:
+        """Whether the batch runs on an event loop."""
+        return self.batch.loop is not None
 
 
 def own_bytes() -> int:
@@ -337,12 +345,11 @@ def parse(text: str, known: Mapping[str, MetricDef] | None = None) -> tuple[str,
     return names
 
 
-def wanted(model: Any, names: tuple[str, ...], on_loop: bool, *,
-           on_values: bool) -> list[MetricDef]:
+def wanted(ctx: ProbeContext, names: tuple[str, ...], *, on_values: bool) -> list[MetricDef]:
     """The enabled metrics that apply to a point's model, read around its timed values
     (``on_values``) or in its probe batches (the others), in :data:`METRICS`' order."""
-    return [METRICS[n] for n in METRICS if n in names
-            and METRICS[n].applies(model, on_loop) and METRICS[n].on_values == on_values]
+    return [m for n, m in METRICS.items() if n in names
+            and m.applies(ctx.model, ctx.on_loop) and m.on_values == on_values]
 
 
 Attached = list[tuple[MetricDef, Instrument]]
@@ -362,8 +369,7 @@ def detach(ctx: ProbeContext, attached: Attached) -> dict[str, dict[str, float]]
     return {m.name: inst.stop(ctx) for m, inst in attached}
 
 
-def collect(ctx: ProbeContext, model: Any, names: tuple[str, ...],
-            on_loop: bool) -> dict[str, dict[str, float]]:
+def collect(ctx: ProbeContext, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """The point's metrics read in probe batches of its own (untimed), and ``separate`` ones.
 
     The metrics read around a timed value (:attr:`MetricDef.on_values`) are not
@@ -374,7 +380,7 @@ def collect(ctx: ProbeContext, model: Any, names: tuple[str, ...],
     dict
         Metric name -> ``{"": value, extra: value}``.
     """
-    specs = wanted(model, names, on_loop, on_values=False)
+    specs = wanted(ctx, names, on_values=False)
     attached = attach(ctx, specs)
     for _ in range(max((m.batches for m, _ in attached), default=0)):
         ctx.batch.run()
