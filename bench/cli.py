@@ -130,11 +130,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the report of any results file."""
-    from bench.report.html import write_report
-    from bench.results.store import resolve_results
+    from bench.report.drawing import ChartPool
 
-    results = resolve_results(args.results)
-    index = write_report(results, args.output_dir or results.parent)
+    with ChartPool() as pool:  # first: its imports overlap the report's own
+        from bench.report.html import write_report
+        from bench.results.store import resolve_results
+
+        results = resolve_results(args.results)
+        index = write_report(results, args.output_dir or results.parent, pool=pool)
     print(f"concbench: report in {index}", file=sys.stderr)
     return 0
 

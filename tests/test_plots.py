@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
 from bench.report import frames, plots
-from bench.report.figures import new_figure
+from bench.report.figures import fit_layout, new_figure, spaced_labels
 from bench.results.aggregate import load
 from tests.factory import HOST
 from tests.test_aggregate import write_hand_made
@@ -212,3 +213,32 @@ def test_efficiency_panels_share_rows(ax: Axes, summary: pd.DataFrame) -> None:
     np.testing.assert_allclose(ax.images[0].get_array(),
                                [[1.0, 1.0, 0.8], [np.nan] * 3, [np.nan, 0.8, np.nan],
                                 [np.nan] * 3])
+
+
+def _shown_label_boxes(ax: Axes) -> list[tuple[str, float, float]]:
+    """The x tick labels drawn with text, with their rendered left and right edges (pixels)."""
+    fit_layout(ax.figure)  # type: ignore[arg-type]
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    return [(t.get_text(), t.get_window_extent(renderer).x0, t.get_window_extent(renderer).x1)
+            for t in ax.get_xticklabels() if t.get_text()]
+
+
+@pytest.mark.parametrize("scale", ["log", "linear"])
+def test_crowded_tick_labels_are_thinned_never_overlapping(ax: Axes, scale: str) -> None:
+    ticks = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
+    ax.plot(ticks, ticks)
+    ax.set_xscale(scale, **({"base": 2} if scale == "log" else {}))
+    ax.set_xticks(ticks, spaced_labels(ax, ticks, [str(t) for t in ticks]))
+    boxes = _shown_label_boxes(ax)
+    assert list(ax.get_xticks()) == ticks  # every tick stays, only labels go
+    assert boxes[0][0] == "1"
+    assert 3 <= len(boxes) < len(ticks)
+    for (_, _, right), (_, left, _) in itertools.pairwise(boxes):
+        assert left > right  # rendered, not estimated: no two labels shown touch
+
+
+def test_sparse_tick_labels_are_all_kept(ax: Axes) -> None:
+    ticks = [1, 4, 16, 64]
+    ax.plot(ticks, ticks)
+    ax.set_xscale("log", base=2)
+    assert spaced_labels(ax, ticks, [str(t) for t in ticks]) == ["1", "4", "16", "64"]

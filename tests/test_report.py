@@ -194,6 +194,21 @@ def _gone(pgid: int, within: float = 10.0) -> bool:
     return False
 
 
+def test_report_command_leaves_matplotlib_to_its_chart_server(tmp_path: Path) -> None:
+    """Importing the CLI loads neither pandas nor matplotlib (so `concbench report` can fork its
+    chart server before the report's modules), and the command's own process never imports
+    matplotlib: the server does, while the command loads the data."""
+    results = write_hand_made(tmp_path / "results.json")
+    code = ("import sys, bench.cli, bench.report.finish\n"
+            "before = sorted({'pandas', 'matplotlib'} & set(sys.modules))\n"
+            f"assert bench.cli.main(['report', {str(results)!r}]) == 0\n"
+            "print(before, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[] False"
+    assert (tmp_path / "index.html").exists()
+
+
 def test_chart_server_leaves_nothing_behind(tmp_path: Path) -> None:
     points = [(p, v) for p, v in HAND_MADE if p.workload == "sleep"]
     summary = load(write_hand_made(tmp_path / "results.json", points)).summary

@@ -15,6 +15,7 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from bench.report.export import safe_stem
 
@@ -56,6 +57,29 @@ def _labels_extent(labels: Sequence[Any], along: bool) -> float:
         height = _LINE_EM * size
         out = max(out, width * abs(math.cos(angle)) + height * abs(math.sin(angle)) if along
               else width * abs(math.sin(angle)) + height * abs(math.cos(angle)))
+    return out
+
+
+def spaced_labels(ax: Axes, ticks: Sequence[float], labels: Sequence[str]) -> list[str]:
+    """``labels`` of x ``ticks``, those that would overlap the previous one shown left blank.
+
+    Positions are read on the axis' scale (log or linear) over its current
+    limits, widths estimated from the labels' lengths as :func:`fit_layout`
+    does; the axes' width is taken before layout (the figure's default
+    margins, which only narrow it), so labels kept never overlap.
+    """
+    lo, hi = ax.get_xlim()
+    scale = ax.xaxis.get_transform()
+    (a, b) = scale.transform([lo, hi]) if lo > 0 or ax.get_xscale() == "linear" else (lo, hi)
+    inches = ax.get_position().width * float(ax.figure.get_size_inches()[0])  # type: ignore[union-attr]
+    em = FontProperties(size=matplotlib.rcParams["xtick.labelsize"]).get_size_in_points() / 72
+    out, right = [], -math.inf  # the right edge of the last label shown, inches
+    for t, text in zip(scale.transform(list(ticks)), labels, strict=True):
+        half = len(text) * _CHAR_EM * em / 2
+        x = (t - a) / (b - a) * inches if b != a else 0.0
+        keep = x - half >= right + _CHAR_EM * em
+        out.append(text if keep else "")
+        right = x + half if keep else right
     return out
 
 
@@ -111,15 +135,21 @@ def fit_layout(fig: Figure, *, right: float = 0.0) -> tuple[float, float, float,
     return box
 
 
+#: savefig's options per format.  PNG: zlib's fastest level, a sixth of a chart's PNG time
+#: (a 1,000-point report's heatmap: 0.18 s -> 0.03 s) for files a few per cent larger.
+_SAVE: dict[str, dict[str, Any]] = {"png": {"dpi": 110, "pil_kwargs": {"compress_level": 1}},
+                                    "svg": {}}
+
+
 def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
     """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir`` (laid out first if not yet)."""
     if not getattr(fig, "_concbench_fitted", False):
         fit_layout(fig)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for ext in ("png", "svg"):
+    for ext, options in _SAVE.items():
         path = out_dir / f"{safe_stem(stem)}.{ext}"
         with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: small, fast
-            fig.savefig(path, dpi=110 if ext == "png" else None)
+            fig.savefig(path, **options)
         paths[ext] = path
     return paths

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
+from bench.report.figures import spaced_labels
 from bench.report.frames import (
     at_largest_size,
     cold_pairs,
@@ -182,7 +183,7 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
     ticks = sorted({int(t) for t in df["tasks"]})
     if len(ticks) == 1:  # one task count: a window around it, not a singular axis
         ax.set_xlim(ticks[0] / 2, ticks[0] * 2)
-    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xticks(ticks, spaced_labels(ax, ticks, [str(t) for t in ticks]))
     ax.set_xlabel("tasks per batch T (count, log scale)")
     ax.set_ylabel("median batch time (ms, log scale)")
     ax.set_title(title)
