@@ -151,61 +151,87 @@ def test_check_gates_a_metric(tmp_path: Path) -> None:
         SEQ.name, THR.name, PROC.name}
 
 
-def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_probe_batches(
+def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_the_warm_up(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In a real round (in-process): cores and memory are read just outside the clock of each
     point's first measured value, nothing else is read around any timed value, and the lag's
-    heartbeat runs only in the probe batches, before the warm-up sweep."""
+    heartbeat runs only during the first batch of a loop-driven point's warm-up value, the
+    warm-ups all before the first measured value; without warm-ups it runs in a probe batch."""
     from bench.measure import child
 
     events: list[tuple[str, ...]] = []
-    timing = child._time_steady
+    timing, warm_up = child._time_steady, child._time_warm_up
     attach, detach = metrics.attach, metrics.detach
-    lag_start = metrics._Lag.start
+    lag_start, lag_stop = metrics._Lag.start, metrics._Lag.stop
 
     def timed(batch: Any, loops: int) -> float:
-        events.append(("clock",))
+        events.append(("clock", str(loops)))
         return timing(batch, loops)
 
+    def warm(batch: Any, loops: int, ctx: Any, specs: Any) -> Any:
+        events.append(("warm-up",))
+        return warm_up(batch, loops, ctx, specs)
+
     monkeypatch.setattr(child, "_time_steady", timed)
+    monkeypatch.setattr(child, "_time_warm_up", warm)
     monkeypatch.setattr(metrics, "attach", lambda ctx, specs: (
         events.append(("attach", *(m.name for m in specs))), attach(ctx, specs))[1])
     monkeypatch.setattr(metrics, "detach", lambda ctx, att: (
         events.append(("detach", *(m.name for m, _ in att))), detach(ctx, att))[1])
     monkeypatch.setattr(metrics._Lag, "start", lambda self, ctx: (
         events.append(("heartbeat",)), lag_start(self, ctx))[1])
+    monkeypatch.setattr(metrics._Lag, "stop", lambda self, ctx: (
+        events.append(("heartbeat stops",)), lag_stop(self, ctx))[1])
     points = [Point("async_sleep", "sequential", 2, size=0.001),
               Point("async_sleep", "asyncio_gather", 2, size=0.001)]
-    job = child.Job(round=0, seed="s", points=points, values=2, warmups=1, min_time=0.0,
-                    status=str(tmp_path / "status"), output=str(tmp_path / "round.json"),
-                    metrics=list(METRICS), verify=[p.name for p in points])
-    probes: dict[str, dict[str, dict[str, float]]] = {}
-    status = child._Status(job.status)
-    try:
-        _, _, _, failed = child.measure(job, status, {}, probes)
-    finally:
-        status.fh.close()
-    assert failed == {}
+
+    def run(warmups: int) -> dict[str, dict[str, dict[str, float]]]:
+        events.clear()
+        job = child.Job(round=0, seed="s", points=points, values=2, warmups=warmups,
+                        min_time=0.0, status=str(tmp_path / "status"),
+                        output=str(tmp_path / "round.json"), metrics=list(METRICS),
+                        verify=[p.name for p in points], loops={p.name: 3 for p in points})
+        probes: dict[str, dict[str, dict[str, float]]] = {}
+        status = child._Status(job.status)
+        try:
+            _, _, _, failed = child.measure(job, status, {}, probes)
+        finally:
+            status.fh.close()
+        assert failed == {}
+        for name in (p.name for p in points):
+            assert set(probes[name]) == {"cores", "memory", "lag", "dispatch"}, name
+            assert probes[name]["cores"][""] > 0
+        return probes
+
+    run(warmups=1)
     clocks = [i for i, e in enumerate(events) if e[0] == "clock"]
-    assert len(clocks) == 2 * 3  # two points, a warm-up and two values each
-    first_clock = clocks[0]
-    # the heartbeat only in probe batches, all of them before the first timed value
-    assert [i for i, e in enumerate(events) if e[0] == "heartbeat"]
-    assert all(i < first_clock for i, e in enumerate(events) if e[0] == "heartbeat")
+    # two points on a loop: the rest of each warm-up after its probed batch, two values each
+    assert len(clocks) == 2 + 2 * 2
+    # the heartbeat: once a point, around one batch of its warm-up, the rest of it timed after
+    beats = [i for i, e in enumerate(events) if e[0] == "heartbeat"]
+    assert len(beats) == 2
+    for i in beats:
+        assert events[i - 2:i] == [("warm-up",), ("attach", "lag")]
+        assert events[i + 1:i + 4] == [("detach", "lag"), ("heartbeat stops",), ("clock", "2")]
+    first_value = clocks[2]  # the two warm-ups' clocks come first
+    assert all(i < first_value for i in beats)
     # around timed values: cores and memory, only round each point's first measured value
     riding = [i for i, e in enumerate(events) if e[0] == "attach" and e[1:] == ("cores", "memory")]
     assert len(riding) == 2
     for i in riding:
-        assert events[i + 1] == ("clock",)
+        assert events[i + 1] == ("clock", "3")
         assert events[i + 2] == ("detach", "cores", "memory")
-        assert clocks.index(i + 1) >= 2  # after the warm-up sweep (one clock per point)
-    for name in (p.name for p in points):
-        assert set(probes[name]) == {"cores", "memory", "lag", "dispatch"}, name
-        assert probes[name]["cores"][""] > 0
-    # the probe batches attached no counter: cores and memory come from the values alone
-    probing = [e for i, e in enumerate(events) if e[0] == "attach" and i not in riding]
-    assert len(probing) == 2
-    assert all("cores" not in e and "memory" not in e for e in probing)
+        assert i + 1 >= first_value  # after the warm-up sweep
+    # the probe phase: dispatch alone (it runs batches of its own, no instrument attached)
+    assert sorted(e for e in events if e[0] == "attach") == sorted(
+        [("attach", "dispatch")] * 2 + [("attach", "lag")] * 2
+        + [("attach", "cores", "memory")] * 2)
+    # no warm-up: the heartbeat goes back to a probe batch, before every clock
+    run(warmups=0)
+    beats = [i for i, e in enumerate(events) if e[0] == "heartbeat"]
+    assert len(beats) == 2
+    assert all(i < min(j for j, e in enumerate(events) if e[0] == "clock") for i in beats)
+    assert ("warm-up",) not in events
 
 
 def test_metric_options_are_checked(cli: Callable[..., CliResult]) -> None:

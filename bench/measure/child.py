@@ -182,6 +182,22 @@ def _time_steady(batch: Batch, loops: int) -> float:
     return time.perf_counter() - t0
 
 
+def _time_warm_up(batch: Batch, loops: int, ctx: metrics.ProbeContext,
+                  specs: list[metrics.MetricDef]) -> tuple[float, dict[str, dict[str, float]]]:
+    """A warm-up value whose first batch carries the instruments of ``specs``.
+
+    They are started just before that batch's clock and stopped just after it
+    (their start and stop outside the value); the value is the seconds of its
+    ``loops`` batches, discarded as every warm-up is.  Returns it and the readings.
+    """
+    attached = metrics.attach(ctx, specs)
+    t0 = time.perf_counter()
+    batch.run()
+    first = time.perf_counter() - t0
+    readings = metrics.detach(ctx, attached)
+    return first + _time_steady(batch, loops - 1), readings
+
+
 def _contexts(job: Job, opened: dict[str, Batch | _Cold],
               footprints: dict[str, int]) -> dict[str, metrics.ProbeContext]:
     """What the metrics of each opened steady point see (``footprints``: the bytes of this
@@ -205,11 +221,20 @@ def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
     for name, ctx in contexts.items():
         status.say("probe", name)
         try:
-            probes[name] = metrics.collect(ctx, tuple(job.metrics))
+            probes[name] = metrics.collect(
+                ctx, tuple(job.metrics),
+                (metrics.PROBE,) if job.warmups else (metrics.PROBE, metrics.WARMUP))
         except Exception as exc:
             failures[name] = _reason(exc)
             status.say("fail", name, failures[name])
             _close(opened.pop(name))
+
+
+def _riders(job: Job, contexts: dict[str, metrics.ProbeContext],
+            opened: dict[str, Batch | _Cold], where: str) -> dict[str, list[metrics.MetricDef]]:
+    """Per opened point, the metrics whose instruments ride ``where`` (``MetricDef.rides``)."""
+    return {name: specs for name, ctx in contexts.items() if name in opened
+            and (specs := metrics.wanted(ctx, tuple(job.metrics), (where,)))}
 
 
 def measure(job: Job, status: _Status,
@@ -276,9 +301,10 @@ def measure(job: Job, status: _Status,
         phases["open"] = t_probes - t_open
         contexts = _contexts(job, opened, footprints) if job.metrics else {}
         _probe(job, opened, status, failures, probes, contexts)
-        # the metrics read around each point's first measured value of the round
-        riding = {name: specs for name, ctx in contexts.items() if name in opened
-                  and (specs := metrics.wanted(ctx, tuple(job.metrics), on_values=True))}
+        # the metrics read around each point's first measured value of the round, and
+        # around the first batch of its warm-up
+        riding = _riders(job, contexts, opened, metrics.VALUE)
+        warming = _riders(job, contexts, opened, metrics.WARMUP) if job.warmups else {}
         phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
@@ -292,11 +318,18 @@ def measure(job: Job, status: _Status,
                 status.say("run", name)
                 model = opened[name]
                 read = riding.pop(name, None) if sweep == job.warmups else None
+                first = warming.pop(name, None) if sweep == 0 else None
                 try:
                     if read is not None:  # counters read just outside the value's clock
                         attached = metrics.attach(contexts[name], read)
-                    elapsed = (model.time(loops[name]) if isinstance(model, _Cold)
-                               else _time_steady(model, loops[name]))
+                    if isinstance(model, _Cold):
+                        elapsed = model.time(loops[name])
+                    elif first is not None:
+                        elapsed, readings = _time_warm_up(model, loops[name], contexts[name],
+                                                          first)
+                        probes.setdefault(name, {}).update(readings)
+                    else:
+                        elapsed = _time_steady(model, loops[name])
                     if read is not None:
                         probes.setdefault(name, {}).update(
                             metrics.detach(contexts[name], attached))

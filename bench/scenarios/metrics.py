@@ -8,19 +8,18 @@ file stores one benchmark per point and metric (``NAME:metric``), and the
 summary, the report, ``compare``, ``ab``, ``check`` and history read the same
 entries; nothing downstream names a metric.
 
-**Nothing runs inside a timed value.**  An instrument that only reads what the
-kernel counts anyway (CPU seconds, peak memory: :attr:`MetricDef.on_values`)
-reads it just before the clock of the point's first measured value of the
-round starts and just after it stops, so its reading spans that value's
-batches and nothing runs meanwhile.  Every other metric is collected outside
-the timed values: once every point of a round is open and before its warm-up
-sweep, each point runs *probe batches* of its own, untimed: the batches of its
-work the other instruments are attached around (:meth:`Instrument.start`
-just before, :meth:`Instrument.stop` just after; as many batches as the most
-any asks, :attr:`MetricDef.batches`), and, for a metric with a ``separate``
-collector, the batches it runs itself.  During those batches only the loop
-heartbeat runs (a thread handing the loop one short callback per
-millisecond); the timed values never run with it.
+**Nothing runs inside a timed value.**  An instrument is attached where its
+entry's :attr:`MetricDef.rides` says: ``value``, one that only reads what the
+kernel counts anyway (CPU seconds, peak memory), just before the clock of the
+point's first measured value of the round starts and just after it stops;
+``warm-up``, one that runs something while it reads (the lag's heartbeat, a
+thread handing the loop a callback every millisecond), just before and after
+the first batch of the point's warm-up value, a batch run anyway and whose
+time is discarded; ``probe``, around *probe batches* of the point's own,
+untimed, once every point of the round is open and before its warm-up sweep
+(as many as the most any asks, :attr:`MetricDef.batches`; a ``warm-up`` one
+too where a job takes no warm-up).  A ``separate`` collector runs untimed
+batches of its own in that probe phase.
 
 Standard library only, and ``/proc`` (Linux): the measured children import
 this module, and pool workers import nothing of it.
@@ -42,6 +41,8 @@ import cpu_tasks
 
 #: Seconds between two beats of the event-loop heartbeat.
 HEARTBEAT_S = 0.001
+#: Where a metric's instrument is attached (:attr:`MetricDef.rides`).
+PROBE, WARMUP, VALUE = "probe", "warm-up", "value"
 #: Least time the dispatch probe spends running empty batches (at least two), seconds.
 DISPATCH_MIN_S = 0.003
 
@@ -76,8 +77,9 @@ def own_bytes() -> int:
 
 class Instrument(Protocol):
     """Attached around batches: reads just before they start and just after they end.  Only
-    one attached to probe batches (not :attr:`MetricDef.on_values`) may run anything while
-    they run (the lag's heartbeat thread); one riding on a timed value never does."""
+    one that rides on a warm-up or on probe batches (:attr:`MetricDef.rides`) may run
+    anything while they run (the lag's heartbeat thread); one riding on a timed value never
+    does."""
 
     def start(self, ctx: ProbeContext) -> None:
         """Take the readings the value is measured from (just before the batch)."""
@@ -94,8 +96,7 @@ class MetricDef:
     ``byte`` or ``integer``: a plain number); reports show ``value * scale``
     in ``unit``.  ``applies`` says whether a point's model gets it (given the
     model's entry and whether its batch runs on an event loop).  A metric is
-    collected by ``instrument`` (attached around the point's first measured value
-    of the round where ``on_values``, else around the shared probe batches) or by
+    collected by ``instrument`` (attached where ``rides`` says) or by
     ``separate`` (its own untimed batches).  ``baseline_difference``: the
     summary shows the point minus its sequential baseline in the same round
     (what the model adds).  ``extras`` name the extra statistics an
@@ -125,10 +126,12 @@ class MetricDef:
     column: str = ""
     #: Batches of the point's work its instrument is attached around (one probe reading).
     batches: int = 1
-    #: Its instrument reads only counters the kernel keeps (no thread, nothing during the
-    #: batches), before the clock starts and after it stops: it rides on the point's first
-    #: measured value of the round instead of probe batches of its own.
-    on_values: bool = False
+    #: Where its instrument is attached: :data:`VALUE` (around the point's first measured
+    #: value of the round, outside its clock: only for one that reads counters the kernel
+    #: keeps and runs nothing meanwhile), :data:`WARMUP` (around the first batch of the
+    #: point's warm-up value of the round, a batch whose time is discarded) or :data:`PROBE`
+    #: (probe batches of the point's own).
+    rides: str = PROBE
     #: Words shown before a value in tables ("loop lag "), "" for none.
     prefix: str = ""
     #: A pick that costs this much more (stored unit) than a model tied with it, and
@@ -303,17 +306,17 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("cores", "cores used", 1.0, "integer",
                   "CPU seconds of the measuring process and its pool workers during a timed "
                   "value, over its wall time", _every, lower_is_better=False,
-                  instrument=_Cores, ideal="frame_cores", on_values=True,
+                  instrument=_Cores, ideal="frame_cores", rides=VALUE,
                   column="cores_used"),  # "cores" is C, the host's usable cores
         MetricDef("lag", "ms", 1e3, "second",
                   "how long the event loop took to run a callback a heartbeat thread sent it "
                   "every 1 ms during a batch: the maximum (p99 beside it)", _on_loop,
-                  instrument=_Lag, extras=("p99",), prefix="loop lag "),
+                  instrument=_Lag, extras=("p99",), prefix="loop lag ", rides=WARMUP),
         MetricDef("memory", "MB", 1e-6, "byte",
                   "peak memory of the measuring process and the point's pool workers during "
                   "a timed value (PSS at its start plus the rise of peak RSS), minus the "
                   "sequential baseline's in the same round", _every,
-                  instrument=_Memory, baseline_difference=True, footprint=True, on_values=True,
+                  instrument=_Memory, baseline_difference=True, footprint=True, rides=VALUE,
                   fmt="{:+.1f}", prefix="memory ", notable=5e6),
         MetricDef("dispatch", "µs per task", 1e6, "second",
                   "one empty task's trip through the model (cpu_tasks.noop), per task",
@@ -345,11 +348,12 @@ def parse(text: str, known: Mapping[str, MetricDef] | None = None) -> tuple[str,
     return names
 
 
-def wanted(ctx: ProbeContext, names: tuple[str, ...], *, on_values: bool) -> list[MetricDef]:
-    """The enabled metrics that apply to a point's model, read around its timed values
-    (``on_values``) or in its probe batches (the others), in :data:`METRICS`' order."""
+def wanted(ctx: ProbeContext, names: tuple[str, ...],
+           rides: tuple[str, ...]) -> list[MetricDef]:
+    """The enabled metrics that apply to a point's model and ride where ``rides`` says
+    (:attr:`MetricDef.rides`), in :data:`METRICS`' order."""
     return [m for n, m in METRICS.items() if n in names
-            and m.applies(ctx.model, ctx.on_loop) and m.on_values == on_values]
+            and m.applies(ctx.model, ctx.on_loop) and m.rides in rides]
 
 
 Attached = list[tuple[MetricDef, Instrument]]
@@ -369,18 +373,20 @@ def detach(ctx: ProbeContext, attached: Attached) -> dict[str, dict[str, float]]
     return {m.name: inst.stop(ctx) for m, inst in attached}
 
 
-def collect(ctx: ProbeContext, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def collect(ctx: ProbeContext, names: tuple[str, ...],
+            rides: tuple[str, ...] = (PROBE,)) -> dict[str, dict[str, float]]:
     """The point's metrics read in probe batches of its own (untimed), and ``separate`` ones.
 
-    The metrics read around a timed value (:attr:`MetricDef.on_values`) are not
-    collected here: see :func:`attach`.
+    The metrics that ride where ``rides`` says are read in the probe batches
+    (those riding on a warm-up too, for a job without warm-ups); the others are
+    read around a value (see :func:`attach`).
 
     Returns
     -------
     dict
         Metric name -> ``{"": value, extra: value}``.
     """
-    specs = wanted(ctx, names, on_values=False)
+    specs = wanted(ctx, names, rides)
     attached = attach(ctx, specs)
     for _ in range(max((m.batches for m, _ in attached), default=0)):
         ctx.batch.run()
