@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,8 @@ import pytest
 from bench.measure import budget as budget_mod
 from bench.measure import launch
 from bench.measure import runner as runner_mod
-from bench.measure.budget import REPORT_PER_POINT_S, REPORT_S, Budget, duration
+from bench.measure.budget import FAST_TASK_S, REPORT_PER_POINT_S, REPORT_S, Budget, duration
+from bench.results import store
 from bench.scenarios.models import Point
 from tests.factory import fake_child, quiet_probe
 from tests.test_run import run_main
@@ -48,6 +52,41 @@ def test_the_report_and_the_closing_probe_are_kept_out_of_the_rounds(clock: Cloc
     assert more.reserve > b.reserve  # a larger report takes longer to draw
 
 
+def test_the_report_reserve_follows_the_hosts_speed(clock: Clock) -> None:
+    b = Budget.for_run(clock.now, 180.0, points=84, probe_s=0.5)
+    fast = b.reserve
+    b.host_speed(2 * FAST_TASK_S)  # cores at half their fast speed: the report takes twice
+    assert b.reserve == pytest.approx(fast + REPORT_S + REPORT_PER_POINT_S * 84)
+    b.host_speed(0.5 * FAST_TASK_S)  # a faster host keeps the reserve measured here
+    assert b.reserve == pytest.approx(fast)
+    for bad in (0.0, math.nan, -1.0):
+        b.host_speed(bad)
+        assert b.reserve == pytest.approx(fast)
+
+
+def test_the_children_readings_reach_the_budget(tmp_path: Path) -> None:
+    """A real smoke group-round: the child's speed reading after its sweeps sets the budget's
+    slowness (the runner's sweep passes its readings on)."""
+    from bench.measure.config import RunConfig
+    from bench.measure.progress import PlainProgress
+    from bench.measure.runner import plan
+    from bench.measure.sweep import PLANNED, Sweep
+    from bench.scenarios.grid import GridSpec
+
+    config = RunConfig(grid=GridSpec(profile="smoke", workloads=("sleep",),
+                                     models=("sequential",)),
+                       output_dir=str(tmp_path), name="speed", seed="s")
+    planned = plan(config)
+    sweep = Sweep(config, tmp_path, planned.interps, planned.points, planned.manifest(config),
+                  [], PlainProgress(io.StringIO()))
+    sweep.budget = Budget(time.monotonic(), 180.0, report=1.0, slowness=123.0)
+    key = next(iter(sweep.grid))
+    sweep.measure("one", 0, sweep.grid[key], PLANNED)
+    (reading,) = {r[-1][0] for b in sweep.bench.values()
+                  if (r := store.speed_readings(b.get_runs()[-1].get_metadata()))}
+    assert sweep.budget.slowness == pytest.approx(max(1.0, reading / FAST_TASK_S))
+
+
 def test_the_start_says_how_long_and_until_when(clock: Clock) -> None:
     text = Budget(clock.now, 165.0).announce(54)
     assert text.startswith("this run takes about 2 min 45 s, until about ")
@@ -55,7 +94,7 @@ def test_the_start_says_how_long_and_until_when(clock: Clock) -> None:
 
 
 def test_a_revised_end_only_when_the_planned_rounds_will_overrun(clock: Clock) -> None:
-    b = Budget(clock.now, 100.0, reserve=5.0)
+    b = Budget(clock.now, 100.0, after=5.0)
     clock.now += 10.0  # 9 of 54 group-rounds in 10 s: 50 s more, 65 s in all: fits
     assert b.overrun(10.0, 9, 54) is None
     clock.now += 20.0  # 9 of 54 in 30 s: 150 s more: past the budget

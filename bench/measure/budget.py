@@ -12,13 +12,19 @@ that the planned rounds alone will overrun it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass
 
-#: Seconds the report of a run takes to draw, and per point (2-core host; see
-#: ``scripts/bench_report_speed.py``): kept aside from the extra rounds.
+#: Seconds the report of a run takes to draw, and per point, on the project's 2-core host with
+#: its cores at their fast level (``scripts/bench_report_speed.py``): kept aside from the
+#: extra rounds, scaled by how much slower the host's cores run than that
+#: (:attr:`Budget.slowness`).
 REPORT_S = 2.5
 REPORT_PER_POINT_S = 0.002
+#: The fixed task's seconds (:mod:`bench.measure.speed`) on the project's host's cores at
+#: their fast level: a host reading more runs the report that much slower.
+FAST_TASK_S = 1.0e-3
 
 
 def duration(seconds: float) -> str:
@@ -37,14 +43,29 @@ class Budget:
 
     started: float
     seconds: float
-    #: Seconds kept for what follows the sweep: the closing noise probe, the report.
-    reserve: float = 0.0
+    #: Seconds kept for what follows the sweep whatever the host's speed (the closing
+    #: noise probe), and for the report at the fast level (scaled by ``slowness``).
+    after: float = 0.0
+    report: float = 0.0
+    #: The host's cores' latest speed over the fast level (>= 1; :meth:`host_speed`).
+    slowness: float = 1.0
 
     @classmethod
     def for_run(cls, started: float, seconds: float, points: int, probe_s: float) -> Budget:
         """The budget of a run of ``points`` points whose noise probes watch ``probe_s``."""
         probe = 2 * probe_s + 0.5  # the idle window, the warm-up, the calibration
-        return cls(started, seconds, probe + REPORT_S + REPORT_PER_POINT_S * points)
+        return cls(started, seconds, probe, REPORT_S + REPORT_PER_POINT_S * points)
+
+    @property
+    def reserve(self) -> float:
+        """Seconds kept for what follows the sweep: the closing noise probe, the report."""
+        return self.after + self.report * self.slowness
+
+    def host_speed(self, task_s: float) -> None:
+        """The fixed task's latest seconds on the host's median core (a child's reading):
+        the report's share of the reserve follows it."""
+        if task_s > 0 and math.isfinite(task_s):
+            self.slowness = max(1.0, task_s / FAST_TASK_S)
 
     @property
     def deadline(self) -> float:

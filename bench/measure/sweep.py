@@ -174,6 +174,8 @@ class Sweep:
         self.overhead = Overhead()
         #: Redraws of the report while the run goes on (None: no live report).
         self.live: LiveReport | None = None
+        #: The run's budget: the children's speed readings reach it (its report reserve).
+        self.budget: Budget | None = None
         self.planned_total, self.rounds_done, self.extra_done = 0, 0, 0
 
     # ------------------------------------------------------------- bookkeeping
@@ -254,6 +256,10 @@ class Sweep:
                                       self.config.point_timeout, self.config.name)
             seconds += result.seconds
             self.overhead.add(result)
+            speeds = next((r for b in result.benchmarks
+                           if (r := store.speed_readings(b.get_runs()[-1].get_metadata()))), [])
+            if speeds and self.budget is not None:
+                self.budget.host_speed(speeds[-1][0])  # the child's reading after its sweeps
             for name, reason in result.failures.items():
                 self._fail(name, reason)
                 lines.append(f"FAILED {name}: {reason}")
@@ -275,6 +281,7 @@ class Sweep:
         again after the first round measured when the planned rounds will
         outlast the budget.
         """
+        self.budget = budget
         keys = list(self.grid)
         total = self.profile.rounds * len(keys)
         done = sum(self._has(k, r) for r in range(self.profile.rounds) for k in keys)
@@ -360,6 +367,7 @@ class Sweep:
             return
         from bench.results.aggregate import STABLE_HALF_WIDTH, widths  # pandas, scipy: only here
 
+        self.budget = budget
         chooser = ExtraRounds(STABLE_HALF_WIDTH, self.profile.max_rounds, self.costs)
         first = True
         while True:
