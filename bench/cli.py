@@ -130,14 +130,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the report of any results file."""
-    from bench.report.drawing import ChartPool
+    from bench.report.html import write_report
+    from bench.results.store import resolve_results
 
-    with ChartPool() as pool:  # first: its imports overlap the report's own
-        from bench.report.html import write_report
-        from bench.results.store import resolve_results
-
-        results = resolve_results(args.results)
-        index = write_report(results, args.output_dir or results.parent, pool=pool)
+    results = resolve_results(args.results)
+    index = write_report(results, args.output_dir or results.parent)
     print(f"concbench: report in {index}", file=sys.stderr)
     return 0
 

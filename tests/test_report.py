@@ -195,9 +195,8 @@ def _gone(pgid: int, within: float = 10.0) -> bool:
 
 
 def test_report_command_leaves_matplotlib_to_its_chart_server(tmp_path: Path) -> None:
-    """Importing the CLI loads neither pandas nor matplotlib (so `concbench report` can fork its
-    chart server before the report's modules), and the command's own process never imports
-    matplotlib: the server does, while the command loads the data."""
+    """Importing the CLI loads neither pandas nor matplotlib, and the command's own process
+    never imports matplotlib: its chart server does, while the command loads the data."""
     results = write_hand_made(tmp_path / "results.json")
     code = ("import sys, bench.cli, bench.report.finish\n"
             "before = sorted({'pandas', 'matplotlib'} & set(sys.modules))\n"

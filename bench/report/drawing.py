@@ -1,12 +1,10 @@
 """Drawing a report's charts: which charts a run supports, and the pool of processes drawing them.
 
-No matplotlib is imported here: a drawing server is forked first, before
-the report's modules are imported (with pandas only, which both sides
-need); it imports :mod:`bench.report.charts` (matplotlib) while the parent
-imports the report's modules and loads the results, then forks the
-processes that draw, so each library is imported once and the imports
-overlap the loading.  Charts are then drawn while the parent writes the
-tables.
+No matplotlib is imported here: a drawing server is forked first; it imports
+:mod:`bench.report.charts` (matplotlib) while the parent loads the results,
+then forks the processes that draw, so matplotlib is imported once and the
+import overlaps the loading.  Charts are then drawn while the parent writes
+the tables.
 """
 
 from __future__ import annotations
@@ -21,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pandas as pd
+
+from bench.report import frames
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: At most this many processes draw charts.
 MAX_RENDER_WORKERS = 4
@@ -53,22 +51,16 @@ def cores_of(summary: pd.DataFrame, host: dict[str, Any]) -> int:
 
 def workloads_of(summary: pd.DataFrame) -> list[str]:
     """The workloads with steady points, in the summary's order."""
-    from bench.report import frames
-
     return list(dict.fromkeys(frames.steady(summary)["workload"]))
 
 
 def sized_workloads(summary: pd.DataFrame) -> list[str]:
     """Workloads measured at more than one task size."""
-    from bench.report import frames
-
     return [wl for wl in workloads_of(summary) if len(frames.sizes(summary, wl)) > 1]
 
 
 def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
     """The chart kinds the run's data supports, in display order."""
-    from bench.report import frames
-
     kinds = []
     if workloads_of(summary):
         kinds += ["speedup", *(["speedup_size"] if sized_workloads(summary) else []), "wall_time"]
@@ -113,12 +105,13 @@ def _unblock_signals() -> None:
 
 
 def _warm_up() -> None:
-    """Import the charts' modules and draw one text as PNG and SVG: fonts and caches loaded once."""
+    """Import the charts' modules and draw one text as PNG and SVG: fonts and caches loaded
+    once, for every drawer to inherit."""
     import io
 
     from bench.report import charts, figures
 
-    del charts  # imported for the drawers to inherit (pandas and matplotlib with it)
+    del charts  # imported here, not in each drawer
 
     fig, (ax,) = figures.new_figure(width=1.0, height=1.0)
     ax.set_title("0.1")
@@ -191,10 +184,6 @@ class ChartPool:
 
     def __enter__(self) -> ChartPool:
         if self.workers > 1:
-            # Both sides need pandas: imported before the fork, once for both; the server
-            # imports matplotlib while this process imports the rest and loads the data.
-            import pandas  # noqa: F401
-
             # Signals stay blocked while the server is forked (it inherits the mask
             # until it sets its handlers), so an interrupt never lands half-way
             # through its start.

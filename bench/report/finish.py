@@ -7,7 +7,6 @@ from pathlib import Path
 
 from bench.errors import UsageError
 from bench.measure.sweep import RunResult, describe_overhead
-from bench.report.drawing import ChartPool
 from bench.results import store
 
 
@@ -20,15 +19,6 @@ def _noise(run_dir: Path) -> str:
     if not isinstance(record, dict) or not record.get("noisy"):
         return ""
     return "; ".join(str(r) for r in record.get("reasons") or []) or "no reason recorded"
-
-
-def draw_report(results: Path, out_dir: Path, pool: ChartPool) -> Path | None:
-    """The report's ``index.html``, or None where the report's modules are missing."""
-    try:
-        from bench.report.html import write_report
-    except ModuleNotFoundError:  # the report module is optional for a bare sweep
-        return None
-    return write_report(results, out_dir, pool=pool)
 
 
 def finish_run(result: RunResult, *, write_report: bool = True) -> int:
@@ -65,9 +55,12 @@ def finish_run(result: RunResult, *, write_report: bool = True) -> int:
         for o in result.failed:
             print(f"  FAILED {o.point.name}: {o.reason}", file=sys.stderr)
         if write_report and results.exists():
-            with ChartPool() as pool:  # first: its imports overlap the report's own
-                index = draw_report(results, run_dir, pool)
-            if index is not None:
+            try:
+                from bench.report.html import write_report as _write
+            except ModuleNotFoundError:  # the report module is optional for a bare sweep
+                pass
+            else:
+                index = _write(results, run_dir)
                 print(f"concbench: report in {index}", file=sys.stderr)
         store.point_latest(Path(run_dir).parent, Path(run_dir))
     except KeyboardInterrupt:

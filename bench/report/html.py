@@ -9,7 +9,6 @@ environment of :func:`bench.report.export.render` and Markdown through
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +103,7 @@ def render_html(ctx: dict[str, Any]) -> str:
     return render("report.html.j2", **{**ctx, "charts": charts, "tables": tables})
 
 
-def write_report(results: Path, out_dir: Path, *, pool: ChartPool | None = None) -> Path:
+def write_report(results: Path, out_dir: Path) -> Path:
     """Write the report of a results file into ``out_dir``.
 
     Parameters
@@ -116,10 +115,6 @@ def write_report(results: Path, out_dir: Path, *, pool: ChartPool | None = None)
         Where ``index.html``, ``report.md``, ``summary.csv``,
         ``recommendations.csv`` and the charts (PNG and SVG) go; created if
         missing.
-    pool
-        Started drawers to draw the charts with (a command starts them before it
-        imports this module, so that their imports overlap its own); by default
-        a :class:`~bench.report.drawing.ChartPool` of this call's.
 
     Returns
     -------
@@ -133,13 +128,13 @@ def write_report(results: Path, out_dir: Path, *, pool: ChartPool | None = None)
     """
     results = store.resolve_results(Path(results))
     out_dir = Path(out_dir)
-    with contextlib.nullcontext(pool) if pool is not None else ChartPool() as drawers:
-        data = load(results)  # the drawers import matplotlib meanwhile
+    with ChartPool() as pool:  # its workers import matplotlib while the data loads
+        data = load(results)
         status = run_status(results)
         every = with_units(data.summary, status.units)
         summary = reference_rows(every, data.host)  # the first interpreter's, in a run of several
         out_dir.mkdir(parents=True, exist_ok=True)
-        charts = drawers.draw(summary, data.host, out_dir)  # the tables meanwhile
+        charts = pool.draw(summary, data.host, out_dir)  # the tables meanwhile
         recommended = recommendations(data.tidy, data.summary)
         ctx = _context(results, data.host, summary, status, [],
                        reference_rows(recommended, data.host))
