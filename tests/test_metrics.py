@@ -261,7 +261,7 @@ def test_real_cores_used(real: Real) -> None:
 def test_real_loop_lag(real: Real) -> None:
     # a blocking call inside coroutines holds the loop for the whole batch: T task times
     # (the batch as the model ran it, its own median), within 25 %, plus how much slower
-    # one core of the host ran than another during the run: the probe batch and the timed
+    # one core of the host ran than another during the run: the warm-up batch and the timed
     # batches ran seconds apart, maybe on different cores (1.4x apart at times here).  The
     # heartbeat thread sends its first beat of the batch once the blocked thread hands it
     # the GIL, a switch interval in: the loop ran that beat about a switch interval less
