@@ -154,14 +154,15 @@ def test_check_gates_a_metric(tmp_path: Path) -> None:
 def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_the_warm_up(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In a real round (in-process): cores and memory are read just outside the clock of each
-    point's first measured value, nothing else is read around any timed value, and the lag's
-    heartbeat runs only during the first batch of a loop-driven point's warm-up value, the
-    warm-ups all before the first measured value; without warm-ups it runs in a probe batch."""
+    point's first measured value, nothing else is read around any timed value, the lag's
+    heartbeat runs only during the first batch of a loop-driven point's warm-up value and the
+    dispatch probe just after that value's clock stops, the warm-ups all before the first
+    measured value; without warm-ups both go back to the probe phase, before every clock."""
     from bench.measure import child
 
     events: list[tuple[str, ...]] = []
     timing, warm_up = child._time_steady, child._time_warm_up
-    attach, detach = metrics.attach, metrics.detach
+    attach, detach, separate = metrics.attach, metrics.detach, metrics.separate
     lag_start, lag_stop = metrics._Lag.start, metrics._Lag.stop
 
     def timed(batch: Any, loops: int) -> float:
@@ -178,6 +179,9 @@ def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_the_warm
         events.append(("attach", *(m.name for m in specs))), attach(ctx, specs))[1])
     monkeypatch.setattr(metrics, "detach", lambda ctx, att: (
         events.append(("detach", *(m.name for m, _ in att))), detach(ctx, att))[1])
+    monkeypatch.setattr(metrics, "separate", lambda ctx, specs: (
+        events.append(("separate", *(m.name for m in specs if m.separate))),
+        separate(ctx, specs))[1])
     monkeypatch.setattr(metrics._Lag, "start", lambda self, ctx: (
         events.append(("heartbeat",)), lag_start(self, ctx))[1])
     monkeypatch.setattr(metrics._Lag, "stop", lambda self, ctx: (
@@ -211,8 +215,9 @@ def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_the_warm
     beats = [i for i, e in enumerate(events) if e[0] == "heartbeat"]
     assert len(beats) == 2
     for i in beats:
-        assert events[i - 2:i] == [("warm-up",), ("attach", "lag")]
-        assert events[i + 1:i + 4] == [("detach", "lag"), ("heartbeat stops",), ("clock", "2")]
+        assert events[i - 2:i] == [("warm-up",), ("attach", "lag", "dispatch")]
+        assert events[i + 1:i + 5] == [("detach", "lag"), ("heartbeat stops",), ("clock", "2"),
+                                       ("separate", "dispatch")]
     first_value = clocks[2]  # the two warm-ups' clocks come first
     assert all(i < first_value for i in beats)
     # around timed values: cores and memory, only round each point's first measured value
@@ -222,15 +227,19 @@ def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_the_warm
         assert events[i + 1] == ("clock", "3")
         assert events[i + 2] == ("detach", "cores", "memory")
         assert i + 1 >= first_value  # after the warm-up sweep
-    # the probe phase: dispatch alone (it runs batches of its own, no instrument attached)
+    # the probe phase attaches and runs nothing: every metric rides on a value or a warm-up
     assert sorted(e for e in events if e[0] == "attach") == sorted(
-        [("attach", "dispatch")] * 2 + [("attach", "lag")] * 2
+        [("attach",)] * 2 + [("attach", "lag", "dispatch")] * 2
         + [("attach", "cores", "memory")] * 2)
-    # no warm-up: the heartbeat goes back to a probe batch, before every clock
+    assert [e for e in events if e[0] == "separate"] == [("separate",)] * 2 + [
+        ("separate", "dispatch")] * 2  # the probe phase's (nothing), then the warm-ups
+    # no warm-up: the heartbeat and the dispatch probe go back to the probe phase
     run(warmups=0)
+    first_clock = min(j for j, e in enumerate(events) if e[0] == "clock")
     beats = [i for i, e in enumerate(events) if e[0] == "heartbeat"]
-    assert len(beats) == 2
-    assert all(i < min(j for j, e in enumerate(events) if e[0] == "clock") for i in beats)
+    dispatch = [i for i, e in enumerate(events) if e == ("separate", "dispatch")]
+    assert len(beats) == len(dispatch) == 2
+    assert all(i < first_clock for i in beats + dispatch)
     assert ("warm-up",) not in events
 
 

@@ -183,19 +183,27 @@ def _time_steady(batch: Batch, loops: int) -> float:
 
 
 def _time_warm_up(batch: Batch, loops: int, ctx: metrics.ProbeContext,
-                  specs: list[metrics.MetricDef]) -> tuple[float, dict[str, dict[str, float]]]:
-    """A warm-up value whose first batch carries the instruments of ``specs``.
+                  specs: list[metrics.MetricDef]
+                  ) -> tuple[float, dict[str, dict[str, float]], float]:
+    """A warm-up value that carries the metrics of ``specs``: their instruments around its
+    first batch, their separate collectors once its clock has stopped.
 
-    They are started just before that batch's clock and stopped just after it
-    (their start and stop outside the value); the value is the seconds of its
-    ``loops`` batches, discarded as every warm-up is.  Returns it and the readings.
+    The instruments start just before that batch's clock and stop just after it.  Returns
+    the value (the seconds of its ``loops`` batches, discarded as every warm-up is), the
+    readings, and the seconds spent probing outside the value.
     """
+    t_attach = time.perf_counter()
     attached = metrics.attach(ctx, specs)
     t0 = time.perf_counter()
     batch.run()
-    first = time.perf_counter() - t0
+    t1 = time.perf_counter()
     readings = metrics.detach(ctx, attached)
-    return first + _time_steady(batch, loops - 1), readings
+    t2 = time.perf_counter()
+    rest = _time_steady(batch, loops - 1)
+    t3 = time.perf_counter()
+    readings.update(metrics.separate(ctx, specs))
+    probing = (t0 - t_attach) + (t2 - t1) + (time.perf_counter() - t3)
+    return (t1 - t0) + rest, readings, probing
 
 
 def _contexts(job: Job, opened: dict[str, Batch | _Cold],
@@ -309,7 +317,7 @@ def measure(job: Job, status: _Status,
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
         phases["speed"] = _read_speed("start", speeds)
-        t_sweeps, timed = time.perf_counter(), 0.0
+        t_sweeps, timed, probing = time.perf_counter(), 0.0, 0.0
         rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
         for sweep in range(job.warmups + job.values):
             names = list(opened)
@@ -325,9 +333,10 @@ def measure(job: Job, status: _Status,
                     if isinstance(model, _Cold):
                         elapsed = model.time(loops[name])
                     elif first is not None:
-                        elapsed, readings = _time_warm_up(model, loops[name], contexts[name],
-                                                          first)
+                        elapsed, readings, took = _time_warm_up(model, loops[name],
+                                                                contexts[name], first)
                         probes.setdefault(name, {}).update(readings)
+                        probing += took
                     else:
                         elapsed = _time_steady(model, loops[name])
                     if read is not None:
@@ -342,7 +351,9 @@ def measure(job: Job, status: _Status,
                     continue
                 timed += elapsed
                 (warm if sweep < job.warmups else values)[name].append(elapsed / loops[name])
-        phases["sweeps"], phases["timed"] = time.perf_counter() - t_sweeps, timed
+        # the metrics read on the warm-ups count as probing, not as time between values
+        phases["sweeps"] = time.perf_counter() - t_sweeps - probing
+        phases["timed"], phases["probes"] = timed, phases["probes"] + probing
         phases["speed"] += _read_speed("end", speeds)
     finally:
         for model in opened.values():

@@ -15,11 +15,11 @@ point's first measured value of the round starts and just after it stops;
 ``warm-up``, one that runs something while it reads (the lag's heartbeat, a
 thread handing the loop a callback every millisecond), just before and after
 the first batch of the point's warm-up value, a batch run anyway and whose
-time is discarded; ``probe``, around *probe batches* of the point's own,
-untimed, once every point of the round is open and before its warm-up sweep
-(as many as the most any asks, :attr:`MetricDef.batches`; a ``warm-up`` one
-too where a job takes no warm-up).  A ``separate`` collector runs untimed
-batches of its own in that probe phase.
+time is discarded, and a ``separate`` collector (its own untimed batches:
+dispatch) just after that value; ``probe``, around *probe batches* of the
+point's own, untimed, once every point of the round is open and before its
+warm-up sweep (as many as the most any asks, :attr:`MetricDef.batches`; a
+``warm-up`` one too where a job takes no warm-up).
 
 Standard library only, and ``/proc`` (Linux): the measured children import
 this module, and pool workers import nothing of it.
@@ -126,11 +126,10 @@ class MetricDef:
     column: str = ""
     #: Batches of the point's work its instrument is attached around (one probe reading).
     batches: int = 1
-    #: Where its instrument is attached: :data:`VALUE` (around the point's first measured
-    #: value of the round, outside its clock: only for one that reads counters the kernel
-    #: keeps and runs nothing meanwhile), :data:`WARMUP` (around the first batch of the
-    #: point's warm-up value of the round, a batch whose time is discarded) or :data:`PROBE`
-    #: (probe batches of the point's own).
+    #: Where it is read: :data:`VALUE` (around the point's first measured value of the
+    #: round, outside its clock: only an instrument that reads counters the kernel keeps),
+    #: :data:`WARMUP` (an instrument around the first batch of the point's warm-up value of
+    #: the round, discarded; a separate collector just after that value) or :data:`PROBE`.
     rides: str = PROBE
     #: Words shown before a value in tables ("loop lag "), "" for none.
     prefix: str = ""
@@ -320,7 +319,7 @@ METRICS: dict[str, MetricDef] = {
                   fmt="{:+.1f}", prefix="memory ", notable=5e6),
         MetricDef("dispatch", "µs per task", 1e6, "second",
                   "one empty task's trip through the model (cpu_tasks.noop), per task",
-                  _every, separate=_dispatch, fmt="{:.1f}", prefix="dispatch "),
+                  _every, separate=_dispatch, fmt="{:.1f}", prefix="dispatch ", rides=WARMUP),
     )
 }
 
@@ -390,8 +389,10 @@ def collect(ctx: ProbeContext, names: tuple[str, ...],
     attached = attach(ctx, specs)
     for _ in range(max((m.batches for m, _ in attached), default=0)):
         ctx.batch.run()
-    out = detach(ctx, attached)
-    for m in specs:
-        if m.separate is not None:
-            out[m.name] = {"": m.separate(ctx)}
-    return out
+    return {**detach(ctx, attached), **separate(ctx, specs)}
+
+
+def separate(ctx: ProbeContext, specs: list[MetricDef]) -> dict[str, dict[str, float]]:
+    """The readings of the ``separate`` collectors among ``specs`` (untimed batches of their
+    own), by name."""
+    return {m.name: {"": m.separate(ctx)} for m in specs if m.separate is not None}
