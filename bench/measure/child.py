@@ -222,16 +222,15 @@ def _contexts(job: Job, opened: dict[str, Batch | _Cold],
     return out
 
 
-def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
-           failures: dict[str, str], probes: dict[str, dict[str, dict[str, float]]],
-           contexts: dict[str, metrics.ProbeContext]) -> None:
-    """The metrics of every opened steady point read in probe batches of its own (untimed)."""
-    for name, ctx in contexts.items():
+def _probe(opened: dict[str, Batch | _Cold], status: _Status, failures: dict[str, str],
+           probes: dict[str, dict[str, dict[str, float]]],
+           contexts: dict[str, metrics.ProbeContext],
+           probing: dict[str, list[metrics.MetricDef]]) -> None:
+    """The metrics of ``probing`` read in probe batches of each point's own (untimed)."""
+    for name, specs in probing.items():
         status.say("probe", name)
         try:
-            probes[name] = metrics.collect(
-                ctx, tuple(job.metrics),
-                (metrics.PROBE,) if job.warmups else (metrics.PROBE, metrics.WARMUP))
+            probes[name] = metrics.collect(contexts[name], specs)
         except Exception as exc:
             failures[name] = _reason(exc)
             status.say("fail", name, failures[name])
@@ -239,10 +238,11 @@ def _probe(job: Job, opened: dict[str, Batch | _Cold], status: _Status,
 
 
 def _riders(job: Job, contexts: dict[str, metrics.ProbeContext],
-            opened: dict[str, Batch | _Cold], where: str) -> dict[str, list[metrics.MetricDef]]:
-    """Per opened point, the metrics whose instruments ride ``where`` (``MetricDef.rides``)."""
+            opened: dict[str, Batch | _Cold],
+            where: tuple[str, ...]) -> dict[str, list[metrics.MetricDef]]:
+    """Per opened point with any, the metrics read ``where`` (``MetricDef.rides``)."""
     return {name: specs for name, ctx in contexts.items() if name in opened
-            and (specs := metrics.wanted(ctx, tuple(job.metrics), (where,)))}
+            and (specs := metrics.wanted(ctx, tuple(job.metrics), where))}
 
 
 def measure(job: Job, status: _Status,
@@ -308,11 +308,14 @@ def measure(job: Job, status: _Status,
         t_probes = time.perf_counter()
         phases["open"] = t_probes - t_open
         contexts = _contexts(job, opened, footprints) if job.metrics else {}
-        _probe(job, opened, status, failures, probes, contexts)
-        # the metrics read around each point's first measured value of the round, and
-        # around the first batch of its warm-up
-        riding = _riders(job, contexts, opened, metrics.VALUE)
-        warming = _riders(job, contexts, opened, metrics.WARMUP) if job.warmups else {}
+        # where each point's metrics are read: probe batches (those of the warm-up too, for a
+        # job without warm-ups), around its first measured value, on its warm-up
+        in_probes, on_warm_up = (((metrics.PROBE,), (metrics.WARMUP,)) if job.warmups
+                                 else ((metrics.PROBE, metrics.WARMUP), ()))
+        _probe(opened, status, failures, probes, contexts,
+               _riders(job, contexts, opened, in_probes))
+        riding = _riders(job, contexts, opened, (metrics.VALUE,))
+        warming = _riders(job, contexts, opened, on_warm_up)
         phases["probes"] = time.perf_counter() - t_probes
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}

@@ -372,20 +372,15 @@ def detach(ctx: ProbeContext, attached: Attached) -> dict[str, dict[str, float]]
     return {m.name: inst.stop(ctx) for m, inst in attached}
 
 
-def collect(ctx: ProbeContext, names: tuple[str, ...],
-            rides: tuple[str, ...] = (PROBE,)) -> dict[str, dict[str, float]]:
-    """The point's metrics read in probe batches of its own (untimed), and ``separate`` ones.
-
-    The metrics that ride where ``rides`` says are read in the probe batches
-    (those riding on a warm-up too, for a job without warm-ups); the others are
-    read around a value (see :func:`attach`).
+def collect(ctx: ProbeContext, specs: list[MetricDef]) -> dict[str, dict[str, float]]:
+    """``specs`` read in probe batches of the point's own (untimed): their instruments
+    attached around the batches, then their ``separate`` collectors.
 
     Returns
     -------
     dict
         Metric name -> ``{"": value, extra: value}``.
     """
-    specs = wanted(ctx, names, rides)
     attached = attach(ctx, specs)
     for _ in range(max((m.batches for m, _ in attached), default=0)):
         ctx.batch.run()
