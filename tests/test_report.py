@@ -240,6 +240,33 @@ def test_a_failing_chart_reaches_the_parent(tmp_path: Path,
     assert _gone(group)
 
 
+def test_the_parent_goes_on_while_the_server_warms_up(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """draw() hands a job larger than a pipe's buffer to a server still importing matplotlib
+    and returns at once: the tables are written meanwhile, not after the warm-up."""
+    release, warm = tmp_path / "release", tmp_path / "warm"
+    real = report_charts._warm_up
+
+    def slow_warm_up() -> None:  # held until the parent has got past draw(), 60 s at most
+        deadline = time.monotonic() + 60
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        real()
+        warm.touch()
+
+    points = [(p, v) for p, v in HAND_MADE if p.workload == "sleep"]
+    summary = load(write_hand_made(tmp_path / "results.json", points)).summary
+    host = {**{k[5:]: v for k, v in HOST.items()}, "padding": "x" * (1 << 20)}
+    monkeypatch.setattr(report_charts, "_warm_up", slow_warm_up)  # before the fork
+    with report_charts.ChartPool(workers=2) as pool:
+        collect = pool.draw(summary, host, tmp_path / "charts")
+        assert not warm.exists()  # a blocking send would have waited out the server's 60 s
+        release.touch()
+        charts = collect()
+    assert warm.exists()
+    assert all(c.png.stat().st_size and c.svg.stat().st_size for c in charts)
+
+
 def test_chart_server_ends_when_its_parent_is_killed() -> None:
     # a live report's redraw is killed mid-way: its chart server must not wait forever
     code = ("import os, signal, sys\n"

@@ -208,10 +208,22 @@ class ChartPool:
         conn = self.conn
         if conn is None:
             return lambda: [_draw(k, summary, host, out_dir) for k in kinds]
-        conn.send((kinds, summary, host, out_dir))
+        # Sent from a thread: the pickled job outgrows the pipe's buffer, and the server reads
+        # it only once matplotlib is imported; the tables are written meanwhile, not after.
+        failed: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                conn.send((kinds, summary, host, out_dir))
+            except BaseException as exc:  # the server went away: collect() says why
+                failed.append(exc)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
 
         def collect() -> list[Chart]:
-            answer = conn.recv()
+            sender.join()
+            answer = failed[0] if failed else conn.recv()
             if isinstance(answer, BaseException):
                 raise answer
             return list(answer)
