@@ -243,28 +243,3 @@ def test_sparse_tick_labels_are_all_kept(ax: Axes) -> None:
     ax.set_xscale("log", base=2)
     assert spaced_labels(ax, ticks, [str(t) for t in ticks]) == ["1", "4", "16", "64"]
 
-
-def test_titles_sit_above_their_axes_with_nothing_over_them(
-        summary: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Titles are placed at the top of their axes (new_figure), not fitted over what an axes
-    shows above it: so no chart may put tick labels above its axes, and no title may reach
-    into the axes below it."""
-    from bench.report import charts, drawing
-
-    figs = []
-    real = charts.save_figure
-    monkeypatch.setattr(charts, "save_figure",
-                        lambda fig, out, stem: (figs.append(fig), real(fig, out, stem))[1])
-    host = {k[5:]: v for k, v in HOST.items()}
-    kinds = drawing.chart_kinds(summary, host)
-    for kind in kinds:
-        charts.render(kind, summary, host, tmp_path)
-    assert len(figs) == len(kinds) >= 5
-    for fig in figs:
-        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-        for ax in fig.axes:
-            if not ax.get_title():
-                continue  # a colour bar
-            assert not any(t.label2.get_visible() for t in ax.xaxis.get_major_ticks())
-            title, box = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
-            assert box.y1 <= title.y0 <= box.y1 + 12  # on top, a pad's width above

@@ -172,14 +172,32 @@ def test_manifest_without_noise_and_unreadable(tmp_path: Path) -> None:
     assert (odd.remeasured, odd.extra_rounds) == (0, 0)
 
 
-def test_serial_charts(tmp_path: Path) -> None:
-    points = [(p, v) for p, v in HAND_MADE if p.workload == "sleep"]
-    summary = load(write_hand_made(tmp_path / "results.json", points)).summary
+def test_serial_charts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chart drawn in this process; titles placed at the top of their axes (new_figure),
+    not fitted over what an axes shows above it: so no chart may put tick labels above its
+    axes, and no title may reach into the axes below it."""
+    from bench.report import charts as chart_module
+
+    figs = []
+    real = chart_module.save_figure
+    monkeypatch.setattr(chart_module, "save_figure",
+                        lambda fig, out, stem: (figs.append(fig), real(fig, out, stem))[1])
+    summary = load(write_hand_made(tmp_path / "results.json")).summary
     host = {k[5:]: v for k, v in HOST.items()}
     charts = report_charts.build_charts(summary, host, tmp_path / "serial", workers=1)
-    assert [c.stem for c in charts] == ["speedup", "wall_time", "efficiency", "sleep_lesson"]
+    assert [c.stem for c in charts] == ["speedup", "wall_time", "efficiency", "sleep_lesson",
+                                        "cold_start"]
     assert all(c.png.exists() and c.svg.exists() for c in charts)
     assert report_charts.render_workers(1) == 1
+    assert len(figs) == len(charts)
+    for fig in figs:
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+        for ax in fig.axes:
+            if not ax.get_title():
+                continue  # a colour bar
+            assert not any(t.label2.get_visible() for t in ax.xaxis.get_major_ticks())
+            title, box = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+            assert box.y1 <= title.y0 <= box.y1 + 12  # on top, a pad's width above
 
 
 def _gone(pgid: int, within: float = 10.0) -> bool:
