@@ -242,4 +242,3 @@ def test_sparse_tick_labels_are_all_kept(ax: Axes) -> None:
     ax.plot(ticks, ticks)
     ax.set_xscale("log", base=2)
     assert spaced_labels(ax, ticks, [str(t) for t in ticks]) == ["1", "4", "16", "64"]
-
