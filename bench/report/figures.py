@@ -30,8 +30,8 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4,
     """
     fig = Figure(figsize=(width * ncols, height * nrows))
     FigureCanvasAgg(fig)
-    # Titles placed, not fitted above whatever sits over the axes on each draw (a twentieth
-    # of a chart's time): no chart puts tick labels or an axis above its axes.
+    # Titles placed, not fitted above whatever sits over the axes on each draw (3 % of a
+    # chart's instructions): no chart puts tick labels or an axis above its axes.
     with matplotlib.rc_context({"axes.titley": 1.0}):
         axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, [ax for row in axes for ax in row]
