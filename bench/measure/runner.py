@@ -208,15 +208,15 @@ def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
     seconds = sweep.profile.budget_s if config.budget is None else config.budget
     budget = Budget.for_run(time.monotonic() if started is None else started, seconds,
                             len(points), sweep.profile.probe_s)
+    sweep.budget = budget if seconds else None
     if live.wanted(config.live, seconds):
         sweep.live = live.LiveReport(run_dir)
 
     def measure(t0: float) -> None:
         began = time.monotonic()
         try:
-            sweep.planned(budget if seconds else None)
-            if seconds:
-                sweep.extra(budget)
+            sweep.planned()
+            sweep.extra()
         finally:
             sweep.overhead.wall = time.monotonic() - began
 

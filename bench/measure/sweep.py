@@ -174,7 +174,8 @@ class Sweep:
         self.overhead = Overhead()
         #: Redraws of the report while the run goes on (None: no live report).
         self.live: LiveReport | None = None
-        #: The run's budget: the children's speed readings reach it (its report reserve).
+        #: The run's budget (None: the planned rounds only, without a deadline); the
+        #: children's speed readings reach it (its report reserve).
         self.budget: Budget | None = None
         self.planned_total, self.rounds_done, self.extra_done = 0, 0, 0
 
@@ -274,14 +275,14 @@ class Sweep:
             todo = [p for p in todo if p.name not in self.failed()]
         return seconds
 
-    def planned(self, budget: Budget | None = None) -> None:
+    def planned(self) -> None:
         """The profile's planned rounds, skipping group-rounds already on disk.
 
-        With a ``budget``, the user is told when the run will end, and told
+        With a :attr:`budget`, the user is told when the run will end, and told
         again after the first round measured when the planned rounds will
         outlast the budget.
         """
-        self.budget = budget
+        budget = self.budget
         keys = list(self.grid)
         total = self.profile.rounds * len(keys)
         done = sum(self._has(k, r) for r in range(self.profile.rounds) for k in keys)
@@ -361,13 +362,14 @@ class Sweep:
     def _has(self, key: GroupKey, round_: int) -> bool:
         return any(round_ in self.rounds_of(p.name) for p in self.grid[key])
 
-    def extra(self, budget: Budget) -> None:
-        """Extra rounds where the intervals are widest, while the budget allows."""
-        if self.profile.max_rounds <= self.profile.rounds:
+    def extra(self) -> None:
+        """Extra rounds where the intervals are widest, while the :attr:`budget` allows
+        (none without one)."""
+        budget = self.budget
+        if budget is None or self.profile.max_rounds <= self.profile.rounds:
             return
         from bench.results.aggregate import STABLE_HALF_WIDTH, widths  # pandas, scipy: only here
 
-        self.budget = budget
         chooser = ExtraRounds(STABLE_HALF_WIDTH, self.profile.max_rounds, self.costs)
         first = True
         while True:
