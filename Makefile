@@ -44,9 +44,10 @@ run: $(STAMP)
 	$(VENV)/bin/concbench run --profile quick --budget $$left \
 	  --name "quick-$$(date +%Y%m%d-%H%M%S)"
 
-# One pytest process per core (pytest-xdist, at most 4), a test file's tests in one of them;
-# the tests that assert what they measured of the host run alone (tests/conftest.py).
-XDIST := -n auto --maxprocesses 4 --dist loadfile
+# One pytest process per core (pytest-xdist, at most 4), a test file's tests in one of them,
+# the longest files first (tests/conftest.py); the tests that assert what they measured of the
+# host run alone (tests/conftest.py).
+XDIST := -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 test: $(TSTAMP)
 	$(PY) -m pytest $(XDIST)
