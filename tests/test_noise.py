@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -301,6 +302,32 @@ def test_report_quiet_run_has_no_warning(tmp_path: Path) -> None:
     html = (tmp_path / "rep" / "index.html").read_text()
     assert "The host was noisy" not in html
     assert REASON not in html
+
+
+def test_report_says_what_its_intervals_cover(tmp_path: Path) -> None:
+    """The Precision section: the times' intervals hold at the host's speed the run read
+    (its readings' 10th to 90th percentiles, from run.json), speedups across moments."""
+    run_dir = noisy_run_dir(tmp_path / "run", noisy=False)
+    speeds = [((10 + i) * 1e-4, 1.05) for i in range(noise.MIN_SPEED_READINGS + 10)]
+    manifest = store.read_manifest(run_dir)
+    manifest["noise"] = noise.assess(probe_(), probe_(), speeds)
+    store.write_manifest(run_dir, manifest)
+    fast, slow, _ = noise.speed_spread([t for t, _ in speeds]) or (0.0, 0.0, 0.0)
+    said = (f"its median core ran a fixed task in {fast * 1e3:.2f}\N{EN DASH}{slow * 1e3:.2f} "
+            f"ms, 10th to 90th percentile of {len(speeds)} readings")
+    assert cli.main(["report", str(run_dir), "-o", str(tmp_path / "rep")]) == 0
+    html = unescape((tmp_path / "rep" / "index.html").read_text())
+    md = (tmp_path / "rep" / "report.md").read_text()
+    for page in (html, md):
+        assert "hold at the host's speed during the run" in page
+        assert said in page
+        assert "the speedups, each model paired with its baseline in the same rounds" in page
+    # a run without the readings says what the intervals cover, without a speed
+    bare = noisy_run_dir(tmp_path / "bare", noisy=False)
+    assert cli.main(["report", str(bare), "-o", str(tmp_path / "rep2")]) == 0
+    html = unescape((tmp_path / "rep2" / "index.html").read_text())
+    assert "hold at the host's speed during the run. A run at another moment" in html
+    assert "10th to 90th percentile" not in html
 
 
 @pytest.mark.parametrize("which", ["baseline", "current"])

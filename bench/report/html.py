@@ -24,7 +24,7 @@ from bench.report.interpreters import (
     reference_rows,
 )
 from bench.report.markdown import render_markdown
-from bench.report.status import RunStatus, remeasured_text, run_status
+from bench.report.status import RunStatus, remeasured_text, run_status, scope_text
 from bench.report.tables import (
     SECTION_NOTES,
     TABLE_COLUMNS,
@@ -63,6 +63,7 @@ def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
         "threshold_pct": f"{STABLE_HALF_WIDTH:.0%}",
         "status": status,
         "remeasured": remeasured_text(status) if status.remeasured else "",
+        "scope": scope_text(status) if total else "",
         "charts": charts,
         "notes": SECTION_NOTES,
         "columns": TABLE_COLUMNS,

@@ -33,6 +33,8 @@ def render_markdown(ctx: dict[str, Any]) -> str:
             f"(95 % CI half-width ≤ {ctx['threshold_pct']} of the median).", ""]
     if status.remeasured:
         out += [remeasured_text(status), ""]
+    if ctx["scope"]:
+        out += [md_escape(ctx["scope"]), ""]
     if status.noise is not None:
         verdict = "noisy" if status.noise["noisy"] else "quiet"
         reasons = "; ".join(md_escape(r) for r in status.noise["reasons"])

@@ -28,6 +28,9 @@ class RunStatus:
     units: dict[str, str] = field(default_factory=dict)
     #: How far a run still going has got, in words (empty once it ended).
     progress: str = ""
+    #: The host's speed during the run: the 10th and 90th percentiles of the median core's
+    #: seconds for the fixed task (:mod:`bench.measure.speed`), and how many readings.
+    speed: tuple[float, float, int] | None = None
 
 
 def run_status(results: Path) -> RunStatus:
@@ -57,6 +60,11 @@ def run_status(results: Path) -> RunStatus:
     planned = profile.rounds if profile is not None else min(rounds, default=0)
     more = [r - planned for r in rounds if r > planned]
     noise = manifest.get("noise")
+    speed = None
+    if isinstance(noise, dict) and all(_number(noise.get(k)) for k in
+                                       ("speed_fast_s", "speed_slow_s", "speed_readings")):
+        speed = (float(noise["speed_fast_s"]), float(noise["speed_slow_s"]),
+                 int(noise["speed_readings"]))
     if isinstance(noise, dict) and "noisy" in noise:
         reasons = noise.get("reasons")
         verdict = {"noisy": bool(noise["noisy"]),
@@ -75,7 +83,11 @@ def run_status(results: Path) -> RunStatus:
                      remeasured=len(more), extra_rounds=sum(more), units=units,
                      planned_rounds=planned,
                      progress=progress_text(manifest.get("progress"))
-                     if status == "running" else "")
+                     if status == "running" else "", speed=speed)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def progress_text(progress: Any) -> str:
@@ -104,3 +116,17 @@ def remeasured_text(status: RunStatus) -> str:
             "rounds, in fresh processes at later "
             f"moments ({status.extra_rounds} extra round{'s' * (status.extra_rounds != 1)} "
             "in all).")
+
+
+def scope_text(status: RunStatus) -> str:
+    """What the times' intervals cover: this run's moments, at the host's speed it read."""
+    speed = ""
+    if status.speed is not None:
+        fast, slow, n = status.speed
+        speed = (f" (its median core ran a fixed task in {fast * 1e3:.2f}\N{EN DASH}"
+                 f"{slow * 1e3:.2f} ms, 10th to 90th percentile of {n} readings: compare "
+                 "this before comparing another run's times)")
+    return ("The intervals are over this run's rounds, so they hold at the host's speed "
+            f"during the run{speed}. A run at another moment, on a host running faster or "
+            "slower, moves every time with it, beyond these intervals; the speedups, each "
+            "model paired with its baseline in the same rounds, do not move with it.")
