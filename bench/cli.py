@@ -107,7 +107,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                       f"does not offer it: it {why}", file=sys.stderr)
     versions = ", ".join(str(i.record["python_version"]) for i in planned.interps.values())
     print(f"{len(planned.points)} points (usable cores C={planned.interp.record['usable_cores']}, "
-          f"Python {versions})", file=sys.stderr)
+          f"Python {versions}); its largest child holds {planned.footprint.describe()} at once",
+          file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,6 @@
 """A failing point is isolated, nothing measured is lost.
 
-Real runs (marked slow) inject each fault of ``bench.measure.child.inject_fault``
+Real runs (marked slow) inject each fault of ``bench.measure.faults.inject_fault``
 through ``CONCBENCH_FAULT`` into one point of a two-point grid, interrupt a
 real sweep with SIGINT/SIGTERM, and finish each run with ``--resume``.
 In-process tests (fast) replace the measured child with hand-made
@@ -200,7 +200,7 @@ def test_kill_worker_always_breaks_pool() -> None:
     """
     script = """
 from concurrent.futures.process import BrokenProcessPool
-from bench.measure.child import inject_fault
+from bench.measure.faults import inject_fault
 from bench.scenarios.models import Point
 point = Point("cpu", "process_pool", 4, 2, "fork", 2000.0)
 spec = point.name.replace("[", "[[]") + "=kill_worker"

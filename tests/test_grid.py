@@ -57,12 +57,16 @@ def test_every_point_passes_its_models_rule() -> None:
 
 @pytest.mark.parametrize("cores", [1, 2, 3, 8])
 def test_worker_counts_come_from_profile_factors(cores: int) -> None:
-    want = {1, cores, 2 * cores}
-    assert set(worker_counts(("1", "C", "2C"), cores)) == want
+    """The profile's factors of C, each capped at the point's T (no idle workers)."""
+    assert set(worker_counts(("1", "C", "2C"), cores)) == {1, cores, 2 * cores}
     points = steady(grid(cores=cores))
-    for model in ("to_thread", "thread_pool"):
-        assert {p.workers for p in points if p.model == model} == want, model
-    assert {p.workers for p in points if p.start_method == "fork"} == want
+    for t in {p.tasks for p in points}:
+        want = {min(w, t) for w in (1, cores, 2 * cores)}
+        assert set(worker_counts(("1", "C", "2C"), cores, t)) == want
+        at_t = [p for p in points if p.tasks == t]
+        for model in ("to_thread", "thread_pool"):
+            assert {p.workers for p in at_t if p.model == model} == want, (model, t)
+        assert {p.workers for p in at_t if p.start_method == "fork"} == want
     assert all(p.workers is None for p in points if not MODELS[p.model].pooled)
 
 

@@ -16,7 +16,7 @@ import pyperf
 import pytest
 
 from bench import cli
-from bench.measure import launch, noise, runner
+from bench.measure import host, launch, noise, runner, speed
 from bench.results import store
 from bench.scenarios.grid import PROFILES
 from bench.scenarios.models import Point
@@ -158,7 +158,8 @@ def test_probe_records_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_probe_is_sane() -> None:
     p = noise.probe()
-    assert set(p) == {"load1", "busy_cores", "calibration_s"}
+    assert set(p) == {"load1", "busy_cores", "usable_cores", "calibration_s"}
+    assert p["usable_cores"] == host.usable_cores(host.affinity_count(), host.cgroup_quota())
     assert all(isinstance(v, float) and math.isfinite(v) for v in p.values())
     assert 0 <= p["busy_cores"] <= (os.cpu_count() or 1) + 0.5
     assert p["calibration_s"] > 0
@@ -253,7 +254,7 @@ def test_run_records_noise(real_run: Path) -> None:
     assert isinstance(rec["noisy"], bool)
     assert rec["noisy"] == bool(rec["reasons"])
     for when in ("before", "after"):
-        assert set(rec[when]) == {"load1", "busy_cores", "calibration_s"}
+        assert set(rec[when]) == {"load1", "busy_cores", "usable_cores", "calibration_s"}
         assert rec[when]["calibration_s"] > 0
     # every round's child read the host's speed just before and just after its sweeps
     suite = pyperf.BenchmarkSuite.load(str(real_run / store.RESULTS))
@@ -262,10 +263,13 @@ def test_run_records_noise(real_run: Path) -> None:
     assert runs
     assert all(m[f"speed_{w}_s"] > 0 and m[f"speed_{w}_spread"] >= 1.0
                for m in runs for w in ("start", "end"))
+    # and which core gave which time, the cores the child read
+    assert all(speed.core_seconds(m, w) for m in runs for w in ("start", "end"))
     children = {(m["date"], m["round"], *(m[f"speed_{w}_{k}"] for w in ("start", "end")
                                           for k in ("s", "spread"))) for m in runs}
-    readings = [pair for c in children for pair in (c[2:4], c[4:6])]
-    assert rec["speed_readings"] == len(readings) >= noise.MIN_SPEED_READINGS
+    assert rec["speed_readings"] == 2 * len(children) >= noise.MIN_SPEED_READINGS
+    readings = noise.round_readings(suite.get_benchmarks())
+    assert len(readings) == rec["speed_readings"]
     # the verdict follows the probes and the rounds' readings
     assert rec == noise.assess(rec["before"], rec["after"], readings)
 

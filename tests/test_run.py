@@ -171,7 +171,7 @@ def test_the_sweeps_overhead_is_recorded_and_printed(sweep: Sweep) -> None:
     assert record["children"] == SMOKE.rounds  # one group, one child per round
     assert record["wall_s"] >= record["timed_s"] + record["child_startup_s"] > record["timed_s"]
     assert record["ratio"] == pytest.approx(record["wall_s"] / record["timed_s"], rel=0.05)
-    parts = ("child_startup_s", "open_s", "probes_s", "speed_readings_s",
+    parts = ("child_startup_s", "open_s", "probes_s", "speed_readings_s", "settle_s",
              "untimed_in_sweeps_s", "write_s", "parent_s")
     assert all(record[k] >= 0 for k in parts)
     assert sum(record[k] for k in parts) + record["timed_s"] == pytest.approx(
@@ -371,7 +371,8 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
     assert {m for m in modules if m.split(".")[0] == "bench"} <= {
         "bench", "bench.scenarios", "bench.scenarios.models", "bench.scenarios.workloads",
         "bench.scenarios.points", "bench.scenarios.pools", "bench.scenarios.metrics",
-        "bench.measure", "bench.measure.child", "bench.measure.speed"}
+        "bench.measure", "bench.measure.child", "bench.measure.speed", "bench.measure.settle",
+        "bench.measure.faults", "bench.scenarios.native"}
     assert "pyperf" not in top
     assert "argparse" not in top
 

@@ -100,7 +100,10 @@ def test_core_readings_read_every_core_and_restore_the_affinity() -> None:
     assert len(values) == min(len(allowed), speed.MAX_CORES)
     assert all(v > 0 for v in values)
     assert os.sched_getaffinity(0) == allowed
+    assert sorted(values.cores) == speed.cores()  # which core gave each time
     summary = speed.metadata("start", values)
+    assert speed.core_seconds(summary, "start") == pytest.approx(
+        dict(zip(values.cores, values, strict=True)), rel=1e-5)
     assert summary["speed_start_s"] == pytest.approx(float(np.median(values)))
     assert summary["speed_start_spread"] >= 1.0
     # what a child writes, its run metadata reads back, in the order it was taken
@@ -147,7 +150,9 @@ def test_readings_reach_the_tidy_frame(tmp_path: Path) -> None:
 def test_a_large_hosts_reading_spreads_over_at_most_max_cores(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(speed.os, "sched_getaffinity", lambda pid: set(range(16)))
-    assert speed.cores() == list(range(0, 16, 2))
+    assert speed.cores(offset=0) == list(range(0, 16, 2))
+    assert speed.cores(offset=1) == list(range(1, 16, 2))
+    assert speed.cores() == speed.cores(offset=speed.os.getpid())  # one child, one set
     monkeypatch.setattr(speed.os, "sched_getaffinity", lambda pid: {3, 5})
     assert speed.cores() == [3, 5]
 
@@ -164,6 +169,7 @@ def test_round_readings_count_each_child_once() -> None:
     got = noise.round_readings(benchmarks)
     want = [(1e-3, 1.0), (1.1e-3, 1.05), (1.1e-3, 1.1), (1.2e-3, 1.05)]
     assert sorted(got) == [pytest.approx(w) for w in want]
+    assert all(r.cores == () for r in got)  # written before each core's seconds were
     assert noise.round_readings([make_benchmark(seq, [0.05])]) == []  # a file without them
 
 

@@ -269,7 +269,7 @@ def test_examples_through_the_whole_pipeline(tmp_path: Path) -> None:
     assert {r["workload"] for r in recs} == {"parse", "words", "fetch"}
     assert list(recs[0]) == ["workload", "task_size", "tasks", "model", "start_method",
                              "workers", "speedup", "speedup_ci_low", "speedup_ci_high", "tied",
-                             "name", "tied_names", "python",
+                             "name", "tied_names", "python", "native",
                              "cores_used", "lag", "memory", "dispatch"]
     # your own workloads get every metric that applies to them
     with (run_dir / "summary.csv").open() as fh:

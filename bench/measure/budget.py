@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: Seconds the report of a run takes to draw, and per point, on the project's 2-core host with
@@ -25,6 +26,22 @@ REPORT_PER_POINT_S = 0.002
 #: The fixed task's seconds (:mod:`bench.measure.speed`) on the project's host's cores at
 #: their fast level: a host reading more runs the report that much slower.
 FAST_TASK_S = 1.0e-3
+
+
+#: Seconds a child spends beside its values at the least: its start, imports and the host's
+#: speed readings (0.14 s a child in a quick run on the project's host).
+CHILD_S = 0.15
+
+
+def planned_floor(group_sizes: Iterable[int], rounds: int, values_per_point: int,
+                  min_time: float) -> float:
+    """Seconds the planned rounds take at the least, before any is measured.
+
+    ``group_sizes`` holds the points of each group (one child a round each); every value
+    lasts ``min_time`` at least and each child :data:`CHILD_S`.  A floor: batches longer
+    than ``min_time``, pools' opening and the metrics' probes come on top.
+    """
+    return rounds * sum(CHILD_S + n * values_per_point * min_time for n in group_sizes)
 
 
 def duration(seconds: float) -> str:

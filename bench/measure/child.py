@@ -28,21 +28,19 @@ is imported only once every pool is closed, to build the results file.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import math
 import os
 import random
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import cpu_tasks
-from bench.measure import speed
-from bench.scenarios import metrics, workloads
+from bench.measure import settle, speed
+from bench.measure.faults import inject_fault
+from bench.scenarios import metrics, native, workloads
 from bench.scenarios.models import COLD, MODELS, Batch, Point, cold_start, expected_results
 
 
@@ -84,45 +82,6 @@ class _Status:
     def say(self, *words: str) -> None:
         self.fh.write(" ".join(w.replace("\n", " ") for w in words) + "\n")
         self.fh.flush()
-
-
-def inject_fault(point: Point, spec: str) -> None:
-    """Testing aid: fail this point on purpose when ``CONCBENCH_FAULT`` names it.
-
-    ``spec`` is ``NAME=KIND`` or ``GLOB=KIND`` (e.g. ``cpu/sequential/*=hang``;
-    in a glob, ``[fork]`` is a character set: write ``[[]fork]``) with KIND one of
-    ``raise``, ``exit``, ``segv``, ``hang`` or ``kill_worker`` (a process pool
-    worker is killed mid-batch, so the pool breaks), or several of them joined
-    by ``;`` (the first that names the point applies).  Applied when the point
-    is opened.
-    """
-    for one in spec.split(";"):
-        pattern, _, kind = one.rpartition("=")
-        if point.name == pattern or fnmatch.fnmatchcase(point.name, pattern):
-            break
-    else:
-        return
-    if kind == "raise":
-        raise RuntimeError(f"injected fault in {point.name}")
-    if kind == "exit":
-        os._exit(3)
-    if kind == "segv":
-        os.kill(os.getpid(), signal.SIGSEGV)
-    if kind == "hang":
-        time.sleep(3600)
-    if kind == "kill_worker":
-        import concurrent.futures as cf
-
-        from bench.scenarios.models import make_executor
-        from bench.scenarios.pools import warm
-
-        executor = make_executor(point)
-        warm(executor, point.workers or 1)
-        if isinstance(executor, cf.ProcessPoolExecutor):
-            for victim in list(executor._processes.values()):
-                victim.kill()
-                victim.join()
-        executor.submit(cpu_tasks.worker_id).result()  # raises BrokenProcessPool
 
 
 def verify(batch: Batch, point: Point) -> float:
@@ -296,6 +255,8 @@ def measure(job: Job, status: _Status,
                 batch = opened[point.name] = MODELS[point.model].open(point)
                 t_verify = time.perf_counter()
                 batch_s = verify(batch, point) if point.name in job.verify else math.nan
+                if point.name in job.verify:
+                    _record_native(job, point, batch)
                 phases["verify"] = phases.get("verify", 0.0) + time.perf_counter() - t_verify
                 if footprint:
                     footprints[point.name] = max(0, metrics.own_bytes() - before)
@@ -320,7 +281,7 @@ def measure(job: Job, status: _Status,
         warm: dict[str, list[float]] = {name: [] for name in opened}
         values: dict[str, list[float]] = {name: [] for name in opened}
         phases["speed"] = _read_speed("start", speeds)
-        t_sweeps, timed, probing = time.perf_counter(), 0.0, 0.0
+        t_sweeps, timed, probing, settled = time.perf_counter(), 0.0, 0.0, 0.0
         rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
         for sweep in range(job.warmups + job.values):
             names = list(opened)
@@ -328,6 +289,7 @@ def measure(job: Job, status: _Status,
             for name in names:
                 status.say("run", name)
                 model = opened[name]
+                settled += _settle(job, name, opened)
                 read = riding.pop(name, None) if sweep == job.warmups else None
                 first = warming.pop(name, None) if sweep == 0 else None
                 try:
@@ -355,13 +317,34 @@ def measure(job: Job, status: _Status,
                 timed += elapsed
                 (warm if sweep < job.warmups else values)[name].append(elapsed / loops[name])
         # the metrics read on the warm-ups count as probing, not as time between values
-        phases["sweeps"] = time.perf_counter() - t_sweeps - probing
+        phases["sweeps"] = time.perf_counter() - t_sweeps - probing - settled
+        phases["settle"] = settled
         phases["timed"], phases["probes"] = timed, phases["probes"] + probing
         phases["speed"] += _read_speed("end", speeds)
     finally:
         for model in opened.values():
             _close(model)
     return warm, values, loops, failures
+
+
+def _record_native(job: Job, point: Point, batch: Batch) -> None:
+    """Which native thread pools the processes of ``point`` hold, read through its own model
+    (so in a pool's worker for a pooled model) once its results are checked: point metadata."""
+    reader = native.apools if point.work.is_async else native.pools
+    meta = job.meta.setdefault(point.name, {})
+    meta["native_pools"] = str(batch.run_tasks(reader, [(0,)])[0])
+
+
+def _settle(job: Job, name: str, opened: dict[str, Batch | _Cold]) -> float:
+    """Wait for every other thread of the child and its pools to sleep before ``name``'s
+    value (:mod:`bench.measure.settle`); the wait and any unsettled start are point metadata
+    (this round's); returns the seconds waited."""
+    pids = [pid for model in opened.values() for pid in getattr(model, "pids", ())]
+    waited, settled = settle.settle(pids)
+    meta = job.meta.setdefault(name, {})
+    meta["settle_s"] = meta.get("settle_s", 0.0) + waited
+    meta["unsettled"] = meta.get("unsettled", 0) + (not settled)
+    return waited
 
 
 def _read_speed(when: str, speeds: dict[str, float]) -> float:

@@ -105,6 +105,7 @@ def point_metadata(point: Point, shared: dict[str, Any]) -> dict[str, Any]:
         "task_unit": point.work.unit,
         "workload_func": point.work.func,
         "metric": point.metric,
+        "native_threads": point.native_threads,
     }
     if point.work.resource:  # pyperf metadata strings cannot be empty
         meta["resource"] = point.work.resource

@@ -7,6 +7,10 @@ always describes the interpreter that ran the children.
 
 Usable cores ``C = min(affinity set, ceil(cgroup quota / period))``:
 ``os.cpu_count()`` alone ignores both the affinity mask and a cgroup quota.
+The quota is the one bounding this process: read at its own cgroup (from
+``/proc/self/cgroup``) and at each ancestor up to the mount root, the smallest
+one counting (:func:`cgroup_limit`); a quota set on a user's slice or on a
+container's nested cgroup, with "max" at the root, still counts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import platform
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,21 +59,107 @@ def parse_cfs(quota_text: str, period_text: str) -> float | None:
     return quota / period
 
 
-def cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """The cgroup CPU quota in CPUs (v2, then v1), or None when there is none."""
+#: Where the cgroup hierarchies are mounted.
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: The process's own cgroups, one line a hierarchy.
+PROC_CGROUP = Path("/proc/self/cgroup")
+#: Where a cgroup v1 hierarchy holding the cpu controller may be mounted, under the root.
+V1_CPU_MOUNTS = ("cpu", "cpu,cpuacct", "cpuacct,cpu", ".")
+
+
+def own_cgroups(proc: Path = PROC_CGROUP) -> dict[str, str]:
+    """The process's cgroup in each hierarchy, from ``/proc/self/cgroup``.
+
+    Returns
+    -------
+    dict
+        The controllers of each hierarchy (``"cpu,cpuacct"``; ``""`` for cgroup
+        v2's ``0::/path`` line) -> the cgroup's path (``"/user.slice/a"``); {}
+        without the file.
+    """
     try:
-        return parse_cpu_max((root / "cpu.max").read_text())
-    except (OSError, ValueError):
-        pass
-    for sub in ("cpu", "cpu,cpuacct", "."):
+        lines = proc.read_text().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        _, controllers, path = [*line.split(":", 2), "", ""][:3]
+        if path.startswith("/"):
+            out[controllers] = path
+    return out
+
+
+def _up_from(mount: Path, path: str) -> list[Path]:
+    """The cgroup ``path``'s directory under ``mount``, then each ancestor up to ``mount``."""
+    parts = [p for p in path.split("/") if p not in ("", ".", "..")]
+    return [mount.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def _relative(folder: Path, mount: Path) -> str:
+    """A cgroup's folder as its path under the mount: ``"/a/b"``, ``"/"`` for the root."""
+    rel = folder.relative_to(mount).as_posix()
+    return "/" if rel == "." else "/" + rel
+
+
+def _v2_quota(folder: Path) -> float | None:
+    return parse_cpu_max((folder / "cpu.max").read_text())
+
+
+def _v1_quota(folder: Path) -> float | None:
+    return parse_cfs((folder / "cpu.cfs_quota_us").read_text(),
+                     (folder / "cpu.cfs_period_us").read_text())
+
+
+def _smallest(folders: list[Path],
+              read: Callable[[Path], float | None]) -> tuple[bool, float | None, Path | None]:
+    """(whether any of ``folders`` had a readable quota, the smallest quota, its folder)."""
+    found, best, where = False, None, None
+    for folder in folders:
         try:
-            return parse_cfs(
-                (root / sub / "cpu.cfs_quota_us").read_text(),
-                (root / sub / "cpu.cfs_period_us").read_text(),
-            )
-        except (OSError, ValueError):
+            quota = read(folder)
+        except (OSError, ValueError):  # no such cgroup here, or no cpu controller in it
             continue
-    return None
+        found = True
+        if quota is not None and (best is None or quota < best):
+            best, where = quota, folder
+    return found, best, where
+
+
+def cgroup_limit(root: Path = CGROUP_ROOT,
+                 proc: Path = PROC_CGROUP) -> tuple[float | None, str]:
+    """The CPU quota bounding this process, read at its own cgroup and every ancestor.
+
+    A parent's quota bounds its children, so the smallest one counts.  cgroup v2
+    (``cpu.max`` along the path of the ``0::`` line) wins where any of its files
+    is there; else cgroup v1 (``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``
+    along the path of the hierarchy holding the ``cpu`` controller, mounted at
+    one of :data:`V1_CPU_MOUNTS`).  A cgroup whose folder is missing (a
+    container that shows its own cgroup at the mount root) is skipped: the
+    mount root is always read.
+
+    Returns
+    -------
+    tuple
+        The quota in CPUs (None when there is none) and the cgroup it was read
+        at (``"/a/b"``, relative to the mount; the process's own cgroup when
+        there is no quota, ``"/"`` when that is unknown).
+    """
+    groups = own_cgroups(proc)
+    v1 = next((p for c, p in groups.items() if "cpu" in c.split(",")), "/")
+    tries = [(root, groups.get("", "/"), _v2_quota)]
+    tries += [(root / m, v1, _v1_quota) for m in dict.fromkeys(
+        [*(c for c in groups if "cpu" in c.split(",")), *V1_CPU_MOUNTS])]
+    for mount, path, read in tries:
+        found, quota, where = _smallest(_up_from(mount, path), read)
+        if found:
+            return quota, path if where is None else _relative(where, mount)
+    return None, groups.get("", v1)
+
+
+def cgroup_quota(root: Path = CGROUP_ROOT, proc: Path = PROC_CGROUP) -> float | None:
+    """The cgroup CPU quota in CPUs bounding this process (:func:`cgroup_limit`), or None
+    when there is none."""
+    return cgroup_limit(root, proc)[0]
 
 
 def affinity_count() -> int:
@@ -133,25 +224,33 @@ def git_commit(cwd: Path | None = None) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def host_record(root: Path = Path("/sys/fs/cgroup")) -> dict[str, Any]:
+def host_record(root: Path = CGROUP_ROOT, proc: Path = PROC_CGROUP) -> dict[str, Any]:
     """Describe this host and interpreter.
+
+    Parameters
+    ----------
+    root, proc
+        Where the cgroup hierarchies are mounted, and the process's cgroups
+        (:func:`cgroup_limit`).
 
     Returns
     -------
     dict
         Flat record of str, int and float values (pyperf metadata accepts
         nothing else): CPU model, logical cores, affinity, cgroup quota (0.0
-        when unlimited), usable cores, Python version, implementation, build,
-        GIL, JIT, available start methods and the default one.
+        when unlimited) and the cgroup it was read at, usable cores, Python
+        version, implementation, build, GIL, JIT, available start methods and
+        the default one.
     """
     affinity = affinity_count()
-    quota = cgroup_quota(root)
+    quota, cgroup = cgroup_limit(root, proc)
     free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     return {
         "cpu_model": cpu_model(),
         "logical_cores": os.cpu_count() or 1,
         "cpu_affinity": affinity,
         "cgroup_cpu_quota": 0.0 if quota is None else round(quota, 3),
+        "cgroup_path": cgroup or "/",
         "usable_cores": usable_cores(affinity, quota),
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),

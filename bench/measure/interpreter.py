@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pyperf
+import threadpoolctl
 
 import bench
 import cpu_tasks
@@ -54,11 +55,12 @@ class Interpreter:
 
 @functools.cache
 def _shim() -> Path:
-    """A directory exposing pyperf, bench and cpu_tasks to another interpreter (one per process)."""
+    """A directory exposing pyperf, bench, cpu_tasks and threadpoolctl to another interpreter
+    (one per process)."""
     root = Path(tempfile.mkdtemp(prefix="concbench-path-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     for src in (Path(pyperf.__file__).parent, Path(bench.__file__).parent,
-                Path(cpu_tasks.__file__)):
+                Path(cpu_tasks.__file__), Path(threadpoolctl.__file__)):
         (root / src.name).symlink_to(src)
     return root
 

@@ -8,6 +8,7 @@ still missing, with the run's original settings.
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -19,16 +20,18 @@ import pyperf
 
 from bench.errors import UsageError, WorkloadFailed
 from bench.measure import live, noise
-from bench.measure.budget import Budget
+from bench.measure.budget import Budget, duration, planned_floor
 from bench.measure.config import RunConfig, check_budget, check_timeout
 from bench.measure.interpreter import Interpreter, resolve_all
 from bench.measure.manifest import merge_noise, new_manifest, read_for_resume, reset_statuses
 from bench.measure.preflight import preflight
 from bench.measure.progress import Progress
+from bench.measure.rounds import groups
 from bench.measure.signals import interruptible, no_signals
 from bench.measure.sweep import RunResult, Sweep
 from bench.results import store
-from bench.scenarios.grid import PROFILES, check_scale, expand, task_sizes, validate
+from bench.scenarios import footprint
+from bench.scenarios.grid import PROFILES, Profile, check_scale, expand, task_sizes, validate
 from bench.scenarios.models import MODELS, Point, absent
 from bench.scenarios.workloads import Workload
 
@@ -49,6 +52,8 @@ class Plan:
     not_applicable: dict[str, str] = field(default_factory=dict)
     #: Lines for the user about the grid (a work scale some workloads ignore).
     notes: list[str] = field(default_factory=list)
+    #: What its largest child holds at once (estimated; :mod:`bench.scenarios.footprint`).
+    footprint: footprint.Footprint = field(default_factory=footprint.Footprint)
 
     @property
     def interp(self) -> Interpreter:
@@ -75,7 +80,8 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
         A bad grid value, a ``--python`` that does not run, a workload that
         cannot be imported or checked, process pools asked for explicitly on a
         workload whose arguments or results do not pickle, a work scale that
-        changes nothing.
+        changes nothing, a plan whose largest child cannot fit the host's open-file
+        limit or memory.
     WorkloadFailed
         A user's workload raised in the sequential reference.
     """
@@ -115,7 +121,10 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
                 skipped[p.name] = f"{model.pool.label} cannot run it: {why}"
             else:
                 kept.append(p)
-    return Plan(interps, kept, skipped, notes)
+    held = footprint.largest(groups(kept).values())
+    footprint.check(held, resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+                    footprint.available_mb())
+    return Plan(interps, kept, skipped, notes, held)
 
 
 def _check_offered(config: RunConfig, interp: Interpreter, works: dict[str, Workload]) -> None:
@@ -195,6 +204,25 @@ def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[floa
     return interrupted
 
 
+def _fit(profile: Profile, points: Sequence[Point], manifest: dict[str, Any],
+         progress: Progress, seconds: float) -> None:
+    """Say what the largest child holds and raise the open-file limit it needs (the children
+    inherit it; both go to ``manifest``); warn when the planned rounds alone cannot fit
+    ``seconds`` (0: no budget)."""
+    held = footprint.largest(groups(points).values())
+    limits = footprint.raise_nofile(held.descriptors)
+    manifest["footprint"] = {**held.to_dict(), **limits}
+    raised = (f"; open files: soft limit raised from {limits['nofile_soft_was']} to "
+              f"{limits['nofile_soft']}" if limits["nofile_soft"] != limits["nofile_soft_was"]
+              else "")
+    progress.note(f"its largest child holds {held.describe()} at once{raised}")
+    floor = planned_floor([len(g) for g in groups(points).values()], profile.rounds,
+                          profile.warmups + profile.values, profile.min_time)
+    if seconds and floor > seconds:
+        progress.note(f"the planned rounds alone need at least {duration(floor)}, more than "
+                      f"the budget of {duration(seconds)}: the run will overrun it")
+
+
 def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
             points: Sequence[Point],
             manifest: dict[str, Any], benchmarks: list[pyperf.Benchmark],
@@ -206,6 +234,7 @@ def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
     """
     sweep = Sweep(config, run_dir, interps, points, manifest, benchmarks, progress)
     seconds = sweep.profile.budget_s if config.budget is None else config.budget
+    _fit(sweep.profile, points, manifest, progress, seconds)
     budget = Budget.for_run(time.monotonic() if started is None else started, seconds,
                             len(points), sweep.profile.probe_s)
     sweep.budget = budget if seconds else None

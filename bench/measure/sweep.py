@@ -44,7 +44,7 @@ from bench.scenarios.grid import PROFILES, Profile
 from bench.scenarios.models import MODELS, STEADY, Point
 
 #: The children's phases the sweep adds up (see :func:`bench.measure.child.main`).
-PHASES = ("open", "verify", "probes", "speed", "sweeps", "timed", "write", "main")
+PHASES = ("open", "verify", "probes", "speed", "settle", "sweeps", "timed", "write", "main")
 #: Kinds of group-round, as the manifest's progress counts them.
 PLANNED, EXTRA, MAKE_UP = "planned", "extra", "make-up"
 
@@ -59,7 +59,8 @@ class Overhead:
 
     ``timed`` is the seconds inside the clock (values and warm-ups); the
     children's ``main`` less their ``sweeps``, ``open``, ``probes`` (the metrics'
-    untimed batches), ``speed`` (the host's speed readings) and ``write`` is the
+    untimed batches), ``speed`` (the host's speed readings), ``settle`` (waiting, before a
+    value, for the threads of the points before it to sleep) and ``write`` is the
     rest of a child's own work; ``children`` less ``main`` is the start-up of
     the interpreters and their imports; ``wall`` less ``children`` is the
     parent's own bookkeeping (saving results, choosing extra rounds).
@@ -90,6 +91,7 @@ class Overhead:
             "open_s": round(p["open"], 3),
             "probes_s": round(p["probes"], 3),
             "speed_readings_s": round(p["speed"], 3),
+            "settle_s": round(p["settle"], 3),
             "untimed_in_sweeps_s": round(p["sweeps"] - p["timed"], 3),
             "write_s": round(p["write"], 3),
             "parent_s": round(self.wall - self.children, 3),
@@ -117,6 +119,7 @@ def describe_overhead(record: dict[str, Any]) -> str:
         ("open_s", "opening points (pools, checks)"),
         ("probes_s", "probing metrics"),
         ("speed_readings_s", "reading the host's speed"),
+        ("settle_s", "waiting for other threads to settle"),
         ("untimed_in_sweeps_s", "between values"),
         ("write_s", "writing round files"),
         ("parent_s", "in the runner")) if record.get(k)]

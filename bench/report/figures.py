@@ -7,7 +7,7 @@ carry, in one pass) and saved as PNG and SVG by :func:`save_figure`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import NullLocator
 
 from bench.report.export import safe_stem
 
@@ -84,6 +85,69 @@ def spaced_labels(ax: Axes, ticks: Sequence[float], labels: Sequence[str]) -> li
         out.append(text if keep else "")
         right = x + half if keep else right
     return out
+
+
+#: The most ticks a worker axis (W) shows: past it the counts measured are thinned.
+MAX_WORKER_TICKS = 10
+#: A worker axis reaching this count (from W = 1, where the ideal starts) is drawn on a
+#: log2 scale: W = 1, 2, 4, ..., 2C evenly spaced, not bunched at the left.
+LOG_WORKERS_FROM = 16
+
+
+def worker_ticks(counts: Iterable[float], *, keep: int | None = None,
+                 most: int = MAX_WORKER_TICKS) -> list[int]:
+    """The ticks of a worker axis: the distinct ``counts`` measured, at most ``most`` of them.
+
+    Past ``most``, the counts nearest ``most`` points evenly spaced on a log
+    scale between the smallest and the largest are kept: both ends always,
+    and ``keep`` (the host's cores C) where it was measured.
+
+    Parameters
+    ----------
+    counts
+        The worker counts W measured (any order, repeats and NaN allowed).
+    keep
+        A count kept whenever it is among ``counts``.
+    most
+        The most ticks returned (at least 2).
+
+    Returns
+    -------
+    list of int
+        Ascending worker counts, a subset of ``counts``.
+    """
+    ws = sorted({int(w) for w in counts if w == w and w >= 1})
+    if len(ws) <= most:
+        return ws
+    logs = [math.log(w) for w in ws]
+    step = (logs[-1] - logs[0]) / (most - 1)
+    chosen = {min(ws, key=lambda w: abs(math.log(w) - logs[0] - i * step))
+              for i in range(most)}
+    if keep in ws and keep not in chosen:
+        inner = sorted(chosen - {ws[0], ws[-1]}, key=lambda w: abs(math.log(w / keep)))
+        chosen = (chosen - set(inner[:1])) | {keep}
+    return sorted(chosen)
+
+
+def worker_axis(ax: Axes, counts: Iterable[float], *, cores: int, top: int) -> list[int]:
+    """Set the x axis of a chart against workers W: ticks at the counts measured, no more than
+    :data:`MAX_WORKER_TICKS` (:func:`worker_ticks`), on a log2 scale where it reaches
+    :data:`LOG_WORKERS_FROM`.  Call it once the chart is drawn (over W from 1 to
+    ``top``); labels that would overlap are left blank (:func:`spaced_labels`).
+
+    Returns
+    -------
+    list of int
+        The ticks set.
+    """
+    ticks = worker_ticks(counts, keep=cores) or worker_ticks([1, top])
+    log = max(ticks[-1], top) >= LOG_WORKERS_FROM
+    if log:
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(ticks, spaced_labels(ax, ticks, [str(t) for t in ticks]))
+    ax.set_xlabel("workers W (count, log scale)" if log else "workers W (count)")
+    return ticks
 
 
 def _spacing(total: float, cells: int, gap: float) -> float:

@@ -32,13 +32,14 @@ from bench.report.frames import (
 )
 from bench.results.ideal import gil_of, point_parallelism, resource_of, runs_in_parallel
 from bench.results.recommend import (
+    native_text,
     point_label,
     recommendation_sentence,
     task_unit,
     threads_best,
 )
 from bench.scenarios.metrics import METRICS
-from bench.scenarios.models import DEFAULT_LOOP, MODELS
+from bench.scenarios.models import DEFAULT_LOOP, MODELS, STEADY, model_label
 
 #: How a finding names what a workload's tasks spend their time on.
 RESOURCE_WORDS = {"cpu_gil": "pure-Python CPU work, holds the GIL",
@@ -342,9 +343,27 @@ def loop_findings(summary: pd.DataFrame, cores: int) -> list[str]:
 LESSONS: tuple[Callable[[pd.DataFrame, int], list[str]], ...] = (
     cpu_findings, nogil_findings, wait_findings, lag_findings, loop_findings,
 )
+def native_finding(summary: pd.DataFrame, cores: int) -> str | None:
+    """Which native thread pools (BLAS, OpenMP) each workload's points held, per setting."""
+    rows = summary[(summary["metric"] == STEADY) & summary["native_pools"].map(
+        lambda p: bool(native_text(str(p), 0)))] if "native_pools" in summary else summary[:0]
+    parts = []
+    for wl, at_wl in rows.groupby("workload", sort=False):
+        cells = [f"{pools} in " + ", ".join(sorted({model_label(str(m), str(sm)) for m, sm in
+                                                   zip(at["model"], at["start_method"],
+                                                       strict=True)}))
+                 + (f" at W = {', '.join(map(str, sorted(set(at['workers'].dropna()))))}"
+                    if threads else "")
+                 for (threads, pools), at in at_wl.groupby(["native_threads", "native_pools"])]
+        parts.append(f"{wl}: " + "; ".join(cells))
+    return (f"Native thread pools (threadpoolctl; C = {cores}): " + ". ".join(parts) + ". Each "
+            "process-pool worker's are limited to C / W threads, as loky does; the other models "
+            "keep the library's default.") if parts else None
+
+
 #: Findings shown after the recommendations.
 FINDINGS: tuple[Callable[[pd.DataFrame, int], str | None], ...] = (
-    cold_start_finding, stability_finding,
+    native_finding, cold_start_finding, stability_finding,
 )
 
 

@@ -7,10 +7,10 @@ included; the event loop's lag is drawn beside the seed's sleep lesson by
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from bench.report.figures import worker_axis
 from bench.report.frames import series_groups, series_label
 from bench.report.plots import at_size, colour, no_data
 from bench.scenarios.metrics import METRICS
@@ -53,9 +53,8 @@ def plot_cores(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
     top = max([cores, *pooled["workers"].astype(int)]) if len(pooled) else cores
     ax.plot([], [], color="0.3", linestyle=":", linewidth=1, label="ideal (dotted, per model)")
     ax.axhline(cores, color="0.5", linewidth=0.8, linestyle="-.", label=f"C = {cores} cores")
-    ax.set_xticks(np.arange(1, top + 1))
     ax.set_ylim(bottom=0, top=max(cores, float(df[col].max())) * 1.15)
-    ax.set_xlabel("workers W (count)")
+    worker_axis(ax, pooled["workers"].astype(float), cores=cores, top=top)
     ax.set_ylabel("cores used (CPU s / wall s)")
     ax.set_title(f"{workload}: cores used vs workers (T = {tasks})")
     ax.legend(fontsize="x-small")

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from bench.report.figures import spaced_labels
+from bench.report.figures import spaced_labels, worker_axis, worker_ticks
 from bench.report.frames import (
     at_largest_size,
     cold_pairs,
@@ -128,9 +128,8 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
                  tasks=tasks, cores=cores, ws=ws)
     ax.axvline(cores, color="0.5", linewidth=0.8, linestyle="-.",
                label=f"W = C = {cores} usable cores")
-    ax.set_xticks(ws)
+    worker_axis(ax, pooled["workers"].astype(float), cores=cores, top=top)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("workers W (count)")
     ax.set_ylabel("speedup (\N{MULTIPLICATION SIGN} sequential)")
     ax.set_title(f"{title} (T = {tasks})")
     ax.legend(fontsize="x-small")
@@ -249,7 +248,8 @@ def plot_efficiency_heatmap(ax: Axes, summary: pd.DataFrame, *, model: str,
     for i in range(1, len(grid.index)):
         if grid.index[i][0] != grid.index[i - 1][0]:
             ax.axhline(i - 0.5, color="white", linewidth=2)
-    ax.set_xticks(range(len(grid.columns)), [str(int(w)) for w in grid.columns])
+    shown = worker_ticks(grid.columns)  # one column per W measured: at most ten labelled
+    ax.set_xticks([list(grid.columns).index(w) for w in shown], [str(w) for w in shown])
     ax.set_xlabel("workers W (count)")
     if row_labels:
         ax.set_yticks(range(len(labels)), labels)

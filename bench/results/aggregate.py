@@ -105,6 +105,12 @@ SUMMARY_COLUMNS = {
     "task_unit": "the unit of task_size (iterations, MiB, s, lines, ...)",
     "resource": "what a task spends its time on: cpu_gil, cpu_nogil, blocking_wait, async_wait",
     "gil": "whether the measuring interpreter ran with the GIL",
+    "native_threads": "threads each native pool (BLAS, OpenMP, ...) of the point's worker "
+                      "processes may start: C / W for process pools (as loky does), 0 for the "
+                      "libraries' default (one per core they see) everywhere else",
+    "native_pools": "the native thread pools the point's processes held, read through its "
+                    "model in its first round (threadpoolctl): 'library version xTHREADS "
+                    "[layer]', '; '-joined; 'none' without any; '' where not recorded",
     "name": "benchmark name",
     "cores": "C, usable cores of the host",
 }
@@ -186,6 +192,7 @@ def tidy(suite: store.Suite,
         resource = str(meta.get("resource", work.resource if work else ""))
         unit = str(meta.get("task_unit", work.unit if work else "size"))
         gil = bool(meta.get("host_gil_enabled", 1))
+        native = _native(b, meta)
         for r, run in enumerate(b.get_runs()):
             run_meta = run.get_metadata()
             rnd = run_meta.get("round", r)
@@ -193,15 +200,24 @@ def tidy(suite: store.Suite,
                 raise UsageError(f"{source}: benchmark {b.get_name()!r}: run {r} has "
                                  f"round={rnd!r}, not a whole number >= 0")
             on = bool(run_meta.get("gil_enabled", gil))  # as the child ran
-            runs.append((*point, unit, resource, on, r, rnd, _speed(run_meta)))
+            runs.append((*point, unit, resource, on, *native, r, rnd, _speed(run_meta)))
             counts.append(len(run.values))
             values.extend(run.values)
     return _tidy_frame(runs, counts, values)
 
 
 #: Columns of the tidy frame (see the module docstring).
-TIDY_COLUMNS = ["name", *KEYS, "cores", "task_unit", "resource", "gil", "run", "round",
-                "speed_s", "value_s"]
+TIDY_COLUMNS = ["name", *KEYS, "cores", "task_unit", "resource", "gil", "native_threads",
+                "native_pools", "run", "round", "speed_s", "value_s"]
+
+
+def _native(b: pyperf.Benchmark, meta: dict[str, Any]) -> tuple[int, str]:
+    """The point's native thread setting, and the native pools its first round read."""
+    pools = next((str(m["native_pools"]) for run in b.get_runs()
+                  if "native_pools" in (m := run.get_metadata())), "")
+    threads = meta.get("native_threads", 0)
+    return (threads if isinstance(threads, int) and not isinstance(threads, bool) else 0,
+            pools)
 
 
 def _speed(run_meta: dict[str, Any]) -> float:
@@ -259,7 +275,8 @@ def summarize(df: pd.DataFrame, probed: pd.DataFrame | None = None,
     if df.empty:
         return pd.DataFrame(columns=summary_columns())
     first = df.drop_duplicates("name").set_index("name")
-    s = first[[*KEYS, "cores", "task_unit", "resource", "gil"]].copy()
+    s = first[[*KEYS, "cores", "task_unit", "resource", "gil", "native_threads",
+               "native_pools"]].copy()
     g = df.groupby("name", sort=False)["value_s"]
     s["n"] = g.size()
     s["mean_s"] = g.mean()

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bench.results import stats
+from bench.scenarios import native
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import BASELINE, MODELS, STEADY, model_label
 from bench.scenarios.workloads import BUILTINS
@@ -30,7 +31,7 @@ from bench.scenarios.workloads import BUILTINS
 #: Columns of ``recommendations.csv``.
 RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
                           "speedup", "speedup_ci_low", "speedup_ci_high", "tied", "name",
-                          "tied_names", "python"]
+                          "tied_names", "python", "native"]
 #: Columns of the break-even table.
 BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "break_even_size",
                       "workers", "speedup", "speedup_ci_low", "sizes_measured"]
@@ -68,6 +69,22 @@ def point_label(model: str, start_method: str, workers: object) -> str:
     """``process_pool[fork] W=2``-style label of a point's model and worker count."""
     label = model_label(model, start_method)
     return label if pd.isna(workers) else f"{label} W={int(workers)}"  # type: ignore[call-overload]
+
+
+def native_text(pools: str, threads: int) -> str:
+    """The native thread pools a point's processes held, as a pick states them.
+
+    ``""`` where none was loaded (or none was recorded); else, e.g., ``openblas at 1
+    thread in each worker (C / W)`` for a setting of ``threads`` per worker, ``openblas
+    at 2 threads (its default)`` for the library's default.
+    """
+    if not pools or pools == "none" or pools.startswith("unknown"):
+        return ""
+    libs = ", ".join(sorted({one.split()[0] for one in pools.split("; ")}))
+    n = native.threads(pools)
+    count = f"{n} thread{'s' * (n != 1)}"
+    return (f"{libs} at {count} in each worker (C / W)" if threads
+            else f"{libs} at {count} (its default)")
 
 
 def _tied(ratios: np.ndarray) -> np.ndarray:
@@ -124,11 +141,14 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
         rows.append((workload, float(size), int(tasks), model[best], method[best],
                      workers[best], float(speedup[best]), float(low[best]), float(high[best]),
                      "; ".join(tied), names[best], "; ".join(names[others[same]]), python))
-    out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
+    out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS[:-1])
     out["workers"] = out["workers"].astype("Int64")
+    picked = summary.set_index("name").reindex(out["name"])
+    out["native"] = [native_text(str(p), int(t)) for p, t in zip(
+        picked.get("native_pools", pd.Series("", index=picked.index)).fillna(""),
+        picked.get("native_threads", pd.Series(0, index=picked.index)).fillna(0), strict=True)]
     # what the pick costs: every metric the summary has for it
     metric_cols = [c for c in (m.col for m in METRICS.values()) if c in summary.columns]
-    picked = summary.set_index("name").reindex(out["name"])
     for col in metric_cols:
         out[col] = picked[col].to_numpy(dtype=float)
     return out
@@ -189,6 +209,8 @@ def recommendation_sentence(row: Mapping[str, Any], unit: str, threads_best: flo
     pick = model_label(str(row["model"]), str(row["start_method"]))
     if not pd.isna(row["workers"]):
         pick += f" with W = {int(row['workers'])}"
+    if row.get("native"):
+        pick += f"{' and' if ' with ' in pick else ' with'} {row['native']}"
     spec = MODELS.get(str(row["model"]))
     if spec is not None and spec.baseline:
         what = " (no model was faster)"

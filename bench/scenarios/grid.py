@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bench.errors import UsageError
@@ -103,11 +103,17 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def worker_counts(factors: Iterable[str], cores: int) -> tuple[int, ...]:
-    """Resolve ``"1"``, ``"C"``, ``"2C"`` ... against the usable cores."""
+def worker_counts(factors: Iterable[str], cores: int, tasks: int | None = None
+                  ) -> tuple[int, ...]:
+    """Resolve ``"1"``, ``"C"``, ``"2C"`` ... against the usable cores.
+
+    With ``tasks``, no count exceeds it: W > T workers would only add idle ones (at
+    C = 64, quick's T = 16 is measured at W = 1 and 16, not 64 and 128).
+    """
     out: set[int] = set()
     for f in factors:
-        out.add(int(f[:-1] or 1) * cores if f.endswith("C") else int(f))
+        w = int(f[:-1] or 1) * cores if f.endswith("C") else int(f)
+        out.add(w if tasks is None else min(w, tasks))
     return tuple(sorted(out))
 
 
@@ -284,12 +290,13 @@ def expand(
     models = [MODELS[m] for m in _unique((*named, *variants))]
     models = [m for m in models if m.baseline or _runs(m, python)]
     tasks = _unique(spec.tasks) or profile.tasks
-    workers = _unique(spec.workers) or worker_counts(profile.worker_factors, cores)
+    # workers asked for are measured as given; a profile's are capped at each T
+    workers_at = {t: _unique(spec.workers) or worker_counts(profile.worker_factors, cores, t)
+                  for t in tasks}
     methods = _unique(spec.start_methods) or (
         tuple(m for m in profile.start_methods if m in start_methods) or tuple(start_methods[:1])
     )
     sweep = set(spec.start_methods or profile.sweep_start_methods) | {methods[0]}
-    at_c = (cores,) if cores in workers else tuple(workers)
 
     works = [catalogue[wl] for wl in workloads]
     if spec.workloads and spec.models:  # both named: a model that can run none is a mistake
@@ -314,14 +321,26 @@ def expand(
                 if m.baseline or not m.accepts(work):
                     continue
                 for t in tasks:
-                    points.extend(_variants(m, work, t, size, workers, ms, sweep, at_c, sized))
+                    ws = workers_at[t]
+                    at_c = (min(cores, t),) if min(cores, t) in ws else ws
+                    points.extend(_variants(m, work, t, size, ws, ms, sweep, at_c, sized))
     if spec.cold if spec.cold is not None else profile.cold:
-        w_cold = cores if cores in workers else max(workers)
+        ws = workers_at[max(tasks)]
+        w_cold = min(cores, max(tasks)) if min(cores, max(tasks)) in ws else max(ws)
         for work in works:
             if profile.cold_starts(work):
                 points.extend(_cold_points(models, work, max(tasks), w_cold, methods,
                                            task_sizes(work, scale, spec.sizes)[-1]))
-    return points
+    return [_native(p, cores) for p in points]
+
+
+def _native(point: Point, cores: int) -> Point:
+    """The point with its native thread pools' setting: C / W threads per worker for a
+    pool whose workers are processes of their own (as loky does), else the default."""
+    pool = MODELS[point.model].pool
+    if pool is None or not pool.native_share:
+        return point
+    return replace(point, native_threads=max(1, cores // (point.workers or 1)))
 
 
 def _unique(values: Sequence[_T]) -> tuple[_T, ...]:

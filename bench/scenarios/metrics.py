@@ -72,7 +72,7 @@ class ProbeContext:
 
 def own_bytes() -> int:
     """This process's proportional set size, bytes (0 where /proc cannot tell)."""
-    return _pss_bytes("self")
+    return _rollup_bytes("self", "Pss")
 
 
 class Instrument(Protocol):
@@ -160,12 +160,11 @@ def _proc_cpu_s(pid: int) -> float:
     return total / 1e9
 
 
-def _pss_bytes(pid: int | str) -> int:
-    """Proportional set size of ``pid`` (``/proc/PID/smaps_rollup``), bytes; 0 if unreadable."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
+def _rollup_bytes(pid: int | str, *keys: str) -> int:
+    """The sum of ``keys`` of ``/proc/PID/smaps_rollup``, bytes; 0 if unreadable."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+        return sum(int(ln.split()[1]) * 1024 for ln in lines if ln.partition(":")[0] in keys)
     return 0
 
 
@@ -243,33 +242,38 @@ def _reset_peak(pid: int | str) -> bool:
     return True
 
 
+def _held_bytes(proc: int | str) -> int:
+    """What :class:`_Memory` counts of a process: this process's PSS, a pool worker's USS
+    (unique set size: the pages no other process maps)."""
+    return _rollup_bytes(proc, *(("Pss",) if proc == "self"
+                                 else ("Private_Clean", "Private_Dirty")))
+
+
 class _Memory:
     """Peak memory of this process and the point's workers during the batch, no sampling.
 
-    For each process: its PSS as the batch starts (shared pages divided among
-    their sharers, so forked workers' common pages count once), plus how far
-    its RSS rose above its start during the batch (the kernel's peak RSS,
-    reset as the batch starts: ``/proc/PID/clear_refs``); pages allocated
-    during the batch are its own.  Where the peak cannot be reset, the rise
-    of PSS from start to end stands in (a peak freed before the end is missed).
-    What the other points of the child opened in this process
-    (:attr:`ProbeContext.others`: an in-process pool's threads or interpreters)
-    is not this point's.
+    This process counts its PSS as the batch starts; each pool worker its USS
+    (the pages it alone maps, however many other workers the child has open:
+    a worker's memory is the point's whatever else is open).  Each adds how
+    far its RSS rose during the batch (peak RSS, reset at the batch's start
+    through ``/proc/PID/clear_refs``; where it cannot be, the rise of the same
+    size from start to end).  What the other points of the child opened in
+    this process (:attr:`ProbeContext.others`) is not this point's.
     """
 
     def start(self, ctx: ProbeContext) -> None:
         self.procs: list[int | str] = ["self", *ctx.pids]
-        self.pss = [_pss_bytes(p) for p in self.procs]
+        self.held = [_held_bytes(p) for p in self.procs]
         self.rss = [_status_kib(p, "VmRSS") * 1024 for p in self.procs]
         self.reset = [_reset_peak(p) for p in self.procs]
 
     def stop(self, ctx: ProbeContext) -> dict[str, float]:
         total = 0
-        for proc, pss, rss, reset in zip(self.procs, self.pss, self.rss, self.reset,
-                                         strict=True):
+        for proc, held, rss, reset in zip(self.procs, self.held, self.rss, self.reset,
+                                          strict=True):
             rise = (_status_kib(proc, "VmHWM") * 1024 - rss) if reset \
-                else (_pss_bytes(proc) - pss)
-            total += pss + max(rise, 0)
+                else (_held_bytes(proc) - held)
+            total += held + max(rise, 0)
         return {"": float(max(total - ctx.others, 1))}
 
 
@@ -313,8 +317,9 @@ METRICS: dict[str, MetricDef] = {
                   instrument=_Lag, extras=("p99",), prefix="loop lag ", rides=WARMUP),
         MetricDef("memory", "MB", 1e-6, "byte",
                   "peak memory of the measuring process and the point's pool workers during "
-                  "a timed value (PSS at its start plus the rise of peak RSS), minus the "
-                  "sequential baseline's in the same round", _every,
+                  "a timed value (the process's PSS, each worker's USS: its private pages, "
+                  "at its start, plus the rise of peak RSS), minus the sequential "
+                  "baseline's in the same round", _every,
                   instrument=_Memory, baseline_difference=True, footprint=True, rides=VALUE,
                   fmt="{:+.1f}", prefix="memory ", notable=5e6),
         MetricDef("dispatch", "µs per task", 1e6, "second",

@@ -48,6 +48,10 @@ class Point:
     sized: bool = False
     #: The interpreter's tag (``3.14``) in a run of several (``--python 3.11,3.14``), else "".
     python: str = ""
+    #: Threads each native pool (BLAS, OpenMP, ...) of the point's worker processes may
+    #: start (:mod:`bench.scenarios.native`); 0: the library's default.  Not in the name:
+    #: a model's setting (:attr:`bench.scenarios.pools.PoolDef.native_share`), not an axis.
+    native_threads: int = field(default=0, compare=False)
     spec: Workload | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -14,8 +14,8 @@ import concurrent.futures as cf
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import cpu_tasks
 from bench.scenarios import workloads
@@ -33,6 +33,13 @@ class PoolDef:
     workers; ``warm(executor, W)`` proves that W distinct workers exist and
     returns their ids (``"pid:..."``).  ``forks``: its workers are forked
     processes, opened before any thread of the same child exists.
+
+    The rest is what a pool holds, for the plan (:mod:`bench.scenarios.footprint`) and
+    the native thread pools' setting: file descriptors per pool and per worker,
+    megabytes per worker by start method (a floor: the measuring process's own
+    footprint, measured here with nothing imported but the harness), and whether each
+    worker's native pools get C / W threads (``native_share``, as loky does) rather
+    than the libraries' default.
     """
 
     label: str
@@ -42,6 +49,16 @@ class PoolDef:
     warm: Callable[[cf.Executor, int], set[str]]
     per_start_method: bool = False
     forks: bool = False
+    fds_per_pool: int = 0
+    fds_per_worker: int = 0
+    #: Megabytes a worker adds, by start method ("": any).
+    worker_mb: Mapping[str, float] = field(default_factory=dict)
+    #: Its workers are processes of their own: each worker's native pools get C / W threads.
+    native_share: bool = False
+
+    def mb_per_worker(self, start_method: str | None) -> float:
+        """Megabytes one worker adds under ``start_method``."""
+        return self.worker_mb.get(start_method or "", self.worker_mb.get("", 0.0))
 
 
 def _process_pool(point: Point) -> cf.Executor:
@@ -50,7 +67,7 @@ def _process_pool(point: Point) -> cf.Executor:
     ctx = multiprocessing.get_context(point.start_method)
     return cf.ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=workloads.worker_init,
-        initargs=(ctx.Barrier(workers), point.work.setup),
+        initargs=(ctx.Barrier(workers), point.work.setup, point.native_threads),
     )
 
 
@@ -130,8 +147,13 @@ def crossing_error(exc: BaseException | None) -> str:
     return seen[-1] if seen else "unknown error"
 
 
-THREADS = PoolDef("thread pools", "threads", _thread_pool, warm)
+# Descriptors and megabytes measured on the project's host (3.11): a ProcessPoolExecutor
+# holds 6 descriptors and 2 per worker; a worker's private memory (USS) was 2-3 MB forked,
+# 5 MB from a forkserver and 9 MB spawned, its RSS 13-16 MB: the estimates round up.
+THREADS = PoolDef("thread pools", "threads", _thread_pool, warm, worker_mb={"": 0.1})
 PROCESSES = PoolDef("process pools", "processes", _process_pool, warm, per_start_method=True,
-                    forks=True)
+                    forks=True, fds_per_pool=6, fds_per_worker=2,
+                    worker_mb={"fork": 4.0, "forkserver": 16.0, "spawn": 16.0},
+                    native_share=True)
 INTERPRETERS = PoolDef("interpreter pools", "subinterpreters", _interpreter_pool,
-                       warm_interpreters)
+                       warm_interpreters, worker_mb={"": 20.0})

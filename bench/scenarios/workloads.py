@@ -163,13 +163,16 @@ def set_up(ref: str) -> None:
         _set_up.add(ref)
 
 
-def worker_init(barrier: Any, setup: str = "") -> None:
-    """Process pool initializer: run the workload's ``setup`` once, then keep the warm-up barrier.
+def worker_init(barrier: Any, setup: str = "", native_threads: int = 0) -> None:
+    """Process pool initializer: limit the worker's native thread pools to ``native_threads``
+    (0: the libraries' default), run the workload's ``setup`` once, keep the warm-up barrier.
 
     Imported by module name, so spawn and forkserver workers run it too.
     """
     import cpu_tasks
+    from bench.scenarios import native
 
+    native.limit(native_threads)
     set_up(setup)
     cpu_tasks.barrier_init(barrier)
 

@@ -1,0 +1,81 @@
+"""Native thread pools: the C threads of BLAS, OpenMP and their kind, read and limited.
+
+numpy's BLAS (OpenBLAS, MKL, BLIS), OpenMP runtimes (torch's intra-op threads,
+scikit-learn), numba and Rust pools (polars) each start their own pool of C
+threads in every process that loads them: the measured child and every pool
+worker.  How many threads each process's pools hold is a setting of the point
+(:attr:`bench.scenarios.points.Point.native_threads`), never an accident: 0
+keeps the library's default (one thread per core it sees), N limits every
+native pool of the process to N threads, as loky (joblib) limits each of its
+W workers to C / W.
+
+Standard library only at import (pool workers import this module by name);
+threadpoolctl is imported where a pool is read or limited, and the
+environment variables the libraries read when they load cover those loaded
+later, or where threadpoolctl is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: Variables the native libraries read when they load: each process's limit for the
+#: libraries it has not loaded yet (joblib's loky backend sets the same ones).
+ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+            "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+            "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "POLARS_MAX_THREADS")
+
+
+def limit(threads: int) -> None:
+    """Limit this process's native thread pools to ``threads`` each (0: leave them).
+
+    The environment covers the libraries loaded from now on; threadpoolctl, where
+    installed, the ones already loaded (a forked worker inherits its parent's).
+    """
+    if threads <= 0:
+        return
+    for var in ENV_VARS:
+        os.environ[var] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=threads)
+
+
+def _one(info: dict[str, Any]) -> str:
+    name = info.get("internal_api") or info.get("prefix") or "?"
+    layer = info.get("threading_layer")
+    version = info.get("version")
+    parts = [str(name), str(version) if version else "", f"x{info.get('num_threads', '?')}"]
+    if layer and layer not in ("unknown", "disabled"):
+        parts.append(str(layer))
+    return " ".join(p for p in parts if p)
+
+
+def pools(_: Any = None) -> str:
+    """This process's native thread pools in one line (``"openblas 0.3.27 x2 pthreads"``).
+
+    Each pool as ``library version xTHREADS [threading layer]``, joined by ``"; "``;
+    ``"none"`` when no native pool is loaded, ``"unknown (threadpoolctl not installed)"``
+    where it cannot be read.  The argument is ignored (a task's index).
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl not installed)"
+    found = sorted({_one(info) for info in threadpool_info()})
+    return "; ".join(found) or "none"
+
+
+async def apools(_: Any = None) -> str:
+    """:func:`pools` as a coroutine, for the models that run coroutines."""
+    return pools()
+
+
+def threads(description: str) -> int:
+    """The largest thread count a :func:`pools` line names (0: none, or unknown)."""
+    counts = [int(word[1:]) for one in description.split("; ") for word in one.split()
+              if word.startswith("x") and word[1:].isdigit()]
+    return max(counts, default=0)

@@ -1,0 +1,29 @@
+"""A numeric workload: one n x n matrix product per task, in numpy's BLAS.
+
+BLAS runs the product on a native thread pool of its own (OpenBLAS, MKL or
+BLIS: as many threads as cores by default), in every process that loads it:
+the measuring process and each process-pool worker.  concbench records those
+pools per point and sets each process-pool worker's to C / W threads.
+
+The matrices hold small whole numbers, so every product is exact whatever
+order the threads add in, and the models' results compare equal.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+
+@functools.cache
+def _matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(n)
+    return (rng.integers(0, 10, (n, n)).astype(np.float64),
+            rng.integers(0, 10, (n, n)).astype(np.float64))
+
+
+def product(i: int, size: float) -> tuple[int, int]:
+    """``(i, sum of (A + i % 3) @ B)`` for the seeded ``size`` x ``size`` matrices."""
+    a, b = _matrices(int(size))
+    return i, int(((a + i % 3) @ b).sum())
