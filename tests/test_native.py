@@ -106,18 +106,18 @@ def test_sleeping_threads_and_idle_workers_do_not_hold_a_value() -> None:
     sleeper = threading.Thread(target=time.sleep, args=(0.5,))
     sleeper.start()
     with cf.ProcessPoolExecutor(2) as pool:
-        pids = {pool.submit(os.getpid).result() for _ in range(4)}
+        list(pool.map(time.sleep, [0.1, 0.1]))
+        pids = set(pool._processes)  # every worker, started
         time.sleep(0.05)
         waited, settled = settle.settle(pids, timeout=1.0)
         assert settled
         assert waited < 0.5
+        workers = {int(t.name) for p in pids for t in Path(f"/proc/{p}/task").iterdir()}
         spinning = pool.submit(_spin, 1.0)
         deadline = time.monotonic() + 5.0  # the task may wait for a core on a loaded host
-        while not (busy := settle.running(pids)) and time.monotonic() < deadline:
+        while not set(settle.running(pids)) & workers and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert busy
-        workers = {int(t.name) for p in pids for t in Path(f"/proc/{p}/task").iterdir()}
-        assert set(busy) & workers
+        assert set(settle.running(pids)) & workers
         spinning.result()
     sleeper.join()
 
