@@ -157,3 +157,31 @@ def test_a_numpy_run_records_each_models_native_pools(tmp_path: Path) -> None:
     assert record["sweep"]["settle_s"] >= 0.0
     assert record["footprint"]["processes"] == 1 + 2  # the pools of W = 1 and W = 2
     assert record["footprint"]["nofile_soft"] >= record["footprint"]["descriptors"]
+
+
+def test_the_findings_and_the_pick_name_each_models_native_pools() -> None:
+    import pandas as pd
+
+    from bench.report.findings import native_finding
+    from bench.results.recommend import native_text, recommendation_sentence
+
+    blas = "openblas 0.3.31 x{} pthreads"
+    summary = pd.DataFrame({
+        "workload": ["matmul"] * 4, "metric": ["steady"] * 4,
+        "model": ["sequential", "thread_pool", "process_pool", "process_pool"],
+        "start_method": ["", "", "fork", "fork"], "workers": pd.array([None, 2, 1, 2], "Int64"),
+        "native_threads": [0, 0, 2, 1],
+        "native_pools": [blas.format(2), blas.format(2), blas.format(2), blas.format(1)]})
+    text = native_finding(summary, 2)
+    assert text is not None
+    assert "openblas 0.3.31 x2 pthreads in process_pool[fork] at W = 1" in text
+    assert "openblas 0.3.31 x1 pthreads in process_pool[fork] at W = 2" in text
+    assert "openblas 0.3.31 x2 pthreads in sequential, thread_pool" in text
+    assert native_finding(summary.assign(native_pools="none"), 2) is None
+    row = {"workload": "matmul", "task_size": 300.0, "tasks": 4, "model": "process_pool",
+           "start_method": "fork", "workers": 2, "speedup": 1.2, "speedup_ci_low": 1.1,
+           "speedup_ci_high": 1.3, "tied": "", "native": native_text(blas.format(1), 1)}
+    assert "process_pool[fork] with W = 2 and openblas at 1 thread in each worker (C / W)" \
+        in recommendation_sentence(row, "n", float("nan"))
+    assert native_text("none", 0) == ""
+    assert native_text(blas.format(2), 0) == "openblas at 2 threads (its default)"
