@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -48,6 +49,26 @@ def test_pools_line_names_the_loaded_blas() -> None:
     api = BLAS[0]["internal_api"]
     assert api in line
     assert native.threads(line) == max(i["num_threads"] for i in threadpool_info())
+
+
+def test_the_libraries_looked_for_are_threadpoolctls_own() -> None:
+    import threadpoolctl
+
+    assert set(threadpoolctl._ALL_PREFIXES) <= set(native.LIBRARIES)
+
+
+def test_a_worker_without_native_libraries_does_not_import_threadpoolctl() -> None:
+    """A pool's cold start pays no threadpoolctl import (18-34 ms a worker here) where
+    nothing is there to limit: the environment covers what loads later."""
+    code = ("import os, sys; from bench.scenarios import native; native.limit(1); "
+            "print(native.loaded(), 'threadpoolctl' in sys.modules, os.environ['OMP_NUM_THREADS'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.split() == ["False", "False", "1"]
+    code = "import numpy; " + code
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.split()[:2] == (["True", "True"] if BLAS else ["False", "False"])
 
 
 def test_threads_reads_the_largest_count() -> None:

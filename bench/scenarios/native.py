@@ -18,6 +18,7 @@ later, or where threadpoolctl is not installed.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 #: Variables the native libraries read when they load: each process's limit for the
@@ -27,16 +28,39 @@ ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
             "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "POLARS_MAX_THREADS")
 
 
+#: The shared libraries threadpoolctl reads and limits, by file-name prefix (its
+#: controllers' ``filename_prefixes``, 3.8; a test holds them to threadpoolctl's own).
+LIBRARIES = ("libopenblas", "libblas", "libscipy_openblas", "openblas", "libblis",
+             "libmkl_rt", "mkl_rt", "libiomp", "libgomp", "libomp", "vcomp", "libflexiblas")
+
+
+def loaded(maps: Path = Path("/proc/self/maps")) -> bool:
+    """Whether this process has mapped a library of :data:`LIBRARIES` (True where it
+    cannot tell).
+
+    A look at ``maps`` costs well under a millisecond; importing threadpoolctl costs
+    18-34 ms, which a pool's cold start would otherwise pay in every worker.
+    """
+    try:
+        text = maps.read_text()
+    except OSError:
+        return True
+    return any(line.rpartition("/")[2].startswith(LIBRARIES) for line in text.splitlines())
+
+
 def limit(threads: int) -> None:
     """Limit this process's native thread pools to ``threads`` each (0: leave them).
 
     The environment covers the libraries loaded from now on; threadpoolctl, where
-    installed, the ones already loaded (a forked worker inherits its parent's).
+    installed, the ones already loaded (a forked worker inherits its parent's), only
+    where some are (:func:`loaded`).
     """
     if threads <= 0:
         return
     for var in ENV_VARS:
         os.environ[var] = str(threads)
+    if not loaded():
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -61,6 +85,8 @@ def pools(_: Any = None) -> str:
     ``"none"`` when no native pool is loaded, ``"unknown (threadpoolctl not installed)"``
     where it cannot be read.  The argument is ignored (a task's index).
     """
+    if not loaded():
+        return "none"
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
