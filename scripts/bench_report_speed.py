@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         root = args.keep or Path(tmp)
         files = {n: generate(root / f"results-{n}.json", n) for n in sizes}
         for i in range(args.repeat):
-            cores.append(speed.core_readings())
+            cores.append(list(speed.core_readings().values()))
             for n in sizes:
                 times[n].append(time_report(files[n], root / f"report-{n}-{i}"))
     medians = {n: statistics.median(t) for n, t in times.items()}

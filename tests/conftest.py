@@ -205,5 +205,5 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
     data = load(out / "m")
     cores = float(data.host["usable_cores"])
     suite = pyperf.BenchmarkSuite.load(str(out / "m" / "results.json"))
-    spread = max((sp for _, sp in round_readings(suite.get_benchmarks())), default=1.0)
+    spread = max((r.spread for r in round_readings(suite.get_benchmarks())), default=1.0)
     return Real(data.summary.set_index("name"), max(1.0, cores - busy), spread)

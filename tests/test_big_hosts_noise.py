@@ -40,7 +40,7 @@ def simulate(levels: Host, cores: int, children: int = 60, seed: int = 1) -> lis
         for k, when in enumerate(speed.WHEN):
             times = {c: levels(c, 2 * child + k) * float(np.exp(rng.normal(0.0, JITTER)))
                      for c in which}
-            md.update(speed.metadata(when, speed.CoreReadings(times)))
+            md.update(speed.metadata(when, times))
         meta.append(md)
     bench = make_benchmark(SEQ, [0.05] * children, runs=children, run_metadata=meta)
     return noise.round_readings([bench])
@@ -65,7 +65,7 @@ def test_a_stable_hybrid_host_is_quiet() -> None:
     assert verdict["speed_spread"] < noise.MAX_SPEED_SPREAD
     assert all(len(r.cores) == speed.MAX_CORES for r in readings)
     # judged on the median core and the slowest over the fastest, it was "noisy" throughout
-    old = noise.assess(probe_(), probe_(), [(r.seconds, r.spread) for r in readings])
+    old = noise.assess(probe_(), probe_(), [noise.Reading(r.seconds, r.spread) for r in readings])
     assert old["cores_apart_share"] == 1.0
 
 
@@ -110,7 +110,8 @@ def test_between_rounds_compares_each_core_with_itself() -> None:
     readings = []
     for child in range(40):
         which = range(8) if child % 2 else range(8, 16)
-        readings += [noise.Reading(1.0, 1.0, [(c, hybrid(c, 0) * (1 + 0.001 * c)) for c in which])
+        readings += [noise.Reading(1.0, 1.0, tuple((c, hybrid(c, 0) * (1 + 0.001 * c))
+                                                   for c in which))
                      for _ in speed.WHEN]
     verdict = noise.assess(probe_(), probe_(), readings)
     assert verdict["noisy"] is False, verdict["reasons"]

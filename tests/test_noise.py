@@ -312,11 +312,11 @@ def test_report_says_what_its_intervals_cover(tmp_path: Path) -> None:
     """The Precision section: the times' intervals hold at the host's speed the run read
     (its readings' 10th to 90th percentiles, from run.json), speedups across moments."""
     run_dir = noisy_run_dir(tmp_path / "run", noisy=False)
-    speeds = [((10 + i) * 1e-4, 1.05) for i in range(noise.MIN_SPEED_READINGS + 10)]
+    speeds = [noise.Reading((10 + i) * 1e-4, 1.05) for i in range(noise.MIN_SPEED_READINGS + 10)]
     manifest = store.read_manifest(run_dir)
     manifest["noise"] = noise.assess(probe_(), probe_(), speeds)
     store.write_manifest(run_dir, manifest)
-    fast, slow, _ = noise.speed_spread([t for t, _ in speeds]) or (0.0, 0.0, 0.0)
+    fast, slow, _ = noise.speed_spread([r.seconds for r in speeds]) or (0.0, 0.0, 0.0)
     said = (f"its median core ran a fixed task in {fast * 1e3:.2f}\N{EN DASH}{slow * 1e3:.2f} "
             f"ms, 10th to 90th percentile of {len(speeds)} readings")
     assert cli.main(["report", str(run_dir), "-o", str(tmp_path / "rep")]) == 0

@@ -38,10 +38,10 @@ PROBE = {"load1": 0.1, "busy_cores": 0.0, "calibration_s": FAST}
 
 
 def readings(rng: np.random.Generator, n: int, slow_share: float,
-             cores: int = 2) -> list[tuple[float, float]]:
+             cores: int = 2) -> list[noise.Reading]:
     """``n`` readings of ``cores`` cores whose speeds flip each on its own."""
     per_core = host_speeds(rng, (n, cores), slow_share)
-    return [(float(np.median(r)), float(r.max() / r.min())) for r in per_core]
+    return [noise.Reading(float(np.median(r)), float(r.max() / r.min())) for r in per_core]
 
 
 def test_cores_at_different_speeds_make_a_run_noisy() -> None:
@@ -62,7 +62,7 @@ def test_a_host_whose_speed_changes_between_rounds_is_noisy() -> None:
     """Both cores slow together in some rounds: not apart, but the rounds differ."""
     rng = np.random.default_rng(12)
     level = np.where(rng.random(60) < 0.4, SLOW, FAST)
-    together = [(float(t), 1.01) for t in level]
+    together = [noise.Reading(float(t), 1.01) for t in level]
     verdict = noise.assess(PROBE, PROBE, together)
     assert verdict["noisy"]
     assert verdict["cores_apart_share"] == 0.0
@@ -77,7 +77,7 @@ def test_a_steady_host_is_quiet_and_a_brief_burst_does_not_make_it_noisy() -> No
     assert not verdict["noisy"]
     assert verdict["speed_spread"] < noise.MAX_SPEED_SPREAD
     # three readings with one core slow (5 %, under MAX_APART_SHARE): a burst, not the run
-    brief = steady[:-3] + [(FAST * 1.2, SLOW / FAST)] * 3
+    brief = steady[:-3] + [noise.Reading(FAST * 1.2, SLOW / FAST)] * 3
     assert not noise.assess(PROBE, PROBE, brief)["noisy"]
     few = noise.assess(PROBE, PROBE, readings(rng, noise.MIN_SPEED_READINGS - 1, 0.5))
     assert not few["noisy"]
@@ -98,16 +98,15 @@ def test_core_readings_read_every_core_and_restore_the_affinity() -> None:
     allowed = os.sched_getaffinity(0)
     values = speed.core_readings(runs=2)
     assert len(values) == min(len(allowed), speed.MAX_CORES)
-    assert all(v > 0 for v in values)
+    assert all(v > 0 for v in values.values())
     assert os.sched_getaffinity(0) == allowed
-    assert sorted(values.cores) == speed.cores()  # which core gave each time
+    assert sorted(values) == speed.cores()  # which core gave each time
     summary = speed.metadata("start", values)
-    assert speed.core_seconds(summary, "start") == pytest.approx(
-        dict(zip(values.cores, values, strict=True)), rel=1e-5)
-    assert summary["speed_start_s"] == pytest.approx(float(np.median(values)))
+    assert speed.core_seconds(summary, "start") == pytest.approx(values, rel=1e-5)
+    assert summary["speed_start_s"] == pytest.approx(float(np.median(list(values.values()))))
     assert summary["speed_start_spread"] >= 1.0
     # what a child writes, its run metadata reads back, in the order it was taken
-    both = {**summary, **speed.metadata("end", values[::-1])}
+    both = {**summary, **speed.metadata("end", dict(reversed(values.items())))}
     assert speed_readings(both) == [(summary["speed_start_s"],
                                           summary["speed_start_spread"])] * 2
 
@@ -168,7 +167,7 @@ def test_round_readings_count_each_child_once() -> None:
                   for p in (seq, pool)]
     got = noise.round_readings(benchmarks)
     want = [(1e-3, 1.0), (1.1e-3, 1.05), (1.1e-3, 1.1), (1.2e-3, 1.05)]
-    assert sorted(got) == [pytest.approx(w) for w in want]
+    assert sorted((r.seconds, r.spread) for r in got) == [pytest.approx(w) for w in want]
     assert all(r.cores == () for r in got)  # written before each core's seconds were
     assert noise.round_readings([make_benchmark(seq, [0.05])]) == []  # a file without them
 

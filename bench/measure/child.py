@@ -207,7 +207,7 @@ def _riders(job: Job, contexts: dict[str, metrics.ProbeContext],
 def measure(job: Job, status: _Status,
             phases: dict[str, float] | None = None,
             probes: dict[str, dict[str, dict[str, float]]] | None = None,
-            speeds: dict[str, float] | None = None,
+            speeds: dict[str, float | str] | None = None,
             ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, int],
                        dict[str, str]]:
     """Open every point of the job, probe its metrics, then take its sweeps.
@@ -347,7 +347,7 @@ def _settle(job: Job, name: str, opened: dict[str, Batch | _Cold]) -> float:
     return waited
 
 
-def _read_speed(when: str, speeds: dict[str, float]) -> float:
+def _read_speed(when: str, speeds: dict[str, float | str]) -> float:
     """Read the host's speed on every core into ``speeds``; return the seconds it took."""
     t0 = time.perf_counter()
     speeds.update(speed.metadata(when, speed.core_readings()))
@@ -367,7 +367,7 @@ def main(argv: list[str]) -> int:
     status = _Status(job.status)
     phases: dict[str, float] = {}
     probes: dict[str, dict[str, dict[str, float]]] = {}
-    speeds: dict[str, float] = {}
+    speeds: dict[str, float | str] = {}
     warm, values, loops, _ = measure(job, status, phases, probes, speeds)
     t_write = time.perf_counter()
     from bench.measure.roundfile import write_results  # pyperf only now: no worker inherits it

@@ -44,6 +44,7 @@ import os
 import statistics
 import time
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,32 +166,18 @@ def probe(seconds: float = PROBE_S) -> dict[str, float]:
             "usable_cores": float(cores), "calibration_s": calibrate(seconds)}
 
 
-class Reading(tuple[float, float]):
-    """One reading of the host's speed, as a round's child wrote it (:mod:`bench.measure.speed`):
-    (the median core's seconds of the fixed task, the slowest core's over the fastest's).
+@dataclass(frozen=True)
+class Reading:
+    """One reading of the host's speed, as a round's child wrote it (:mod:`bench.measure.speed`).
 
-    ``cores`` holds the ``(core, seconds)`` of each core read, () in files from
-    before the child wrote them; it is no part of the pair, which compares and
-    unpacks as before.
+    ``seconds``: the median core's seconds of the fixed task; ``spread``: the slowest
+    core's over the fastest's; ``cores``: the ``(core, seconds)`` of each core read,
+    () in files from before the child wrote them.
     """
 
-    cores: tuple[tuple[int, float], ...]
-
-    def __new__(cls, seconds: float, spread: float,
-                cores: Iterable[tuple[int, float]] = ()) -> Reading:
-        self = super().__new__(cls, (seconds, spread))
-        self.cores = tuple(cores)
-        return self
-
-    @property
-    def seconds(self) -> float:
-        """The median core's seconds."""
-        return self[0]
-
-    @property
-    def spread(self) -> float:
-        """The slowest core's seconds over the fastest's."""
-        return self[1]
+    seconds: float
+    spread: float
+    cores: tuple[tuple[int, float], ...] = ()
 
 
 def round_readings(benchmarks: Iterable[Any]) -> list[Reading]:
@@ -209,7 +196,8 @@ def round_readings(benchmarks: Iterable[Any]) -> list[Reading]:
             per_core = [tuple(speed.core_seconds(md, when).items()) for when in speed.WHEN]
             if len(pairs) != len(per_core):  # a reading missing: no way to tell which
                 per_core = [()] * len(pairs)
-            readings = [Reading(t, sp, c) for (t, sp), c in zip(pairs, per_core, strict=False)]
+            readings = [Reading(t, sp, tuple(c)) for (t, sp), c in zip(pairs, per_core,
+                                                                       strict=False)]
             children.setdefault((md.get("date"), md.get("round"), md.get("python"), *readings),
                                 readings)
     return [r for readings in children.values() for r in readings]
@@ -286,18 +274,16 @@ def _speed_reasons(speeds: Sequence[Reading]) -> tuple[list[str], dict[str, floa
 
 
 def assess(before: dict[str, float], after: dict[str, float],
-           speeds: Sequence[Reading | tuple[float, float]] = ()) -> dict[str, Any]:
-    """Compare two probes, and judge the rounds' speed readings (``speeds``: a
-    :class:`Reading` each, as :func:`round_readings` gives them, or the median core's
-    seconds of the fixed task and the slowest core's over the fastest's).
+           speeds: Sequence[Reading] = ()) -> dict[str, Any]:
+    """Compare two probes, and judge the rounds' speed readings (``speeds``, as
+    :func:`round_readings` gives them).
 
     Returns ``{"noisy": bool, "reasons": [...], "before":..., "after":...,
     "calibration_drift":...}``, plus ``speed_fast_s``, ``speed_slow_s``,
     ``speed_spread``, ``speed_readings`` and ``cores_apart_share`` when there
     were enough readings.
     """
-    reasons, extra = _speed_reasons([r if isinstance(r, Reading) else Reading(*r)
-                                     for r in speeds])
+    reasons, extra = _speed_reasons(speeds)
     cb, ca = before["calibration_s"], after["calibration_s"]
     drift = (ca - cb) / cb if cb > 0 else 0.0
     if abs(drift) > MAX_DRIFT:

@@ -43,7 +43,7 @@ def _probe_benchmarks(job: Job, probes: dict[str, dict[str, dict[str, float]]],
 def write_results(job: Job, warm: dict[str, list[float]], values: dict[str, list[float]],
                   loops: dict[str, int],
                   probes: dict[str, dict[str, dict[str, float]]] | None = None,
-                  speeds: dict[str, float] | None = None) -> None:
+                  speeds: dict[str, float | str] | None = None) -> None:
     """Write the round's pyperf results file (one benchmark per point, one run each).
 
     Each point's metrics (``probes``) are benchmarks of their own, ``NAME:metric``;

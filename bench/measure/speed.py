@@ -30,7 +30,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -131,39 +131,27 @@ def on_each_core(read: Callable[[], T]) -> list[T]:
     return list(on_cores(read).values())
 
 
-class CoreReadings(list[float]):
-    """Seconds of the fixed task, one per core read, in the order read; ``cores`` holds
-    the core each was read on (:data:`UNKNOWN_CORE` where none was pinned)."""
-
-    def __init__(self, by_core: Mapping[int, float]) -> None:
-        super().__init__(by_core.values())
-        self.cores = tuple(by_core)
-
-
-def core_readings(runs: int = READING_RUNS) -> CoreReadings:
-    """One :func:`reading` per core of :func:`cores` (see :func:`on_cores`), as a list that
-    also says which core each was read on."""
-    return CoreReadings(on_cores(lambda: reading(runs)))
+def core_readings(runs: int = READING_RUNS) -> dict[int, float]:
+    """One :func:`reading` per core of :func:`cores` (see :func:`on_cores`): core -> seconds,
+    in the order read."""
+    return on_cores(lambda: reading(runs))
 
 
 #: The moments of a child's two readings: just before its timed sweeps, just after them.
 WHEN = ("start", "end")
 
 
-def metadata(when: str, readings: Sequence[float]) -> dict[str, Any]:
-    """A reading of every core as the run metadata a child writes (``when``: one of
-    :data:`WHEN`): ``speed_{when}_s``, the median core's seconds, and
-    ``speed_{when}_spread``, the slowest core's over the fastest's (1.0 with one core);
-    for :class:`CoreReadings`, also ``speed_{when}_cores``, each core's seconds
-    (``"0:0.00101,8:0.00163"``: core, colon, seconds; comma-separated).
-    :func:`bench.results.store.speed_readings` reads the first two back,
-    :func:`core_seconds` the third."""
-    out: dict[str, Any] = {f"speed_{when}_s": statistics.median(readings),
-                           f"speed_{when}_spread": max(readings) / min(readings)}
-    if isinstance(readings, CoreReadings):
-        out[f"speed_{when}_cores"] = ",".join(
-            f"{c}:{t:.6g}" for c, t in zip(readings.cores, readings, strict=True))
-    return out
+def metadata(when: str, readings: Mapping[int, float]) -> dict[str, Any]:
+    """A reading of every core (core -> seconds, :func:`core_readings`) as the run metadata
+    a child writes (``when``: one of :data:`WHEN`): ``speed_{when}_s``, the median core's
+    seconds, ``speed_{when}_spread``, the slowest core's over the fastest's (1.0 with one
+    core), and ``speed_{when}_cores``, each core's seconds (``"0:0.00101,8:0.00163"``:
+    core, colon, seconds; comma-separated).  :func:`bench.results.store.speed_readings`
+    reads the first two back, :func:`core_seconds` the third."""
+    times = list(readings.values())
+    return {f"speed_{when}_s": statistics.median(times),
+            f"speed_{when}_spread": max(times) / min(times),
+            f"speed_{when}_cores": ",".join(f"{c}:{t:.6g}" for c, t in readings.items())}
 
 
 def core_seconds(meta: Mapping[str, Any], when: str) -> dict[int, float]:

@@ -16,7 +16,7 @@ refuses a plan that cannot fit (:func:`check`).
 from __future__ import annotations
 
 import resource
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,14 +69,7 @@ def of_child(points: Sequence[Point]) -> Footprint:
     steady = [(p, pool) for p, pool in pooled if p.metric != COLD]
     if steady or not pooled:
         return _holding(steady)
-    return largest([[p] for p, _ in pooled], of=lambda one: _holding([(one[0], pool_of(one))]))
-
-
-def pool_of(points: Sequence[Point]) -> PoolDef:
-    """The pool of the first of ``points`` (a pooled one)."""
-    pool = MODELS[points[0].model].pool
-    assert pool is not None
-    return pool
+    return max((_holding([one]) for one in pooled), key=lambda f: (f.descriptors, f.memory_mb))
 
 
 def _holding(held: Sequence[tuple[Point, PoolDef]]) -> Footprint:
@@ -91,10 +84,9 @@ def _holding(held: Sequence[tuple[Point, PoolDef]]) -> Footprint:
                                  for p, pool in held))
 
 
-def largest(groups: Iterable[Sequence[Point]],
-            of: Callable[[Sequence[Point]], Footprint] = of_child) -> Footprint:
+def largest(groups: Iterable[Sequence[Point]]) -> Footprint:
     """The largest child of a run, field by field (each field's own largest child)."""
-    fps = [of(g) for g in groups] or [Footprint()]
+    fps = [of_child(g) for g in groups] or [Footprint()]
     return Footprint(max(f.pools for f in fps), max(f.processes for f in fps),
                      max(f.threads for f in fps), max(f.descriptors for f in fps),
                      max(f.memory_mb for f in fps))
