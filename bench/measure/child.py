@@ -108,7 +108,10 @@ def _reason(exc: BaseException) -> str:
 
 
 class _Cold:
-    """A cold point: every value creates a fresh pool (a fresh forkserver server too)."""
+    """A cold point: every value creates a fresh pool (a fresh forkserver server too), whose
+    workers live only inside the value (``pids``: none between values)."""
+
+    pids: tuple[int, ...] = ()
 
     def __init__(self, point: Point) -> None:
         self.point = point
@@ -339,7 +342,7 @@ def _settle(job: Job, name: str, opened: dict[str, Batch | _Cold]) -> float:
     """Wait for every other thread of the child and its pools to sleep before ``name``'s
     value (:mod:`bench.measure.settle`); the wait and any unsettled start are point metadata
     (this round's); returns the seconds waited."""
-    pids = [pid for model in opened.values() for pid in getattr(model, "pids", ())]
+    pids = [pid for model in opened.values() for pid in model.pids]
     waited, settled = settle.settle(pids)
     meta = job.meta.setdefault(name, {})
     meta["settle_s"] = meta.get("settle_s", 0.0) + waited

@@ -32,12 +32,12 @@ from bench.report.frames import (
 )
 from bench.results.ideal import gil_of, point_parallelism, resource_of, runs_in_parallel
 from bench.results.recommend import (
-    native_text,
     point_label,
     recommendation_sentence,
     task_unit,
     threads_best,
 )
+from bench.scenarios import native
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import DEFAULT_LOOP, MODELS, STEADY, model_label
 
@@ -343,18 +343,21 @@ def loop_findings(summary: pd.DataFrame, cores: int) -> list[str]:
 LESSONS: tuple[Callable[[pd.DataFrame, int], list[str]], ...] = (
     cpu_findings, nogil_findings, wait_findings, lag_findings, loop_findings,
 )
+
+
 def native_finding(summary: pd.DataFrame, cores: int) -> str | None:
-    """Which native thread pools (BLAS, OpenMP) each workload's points held, per setting."""
-    rows = summary[(summary["metric"] == STEADY) & summary["native_pools"].map(
-        lambda p: bool(native_text(str(p), 0)))] if "native_pools" in summary else summary[:0]
+    """Which native thread pools (BLAS, OpenMP) each workload's points held, per setting:
+    ``openblas 0.3.31 x1 pthreads in process_pool[fork] at W = 2``."""
+    pools = summary.get("native_pools", pd.Series("", index=summary.index)).astype(str)
     parts = []
-    for wl, at_wl in rows.groupby("workload", sort=False):
-        cells = [f"{pools} in " + ", ".join(sorted({model_label(str(m), str(sm)) for m, sm in
-                                                   zip(at["model"], at["start_method"],
-                                                       strict=True)}))
-                 + (f" at W = {', '.join(map(str, sorted(set(at['workers'].dropna()))))}"
-                    if threads else "")
-                 for (threads, pools), at in at_wl.groupby(["native_threads", "native_pools"])]
+    for wl, of_wl in summary[(summary["metric"] == STEADY) & pools.map(native.held)].groupby(
+            "workload", sort=False):
+        cells = []
+        for (threads, held), at in of_wl.groupby(["native_threads", "native_pools"]):
+            models = ", ".join(sorted({model_label(str(m), str(sm)) for m, sm in
+                                       zip(at["model"], at["start_method"], strict=True)}))
+            ws = ", ".join(str(int(w)) for w in sorted(set(at["workers"].dropna())))
+            cells.append(f"{held} in {models}" + (f" at W = {ws}" if threads else ""))
         parts.append(f"{wl}: " + "; ".join(cells))
     return (f"Native thread pools (threadpoolctl; C = {cores}): " + ". ".join(parts) + ". Each "
             "process-pool worker's are limited to C / W threads, as loky does; the other models "

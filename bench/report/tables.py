@@ -101,7 +101,7 @@ def recommendation_table(summary: pd.DataFrame, recommended: pd.DataFrame) -> pd
               if r.speedup_ci_low == r.speedup_ci_low else "")
         rows.append((str(r.workload), size_label(r.task_size, task_unit(summary, str(r.workload))),
                      str(r.tasks), point_label(str(r.model), str(r.start_method), r.workers)
-                     + (f", {r.native}" if getattr(r, "native", "") else ""),
+                     + (f", {r.native}" if r.native else ""),
                      _times(float(r.speedup)) + ci, metrics_text(r._asdict()) or "not measured",
                      str(r.tied) or "none"))
     return pd.DataFrame(rows, columns=list(RECOMMENDATION_TABLE), dtype=object)

@@ -78,7 +78,7 @@ def native_text(pools: str, threads: int) -> str:
     thread in each worker (C / W)`` for a setting of ``threads`` per worker, ``openblas
     at 2 threads (its default)`` for the library's default.
     """
-    if not pools or pools == "none" or pools.startswith("unknown"):
+    if not native.held(pools):
         return ""
     libs = ", ".join(sorted({one.split()[0] for one in pools.split("; ")}))
     n = native.threads(pools)

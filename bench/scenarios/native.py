@@ -100,6 +100,11 @@ async def apools(_: Any = None) -> str:
     return pools()
 
 
+def held(description: str) -> bool:
+    """Whether a :func:`pools` line names a pool ("" where none was recorded)."""
+    return bool(description) and description != "none" and not description.startswith("unknown")
+
+
 def threads(description: str) -> int:
     """The largest thread count a :func:`pools` line names (0: none, or unknown)."""
     counts = [int(word[1:]) for one in description.split("; ") for word in one.split()
