@@ -206,3 +206,17 @@ def test_the_findings_and_the_pick_name_each_models_native_pools() -> None:
         in recommendation_sentence(row, "n", float("nan"))
     assert native_text("none", 0) == ""
     assert native_text(blas.format(2), 0) == "openblas at 2 threads (its default)"
+
+
+def test_the_reports_host_table_says_what_native_pools_the_run_held() -> None:
+    import pandas as pd
+
+    from bench.report.tables import host_rows
+
+    summary = pd.DataFrame({"native_pools": ["openblas 0.3.31 x2 pthreads", "none",
+                                             "openblas 0.3.31 x1 pthreads", ""]})
+    rows = dict(host_rows({"usable_cores": 2}, summary))
+    assert rows["native_pools (as the points' processes held them)"] == (
+        "openblas 0.3.31 x1 pthreads; openblas 0.3.31 x2 pthreads")
+    assert host_rows({"usable_cores": 2}, summary.assign(native_pools="none")) == [
+        ("usable_cores", "2")]

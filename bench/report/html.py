@@ -53,7 +53,7 @@ def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
         "run_name": str(data_host.get("run_name") or results.parent.name),
         "results": str(results),
         "caption": host_caption(data_host),
-        "host_rows": host_rows(data_host),
+        "host_rows": host_rows(data_host, summary),
         "findings": interpreter_findings(data_host, summary)
         + findings(summary, cores, recommended=recommended),
         "picks": picks if picks is not None and len(picks) else None,

@@ -10,6 +10,7 @@ import pandas as pd
 from bench.report.export import fmt_ms, fmt_num, fmt_range
 from bench.report.frames import is_baseline, series_label
 from bench.results.recommend import point_label, size_label, task_unit
+from bench.scenarios import native
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import STEADY
 
@@ -66,8 +67,16 @@ def table_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def host_rows(host: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in sorted(host.items())]
+def host_rows(host: dict[str, Any], summary: pd.DataFrame | None = None
+              ) -> list[tuple[str, str]]:
+    """The host record's rows, and the native thread pools the run's processes held (from
+    ``summary``'s ``native_pools``: what the workloads loaded, not the bare interpreter's)."""
+    rows = [(str(k), str(v)) for k, v in sorted(host.items())]
+    if summary is not None and "native_pools" in summary:
+        held = sorted({p for p in summary["native_pools"].astype(str) if native.held(p)})
+        if held:
+            rows.append(("native_pools (as the points' processes held them)", "; ".join(held)))
+    return rows
 
 
 def host_caption(host: Mapping[str, Any]) -> str:
