@@ -7,6 +7,7 @@ per-round median per round.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -174,6 +175,11 @@ def test_same_code_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert run_check(a, b) == 0
     out = capsys.readouterr().out
     assert "no regression in 4 points" in out
+    # what two runs cannot tell, without a drift figure no run measured: the runs are
+    # recorded ones of no particular host
+    (limits,) = [line for line in out.splitlines() if line.startswith("limits:")]
+    assert "check --history" in limits
+    assert not re.search(r"\d+ ?[-\N{EN DASH}] ?\d+ ?%", limits), limits
 
 
 def test_slower_run_fails_and_names_points(tmp_path: Path,

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from scripts.lowest_constraints import floors
 
@@ -44,11 +50,27 @@ def test_every_library_imported_is_a_declared_dependency() -> None:
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
 
 
-def test_the_lowest_pins_are_the_floors() -> None:
-    text = (ROOT / "pyproject.toml").read_text()
-    deps = tomllib.loads(text)["project"]["dependencies"]
-    pins = floors()
-    assert len(pins) == len(deps)
+def test_the_lowest_pins_are_each_requirements_lowest_version() -> None:
+    """The script's own output, read as pip reads constraints: one ``==`` pin per runtime
+    dependency, a version its requirement allows, and the lowest one it allows (the
+    greatest of its lower bounds); and this environment is not below any floor."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "lowest_constraints.py")],
+                         capture_output=True, text=True, check=True).stdout
+    pins = {Requirement(line).name: Requirement(line) for line in out.splitlines()}
+    deps = [Requirement(d) for d in tomllib.loads(
+        (ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    assert sorted(pins) == sorted(d.name for d in deps)
     for dep in deps:
-        name = re.split(r"[<>=]", dep)[0]
-        assert dep.startswith(f"{name}>={pins[name]}"), dep
+        (pin,) = pins[dep.name].specifier
+        assert pin.operator == "=="
+        assert dep.specifier.contains(pin.version), (dep, pin)
+        lowest = max(Version(s.version) for s in dep.specifier if s.operator == ">=")
+        assert Version(pin.version) == lowest, (dep, pin)
+        assert Version(metadata.version(dep.name)) >= lowest, dep
+
+
+def test_a_dependency_without_a_floor_is_refused(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = ["pyperf>=2.10", "pandas"]\n')
+    with pytest.raises(SystemExit, match="'pandas' has no '>=' floor"):
+        floors(pyproject)

@@ -19,8 +19,9 @@ import pytest
 from bench.cli import main
 from bench.measure.config import RunConfig
 from bench.measure.interpreter import Interpreter
-from bench.measure.launch import run_child
+from bench.measure.launch import ChildResult, run_child
 from bench.measure.runner import plan
+from bench.measure.sweep import Overhead
 from bench.results import store
 from bench.results.store import FORMAT_VERSION
 from bench.scenarios.grid import PROFILES, GridSpec, task_size
@@ -177,9 +178,23 @@ def test_the_sweeps_overhead_is_recorded_and_printed(sweep: Sweep) -> None:
     assert sum(record[k] for k in parts) + record["timed_s"] == pytest.approx(
         record["wall_s"], abs=0.05)
     assert f"over {record['timed_s']:.0f} s timed (ratio {record['ratio']:.2f}" in sweep.err
-    bare = (record["wall_s"] - record["probes_s"]) / record["timed_s"]
-    assert record["ratio_without_probes"] == pytest.approx(bare, rel=0.01)
+    assert record["ratio_without_probes"] <= record["ratio"]
+    assert (record["ratio_without_probes"] == record["ratio"]) == (record["probes_s"] == 0)
     assert f"; {record['ratio_without_probes']:.2f} without probing metrics)" in sweep.err
+
+
+def test_the_overhead_ratios_of_known_phases() -> None:
+    """Two children of known phases: 20 s of wall over 5 s timed is 4.00; less the metrics'
+    4 s of probe batches, 3.20; a resumed session's record adds to the earlier one's."""
+    overhead = Overhead(wall=20.0)
+    for timed, probes in ((2.0, 1.5), (3.0, 2.5)):
+        overhead.add(ChildResult(seconds=8.0, phases={"timed": timed, "probes": probes,
+                                                      "main": 7.0}))
+    record = overhead.to_dict()
+    assert (record["ratio"], record["ratio_without_probes"]) == (4.0, 3.2)
+    assert (record["child_startup_s"], record["parent_s"], record["children"]) == (2.0, 4.0, 2)
+    both = Overhead(wall=20.0, phases={**overhead.phases}).merge(record)
+    assert (both["ratio"], both["ratio_without_probes"], both["timed_s"]) == (4.0, 3.2, 10.0)
 
 
 def test_the_fast_reader_reads_a_real_run_as_pyperf_does(sweep: Sweep) -> None:

@@ -22,10 +22,11 @@ from bench.results.aggregate import load
 from bench.scenarios.metrics import METRICS
 
 #: What two single runs cannot tell, said in every output of ``check BASE CURRENT``.
-LIMITS = ("limits: two single runs cannot show how much a point moves from run to run (this "
-          "kind of host drifts 5-20% between runs), so slowdowns smaller than that drift "
-          "are invisible and unstable points are only inconclusive; for a gate that sees "
-          "10% use concbench ab (both sides in one job) or check --history")
+LIMITS = ("limits: two single runs cannot show how much a point moves from run to run (the "
+          "host's own drift between runs, which only check --history measures), so slowdowns "
+          "smaller than that drift are invisible and unstable points are only inconclusive; "
+          "for a gate that sees 10% use concbench ab (both sides in one job) or "
+          "check --history")
 
 
 def _values(t: PointTest, metric: str) -> tuple[str, str]:
