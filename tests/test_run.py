@@ -7,6 +7,7 @@ import dataclasses
 import io
 import itertools
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -392,20 +393,38 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
     assert "argparse" not in top
 
 
-@pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_pool_workers_import_no_harness_module(method: str) -> None:
-    """A spawn or forkserver worker of the child imports what a user's program's would."""
-    code = f"""
-import concurrent.futures as cf, json, multiprocessing as mp, sys
-import bench.measure.child as child
-sys.modules["__main__"] = child  # as under python -m bench.measure.child
-if __name__ == "__main__":
-    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context({method!r})) as pool:
-        print(json.dumps(pool.submit(eval, "sorted(__import__('sys').modules)").result()))
+WHAT_A_WORKER_IMPORTED = """
+import json, multiprocessing, os, sys
+
+
+def task(i, size):
+    if multiprocessing.parent_process() is not None:  # a pool's worker
+        path = os.path.join(os.environ["MODULES_OUT"], f"{os.getpid()}.json")
+        with open(path, "w") as f:
+            json.dump(sorted(sys.modules), f)
+    return i
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True, cwd=REPO)
-    modules = set(json.loads(out.stdout.splitlines()[-1]))
-    assert "bench.measure.child" not in modules or "__mp_main__" in modules
-    for harness in ("pyperf", "argparse", "pandas", "numpy", "rich"):
-        assert harness not in modules, harness
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_pool_workers_import_no_harness_module(method: str, tmp_path: Path) -> None:
+    """A spawn or forkserver worker of a real run's child imports what a user's program's
+    would: its tasks' modules, not the harness module that made the pool (the child is not
+    a ``__main__`` the worker re-imports), nor pyperf or argparse."""
+    (tmp_path / "probe.py").write_text(WHAT_A_WORKER_IMPORTED)
+    (tmp_path / "out").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--workload", "probe=probe:task", "--path",
+         str(tmp_path), "--profile", "smoke", "--models", "sequential,process_pool",
+         "--start-methods", method, "--workers", "1", "--tasks", "2", "--sizes", "1",
+         "--no-report", "-q", "--output-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
+        env={**os.environ, "MODULES_OUT": str(tmp_path / "out")})
+    assert done.returncode == 0, done.stderr
+    seen = [set(json.loads(f.read_text())) for f in (tmp_path / "out").glob("*.json")]
+    assert seen
+    for modules in seen:
+        assert "probe" in modules
+        harness = {m for m in modules if m.startswith(("bench.measure", "pyperf", "argparse"))}
+        assert harness == set(), sorted(harness)

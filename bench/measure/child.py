@@ -1,6 +1,7 @@
 """The measured child: one round of one group of points, in one fresh process.
 
-Run as ``python -m bench.measure.child JOB.json``.  A *group* is every point that
+Run as ``main([JOB.json])`` (:meth:`bench.measure.interpreter.Interpreter.command`).
+A *group* is every point that
 shares a workload, a task count and a task size: the sequential baseline and
 every model compared with it.  The child opens all of them (pools created
 and warmed with one barrier task per worker, event loops made), then takes

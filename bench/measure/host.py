@@ -1,7 +1,7 @@
 """The host record: usable cores, CPU, Python build, GIL.
 
 Standard library only (and, for the event loops it can import, the model catalogue's
-``LOOPS``): ``python -m bench.measure.host`` runs under any interpreter a
+``LOOPS``): ``main()`` runs under any interpreter a
 run measures with (``--python``) and prints its record as JSON, so the record
 always describes the interpreter that ran the children.
 
@@ -268,6 +268,12 @@ def host_record(root: Path = CGROUP_ROOT, proc: Path = PROC_CGROUP) -> dict[str,
     }
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
+    """Print this interpreter's host record as one line of JSON (``argv`` is unused)."""
     json.dump(host_record(), sys.stdout, sort_keys=True)
     sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

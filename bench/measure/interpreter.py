@@ -49,8 +49,15 @@ class Interpreter:
         return int(major), int(minor)
 
     def command(self, module: str, *args: str) -> list[str]:
-        """Command line that runs ``python -m module args``."""
-        return [self.executable, "-m", module, *args]
+        """Command line that runs ``module.main(args)`` in this interpreter.
+
+        Through ``-c``, not ``-m``: the main module is then one that spawn and forkserver
+        workers do not re-import (it has neither a spec nor a file), so a pool worker's
+        cold start imports what its tasks need, as a user's program's would, not the
+        harness module that made the pool.
+        """
+        code = f"import sys; from {module} import main; sys.exit(main(sys.argv[1:]))"
+        return [self.executable, "-c", code, *args]
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """Pre-flight: check a user's workloads in the measuring interpreter before anything is measured.
 
-Run as ``python -m bench.measure.preflight JOB.json`` by :func:`preflight`,
+Run as ``main([JOB.json])`` by :func:`preflight`,
 with the run's import path: the measured children, every pool worker and a
 ``--python`` interpreter must import the function the same way.  For each
 workload it checks, in order:
