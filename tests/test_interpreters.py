@@ -8,6 +8,9 @@ recorded runs with known truth; a real run under this interpreter and 3.14 is in
 from __future__ import annotations
 
 import itertools
+import os
+import platform
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +22,7 @@ import pytest
 import bench.measure.interpreter
 from bench import cli
 from bench.api import load
+from bench.errors import UsageError
 from bench.measure import launch, runner
 from bench.measure.interpreter import Interpreter, specs, tag
 from bench.measure.rounds import python_order, with_partners
@@ -33,7 +37,9 @@ from tests.factory import HOST, fake_child, make_benchmark, quiet_probe, write_r
 # ------------------------------------------------------------------ specs and order
 def test_specs_and_tags() -> None:
     assert specs(None) == [None]
-    assert specs("3.11, 3.14,3.11") == ["3.11", "3.14"]  # a spec named twice: once
+    assert specs("3.11, 3.14") == ["3.11", "3.14"]
+    with pytest.raises(UsageError, match=r"names 3\.11 more than once"):
+        specs("3.11, 3.14,3.11")
     assert tag({"python_version": "3.14.0", "python_build": "main"}) == "3.14"
     assert tag({"python_version": "3.14.0", "python_build": "main free-threading"}) == "3.14t"
     assert tag({"python_version": "3.13.1", "python_build": "x"}, full=True) == "3.13.1"
@@ -133,6 +139,27 @@ def test_the_same_interpreter_twice_is_one_line(cli: Callable[..., CliResult],
     assert result.code == 2
     assert result.err.count("\n") == 1
     assert "more than once" in result.err
+
+
+def test_a_spec_given_twice_is_one_line(cli: Callable[..., CliResult],
+                                       interp: Interpreter) -> None:
+    result = cli("list", "--python", f"{interp.executable},{interp.executable}")
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert f"names {interp.executable} more than once" in result.err
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="not in a venv: no second build")
+def test_two_builds_of_one_version_are_two_interpreters(cli: Callable[..., CliResult]) -> None:
+    """A venv and its base interpreter are one version in two environments: both are
+    measured, told apart by their order among that version's builds."""
+    base = os.path.realpath(sys.executable)
+    result = cli("list", "--python", f"{sys.executable},{base}", "--workloads", "cpu",
+                 "--models", "sequential", "--tasks", "4")
+    assert result.code == 0, result.err
+    version = platform.python_version()
+    assert result.out.split() == [f"cpu/sequential/t4@{version}",
+                                  f"cpu/sequential/t4@{version}-2"]
 
 
 # ------------------------------------------------------------------ ratios with known truth

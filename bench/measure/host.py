@@ -257,6 +257,7 @@ def host_record(root: Path = CGROUP_ROOT, proc: Path = PROC_CGROUP) -> dict[str,
         "python_build": " ".join(platform.python_build())
         + (" free-threading" if free_threaded else ""),
         "python_executable": sys.executable,
+        "python_prefix": sys.prefix,  # a venv's own, beside its base interpreter's
         "gil_enabled": int(gil_enabled()),
         "start_methods": ",".join(multiprocessing.get_all_start_methods()),
         "event_loops": ",".join(event_loops()),

@@ -162,7 +162,10 @@ def specs(python: str | None) -> list[str | None]:
     """The interpreters ``--python`` names, in order: ``"3.11,3.14"`` -> ``["3.11", "3.14"]``
     (None: this one)."""
     named = [s.strip() for s in (python or "").split(",") if s.strip()]
-    return list(dict.fromkeys(named)) or [None]
+    twice = sorted({s for s in named if named.count(s) > 1})
+    if twice:
+        raise UsageError(f"--python {python}: names {', '.join(twice)} more than once")
+    return list[str | None](named) or [None]
 
 
 def tag(record: dict[str, Any], full: bool = False) -> str:
@@ -177,20 +180,28 @@ def resolve_all(python: str | None, paths: Sequence[str] = ()) -> dict[str, Inte
     """Every interpreter ``--python A,B,...`` names, by tag (:func:`tag`), in order.
 
     One interpreter is keyed "" (its points' names carry no tag); several by
-    their minor versions, or their whole versions where two share one.
+    their minor versions, or their whole versions where two share one, and two
+    builds of one version (two executables) by their order among that version's
+    (``3.14.0``, ``3.14.0-2``).
 
     Raises
     ------
     UsageError
-        An interpreter that cannot be found or run (see :func:`resolve`), or
-        two specs that name the same interpreter.
+        An interpreter that cannot be found or run (see :func:`resolve`), a
+        spec given twice, or two specs that name the same executable.
     """
     found = [resolve(spec, paths) for spec in specs(python)]
     if len(found) == 1:
         return {"": found[0]}
+    # one interpreter: one binary in one environment (a venv and its base are two)
+    ids = [(os.path.realpath(i.executable), i.record.get("python_prefix")) for i in found]
+    same = [i.executable for n, i in enumerate(found) if ids[n] in ids[:n]]
+    if same:
+        raise UsageError(f"--python {python}: names the same interpreter ({same[0]}) "
+                         "more than once")
     for full in (False, True):
         tags = [tag(i.record, full) for i in found]
         if len(set(tags)) == len(tags):
             return dict(zip(tags, found, strict=True))
-    raise UsageError(f"--python {python}: names the same interpreter "
-                     f"({', '.join(tags)}) more than once")
+    tags = [t if not (k := tags[:n].count(t)) else f"{t}-{k + 1}" for n, t in enumerate(tags)]
+    return dict(zip(tags, found, strict=True))
