@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -30,6 +29,8 @@ from typing import Any, Generic, TypeVar
 import pyperf
 
 from bench.errors import UsageError
+from bench.results import pyperf_json
+from bench.results.pyperf_json import StoredBenchmark
 
 #: Version of the metadata concbench writes into results files (2: rounds).
 FORMAT_VERSION = 2
@@ -208,40 +209,6 @@ def load_results(path: Path) -> pyperf.BenchmarkSuite:
     return suite
 
 
-class StoredRun:
-    """One run of a :class:`StoredBenchmark`: its metadata and values (pyperf's names)."""
-
-    __slots__ = ("_metadata", "values")
-
-    def __init__(self, metadata: Mapping[str, Any], values: list[float]) -> None:
-        self._metadata, self.values = metadata, values
-
-    def get_metadata(self) -> Mapping[str, Any]:
-        """The run's metadata, its benchmark's and the suite's included (a read-only view)."""
-        return self._metadata
-
-
-class StoredBenchmark:
-    """A benchmark read straight from the JSON: what the summary needs of ``pyperf.Benchmark``."""
-
-    __slots__ = ("_metadata", "_name", "_runs")
-
-    def __init__(self, name: str, metadata: dict[str, Any], runs: list[StoredRun]) -> None:
-        self._name, self._metadata, self._runs = name, metadata, runs
-
-    def get_name(self) -> str:
-        """The benchmark's name."""
-        return self._name
-
-    def get_metadata(self) -> dict[str, Any]:
-        """Metadata every run shares, as ``pyperf.Benchmark.get_metadata`` gives it."""
-        return self._metadata
-
-    def get_runs(self) -> list[StoredRun]:
-        """The runs, in the file's order."""
-        return self._runs
-
-
 #: A benchmark as the readers take it: one read from the file (:class:`StoredBenchmark`),
 #: or pyperf's own.
 B = TypeVar("B")
@@ -263,77 +230,21 @@ class StoredSuite(Generic[B]):
 #: What the readers of a results file's benchmarks take.
 Suite = pyperf.BenchmarkSuite | StoredSuite[Any]
 
-#: What JSON numbers parse to (``bool`` is not one of them, though it is an ``int``).
-_NUMBERS = (int, float)
-
-
-def _number(value: Any) -> bool:
-    return type(value) in _NUMBERS
-
-
-def _checked_values(run: dict[str, Any]) -> list[float]:
-    """A run's values, refused as pyperf's ``Run`` refuses them (values > 0, warm-ups >= 0)."""
-    values, warmups = run.get("values", ()), run.get("warmups") or ()
-    if not all(_number(v) and v > 0 for v in values):  # NaN is refused too
-        raise ValueError("values must be a sequence of number > 0.0")
-    if not all(isinstance(w, list) and len(w) == 2 and _number(w[0]) and w[0] >= 1
-               and _number(w[1]) and w[1] >= 0 for w in warmups):
-        raise ValueError("warmups must be a sequence of (loops, value) where loops is an "
-                         "int >= 1 and value is a float >= 0.0")
-    if not values and not warmups:
-        raise ValueError("values and warmups are empty sequence")
-    return [float(v) for v in values]
-
-
-_ABSENT = object()
-
-
-def _shared(base: dict[str, Any], owns: list[dict[str, Any]]) -> dict[str, Any]:
-    """The metadata every run has with the same value (pyperf's benchmark metadata), each
-    run's being ``base`` overlaid with its own: only the keys some run sets itself can
-    differ, so only those are compared."""
-    shared = dict(base)
-    for key in {k for own in owns for k in own}:
-        values = [own.get(key, base.get(key, _ABSENT)) for own in owns]
-        if values[0] is _ABSENT or any(v is _ABSENT or v != values[0] for v in values[1:]):
-            shared.pop(key, None)
-        else:
-            shared[key] = values[0]
-    return shared
-
 
 def read_suite(path: Path) -> StoredSuite[StoredBenchmark]:
     """Read a results file's values and metadata for the summary, without building pyperf objects.
 
-    The same file :func:`load_results` reads, refused for the same reasons,
-    read the way pyperf reads its JSON format (suite, benchmark and run
-    metadata merged in that order; a benchmark's metadata is what all its
-    runs share), in linear time: building a ``pyperf.BenchmarkSuite`` checks
-    every new benchmark's name against all the earlier ones, and parses each
-    run's metadata item by item, which is most of a 1,000-point report's time.
-    ``python -m pyperf`` and the gates still read the file with pyperf.
+    The file :func:`load_results` reads, refused where it is refused, read
+    as pyperf reads it and in linear time (:mod:`bench.results.pyperf_json`).
+    The report, :func:`bench.load` and every gate (check, compare, history,
+    ab) read results here; only ``run --resume`` loads them with pyperf
+    (:func:`load_results`), to add to its benchmarks.
     """
     _, data = _suite_json(path)
     path = resolve_results(path)
-    out = []
     try:
-        if data.get("version") != "1.0":
-            raise ValueError(f"pyperf JSON version {data.get('version')!r}, expected '1.0'")
-        suite_meta = dict(data.get("metadata") or {})
-        for entry in data["benchmarks"]:
-            bench_meta = {**suite_meta, **(entry.get("metadata") or {})}
-            owns = [dict(run.get("metadata") or {}) for run in entry["runs"]]
-            # each run's metadata is a view over its own and the benchmark's, not a copy
-            runs = [StoredRun(ChainMap(own, bench_meta), _checked_values(run))
-                    for run, own in zip(entry["runs"], owns, strict=True)]
-            if not runs:
-                raise ValueError("a benchmark without runs")
-            shared = _shared(bench_meta, owns)
-            name = shared.get("name")
-            if not isinstance(name, str):
-                raise ValueError("a benchmark without a name")
-            out.append(StoredBenchmark(name, shared, runs))
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        out = pyperf_json.benchmarks(data)
+    except (AttributeError, KeyError, OverflowError, TypeError, ValueError) as exc:
         raise UsageError(f"{path}: not a valid pyperf results file ({exc})") from None
     _check_formats(path, {b.get_metadata().get("concbench_format") for b in out})
     return StoredSuite(out)
