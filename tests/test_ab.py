@@ -69,10 +69,38 @@ def test_points_pair_by_what_they_run_not_by_size() -> None:
     a = [Point("cpu", "sequential", 4, size=100.0), Point("cpu", "thread_pool", 4, 2, size=100.0),
          Point("cpu", "process_pool", 4, 2, "fork", size=100.0)]
     b = [Point("cpu", "sequential", 4, size=125.0), Point("cpu", "thread_pool", 4, 2, size=125.0)]
-    pairs, only_a, only_b = ab.pair_points(a, b)
+    pairs, only_a, only_b = ab.pair_points(a, b, scaled=True)
     assert [(x.size, y.size) for x, y in pairs] == [(100.0, 125.0), (100.0, 125.0)]
     assert only_a == ["cpu/process_pool[fork]/t4/w2"]
     assert only_b == []
+
+
+def test_points_pair_by_their_whole_identity_whatever_the_order() -> None:
+    # two interpreters and two sizes, listed in another order on each side
+    a = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for py in ("3.11", "3.14") for s in (100.0, 200.0)]
+    b = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for s in (200.0, 100.0) for py in ("3.14", "3.11")]
+    pairs, only_a, only_b = ab.pair_points(a, b)
+    assert [(x.python, x.size, y.python, y.size) for x, y in pairs] == [
+        (x.python, x.size, x.python, x.size) for x in a]  # in A's order, each with its twin
+    assert only_a == only_b == []
+    b[0] = Point("cpu", "sequential", 4, size=300.0, sized=True, python="3.14")
+    pairs, only_a, only_b = ab.pair_points(a, b)
+    assert len(pairs) == 3
+    assert only_a == ["cpu/sequential/t4/s200@3.14"]
+    assert only_b == ["cpu/sequential/t4/s300@3.14"]
+
+
+def test_under_scale_the_nth_size_pairs_with_the_nth_size() -> None:
+    a = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for s in (200.0, 100.0) for py in ("3.11", "3.14")]
+    b = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for py in ("3.14", "3.11") for s in (125.0, 250.0)]
+    pairs, _, _ = ab.pair_points(a, b, scaled=True)
+    assert sorted((x.python, x.size, y.python, y.size) for x, y in pairs) == [
+        ("3.11", 100.0, "3.11", 125.0), ("3.11", 200.0, "3.11", 250.0),
+        ("3.14", 100.0, "3.14", 125.0), ("3.14", 200.0, "3.14", 250.0)]
 
 
 class _Recorder:

@@ -4,9 +4,9 @@ A variant is what differs between the two sides: ``python=PATH`` (the
 interpreter that runs the children), ``path=DIR`` (a source tree put first
 on the children's import path: base and head checked out side by side) or
 ``scale=X`` (every task's size times X: a known slowdown, for testing the
-gate).  Both sides expand the same grid; their points are paired by what
-they run (workload, model, start method, tasks, workers, metric; the task
-size may differ under ``scale``).
+gate).  Both sides expand the same grid; their points are paired by all
+that names them (workload, model, start method, tasks, workers, metric,
+interpreter, task size; under ``scale`` the n-th size with the n-th size).
 
 Each round measures every group of points twice, once per side, one child
 right after the other, and which side goes first alternates from group to
@@ -110,23 +110,25 @@ def side_config(config: RunConfig, variant: Variant, side: str, run_dir: Path,
 
 
 def _identity(p: Point) -> tuple[Any, ...]:
-    return p.workload, p.model, p.start_method, p.tasks, p.workers, p.metric
+    return p.workload, p.model, p.start_method, p.tasks, p.workers, p.metric, p.python
 
 
-def pair_points(a: list[Point], b: list[Point]) -> tuple[list[tuple[Point, Point]],
-                                                         list[str], list[str]]:
-    """Pair the two sides' points by what they run (the n-th size with the n-th size).
+def pair_points(a: list[Point], b: list[Point], *, scaled: bool = False
+                ) -> tuple[list[tuple[Point, Point]], list[str], list[str]]:
+    """Pair the two sides' points by all that names them, in A's order.
 
+    Workload, model (its event loop included), start method, tasks, workers,
+    metric, interpreter and task size; under ``scale=`` (``scaled``) the size
+    by its rank among the sizes of the side's points that agree on the rest
+    (the smallest with the smallest), whatever order the sides list them in.
     Returns the pairs and the names of the points only one side has.
     """
     def keyed(points: list[Point]) -> dict[tuple[Any, ...], Point]:
-        seen: dict[tuple[Any, ...], int] = {}
-        out = {}
+        sizes: dict[tuple[Any, ...], list[float]] = {}
         for p in points:
-            ident = _identity(p)
-            seen[ident] = seen.get(ident, -1) + 1
-            out[(*ident, seen[ident])] = p
-        return out
+            sizes.setdefault(_identity(p), []).append(p.size)
+        return {(*_identity(p), sorted(sizes[_identity(p)]).index(p.size) if scaled
+                 else p.size): p for p in points}
 
     ka, kb = keyed(a), keyed(b)
     pairs = [(p, kb[k]) for k, p in ka.items() if k in kb]
@@ -302,7 +304,8 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
                    for s, v in zip(SIDES, (config.a, config.b), strict=True)}
         _check_scales(config, configs["a"], configs["b"])
         plans = {s: plan(c, cwd=cwd, scale_check=False) for s, c in configs.items()}
-        pairs, only_a, only_b = pair_points(plans["a"].points, plans["b"].points)
+        pairs, only_a, only_b = pair_points(plans["a"].points, plans["b"].points,
+                                            scaled="scale" in (config.a.kind, config.b.kind))
         if not pairs:
             raise UsageError(f"A ({config.a}) and B ({config.b}) have no point in common")
         only = {"a": only_a, "b": only_b}
