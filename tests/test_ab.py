@@ -275,6 +275,33 @@ def test_a_scale_that_changes_no_point_is_refused(gate_dir: Path,
     assert not (gate_dir / "runs").exists()
 
 
+def test_the_same_scale_twice_is_an_a_a_job(gate_dir: Path) -> None:
+    """An A/A is asked for by giving one variant twice: measured, not refused as the same work."""
+    res = concbench("ab", "scale=1", "scale=1", "--profile", "smoke", "--workloads", "sleep",
+                    "--models", "sequential", "--tasks", "1", "--max-rounds", "6",
+                    "--alpha", "1e-9", "--no-report", "-q", "--no-metrics",
+                    "--output-dir", "runs", "--name", "aa", cwd=gate_dir)
+    assert res.returncode == 0, res.stderr + res.stdout  # alpha 1e-9: no false alarm
+    record = json.loads((gate_dir / "runs" / "aa" / ab.AB_FILE).read_text())
+    assert (record["a"], record["b"], record["pairs"]) == (
+        "scale=1", "scale=1", [["sleep/sequential/t1", "sleep/sequential/t1"]])
+    assert "(A scale=1, B scale=1;" in res.stdout
+    for side in ab.SIDES:
+        assert store.read_manifest(gate_dir / "runs" / "aa" / side)["status"] == "complete"
+
+
+def test_a_scale_against_another_kind_of_variant_is_not_the_same_work(tmp_path: Path) -> None:
+    base = RunConfig(grid=GridSpec(profile="smoke", workloads=("hash",)))  # 2 MiB x 1.25: 2 MiB
+    one, more = ab.Variant("scale", "1"), ab.Variant("scale", "1.25")
+    path = ab.Variant("path", str(tmp_path))
+    a = ab.side_config(base, one, "a", tmp_path, "/cwd")
+    for b in (path, ab.Variant("python", sys.executable)):  # B's code or interpreter differs
+        ab._check_scales(ab.ABConfig(base, one, b), a, ab.side_config(base, b, "b", tmp_path, ""))
+    with pytest.raises(UsageError, match=r"\(an A/A is the same variant twice: scale=1 scale=1\)"):
+        ab._check_scales(ab.ABConfig(base, one, more), a,
+                         ab.side_config(base, more, "b", tmp_path, "/cwd"))
+
+
 def test_ctrl_c_ends_a_job_cleanly(gate_dir: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "bench", "ab", "path=base", "path=base",
                              *SMALL, "--output-dir", "runs", "--name", "int"], cwd=gate_dir,

@@ -7,6 +7,8 @@ on the children's import path: base and head checked out side by side) or
 gate).  Both sides expand the same grid; their points are paired by all
 that names them (workload, model, start method, tasks, workers, metric,
 interpreter, task size; under ``scale`` the n-th size with the n-th size).
+The same variant on both sides is an A/A: two arms measured apart, whose
+verdicts should find nothing (what it fails is a false alarm of the gate).
 
 Each round measures every group of points twice, once per side, one child
 right after the other, and which side goes first alternates from group to
@@ -337,13 +339,16 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
 
 
 def _check_scales(config: ABConfig, a: RunConfig, b: RunConfig) -> None:
-    """Refuse ``scale=`` variants under which no workload's work differs between the sides.
+    """Refuse two different ``scale=`` under which no workload's work differs between the sides.
 
     ``scale=`` multiplies the built-in workloads' default sizes only, and
     rounding to whole units can undo it (smoke's ``hash``: 2 MiB x 1.25 is
-    2 MiB again): such a job would be an A/A run that passes.
+    2 MiB again): such a job would be an A/A run that passes.  The same scale
+    twice is an A/A asked for (the gate's false-alarm check), and a scale
+    against another kind of variant differs in that variant.
     """
-    if "scale" not in (config.a.kind, config.b.kind) or a.grid.profile not in PROFILES:
+    if (config.a.kind, config.b.kind) != ("scale", "scale") \
+            or a.grid.work_scale == b.grid.work_scale or a.grid.profile not in PROFILES:
         return
     works = a.catalogue()
     same = same_work(a.grid, works, b.grid.work_scale)
@@ -351,7 +356,8 @@ def _check_scales(config: ABConfig, a: RunConfig, b: RunConfig) -> None:
     if same and len(same) == len(names):
         raise UsageError(f"A ({config.a}) and B ({config.b}) measure the same work at every "
                          f"point ({', '.join(same)}): scale= multiplies the built-in "
-                         "workloads' default sizes only, in whole units where they have them")
+                         "workloads' default sizes only, in whole units where they have them "
+                         f"(an A/A is the same variant twice: {config.a} {config.a})")
     if same:
         print(f"concbench: note: A ({config.a}) and B ({config.b}) measure the same work for "
               f"{', '.join(same)}", file=sys.stderr)
