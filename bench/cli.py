@@ -296,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ab", help="gate B against A, both measured in the same rounds")
     p.add_argument("a", metavar="A", help="python=PATH, path=DIR or scale=X")
-    p.add_argument("b", metavar="B", help="python=PATH, path=DIR or scale=X")
+    p.add_argument("b", metavar="B", help="python=PATH, path=DIR or scale=X; the same as A "
+                   "for an A/A (scale=1 scale=1): two arms measured apart, so what it fails "
+                   "is a false alarm")
     options.grid_args(p)
     options.gate_args(p, 0.05, "family-wise error rate of the regressed verdicts")
     p.add_argument("--metric", choices=[m for m in options.gate_metrics() if m != "speedup"],

@@ -1,6 +1,8 @@
-"""The project's own error type: a user's mistake, shown as one line, exit 2."""
+"""The project's own error types, and any exception as one line that keeps its cause."""
 
 from __future__ import annotations
+
+import re
 
 
 class UsageError(Exception):
@@ -20,3 +22,59 @@ class WorkloadFailed(Exception):
     def __init__(self, message: str, details: str = "") -> None:
         super().__init__(message)
         self.details = details
+
+
+#: A line as a traceback ends: ``SomeError: message`` (another interpreter's error, as text).
+_RAISED = re.compile(r"(?:[a-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Failed): \S")
+#: A formatted exception whose message starts on a later line (numpy's ImportError does).
+_BARE = re.compile(r"(?:[a-z_]\w*\.)*[A-Z]\w*:")
+
+
+def _own_line(exc: BaseException) -> str:
+    """``exc`` alone: ``Type: first non-empty line``, ``Type`` where the message is empty."""
+    lines = [" ".join(ln.split()) for ln in str(exc).splitlines() if ln.strip()]
+    head = lines[0] if lines else ""
+    if head.startswith("Traceback ") or _BARE.fullmatch(head):
+        head = next((ln for ln in lines if _RAISED.match(ln)), head)
+    name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+    if name and name not in head:
+        head = f"{head} (module {name})" if head else f"module {name}"
+    if not head or _RAISED.match(head):
+        return head or type(exc).__name__
+    return f"{type(exc).__name__}: {head}"
+
+
+def one_line(exc: BaseException, *, root: bool = False, limit: int = 300) -> str:
+    """An exception in one line that keeps its cause.
+
+    Parameters
+    ----------
+    exc
+        The exception.  Its message's first non-empty line counts, whitespace collapsed; where
+        that line is a traceback's header or a bare type (another interpreter's error, as
+        text), the line that ends the traceback; an ImportError adds its module's name where
+        the message lacks it.
+    root
+        Only the chain's root cause (``__cause__``, else ``__context__``): what an error that
+        crossed from another interpreter means, past the wrappers of the crossing.
+    limit
+        The most characters returned.
+
+    Returns
+    -------
+    str
+        ``Type: message``, then ``(from Type: message)`` for a root cause that says more.
+    """
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and all(link is not seen for seen in chain):
+        chain.append(link)
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+    lines = [_own_line(link) for link in chain]
+    cause = next((ln for ln in reversed(lines) if ":" in ln), lines[-1])
+    if root:
+        return cause[:limit]
+    if cause in lines[0]:
+        return lines[0][:limit]
+    tail = f" (from {cause[:limit // 2]})"
+    return lines[0][:limit - len(tail)] + tail

@@ -69,10 +69,38 @@ def test_points_pair_by_what_they_run_not_by_size() -> None:
     a = [Point("cpu", "sequential", 4, size=100.0), Point("cpu", "thread_pool", 4, 2, size=100.0),
          Point("cpu", "process_pool", 4, 2, "fork", size=100.0)]
     b = [Point("cpu", "sequential", 4, size=125.0), Point("cpu", "thread_pool", 4, 2, size=125.0)]
-    pairs, only_a, only_b = ab.pair_points(a, b)
+    pairs, only_a, only_b = ab.pair_points(a, b, scaled=True)
     assert [(x.size, y.size) for x, y in pairs] == [(100.0, 125.0), (100.0, 125.0)]
     assert only_a == ["cpu/process_pool[fork]/t4/w2"]
     assert only_b == []
+
+
+def test_points_pair_by_their_whole_identity_whatever_the_order() -> None:
+    # two interpreters and two sizes, listed in another order on each side
+    a = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for py in ("3.11", "3.14") for s in (100.0, 200.0)]
+    b = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for s in (200.0, 100.0) for py in ("3.14", "3.11")]
+    pairs, only_a, only_b = ab.pair_points(a, b)
+    assert [(x.python, x.size, y.python, y.size) for x, y in pairs] == [
+        (x.python, x.size, x.python, x.size) for x in a]  # in A's order, each with its twin
+    assert only_a == only_b == []
+    b[0] = Point("cpu", "sequential", 4, size=300.0, sized=True, python="3.14")
+    pairs, only_a, only_b = ab.pair_points(a, b)
+    assert len(pairs) == 3
+    assert only_a == ["cpu/sequential/t4/s200@3.14"]
+    assert only_b == ["cpu/sequential/t4/s300@3.14"]
+
+
+def test_under_scale_the_nth_size_pairs_with_the_nth_size() -> None:
+    a = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for s in (200.0, 100.0) for py in ("3.11", "3.14")]
+    b = [Point("cpu", "sequential", 4, size=s, sized=True, python=py)
+         for py in ("3.14", "3.11") for s in (125.0, 250.0)]
+    pairs, _, _ = ab.pair_points(a, b, scaled=True)
+    assert sorted((x.python, x.size, y.python, y.size) for x, y in pairs) == [
+        ("3.11", 100.0, "3.11", 125.0), ("3.11", 200.0, "3.11", 250.0),
+        ("3.14", 100.0, "3.14", 125.0), ("3.14", 200.0, "3.14", 250.0)]
 
 
 class _Recorder:
@@ -245,6 +273,33 @@ def test_a_scale_that_changes_no_point_is_refused(gate_dir: Path,
         assert len(err) == 1, err
         assert f"measure the same work at every point ({names})" in err[0]
     assert not (gate_dir / "runs").exists()
+
+
+def test_the_same_scale_twice_is_an_a_a_job(gate_dir: Path) -> None:
+    """An A/A is asked for by giving one variant twice: measured, not refused as the same work."""
+    res = concbench("ab", "scale=1", "scale=1", "--profile", "smoke", "--workloads", "sleep",
+                    "--models", "sequential", "--tasks", "1", "--max-rounds", "6",
+                    "--alpha", "1e-9", "--no-report", "-q", "--no-metrics",
+                    "--output-dir", "runs", "--name", "aa", cwd=gate_dir)
+    assert res.returncode == 0, res.stderr + res.stdout  # alpha 1e-9: no false alarm
+    record = json.loads((gate_dir / "runs" / "aa" / ab.AB_FILE).read_text())
+    assert (record["a"], record["b"], record["pairs"]) == (
+        "scale=1", "scale=1", [["sleep/sequential/t1", "sleep/sequential/t1"]])
+    assert "(A scale=1, B scale=1;" in res.stdout
+    for side in ab.SIDES:
+        assert store.read_manifest(gate_dir / "runs" / "aa" / side)["status"] == "complete"
+
+
+def test_a_scale_against_another_kind_of_variant_is_not_the_same_work(tmp_path: Path) -> None:
+    base = RunConfig(grid=GridSpec(profile="smoke", workloads=("hash",)))  # 2 MiB x 1.25: 2 MiB
+    one, more = ab.Variant("scale", "1"), ab.Variant("scale", "1.25")
+    path = ab.Variant("path", str(tmp_path))
+    a = ab.side_config(base, one, "a", tmp_path, "/cwd")
+    for b in (path, ab.Variant("python", sys.executable)):  # B's code or interpreter differs
+        ab._check_scales(ab.ABConfig(base, one, b), a, ab.side_config(base, b, "b", tmp_path, ""))
+    with pytest.raises(UsageError, match=r"\(an A/A is the same variant twice: scale=1 scale=1\)"):
+        ab._check_scales(ab.ABConfig(base, one, more), a,
+                         ab.side_config(base, more, "b", tmp_path, "/cwd"))
 
 
 def test_ctrl_c_ends_a_job_cleanly(gate_dir: Path) -> None:

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pyperf
 import pytest
 
 from bench.measure import live
 from bench.report import live as drawer
 from bench.report.status import progress_text, run_status
 from bench.results import store
+from bench.scenarios.models import Point
+from tests.factory import make_benchmark, write_results
 from tests.test_run import GRID, run_main
 
 
@@ -141,3 +148,118 @@ def test_a_redraw_of_a_running_run_says_it_is_running(tmp_path: Path) -> None:
     assert "2 of 6 planned group-rounds done" in html
     assert "Still measuring" in (run_dir / "report.md").read_text(encoding="utf-8")
     assert not (run_dir / drawer.DRAFT).exists()
+
+
+
+def _session(sid: int) -> list[int]:
+    """Processes of session ``sid`` that still run (zombies do not count)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text() if proc.name.isdigit() else ""
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields and int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            found.append(int(proc.name))
+    return found
+
+
+def _many_points() -> list[pyperf.Benchmark]:
+    """A run of 20 points, four rounds each: a redraw's charts take seconds."""
+    points = [Point("cpu", "sequential", t, size=5e4) for t in (1, 2, 4, 8)] + [
+        Point("cpu", model, t, w, sm, 5e4) for t in (1, 2, 4, 8) for w in (1, 2)
+        for model, sm in (("process_pool", "fork"), ("thread_pool", None))]
+    return [make_benchmark(p, [0.10, 0.11, 0.09, 0.10], runs=4) for p in points]
+
+
+def _drawing(sid: int, still: Callable[[], bool]) -> None:
+    """Wait until the redraw leading session ``sid`` has forked its drawers."""
+    deadline = time.monotonic() + 60
+    while len(_session(sid)) < 3:  # the redraw, its chart server, a drawer
+        assert still(), "the redraw ended before it forked its drawers"
+        assert time.monotonic() < deadline, "the redraw never forked its drawers"
+        time.sleep(0.01)
+
+
+def _assert_gone(sid: int, run_dir: Path) -> None:
+    """For 2 s: no process of session ``sid`` runs and nothing draws into the draft folder."""
+    watch = time.monotonic() + 2
+    while True:
+        left, recreated = _session(sid), (run_dir / live.DRAFT).exists()
+        if left or recreated or time.monotonic() > watch:
+            break
+        time.sleep(0.02)
+    for pid in left:  # never leave them to the other engineers' measurements
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes of the stopped redraw still run: {left}"
+    assert not recreated, f"{live.DRAFT}/ was drawn into after the redraw was stopped"
+
+
+@pytest.mark.slow
+@pytest.mark.alone  # the redraw runs in the idle scheduling class: a busy host starves it
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_stopping_a_redraw_ends_its_chart_server_and_drawers(tmp_path: Path) -> None:
+    write_results(tmp_path / store.RESULTS, _many_points())
+    report = live.LiveReport(tmp_path)
+    assert report.update()
+    assert report.proc is not None
+    sid = report.proc.pid  # a session of its own, which the server and drawers inherit
+    _drawing(sid, report.busy)
+    report.stop()
+    _assert_gone(sid, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.alone
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_a_killed_redraw_takes_its_chart_server_and_drawers_along(tmp_path: Path) -> None:
+    write_results(tmp_path / store.RESULTS, _many_points())
+    report = live.LiveReport(tmp_path)
+    assert report.update()
+    assert report.proc is not None
+    sid = report.proc.pid
+    _drawing(sid, report.busy)
+    report.proc.kill()  # the redraw alone, as the OOM killer would: its server sees it go
+    report.proc.wait()
+    deadline = time.monotonic() + 1  # a drawer's chart takes longer than the server's exit
+    while _session(sid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    report.stop()
+    _assert_gone(sid, tmp_path)
+
+
+def _redraw_of(pid: int) -> int | None:
+    """The live redraw ``pid`` started, if one is drawing."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if (proc.name.isdigit() and b"bench.report.live" in (proc / "cmdline").read_bytes()
+                    and int((proc / "stat").read_text().rpartition(")")[2].split()[1]) == pid):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.alone
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_an_interrupted_run_ends_its_redraw(tmp_path: Path) -> None:
+    run = subprocess.Popen([sys.executable, "-m", "bench", "run", *GRID, "--no-metrics",
+                            "--output-dir", str(tmp_path), "--name", "r", "--no-report",
+                            "--live-report"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while (sid := _redraw_of(run.pid)) is None:
+            assert run.poll() is None, "the run ended before it redrew its page"
+            assert time.monotonic() < deadline, "the run never redrew its page"
+            time.sleep(0.01)
+        _drawing(sid, lambda: run.poll() is None)
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) == 130
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    _assert_gone(sid, tmp_path / "r")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from bench.api import load
+from bench.errors import one_line
 from bench.measure.interpreter import find
 from bench.report.findings import findings
 from bench.report.html import write_report
@@ -29,6 +30,7 @@ from bench.scenarios.grid import GridSpec, expand
 from bench.scenarios.models import MODELS, ModelDef, Point
 from tests.conftest import HAS_UVLOOP, Real
 from tests.factory import HOST, make_benchmark, write_results
+from tests.test_errors import CAUSE, NUMPY_SHAPED
 
 PY314 = find("3.14")
 PY312 = find("3.12")
@@ -228,6 +230,7 @@ def task(i, size):
 @pytest.mark.parametrize(("module", "words"), [
     (REFUSING, "importing its module failed: ImportError: module _curses does not support "
                "loading in subinterpreters"),
+    (NUMPY_SHAPED, f"importing its module failed: {CAUSE}"),  # its message opens with a newline
     (SPINNING, "importing its module did not finish within 2 s (a hang or a spin)"),
 ])
 def test_interpreter_pools_are_not_applicable_where_the_work_cannot_cross(
@@ -275,9 +278,9 @@ def test_crossing_errors_read_their_cause() -> None:
     outer = RuntimeError("args not shareable")
     outer.__cause__ = Exception(f"Traceback (most recent call last):\n  File x\n"
                                 f"ImportError: {inner}\n\nThe above exception ...")
-    assert pools.crossing_error(outer) == (
+    assert one_line(outer, root=True) == (
         "ImportError: module _curses does not support loading in subinterpreters")
-    assert pools.crossing_error(cf.TimeoutError("late")) == "TimeoutError: late"
+    assert one_line(cf.TimeoutError("late"), root=True) == "TimeoutError: late"
 
 
 # ------------------------------------------------------------------ free-threaded builds

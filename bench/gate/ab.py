@@ -4,9 +4,11 @@ A variant is what differs between the two sides: ``python=PATH`` (the
 interpreter that runs the children), ``path=DIR`` (a source tree put first
 on the children's import path: base and head checked out side by side) or
 ``scale=X`` (every task's size times X: a known slowdown, for testing the
-gate).  Both sides expand the same grid; their points are paired by what
-they run (workload, model, start method, tasks, workers, metric; the task
-size may differ under ``scale``).
+gate).  Both sides expand the same grid; their points are paired by all
+that names them (workload, model, start method, tasks, workers, metric,
+interpreter, task size; under ``scale`` the n-th size with the n-th size).
+The same variant on both sides is an A/A: two arms measured apart, whose
+verdicts should find nothing (what it fails is a false alarm of the gate).
 
 Each round measures every group of points twice, once per side, one child
 right after the other, and which side goes first alternates from group to
@@ -110,23 +112,25 @@ def side_config(config: RunConfig, variant: Variant, side: str, run_dir: Path,
 
 
 def _identity(p: Point) -> tuple[Any, ...]:
-    return p.workload, p.model, p.start_method, p.tasks, p.workers, p.metric
+    return p.workload, p.model, p.start_method, p.tasks, p.workers, p.metric, p.python
 
 
-def pair_points(a: list[Point], b: list[Point]) -> tuple[list[tuple[Point, Point]],
-                                                         list[str], list[str]]:
-    """Pair the two sides' points by what they run (the n-th size with the n-th size).
+def pair_points(a: list[Point], b: list[Point], *, scaled: bool = False
+                ) -> tuple[list[tuple[Point, Point]], list[str], list[str]]:
+    """Pair the two sides' points by all that names them, in A's order.
 
+    Workload, model (its event loop included), start method, tasks, workers,
+    metric, interpreter and task size; under ``scale=`` (``scaled``) the size
+    by its rank among the sizes of the side's points that agree on the rest
+    (the smallest with the smallest), whatever order the sides list them in.
     Returns the pairs and the names of the points only one side has.
     """
     def keyed(points: list[Point]) -> dict[tuple[Any, ...], Point]:
-        seen: dict[tuple[Any, ...], int] = {}
-        out = {}
+        sizes: dict[tuple[Any, ...], list[float]] = {}
         for p in points:
-            ident = _identity(p)
-            seen[ident] = seen.get(ident, -1) + 1
-            out[(*ident, seen[ident])] = p
-        return out
+            sizes.setdefault(_identity(p), []).append(p.size)
+        return {(*_identity(p), sorted(sizes[_identity(p)]).index(p.size) if scaled
+                 else p.size): p for p in points}
 
     ka, kb = keyed(a), keyed(b)
     pairs = [(p, kb[k]) for k, p in ka.items() if k in kb]
@@ -302,7 +306,8 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
                    for s, v in zip(SIDES, (config.a, config.b), strict=True)}
         _check_scales(config, configs["a"], configs["b"])
         plans = {s: plan(c, cwd=cwd, scale_check=False) for s, c in configs.items()}
-        pairs, only_a, only_b = pair_points(plans["a"].points, plans["b"].points)
+        pairs, only_a, only_b = pair_points(plans["a"].points, plans["b"].points,
+                                            scaled="scale" in (config.a.kind, config.b.kind))
         if not pairs:
             raise UsageError(f"A ({config.a}) and B ({config.b}) have no point in common")
         only = {"a": only_a, "b": only_b}
@@ -334,13 +339,16 @@ def start(config: ABConfig, progress: Progress, *, force: bool = False) -> ABRun
 
 
 def _check_scales(config: ABConfig, a: RunConfig, b: RunConfig) -> None:
-    """Refuse ``scale=`` variants under which no workload's work differs between the sides.
+    """Refuse two different ``scale=`` under which no workload's work differs between the sides.
 
     ``scale=`` multiplies the built-in workloads' default sizes only, and
     rounding to whole units can undo it (smoke's ``hash``: 2 MiB x 1.25 is
-    2 MiB again): such a job would be an A/A run that passes.
+    2 MiB again): such a job would be an A/A run that passes.  The same scale
+    twice is an A/A asked for (the gate's false-alarm check), and a scale
+    against another kind of variant differs in that variant.
     """
-    if "scale" not in (config.a.kind, config.b.kind) or a.grid.profile not in PROFILES:
+    if (config.a.kind, config.b.kind) != ("scale", "scale") \
+            or a.grid.work_scale == b.grid.work_scale or a.grid.profile not in PROFILES:
         return
     works = a.catalogue()
     same = same_work(a.grid, works, b.grid.work_scale)
@@ -348,7 +356,8 @@ def _check_scales(config: ABConfig, a: RunConfig, b: RunConfig) -> None:
     if same and len(same) == len(names):
         raise UsageError(f"A ({config.a}) and B ({config.b}) measure the same work at every "
                          f"point ({', '.join(same)}): scale= multiplies the built-in "
-                         "workloads' default sizes only, in whole units where they have them")
+                         "workloads' default sizes only, in whole units where they have them "
+                         f"(an A/A is the same variant twice: {config.a} {config.a})")
     if same:
         print(f"concbench: note: A ({config.a}) and B ({config.b}) measure the same work for "
               f"{', '.join(same)}", file=sys.stderr)

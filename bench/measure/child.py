@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bench.errors import one_line
 from bench.measure import settle, speed
 from bench.measure.faults import inject_fault
 from bench.scenarios import metrics, native, workloads
@@ -102,10 +103,6 @@ def verify(batch: Batch, point: Point) -> float:
         right = sum(g == w for g, w in zip(got, want, strict=False))
         raise ValueError(f"wrong results ({len(got)} values, {right} of {len(want)} right)")
     return elapsed
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 class _Cold:
@@ -195,7 +192,7 @@ def _probe(opened: dict[str, Batch | _Cold], status: _Status, failures: dict[str
         try:
             probes[name] = metrics.collect(contexts[name], specs)
         except Exception as exc:
-            failures[name] = _reason(exc)
+            failures[name] = one_line(exc)
             status.say("fail", name, failures[name])
             _close(opened.pop(name))
 
@@ -267,7 +264,7 @@ def measure(job: Job, status: _Status,
                 loops[point.name] = job.loops.get(point.name) or max(
                     1, math.ceil(job.min_time / max(batch_s, 1e-6)))
             except Exception as exc:
-                failures[point.name] = _reason(exc)
+                failures[point.name] = one_line(exc)
                 status.say("fail", point.name, failures[point.name])
                 _close(opened.pop(point.name, None))
         t_probes = time.perf_counter()
@@ -312,7 +309,7 @@ def measure(job: Job, status: _Status,
                         probes.setdefault(name, {}).update(
                             metrics.detach(contexts[name], attached))
                 except Exception as exc:
-                    failures[name] = _reason(exc)
+                    failures[name] = one_line(exc)
                     status.say("fail", name, failures[name])
                     _close(opened.pop(name))
                     warm.pop(name)

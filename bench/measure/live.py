@@ -11,7 +11,8 @@ missing) before it imports anything: it runs on cycles the measured
 children leave, and its forked chart workers inherit the class.  It draws into
 a hidden folder of the run directory and moves each file into place, the
 page last, so that every file a browser loads is whole.  When the sweep
-ends it stops a redraw still drawing, before the final report is drawn.
+ends, interrupted or not, it stops a redraw still drawing, chart processes
+included, before the final report is drawn.
 
 This module starts and stops the redraws and imports only the standard
 library; :mod:`bench.report.live` draws.
@@ -32,6 +33,8 @@ from pathlib import Path
 DRAFT = ".live"
 #: Fewest seconds between two redraws during extra rounds.
 MIN_INTERVAL_S = 30.0
+#: Seconds a redraw is given to end its chart processes and exit once told to stop.
+STOP_S = 10.0
 #: Runs whose budget is at least this long get a live report unless told otherwise.
 AUTO_MIN_BUDGET_S = 240.0
 
@@ -67,14 +70,24 @@ class LiveReport:
         return True
 
     def stop(self) -> None:
-        """End a redraw still drawing (with its chart workers), reap it, and remove what it
-        had drawn but not yet moved into place."""
+        """End a redraw still drawing, reap it, and remove what it had drawn but not yet moved
+        into place.
+
+        SIGTERM first: the redraw ends its chart server and drawers (a process group of their
+        own) before it exits, so nothing draws into :data:`DRAFT` once it is reaped.  One
+        that has not ended within :data:`STOP_S` is killed with its group; its server then
+        ends itself and its drawers on seeing the redraw go.
+        """
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=STOP_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=10)
         self.proc = None
         shutil.rmtree(self.run_dir / DRAFT, ignore_errors=True)

@@ -130,8 +130,8 @@ def check_interpreters(work: Workload, argv: list[Any], want: Any, watch: float)
     """Why an interpreter pool cannot run ``work`` ("" when it can): step 6 of the docstring."""
     import concurrent.futures as cf
 
+    from bench.errors import one_line
     from bench.scenarios import workloads
-    from bench.scenarios.pools import crossing_error
 
     module = work.func.partition(":")[0]
     executor = cf.InterpreterPoolExecutor(1)  # type: ignore[attr-defined,unused-ignore]
@@ -148,7 +148,7 @@ def check_interpreters(work: Workload, argv: list[Any], want: Any, watch: float)
                 return (f"in a subinterpreter, {what} did not finish within {watch:g} s "
                         "(a hang or a spin)")
             except Exception as exc:
-                return f"in a subinterpreter, {what} failed: {crossing_error(exc)}"[:300]
+                return f"in a subinterpreter, {what} failed: {one_line(exc, root=True)}"[:300]
         if work.check == "equal" and got != want:
             return "in a subinterpreter, one task returned another result than in the main one"
     finally:
@@ -164,6 +164,7 @@ def check_one(work: Workload, size: float, crossings: tuple[str, ...] = ("pickle
     ``crossings`` are those of the run's models (:data:`bench.scenarios.models.CROSSINGS`);
     ``watch`` the seconds the watchdog gives a task in another interpreter.
     """
+    from bench.errors import one_line
     from bench.scenarios import workloads
 
     for what, ref in (("function", work.func), ("args", work.args), ("setup", work.setup),
@@ -188,7 +189,7 @@ def check_one(work: Workload, size: float, crossings: tuple[str, ...] = ("pickle
         try:
             pickle.loads(pickle.dumps(obj))
         except Exception as exc:
-            refused["pickle"] = f"its {what} do not pickle ({type(exc).__name__}: {exc})"[:300]
+            refused["pickle"] = f"its {what} do not pickle ({one_line(exc)})"
             break
     if "shareable" in crossings and not is_async:
         if "pickle" in refused:  # what crosses to another interpreter is pickled too

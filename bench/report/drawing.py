@@ -126,6 +126,20 @@ def _draw(kind: str, summary: pd.DataFrame, host: dict[str, Any], out_dir: Path)
     return charts.render(kind, summary, host, out_dir)
 
 
+def _end_group() -> None:
+    """Kill this server's process group, the drawers and the server (never the parent's)."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(0, signal.SIGKILL)
+
+
+def _end_with_parent(conn: Connection) -> None:
+    """End the server and its drawers once the parent's end of ``conn`` closes."""
+    with contextlib.suppress(OSError):
+        conn.poll(None)  # the parent sends nothing after the job: readable means it went away
+    _end_group()
+    os._exit(0)
+
+
 def _serve(conn: Connection, parents: Connection, workers: int) -> None:
     """The drawing server: import and warm matplotlib, fork ``workers`` drawers, draw a job.
 
@@ -135,7 +149,8 @@ def _serve(conn: Connection, parents: Connection, workers: int) -> None:
     the exception that stopped one, go back through it.  The server leads a
     process group of its own, drawers included: the parent ends them all at
     once (:meth:`ChartPool.__exit__`), and the server ends them itself once it
-    has answered, or when the parent goes away (end of file on ``conn``).
+    has answered, or as soon as the parent goes away (end of file on ``conn``), drawing or
+    not: a killed parent leaves no drawer writing into its folder.
     """
     parents.close()  # inherited by the fork: with it open, the parent's end never reads EOF
     with contextlib.suppress(OSError):
@@ -151,6 +166,7 @@ def _serve(conn: Connection, parents: Connection, workers: int) -> None:
         gc.freeze()
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_unblock_signals)
         kinds, summary, host, out_dir = conn.recv()
+        threading.Thread(target=_end_with_parent, args=(conn,), daemon=True).start()
         pending = {k: pool.apply_async(_draw, (k, summary, host, out_dir))
                    for k in sorted(kinds, key=COSTLY_FIRST.index)}
         conn.send([pending[k].get() for k in kinds])
@@ -160,8 +176,7 @@ def _serve(conn: Connection, parents: Connection, workers: int) -> None:
         with contextlib.suppress(Exception):
             conn.send(exc)
     finally:
-        if os.getpgrp() == os.getpid():  # never the parent's group
-            os.killpg(0, signal.SIGKILL)  # the drawers and this server: nothing is left to do
+        _end_group()  # nothing is left to do
         if pool is not None:
             pool.terminate()
         os._exit(0)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from bench.measure.live import DRAFT  # standard library only: nothing heavy before idle_priority
 
@@ -44,12 +46,17 @@ def redraw(run_dir: Path) -> Path:
     return run_dir / index.name
 
 
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(1)  # through the chart pool's exit, which ends its server and drawers
+
+
 def main(argv: list[str]) -> int:
-    """``python -m bench.report.live RUN_DIR``: one redraw at idle priority."""
+    """``python -m bench.report.live RUN_DIR``: one redraw at idle priority; SIGTERM stops it."""
+    signal.signal(signal.SIGTERM, _stopped)
     idle_priority()
     try:
         redraw(Path(argv[0]))
-    except Exception:  # a redraw that fails leaves the last good page; the final one reports
+    except BaseException:  # a redraw that fails leaves the last good page; the final one reports
         shutil.rmtree(Path(argv[0]) / DRAFT, ignore_errors=True)
         return 1
     return 0

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import cpu_tasks
+from bench.errors import one_line
 from bench.scenarios import workloads
 from bench.scenarios.points import Point
 
@@ -116,10 +117,10 @@ def warm_interpreters(executor: cf.Executor, workers: int) -> set[str]:
     try:
         for _ in range(workers):
             while True:
-                failed = next((f for f in futs if f.done() and f.exception()), None)
+                failed = next((exc for f in futs if f.done() and (exc := f.exception())), None)
                 if failed is not None:
                     raise RuntimeError(f"an interpreter worker failed to start: "
-                                       f"{crossing_error(failed.exception())}")
+                                       f"{one_line(failed, root=True)}")
                 try:
                     arrived.get(timeout=0.05)
                     break
@@ -133,18 +134,6 @@ def warm_interpreters(executor: cf.Executor, workers: int) -> set[str]:
     if len(ids) != workers:
         raise RuntimeError(f"warm-up reached {len(ids)} interpreters, expected {workers}")
     return ids
-
-
-def crossing_error(exc: BaseException | None) -> str:
-    """What went wrong in another interpreter, in one line (its cause's last line first)."""
-    seen: list[str] = []
-    while exc is not None:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        text = next((ln for ln in lines if "Error" in ln and ":" in ln), lines[0] if lines
-                    else type(exc).__name__)
-        seen.append(text if ":" in text else f"{type(exc).__name__}: {text}")
-        exc = exc.__cause__
-    return seen[-1] if seen else "unknown error"
 
 
 # Descriptors and megabytes measured on the project's host (3.11): a ProcessPoolExecutor
