@@ -22,6 +22,7 @@ from bench.results.aggregate import RunData, load
 
 if TYPE_CHECKING:
     from bench.gate.ab_report import ABResult
+    from bench.measure.config import RunConfig
 
 __all__ = ["ab", "load", "run"]
 
@@ -45,45 +46,26 @@ def _ref(work: str | Callable[..., Any]) -> str:
     return f"{module}:{qualname}"
 
 
-def _csv(values: Sequence[Any] | None) -> str | None:
-    return None if values is None else ",".join(str(v) for v in values)
+def _settings(workloads: Sequence[str | Callable[..., Any]], *,
+              python: str | Sequence[str] | None = None,
+              metrics: Sequence[str] | None = None, **options: Any) -> RunConfig:
+    """The :class:`~bench.measure.config.RunConfig` of :func:`run`'s and :func:`ab`'s
+    keyword arguments: built-in names go to ``workloads``, functions and references to
+    ``workload`` (and, beside a built-in, their names to ``workloads`` too)."""
+    from bench.measure.config import settings
+    from bench.scenarios import metrics as metric_specs
 
-
-def _grid_argv(workloads: Sequence[str | Callable[..., Any]], *, models: Sequence[str] | None,
-               tasks: Sequence[int] | None, workers: Sequence[int] | None,
-               sizes: Sequence[float] | None, start_methods: Sequence[str] | None,
-               profile: str, path: Sequence[str | Path], output_dir: str | Path, name: str,
-               python: str | Sequence[str] | None, point_timeout: float | None, force: bool,
-               metrics: Sequence[str] | None = None,
-               loops: Sequence[str] | None = None) -> list[str]:
-    """The command-line options shared by ``run`` and ``ab``."""
     refs = [_ref(w) for w in workloads]
-    builtin = [r for r in refs if ":" not in r]
-    argv = ["--profile", profile, "--output-dir", str(output_dir)]
-    for ref in refs:
-        if ":" in ref:
-            argv += ["--workload", ref]
-    if builtin:
-        declared = [r.partition("=")[0] if "=" in r else r.rpartition(":")[2].rpartition(".")[2]
-                    for r in refs]
-        argv += ["--workloads", ",".join(declared)]
-    for option, value in (("--models", _csv(models)), ("--tasks", _csv(tasks)),
-                          ("--workers", _csv(workers)), ("--sizes", _csv(sizes)),
-                          ("--start-methods", _csv(start_methods)), ("--loops", _csv(loops)),
-                          ("--name", name or None),
-                          ("--python", python if python is None or isinstance(python, str)
-                           else ",".join(python)),
-                          ("--point-timeout", None if point_timeout is None
-                           else str(point_timeout))):
-        if value is not None:
-            argv += [option, value]
-    for folder in path:
-        argv += ["--path", str(folder)]
-    if force:
-        argv.append("--force")
-    if metrics is not None:
-        argv += ["--metrics", ",".join(metrics)] if metrics else ["--no-metrics"]
-    return argv
+    names = [r.partition("=")[0] if "=" in r else r.rpartition(":")[2].rpartition(".")[2]
+             for r in refs] if any(":" not in r for r in refs) else []
+    try:
+        chosen = None if metrics is None else metric_specs.parse(",".join(metrics))
+    except ValueError as exc:
+        raise UsageError(f"metrics: {exc}") from None
+    return settings(workload=[r for r in refs if ":" in r], workloads=names,
+                    python=python if python is None or isinstance(python, str)
+                    else ",".join(python), metrics=chosen,
+                    **{k: v for k, v in options.items() if v is not None})
 
 
 def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
@@ -143,22 +125,16 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
     ...                  profile="smoke", path=["."])            # doctest: +SKIP
     >>> data.summary[["name", "speedup", "speedup_ci_low", "speedup_ci_high"]]  # doctest: +SKIP
     """
-    from bench.cli import build_parser, run_config
     from bench.measure import runner
     from bench.measure.progress import make_progress
     from bench.report.finish import finish_run
 
-    argv = ["run", *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
-                               sizes=sizes, start_methods=start_methods, profile=profile,
-                               path=path, output_dir=output_dir, name=name, python=python,
-                               point_timeout=point_timeout, force=force, metrics=metrics,
-                               loops=loops),
-            "--work-scale", str(work_scale)]
-    if budget is not None:
-        argv += ["--budget", str(budget)]
-    args = build_parser().parse_args(argv)
-
-    result = runner.start(run_config(args), make_progress(quiet), force=force)
+    config = _settings(workloads, models=models, tasks=tasks, workers=workers, sizes=sizes,
+                       start_methods=start_methods, profile=profile, path=[str(p) for p in path],
+                       output_dir=output_dir, name=name, python=python, work_scale=work_scale,
+                       point_timeout=point_timeout, metrics=metrics, loops=loops,
+                       budget=budget)
+    result = runner.start(config, make_progress(quiet), force=force)
     finish_run(result, write_report=report)
     if result.interrupted:
         raise KeyboardInterrupt
@@ -214,20 +190,21 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
     >>> res = bench.ab("path=../base", "path=.", ["mymod:work"], profile="smoke")  # doctest: +SKIP
     >>> [t.name for t in res.tests if t.failed]                                   # doctest: +SKIP
     """
-    from bench.cli import ab_config, build_parser
     from bench.gate import ab as job
     from bench.gate.ab_report import evaluate
+    from bench.gate.check import parse_slowdown
     from bench.measure.progress import make_progress
 
-    argv = ["ab", a, b, *_grid_argv(workloads, models=models, tasks=tasks, workers=workers,
-                                    sizes=sizes, start_methods=start_methods, profile=profile,
-                                    path=path, output_dir=output_dir, name=name, python=python,
-                                    point_timeout=point_timeout, force=force,
-                                    metrics=metrics, loops=loops),
-            "--max-slowdown", max_slowdown, "--alpha", str(alpha), "--max-time", str(max_time),
-            "--max-rounds", str(max_rounds), "--metric", metric]
-    args = build_parser().parse_args(argv)
-    done = job.start(ab_config(args), make_progress(quiet), force=force)
+    config = job.ABConfig(
+        run=_settings(workloads, models=models, tasks=tasks, workers=workers, sizes=sizes,
+                      start_methods=start_methods, profile=profile,
+                      path=[str(p) for p in path], output_dir=output_dir, name=name,
+                      python=python, point_timeout=point_timeout, metrics=metrics,
+                      loops=loops),
+        a=job.parse_variant(a), b=job.parse_variant(b),
+        max_slowdown=parse_slowdown(max_slowdown), alpha=alpha, max_time=max_time,
+        max_rounds=max_rounds)
+    done = job.start(config, make_progress(quiet), force=force)
     if done.interrupted:
         raise KeyboardInterrupt
     return evaluate(done.run_dir, metric=metric)

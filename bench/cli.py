@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, NoReturn
 
 from bench import options
 from bench.errors import UsageError, WorkloadFailed
-from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT
 
 if TYPE_CHECKING:
     from bench.gate.ab import ABConfig
@@ -30,30 +29,14 @@ _PLANNING = ("profile", "workload", "path", "workloads", "sizes", "models", "loo
 
 def run_config(args: argparse.Namespace) -> RunConfig:
     """The settings ``run``'s and ``list``'s options describe, declared workloads included."""
-    from bench.measure.config import RunConfig
-    from bench.scenarios.grid import GridSpec
-    from bench.scenarios.user import declared, from_refs
+    from bench.measure.config import settings
 
-    user = declared(args.workload or [], args.path or [], Path.cwd())
-    # `--workload mod:func` names what to measure, as `--workloads` does: the table's other
-    # entries join only when named
-    named = tuple(w.name for w in from_refs(args.workload or []))
-    names = (tuple(dict.fromkeys((*(args.workloads or ()), *named)))
-             or tuple(w.name for w in user.workloads))
-    grid = GridSpec(profile=args.profile or "quick", workloads=names, models=args.models or (),
-                    tasks=args.tasks or (), workers=args.workers or (),
-                    start_methods=args.start_methods or (),
-                    work_scale=1.0 if args.work_scale is None else args.work_scale,
-                    sizes=args.sizes or (), loops=getattr(args, "loops", None) or ())
-    timeout = getattr(args, "point_timeout", None)
+    given = {k: v for k in ("profile", "workload", "path", "workloads", "sizes", "models",
+                            "tasks", "workers", "start_methods", "loops", "work_scale",
+                            "python", "budget", "output_dir", "name", "point_timeout")
+             if (v := getattr(args, k, None)) is not None}
     chosen = [] if getattr(args, "no_metrics", None) else getattr(args, "metrics", None)
-    return RunConfig(grid=grid, python=args.python, budget=getattr(args, "budget", None),
-                     metrics=None if chosen is None else list(chosen),
-                     live=getattr(args, "live_report", None),
-                     output_dir=str(getattr(args, "output_dir", None) or "reports"),
-                     name=getattr(args, "name", None) or "",
-                     point_timeout=DEFAULT_POINT_TIMEOUT if timeout is None else timeout,
-                     declared=[w.to_dict() for w in user.workloads], paths=user.paths)
+    return settings(**given, metrics=chosen, live=getattr(args, "live_report", None))
 
 
 def _note(lines: Sequence[str]) -> None:

@@ -104,3 +104,27 @@ def test_a_run_whose_every_point_failed_returns_empty_frames(
     assert set(data.failed) == {"cpu/sequential/t4", "cpu/thread_pool/t4/w2"}
     assert data.summary.empty
     assert data.tidy.empty
+
+
+def test_the_api_and_the_command_line_describe_one_run(trees: Path) -> None:
+    """``bench.run``'s keywords and ``concbench run``'s options of the same names give the
+    same settings: one builder behind both doors."""
+    from bench.api import _settings
+    from bench.cli import build_parser, run_config
+
+    cli = run_config(build_parser().parse_args([
+        "run", "--workload", "mod_base:work", "--workloads", "cpu,work", "--path", "base",
+        "--tasks", "4,16", "--workers", "2", "--models", "sequential,thread_pool",
+        "--python", f"{sys.executable},{sys.executable}3", "--metrics", "cores,memory",
+        "--budget", "30", "--name", "x", "--point-timeout", "9"]))
+    api = _settings(["cpu", "mod_base:work"], path=["base"], tasks=[4, 16], workers=[2],
+                    models=MODELS, python=[sys.executable, f"{sys.executable}3"],
+                    metrics=["cores", "memory"], budget=30.0, name="x", point_timeout=9.0)
+    assert api.to_dict() == cli.to_dict()
+    assert api.grid.workloads == ("cpu", "work")
+    assert _settings([], metrics=[]).metrics == []
+
+
+def test_an_unknown_metric_through_the_api_is_a_usage_error(trees: Path) -> None:
+    with pytest.raises(bench.UsageError, match="unknown metric 'speed'"):
+        bench.run(["cpu"], metrics=["speed"], quiet=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import bench
@@ -62,6 +64,42 @@ class RunConfig:
     def catalogue(self) -> dict[str, Workload]:
         """The run's workloads: the built-ins and the declared ones (a fresh dict)."""
         return catalogue(Workload.from_dict(d) for d in self.declared)
+
+
+def settings(*, profile: str | None = None, workload: Sequence[str] = (),
+             path: Sequence[str] = (), workloads: Sequence[str] = (),
+             sizes: Sequence[float] = (), models: Sequence[str] = (),
+             tasks: Sequence[int] = (), workers: Sequence[int] = (),
+             start_methods: Sequence[str] = (), loops: Sequence[str] = (),
+             work_scale: float | None = None, python: str | None = None,
+             metrics: Sequence[str] | None = None, budget: float | None = None,
+             live: bool | None = None, output_dir: str | Path | None = None,
+             name: str | None = None, point_timeout: float | None = None) -> RunConfig:
+    """The :class:`RunConfig` that ``concbench run``'s options of the same names describe
+    (None or empty: the option's default), declared workloads (``[tool.concbench]``)
+    included: what the command line and :func:`bench.run` both measure.
+
+    ``workload`` holds the user's ``[NAME=]module:function`` references; they name what
+    to measure, as ``workloads`` does: a declaring table's other entries join only when
+    named.  ``metrics``: the metrics collected beside time (None: every one; empty: none).
+    """
+    from bench.scenarios.user import declared, from_refs
+
+    user = declared(list(workload), list(path), Path.cwd())
+    named = tuple(w.name for w in from_refs(list(workload)))
+    names = (tuple(dict.fromkeys((*workloads, *named)))
+             or tuple(w.name for w in user.workloads))
+    grid = GridSpec(profile=profile or "quick", workloads=names, models=tuple(models),
+                    tasks=tuple(tasks), workers=tuple(workers),
+                    start_methods=tuple(start_methods),
+                    work_scale=1.0 if work_scale is None else work_scale,
+                    sizes=tuple(sizes), loops=tuple(loops))
+    return RunConfig(grid=grid, python=python, budget=budget,
+                     metrics=None if metrics is None else list(metrics), live=live,
+                     output_dir=str(output_dir or "reports"), name=name or "",
+                     point_timeout=DEFAULT_POINT_TIMEOUT if point_timeout is None
+                     else point_timeout,
+                     declared=[w.to_dict() for w in user.workloads], paths=user.paths)
 
 
 def check_budget(budget: float | None) -> None:
