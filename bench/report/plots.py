@@ -35,7 +35,6 @@ from bench.report.frames import (
 from bench.report.tables import host_caption
 from bench.results.ideal import point_parallelism
 from bench.results.recommend import task_unit
-from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import MODELS
 
 #: Styling only: a model's colour; models not listed get one of :data:`_FALLBACK_COLOURS`.
@@ -285,9 +284,8 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
     y = np.arange(len(bars))[::-1]
     colours = [colour(m, sm) for m, sm in zip(bars["model"], bars["start_method"], strict=True)]
     container = ax.barh(y, bars["sleeps"], color=colours, height=0.6)
-    lag = METRICS["lag"]
-    ax.bar_label(container, labels=[f"{v:.2f}" + (f"  ({lag.show(g)})" if g == g else "")
-                                    for v, g in zip(bars["sleeps"], bars["lag_s"], strict=True)],
+    ax.bar_label(container, labels=[f"{v:.2f}" + (f"  ({b})" if b else "")
+                                    for v, b in zip(bars["sleeps"], bars["beside"], strict=True)],
                  padding=3, fontsize="small")
     ax.plot(bars["ideal_sleeps"], y, linestyle="none", marker="|", markersize=22,
             markeredgewidth=2, color="k", label="ideal for the model")
@@ -297,7 +295,7 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
     if t > 16:
         ax.set_xscale("log")
     top = max(t, float(bars["sleeps"].max()))
-    room = 1.5 if bars["lag_s"].notna().any() else 1.0  # the loop lag beside each bar
+    room = 1.5 if bars["beside"].astype(bool).any() else 1.0  # the metrics beside each bar
     ax.set_xlim(right=top * (1.8 if t > 16 else 1.2) * (room if t <= 16 else room ** 2))
     ax.set_xlabel("wall time per batch (task times: sequential median / T)")
     ax.set_ylabel("workload, model")
