@@ -7,12 +7,14 @@ summary columns, its ideal included; one shown beside the waiting lesson
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from matplotlib.axes import Axes
 
 from bench.report.figures import worker_axis
 from bench.report.frames import series_groups, series_label
-from bench.report.plots import at_size, colour, no_data
+from bench.report.plots import at_size, colour, no_data, style
 from bench.scenarios.metrics import METRICS
 
 
@@ -40,7 +42,7 @@ def plot_metric(ax: Axes, summary: pd.DataFrame, *, metric: str, workload: str, 
     ideal = f"{col}_ideal" if spec.ideal and f"{col}_ideal" in df.columns else ""
     for model, sm, g in series_groups(pooled):
         _model_line(ax, g.sort_values("workers"), spec.col, ideal, spec.scale,
-                    colour(model, sm), series_label(model, sm))
+                    style(model, sm), series_label(model, sm))
     for model, sm, g in series_groups(df[df["workers"].isna()]):
         ax.axhline(float(g[col].iloc[0]) * spec.scale, color=colour(model, sm), linestyle="--",
                    linewidth=1, label=f"{series_label(model, sm)} (no workers)")
@@ -59,15 +61,15 @@ def plot_metric(ax: Axes, summary: pd.DataFrame, *, metric: str, workload: str, 
     ax.legend(fontsize="x-small")
 
 
-def _model_line(ax: Axes, g: pd.DataFrame, col: str, ideal: str, scale: float, c: str,
-                label: str) -> None:
+def _model_line(ax: Axes, g: pd.DataFrame, col: str, ideal: str, scale: float,
+                look: dict[str, Any], label: str) -> None:
     """One pooled model's line over W, its 95 % CI as a band and its ideal (``ideal``)
     dotted."""
-    x = g["workers"].astype(float).to_numpy()
+    x, c = g["workers"].astype(float).to_numpy(), look["color"]
     if len(x) > 1:
         ax.fill_between(x, g[f"{col}_ci_low"].astype(float) * scale,
                         g[f"{col}_ci_high"].astype(float) * scale, color=c, alpha=0.18,
                         linewidth=0)
-    ax.plot(x, g[col].astype(float) * scale, marker="o", color=c, label=label)
+    ax.plot(x, g[col].astype(float) * scale, **look, label=label)
     if ideal:
         ax.plot(x, g[ideal].astype(float) * scale, color=c, linestyle=":", linewidth=1)
