@@ -93,10 +93,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     from bench.measure.runner import plan
     from bench.scenarios.models import DEFAULT_LOOP, MODELS, absent
 
-    planned = plan(run_config(args))
+    config = run_config(args)
+    planned = plan(config)
     _note(planned.notes)
     for p in planned.points:
         print(p.name)
+    chosen = ", ".join(config.metric_names())
+    print("concbench: metrics beside time: "
+          + (f"{chosen} (each where it applies)" if chosen else "none (time only)"),
+          file=sys.stderr)
     for name, why in planned.not_applicable.items():
         print(f"concbench: not applicable: {name}: {why}", file=sys.stderr)
     for interp in planned.interps.values():
