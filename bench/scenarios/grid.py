@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bench.errors import UsageError
-from bench.scenarios.models import COLD, LOOPS, MODELS, ModelDef, Point, loop_variant
+from bench.scenarios.models import COLD, DEFAULT_LOOP, LOOPS, MODELS, ModelDef, Point, loop_variant
 from bench.scenarios.workloads import BUILTINS, Workload
 
 _T = TypeVar("_T")
@@ -306,6 +306,7 @@ def expand(
                 raise UsageError(f"model {m.name!r} cannot run the {' or '.join(kinds)} workload"
                                  f"{'s' * (len(workloads) > 1)} {', '.join(map(repr, workloads))} "
                                  "(drop it from --models)")
+    _check_loops(spec, models, works, python)
     base = next(m for m in MODELS.values() if m.baseline)
     points: list[Point] = []
     for work in works:
@@ -332,6 +333,23 @@ def expand(
                 points.extend(_cold_points(models, work, max(tasks), w_cold, methods,
                                            task_sizes(work, scale, spec.sizes)[-1]))
     return [_native(p, cores) for p in points]
+
+
+def _check_loops(spec: GridSpec, models: Sequence[ModelDef], works: Sequence[Workload],
+                 python: tuple[int, int]) -> None:
+    """Refuse a loop of ``--loops`` on which no model of the plan runs a workload of it."""
+    for loop in _unique(spec.loops):
+        if loop == DEFAULT_LOOP or any(m.loop == loop and m.accepts(w)
+                                       for m in models for w in works):
+            continue
+        if not any(w.is_async for w in works):
+            why = (f"no workload of the plan runs on an event loop "
+                   f"({', '.join(w.name for w in works)}: sync)")
+        else:
+            why = ("no model of the plan runs its tasks on an event loop (those that do here: "
+                   + ", ".join(m.name for m in MODELS.values()
+                               if m.on_loop and not m.variant_of and _runs(m, python)) + ")")
+        raise UsageError(f"--loops {loop} adds nothing: {why}")
 
 
 def _native(point: Point, cores: int) -> Point:
