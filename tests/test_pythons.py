@@ -357,7 +357,26 @@ def test_loop_mistakes_are_one_line() -> None:
         assert out.returncode == 2
         (line,) = out.stderr.strip().splitlines()
         assert line.startswith("concbench: --loops uvloop: Python 3.14")
-        assert line.endswith("cannot import uvloop (pip install 'concbench[uvloop]')")
+        assert line.endswith(f"cannot import uvloop ({PY314} -m pip install uvloop)")
+
+
+def test_the_uvloop_hint_names_the_measuring_interpreter(
+        cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.measure.interpreter as interpreter
+
+    mine = interpreter.resolve(None)
+    record = {**mine.record, "event_loops": "asyncio"}  # an interpreter without uvloop
+
+    def resolve(python: str | None, paths: object = ()) -> interpreter.Interpreter:
+        return interpreter.Interpreter("/opt/other/bin/python", mine.env, record)
+
+    monkeypatch.setattr(interpreter, "resolve", resolve)
+    out = cli("list", "--python", "/opt/other/bin/python", "--workloads", "async_sleep",
+              "--loops", "asyncio,uvloop")
+    assert out.code == 2
+    assert out.err.strip().splitlines() == [
+        f"concbench: --loops uvloop: Python {record['python_version']} cannot import uvloop "
+        "(/opt/other/bin/python -m pip install uvloop)"]
 
 
 @pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed")

@@ -32,7 +32,7 @@ from bench.measure.sweep import RunResult, Sweep
 from bench.results import store
 from bench.scenarios import footprint
 from bench.scenarios.grid import PROFILES, Profile, asked, check_scale, expand, task_sizes, validate
-from bench.scenarios.models import MODELS, Point, absent
+from bench.scenarios.models import LOOPS, MODELS, Point, absent
 from bench.scenarios.workloads import Workload
 
 
@@ -142,8 +142,9 @@ def _check_offered(config: RunConfig, interp: Interpreter, works: dict[str, Work
     offered = str(interp.record.get("event_loops", "asyncio")).split(",")
     for loop in config.grid.loops:
         if loop not in offered:
-            raise UsageError(f"--loops {loop}: Python {version} cannot "
-                             f"import {loop} (pip install 'concbench[{loop}]')")
+            module = LOOPS[loop].partition(":")[0]
+            raise UsageError(f"--loops {loop}: Python {version} cannot import {module} "
+                             f"({interp.executable} -m pip install {module})")
 
 
 def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig,
