@@ -74,20 +74,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the points a run would measure, without running them."""
     from bench.measure.runner import plan
-    from bench.scenarios.models import DEFAULT_LOOP, MODELS, absent
 
-    planned = plan(run_config(args))
+    config = run_config(args)
+    planned = plan(config)
     _note(planned.notes)
     for p in planned.points:
         print(p.name)
+    chosen = ", ".join(config.metric_names())
+    print("concbench: metrics beside time: "
+          + (f"{chosen} (each where it applies)" if chosen else "none (time only)"),
+          file=sys.stderr)
     for name, why in planned.not_applicable.items():
         print(f"concbench: not applicable: {name}: {why}", file=sys.stderr)
-    for interp in planned.interps.values():
-        for model, why in absent(interp.version).items():
-            if MODELS[model].loop in (args.loops or (DEFAULT_LOOP,)) and (
-                    not args.models or model in args.models):
-                print(f"concbench: absent: {model}: Python {interp.record['python_version']} "
-                      f"does not offer it: it {why}", file=sys.stderr)
+    for line in planned.absent:
+        print(f"concbench: absent: {line}", file=sys.stderr)
     versions = ", ".join(str(i.record["python_version"]) for i in planned.interps.values())
     print(f"{len(planned.points)} points (usable cores C={planned.interp.record['usable_cores']}, "
           f"Python {versions}); its largest child holds {planned.footprint.describe()} at once",

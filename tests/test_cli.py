@@ -225,3 +225,39 @@ def test_a_bug_shows_its_traceback_not_an_interrupt() -> None:
     assert done.returncode == 1
     assert "RuntimeError: a bug here" in done.stderr
     assert "interrupted" not in done.stderr
+
+
+def test_list_says_which_metrics_the_run_would_collect(cli: Cli) -> None:
+    lines = {m: [ln for ln in cli("list", *TINY, *m).err.splitlines() if "metrics" in ln]
+             for m in ((), ("--metrics", "memory,cores"), ("--no-metrics",))}
+    assert lines[()] == ["concbench: metrics beside time: cores, lag, memory, dispatch "
+                         "(each where it applies)"]
+    assert lines[("--metrics", "memory,cores")] == [
+        "concbench: metrics beside time: memory, cores (each where it applies)"]
+    assert lines[("--no-metrics",)] == ["concbench: metrics beside time: none (time only)"]
+
+
+def test_absent_lines_name_only_the_models_the_plan_asks_for(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch, interp: Interpreter) -> None:
+    # the measuring interpreter as a 3.11: no asyncio_eager (3.12+), no interpreter_pool (3.14+)
+    record = {**interp.record, "python_version": "3.11.7"}
+
+    def resolve(python: str | None, paths: object = ()) -> Interpreter:
+        return Interpreter(interp.executable, interp.env, record)
+
+    monkeypatch.setattr(bench.measure.interpreter, "resolve", resolve)
+
+    def absent(*argv: str) -> list[str]:
+        result = cli("list", "--profile", "smoke", *argv)
+        assert result.code == 0, result.err
+        return [ln.split(": ")[2] for ln in result.err.splitlines()
+                if ln.startswith("concbench: absent: ")]
+
+    # the profile's defaults ask for every model that runs a workload of the plan
+    assert absent() == ["asyncio_eager", "interpreter_pool"]
+    assert absent("--workloads", "cpu") == ["interpreter_pool"]
+    assert absent("--workloads", "async_sleep") == ["asyncio_eager"]
+    # each loop of --loops, the default one included
+    assert absent("--workloads", "async_sleep", "--loops", "uvloop") == [
+        "asyncio_eager", "asyncio_eager[uvloop]"]
+    assert absent("--models", "sequential,asyncio_gather") == []

@@ -110,3 +110,38 @@ def test_one_place_builds_each_shared_thing() -> None:
 
 def test_docstrings_do_not_point_at_issue_numbers() -> None:
     assert _source_matches(r"\b[Ii]ssue \d") == set()
+
+
+def _literals(tree: ast.AST) -> list[ast.Constant]:
+    """The string constants of ``tree`` that are not docstrings."""
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and n.body and isinstance(n.body[0], ast.Expr)}
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant)
+            and isinstance(n.value, str) and id(n) not in docs]
+
+
+def test_no_stage_names_a_metric() -> None:
+    from bench.results.aggregate import SUMMARY_COLUMNS, TIDY_COLUMNS
+    from bench.results.readings import metric_columns
+    from bench.scenarios.metrics import METRICS
+
+    # a metric's name or one of its summary columns; "cores" is also C, a column of its own
+    names = {*METRICS, *metric_columns()} - {*SUMMARY_COLUMNS, *TIDY_COLUMNS}
+    found = []
+    for path in MODULES:
+        if module_name(path) == "bench.scenarios.metrics":
+            continue
+        tree = ast.parse(path.read_text())
+        found += [(module_name(path), n.value) for n in _literals(tree) if n.value in names]
+        for node in ast.walk(tree):  # METRICS["cores"], METRICS.get("cores")
+            if isinstance(node, ast.Subscript):
+                base, key = node.value, node.slice
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.args:
+                base, key = node.func.value, node.args[0]
+            else:
+                continue
+            if ast.unparse(base).endswith("METRICS") and isinstance(key, ast.Constant):
+                found.append((module_name(path), key.value))
+    assert found == [], found

@@ -137,6 +137,46 @@ def test_a_toy_metric_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert check_runs(load(a), load(b), metric="toy").exit_code == 0
 
 
+def test_where_the_report_shows_a_metric_is_its_entry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.report import charts, frames
+    from bench.report.drawing import chart_kinds
+    from bench.report.findings import findings
+    from bench.report.tables import break_even_table
+    from bench.results.recommend import break_even
+
+    toy = MetricDef("handoff", "µs", 1e6, "second", "a test's own cost per task",
+                    lambda model, on_loop: True, prefix="handoff ", chart="handoff (µs)",
+                    lesson=True, break_even=True,
+                    finding="Handoff, {workload}, T = {tasks}: a task's trip")
+    monkeypatch.setitem(METRICS, toy.name, toy)
+    benches = []
+    for size, seq_t, pool_t in ((1e3, 0.004, 0.006), (1e4, 0.04, 0.022)):
+        seq = Point("cpu", "sequential", 4, size=size, sized=True)
+        pool = Point("cpu", "process_pool", 4, 2, "fork", size, sized=True)
+        benches += [make_benchmark(seq, [seq_t] * 6, runs=6),
+                    make_benchmark(pool, [pool_t] * 6, runs=6),
+                    make_metric(pool, "handoff", [200e-6] * 6, unit="second")]
+    seq, thr = Point("sleep", "sequential", 4, size=0.01), Point("sleep", "thread_pool", 4, 2,
+                                                                 size=0.01)
+    benches += [make_benchmark(seq, [0.04] * 6, runs=6), make_benchmark(thr, [0.02] * 6, runs=6),
+                make_metric(thr, "handoff", [30e-6] * 6, unit="second")]
+    s = load(write_results(tmp_path / "r" / "results.json", benches)).summary
+    # its chart against workers, drawn from its columns
+    assert "handoff" in chart_kinds(s, {"usable_cores": 2})
+    chart = charts.render("handoff", s, {"usable_cores": 2}, tmp_path / "charts")
+    assert chart.png.exists()
+    assert chart.title == "Handoff vs workers, per workload"
+    # beside the waiting lesson's bar, in its own sentence, in the break-even row
+    assert list(frames.lesson_bars(s, cores=2)["beside"]) == ["handoff 30.00 µs"]
+    (said,) = [f for f in findings(s, 2) if f.startswith("Handoff, cpu")]
+    assert said.startswith("Handoff, cpu, T = 4: a task's trip (T = 4 task times = ")
+    assert said.endswith(": process_pool[fork] W=2 200.00 µs.")
+    (row,) = [r for r in break_even_table(s, break_even(s)).itertuples(index=False)
+              if r[0] == "cpu"]
+    assert row[4].endswith("; a task 10.00 ms, 50\N{MULTIPLICATION SIGN} its handoff (200 µs)")
+
+
 def test_check_gates_a_metric(tmp_path: Path) -> None:
     base = load(_run(tmp_path / "a" / "results.json"))
     heavier = load(_run(tmp_path / "b" / "results.json",

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_hex
 
 from bench.report import frames, plots
 from bench.report.figures import fit_layout, new_figure, spaced_labels
@@ -242,3 +243,41 @@ def test_sparse_tick_labels_are_all_kept(ax: Axes) -> None:
     ax.plot(ticks, ticks)
     ax.set_xscale("log", base=2)
     assert spaced_labels(ax, ticks, [str(t) for t in ticks]) == ["1", "4", "16", "64"]
+
+
+def _every_series(tmp_path: Path) -> pd.DataFrame:
+    """One point of every model (each start method, each loop) on a workload it runs, W = 2."""
+    from bench.scenarios.models import MODELS, Point
+    from tests.factory import make_benchmark, write_results
+
+    benches = []
+    for name, spec in MODELS.items():
+        for wl in [w for w, a in (("async_sleep", True), ("cpu", False))
+                   if (spec.accepts_async if a else spec.accepts_sync)]:
+            for sm in ("fork", "forkserver", "spawn") if spec.per_start_method else (None,):
+                for t in (2, 4):
+                    point = Point(wl, name, t, 2 if spec.pooled else None, sm, size=1.0)
+                    benches.append(make_benchmark(point, [0.01 * t] * 6, runs=6))
+    return load(write_results(tmp_path / "r" / "results.json", benches)).summary
+
+
+def test_no_two_series_look_the_same(tmp_path: Path) -> None:
+    # every model, start method and event loop a chart can draw: lines with markers (wall
+    # time), and models without workers as horizontal lines (speedup)
+    summary = _every_series(tmp_path)
+    looks: dict[str, tuple[object, ...]] = {}
+    for wl in ("async_sleep", "cpu"):
+        _, (wall, speedup) = new_figure(2)
+        plots.plot_wall_time(wall, summary, workload=wl, cores=2)
+        plots.plot_speedup(speedup, summary, workload=wl, cores=2)
+        for line in wall.get_lines():
+            looks[line.get_label()] = (to_hex(line.get_color()), line.get_linestyle(),
+                                       line.get_marker())
+        flat = [(to_hex(x.get_color()), x.get_linestyle()) for x in speedup.get_lines()
+                if str(x.get_label()).endswith("(no workers)")]
+        assert len(set(flat)) == len(flat), flat
+    assert "asyncio_gather[uvloop]" in looks
+    assert "process_pool[spawn] (W = 2)" in looks
+    assert len(looks) == sum(1 for _ in summary.drop_duplicates(["model", "start_method"])
+                             .itertuples())
+    assert len(set(looks.values())) == len(looks), looks

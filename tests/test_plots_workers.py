@@ -92,7 +92,7 @@ def test_speedup_ticks_the_workers_measured(wide: tuple[int, pd.DataFrame]) -> N
 def test_cores_used_ticks_the_workers_measured(wide: tuple[int, pd.DataFrame]) -> None:
     cores, summary = wide
     _, (ax,) = new_figure()
-    metric_plots.plot_cores(ax, summary, workload="cpu", cores=cores)
+    metric_plots.plot_metric(ax, summary, metric="cores", workload="cpu", cores=cores)
     _assert_measured_ticks(ax, cores)
     assert ax.get_xscale() == "log"
     fork = next(line for line in ax.get_lines() if line.get_label() == "process_pool[fork]")

@@ -13,6 +13,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from bench.results.ideal import ideal_parallelism
 from bench.scenarios import models, pools
 from bench.scenarios.grid import GridSpec, expand
 from bench.scenarios.models import MODELS, ModelDef, Point
-from tests.conftest import HAS_UVLOOP, Real
+from tests.conftest import HAS_UVLOOP, CliResult, Real
 from tests.factory import HOST, make_benchmark, write_results
 from tests.test_errors import CAUSE, NUMPY_SHAPED
 
@@ -359,7 +360,48 @@ def test_loop_mistakes_are_one_line() -> None:
         assert out.returncode == 2
         (line,) = out.stderr.strip().splitlines()
         assert line.startswith("concbench: --loops uvloop: Python 3.14")
-        assert line.endswith("cannot import uvloop (pip install 'concbench[uvloop]')")
+        assert line.endswith(f"cannot import uvloop ({PY314} -m pip install uvloop)")
+
+
+def test_the_uvloop_hint_names_the_measuring_interpreter(
+        cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.measure.interpreter as interpreter
+
+    mine = interpreter.resolve(None)
+    record = {**mine.record, "event_loops": "asyncio"}  # an interpreter without uvloop
+
+    def resolve(python: str | None, paths: object = ()) -> interpreter.Interpreter:
+        return interpreter.Interpreter("/opt/other/bin/python", mine.env, record)
+
+    monkeypatch.setattr(interpreter, "resolve", resolve)
+    out = cli("list", "--python", "/opt/other/bin/python", "--workloads", "async_sleep",
+              "--loops", "asyncio,uvloop")
+    assert out.code == 2
+    assert out.err.strip().splitlines() == [
+        f"concbench: --loops uvloop: Python {record['python_version']} cannot import uvloop "
+        "(/opt/other/bin/python -m pip install uvloop)"]
+
+
+@pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed")
+def test_a_loop_that_adds_nothing_is_refused(cli: Callable[..., CliResult]) -> None:
+    smoke = ("list", "--profile", "smoke", "--loops", "asyncio,uvloop")
+    on_loop = [m for m, d in MODELS.items()
+               if d.on_loop and not d.variant_of and not d.offered(sys.version_info[:2])]
+    assert "asyncio_gather" in on_loop
+    for argv, why in (
+            (("--workloads", "cpu,hash"), "no workload of the plan runs on an event loop "
+                                          "(cpu, hash: sync)"),
+            (("--workloads", "async_sleep,cpu", "--models", "sequential,thread_pool"),
+             "no model of the plan runs its tasks on an event loop (those that do here: "
+             f"{', '.join(on_loop)})")):
+        out = cli(*smoke, *argv)
+        assert out.code == 2, out.err
+        assert out.err.strip().splitlines() == [f"concbench: --loops uvloop adds nothing: {why}"]
+    # with an async workload in the plan, the loop adds its variants and no line
+    out = cli(*smoke, "--workloads", "cpu,async_sleep")
+    assert out.code == 0, out.err
+    assert "async_sleep/asyncio_gather[uvloop]/t4" in out.out.splitlines()
+    assert "--loops" not in out.err
 
 
 def test_the_loop_ratio_is_paired_by_round(tmp_path: Path) -> None:

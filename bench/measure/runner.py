@@ -31,8 +31,8 @@ from bench.measure.signals import interruptible, no_signals
 from bench.measure.sweep import RunResult, Sweep
 from bench.results import store
 from bench.scenarios import footprint
-from bench.scenarios.grid import PROFILES, Profile, check_scale, expand, task_sizes, validate
-from bench.scenarios.models import MODELS, Point, absent
+from bench.scenarios.grid import PROFILES, Profile, asked, check_scale, expand, task_sizes, validate
+from bench.scenarios.models import LOOPS, MODELS, Point, absent
 from bench.scenarios.workloads import Workload
 
 
@@ -54,6 +54,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     #: What its largest child holds at once (estimated; :mod:`bench.scenarios.footprint`).
     footprint: footprint.Footprint = field(default_factory=footprint.Footprint)
+    #: The models the grid asks for that an interpreter does not offer, one line each
+    #: (``asyncio_eager: Python 3.11.7 does not offer it: it needs ...``).
+    absent: list[str] = field(default_factory=list)
 
     @property
     def interp(self) -> Interpreter:
@@ -108,9 +111,13 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
                          f"{', '.join(same)} unchanged")
     chosen = set(config.grid.workloads) if config.grid.workloads else {w.name for w in declared}
     skipped: dict[str, str] = {}
-    kept = []
+    kept, missing = [], []
     for name, interp in interps.items():
         checked = _preflight(interp, [w for w in declared if w.name in chosen], config, works)
+        why_not = absent(interp.version)
+        missing += [f"{m.name}: Python {interp.record['python_version']} does not offer it: "
+                    f"it {why_not[m.name]}" for m in asked(config.grid, works)
+                    if m.name in why_not]
         for p in expand(config.grid, cores=int(interp.record["usable_cores"]),
                         start_methods=str(interp.record["start_methods"]).split(","),
                         python=interp.version, catalogue=works):
@@ -124,7 +131,7 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
     held = footprint.largest(groups(kept).values())
     footprint.check(held, resource.getrlimit(resource.RLIMIT_NOFILE)[1],
                     footprint.available_mb())
-    return Plan(interps, kept, skipped, notes, held)
+    return Plan(interps, kept, skipped, notes, held, missing)
 
 
 def _check_offered(config: RunConfig, interp: Interpreter, works: dict[str, Workload]) -> None:
@@ -135,8 +142,9 @@ def _check_offered(config: RunConfig, interp: Interpreter, works: dict[str, Work
     offered = str(interp.record.get("event_loops", "asyncio")).split(",")
     for loop in config.grid.loops:
         if loop not in offered:
-            raise UsageError(f"--loops {loop}: Python {version} cannot "
-                             f"import {loop} (pip install 'concbench[{loop}]')")
+            module = LOOPS[loop].partition(":")[0]
+            raise UsageError(f"--loops {loop}: Python {version} cannot import {module} "
+                             f"({interp.executable} -m pip install {module})")
 
 
 def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig,

@@ -46,12 +46,16 @@ def _speedup_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -
         lambda ax, wl: plots.plot_speedup(ax, summary, workload=wl, cores=cores), host, out_dir)
 
 
-def _cores_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
-    cores = cores_of(summary, host)
+def _metric_chart(metric: str, summary: pd.DataFrame, host: dict[str, Any],
+                  out_dir: Path) -> Chart:
+    """The chart of a metric whose entry has a ``chart``, named after the metric."""
+    spec, cores = METRICS[metric], cores_of(summary, host)
+    ideal = ", with the ideal" if spec.ideal else ""
     return _panel_figure(
-        "cores", "Cores used vs workers, per workload, with the ideal",
-        frames.metric_workloads(summary, METRICS["cores"].col),
-        lambda ax, wl: metric_plots.plot_cores(ax, summary, workload=wl, cores=cores),
+        metric, f"{metric[:1].upper()}{metric[1:]} vs workers, per workload{ideal}",
+        frames.metric_workloads(summary, spec.col),
+        lambda ax, wl: metric_plots.plot_metric(ax, summary, metric=metric, workload=wl,
+                                                cores=cores),
         host, out_dir)
 
 
@@ -129,16 +133,17 @@ def interpreter_chart(rows: pd.DataFrame, host: dict[str, Any], out_dir: Path) -
 
 ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
 
-#: Chart kinds in display order.
+#: Chart kinds in display order (each metric's own chart follows the efficiency heatmaps).
 CHARTS: dict[str, ChartFn] = {
     "speedup": _speedup_chart, "speedup_size": _size_chart, "wall_time": _wall_time_chart,
-    "efficiency": _efficiency_chart, "cores": _cores_chart, "sleep_lesson": _lesson_chart,
-    "cold_start": _cold_chart,
+    "efficiency": _efficiency_chart, "sleep_lesson": _lesson_chart, "cold_start": _cold_chart,
 }
 
 
 def render(kind: str, summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
-    """Draw and save the chart of ``kind`` (one of :data:`CHARTS`)."""
-    return CHARTS[kind](summary, host, out_dir)
+    """Draw and save the chart of ``kind``: one of :data:`CHARTS`, or a metric's name."""
+    if kind in CHARTS:
+        return CHARTS[kind](summary, host, out_dir)
+    return _metric_chart(kind, summary, host, out_dir)
 
 

@@ -30,8 +30,9 @@ from bench.scenarios.models import COLD
 
 #: At most this many processes draw charts.
 MAX_RENDER_WORKERS = 4
-#: Chart kinds by cost, the costliest first (the order the pool hands them out).
-COSTLY_FIRST = ("efficiency", "wall_time", "speedup", "cores", "speedup_size", "sleep_lesson",
+#: Chart kinds by cost, the costliest first (the order the pool hands them out); a metric's
+#: chart (:attr:`bench.scenarios.metrics.MetricDef.chart`) costs about what a speedup chart does.
+COSTLY_FIRST = ("efficiency", "wall_time", "speedup", "speedup_size", "sleep_lesson",
                 "cold_start")
 
 
@@ -67,13 +68,18 @@ def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
         kinds += ["speedup", *(["speedup_size"] if sized_workloads(summary) else []), "wall_time"]
     if frames.pooled_series(summary) and summary["efficiency"].notna().any():
         kinds.append("efficiency")  # workloads of unknown resource kind have no ideal
-    if frames.metric_workloads(summary, METRICS["cores"].col):
-        kinds.append("cores")
+    kinds += [m.name for m in METRICS.values()
+              if m.chart and frames.metric_workloads(summary, m.col)]
     if not frames.lesson_bars(summary, cores=cores_of(summary, host)).empty:
         kinds.append("sleep_lesson")
     if (summary["metric"] == COLD).any():
         kinds.append("cold_start")
     return kinds
+
+
+def _cost(kind: str) -> int:
+    """Where ``kind`` comes in :data:`COSTLY_FIRST` (a metric's chart: with the speedup's)."""
+    return COSTLY_FIRST.index(kind if kind in COSTLY_FIRST else "speedup")
 
 
 def render_workers(n_charts: int) -> int:
@@ -168,7 +174,7 @@ def _serve(conn: Connection, parents: Connection, workers: int) -> None:
         kinds, summary, host, out_dir = conn.recv()
         threading.Thread(target=_end_with_parent, args=(conn,), daemon=True).start()
         pending = {k: pool.apply_async(_draw, (k, summary, host, out_dir))
-                   for k in sorted(kinds, key=COSTLY_FIRST.index)}
+                   for k in sorted(kinds, key=_cost)}
         conn.send([pending[k].get() for k in kinds])
     except EOFError:
         pass  # the parent went away

@@ -152,34 +152,33 @@ def _ideal_text(ideal: float, tasks: int, pooled: bool) -> str:
     return f" (ideal {ideal:.2f})"
 
 
-def lag_findings(summary: pd.DataFrame, cores: int) -> list[str]:
-    """How long each model's event loop went without running a callback, per workload.
+def metric_findings(summary: pd.DataFrame, cores: int) -> list[str]:
+    """A sentence per workload of each metric whose entry has a ``finding``.
 
-    The ``lag`` metric at each workload's largest size and T (models without
-    a loop have none), beside T task times: a loop blocked by its tasks lags
-    about the whole batch.
+    The metric at each workload's largest size and T (points without it are
+    left out), largest first, beside T task times for a time (a loop blocked
+    by its tasks lags about the whole batch).
     """
-    spec = METRICS.get("lag")
-    if spec is None or spec.col not in summary.columns:
-        return []
     out = []
-    for wl in dict.fromkeys(steady(summary)["workload"]):
-        df = at_largest_size(steady(summary, wl))
-        df = df[df["tasks"] == df["tasks"].max()]
-        lagged = df[df[spec.col].notna()]
-        if lagged.empty:
+    for spec in METRICS.values():
+        if not spec.finding or spec.col not in summary.columns:
             continue
-        t = int(df["tasks"].iloc[0])
-        base = df[df["model"].map(is_baseline).astype(bool)]
-        task_s = float(base["median_s"].iloc[0]) / t if len(base) else math.nan
-        lagged = lagged.sort_values(spec.col, ascending=False)
-        parts = [f"{point_label(str(r.model), str(r.start_method), r.workers)} "
-                 f"{spec.fmt.format(float(getattr(r, spec.col)) * spec.scale)} {spec.unit}"
-                 for r in lagged.itertuples()]
-        whole = (f" (T = {t} task times = {t * task_s * spec.scale:.1f} {spec.unit})"
-                 if task_s == task_s else "")
-        out.append(f"Event loop, {wl}, T = {t}: the longest a callback sent to the loop every "
-                   f"1 ms waited during a batch{whole}: " + ", ".join(parts) + ".")
+        for wl in dict.fromkeys(steady(summary)["workload"]):
+            df = at_largest_size(steady(summary, wl))
+            df = df[df["tasks"] == df["tasks"].max()]
+            read = df[df[spec.col].notna()].sort_values(spec.col, ascending=False)
+            if read.empty:
+                continue
+            t = int(df["tasks"].iloc[0])
+            base = df[df["model"].map(is_baseline).astype(bool)]
+            task_s = float(base["median_s"].iloc[0]) / t if len(base) else math.nan
+            parts = [f"{point_label(str(r.model), str(r.start_method), r.workers)} "
+                     f"{spec.fmt.format(float(getattr(r, spec.col)) * spec.scale)} {spec.unit}"
+                     for r in read.itertuples()]
+            whole = (f" (T = {t} task times = {t * task_s * spec.scale:.1f} {spec.unit})"
+                     if task_s == task_s and spec.pyperf_unit == "second" else "")
+            out.append(spec.finding.format(workload=wl, tasks=t) + f"{whole}: "
+                       + ", ".join(parts) + ".")
     return out
 
 
@@ -341,7 +340,7 @@ def loop_findings(summary: pd.DataFrame, cores: int) -> list[str]:
 
 #: The lessons, each a list of sentences, in the order the report shows them.
 LESSONS: tuple[Callable[[pd.DataFrame, int], list[str]], ...] = (
-    cpu_findings, nogil_findings, wait_findings, lag_findings, loop_findings,
+    cpu_findings, nogil_findings, wait_findings, metric_findings, loop_findings,
 )
 
 

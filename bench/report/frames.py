@@ -7,13 +7,13 @@ resource kinds), never from names.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
 from bench.results.ideal import point_parallelism, resource_of
 from bench.results.recommend import size_label, task_unit
+from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD, MODELS, OVERLAPS, STEADY, model_label
 
 MODEL_ORDER = list(MODELS)
@@ -94,7 +94,7 @@ def pick_workers(workers: pd.Series, cores: int) -> int:
 
 #: Columns of :func:`lesson_bars`.
 LESSON_COLUMNS = ["label", "workload", "model", "start_method", "workers", "tasks", "sleeps",
-                  "ideal_sleeps", "task_s", "overlap", "lag_s"]
+                  "ideal_sleeps", "task_s", "overlap", "beside"]
 
 
 def wait_workloads(summary: pd.DataFrame) -> list[str]:
@@ -136,8 +136,8 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
     -------
     pandas.DataFrame
         :data:`LESSON_COLUMNS`: ``sleeps`` is the batch time in task times,
-        ``task_s`` one task's time in seconds, ``lag_s`` the event loop's
-        largest lag during a batch (the ``lag`` metric; NaN off a loop).
+        ``task_s`` one task's time in seconds, ``beside`` the readings of the
+        metrics shown beside the bars (``MetricDef.lesson``; "" where none).
     """
     waits = wait_workloads(summary)
     parts = _lesson_parts(summary, waits)
@@ -163,9 +163,10 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
             c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
             ideal = tasks / point_parallelism(summary, workload=wl, model=str(r["model"]),
                                               tasks=int(tasks), workers=r["workers"], cores=c)
-            lag = float(r["lag"]) if "lag" in r.index and not pd.isna(r["lag"]) else math.nan
+            beside = ", ".join(m.show(float(r[m.col])) for m in METRICS.values()
+                               if m.lesson and m.col in r.index and not pd.isna(r[m.col]))
             rows.append((label, wl, r["model"], r["start_method"], r["workers"], tasks,
-                         float(r["median_s"]) / d, ideal, d, kind, lag))
+                         float(r["median_s"]) / d, ideal, d, kind, beside))
     return pd.DataFrame(rows, columns=LESSON_COLUMNS)
 
 

@@ -1,32 +1,35 @@
 """Charts of the metrics (:mod:`bench.scenarios.metrics`): each draws on a given Axes.
 
-The cores-used chart reads the ``cores`` metric's summary columns, its ideal
-included; the event loop's lag is drawn beside the seed's sleep lesson by
-:func:`bench.report.plots.plot_sleep_lesson`.
+A metric whose entry has a ``chart`` gets one against workers, from its
+summary columns, its ideal included; one shown beside the waiting lesson
+(``lesson``) is drawn by :func:`bench.report.plots.plot_sleep_lesson`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
 
 from bench.report.figures import worker_axis
 from bench.report.frames import series_groups, series_label
-from bench.report.plots import at_size, colour, no_data
+from bench.report.plots import at_size, colour, no_data, style
 from bench.scenarios.metrics import METRICS
 
 
-def plot_cores(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
-               tasks: int | None = None, task_size: float | None = None) -> None:
-    """Cores used vs workers W at one task count, one line per model, its ideal dashed.
+def plot_metric(ax: Axes, summary: pd.DataFrame, *, metric: str, workload: str, cores: int,
+                tasks: int | None = None, task_size: float | None = None) -> None:
+    """A metric vs workers W at one task count, one line per model, its ideal dotted.
 
-    Cores used is the ``cores_used`` metric (CPU seconds of the process and
-    its pool workers over the batch's wall time, with its 95 % CI as a band)
-    and its ideal ``cores_used_ideal`` (:func:`bench.results.ideal.frame_cores`);
-    models without workers are horizontal lines; the baseline too.
+    The metric's median over rounds (its summary column, e.g. ``cores_used``),
+    with its 95 % CI as a band, and its ideal (``COL_ideal``, where the entry
+    has one); models without workers are horizontal lines; the baseline too.
+    C is marked where the metric is at most C (``up_to_cores``).
     """
-    col = METRICS["cores"].col
-    found = at_size(ax, summary, workload, task_size, "cores used vs workers")
+    spec = METRICS[metric]
+    col = spec.col
+    found = at_size(ax, summary, workload, task_size, f"{spec.name} vs workers")
     if found is None:
         return
     df, title = found
@@ -36,25 +39,37 @@ def plot_cores(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
     tasks = int(df["tasks"].max()) if tasks is None else tasks
     df = df[(df["tasks"] == tasks) & df[col].notna()]
     pooled = df[df["workers"].notna()]
+    ideal = f"{col}_ideal" if spec.ideal and f"{col}_ideal" in df.columns else ""
     for model, sm, g in series_groups(pooled):
-        g = g.sort_values("workers")
-        x = g["workers"].astype(float).to_numpy()
-        c = colour(model, sm)
-        if len(x) > 1:
-            ax.fill_between(x, g[f"{col}_ci_low"].astype(float),
-                            g[f"{col}_ci_high"].astype(float), color=c, alpha=0.18,
-                            linewidth=0)
-        ax.plot(x, g[col].astype(float), marker="o", color=c,
-                label=series_label(model, sm))
-        ax.plot(x, g[f"{col}_ideal"].astype(float), color=c, linestyle=":", linewidth=1)
+        _model_line(ax, g.sort_values("workers"), spec.col, ideal, spec.scale,
+                    style(model, sm), series_label(model, sm))
     for model, sm, g in series_groups(df[df["workers"].isna()]):
-        ax.axhline(float(g[col].iloc[0]), color=colour(model, sm), linestyle="--",
+        ax.axhline(float(g[col].iloc[0]) * spec.scale, color=colour(model, sm), linestyle="--",
                    linewidth=1, label=f"{series_label(model, sm)} (no workers)")
-    top = max([cores, *pooled["workers"].astype(int)]) if len(pooled) else cores
-    ax.plot([], [], color="0.3", linestyle=":", linewidth=1, label="ideal (dotted, per model)")
-    ax.axhline(cores, color="0.5", linewidth=0.8, linestyle="-.", label=f"C = {cores} cores")
-    ax.set_ylim(bottom=0, top=max(cores, float(df[col].max())) * 1.15)
-    worker_axis(ax, pooled["workers"].astype(float), cores=cores, top=top)
-    ax.set_ylabel("cores used (CPU s / wall s)")
-    ax.set_title(f"{workload}: cores used vs workers (T = {tasks})")
+    if ideal:
+        ax.plot([], [], color="0.3", linestyle=":", linewidth=1, label="ideal (dotted, per model)")
+    values = df[col].astype(float) * spec.scale
+    top = float(values.max())
+    if spec.up_to_cores:
+        ax.axhline(cores, color="0.5", linewidth=0.8, linestyle="-.", label=f"C = {cores} cores")
+        top = max(top, cores)
+    ax.set_ylim(bottom=min(0.0, float(values.min()) * 1.15), top=top * 1.15)
+    worker_axis(ax, pooled["workers"].astype(float), cores=cores,
+                top=max([cores, *pooled["workers"].astype(int)]) if len(pooled) else cores)
+    ax.set_ylabel(spec.chart)
+    ax.set_title(f"{title} (T = {tasks})")
     ax.legend(fontsize="x-small")
+
+
+def _model_line(ax: Axes, g: pd.DataFrame, col: str, ideal: str, scale: float,
+                look: dict[str, Any], label: str) -> None:
+    """One pooled model's line over W, its 95 % CI as a band and its ideal (``ideal``)
+    dotted."""
+    x, c = g["workers"].astype(float).to_numpy(), look["color"]
+    if len(x) > 1:
+        ax.fill_between(x, g[f"{col}_ci_low"].astype(float) * scale,
+                        g[f"{col}_ci_high"].astype(float) * scale, color=c, alpha=0.18,
+                        linewidth=0)
+    ax.plot(x, g[col].astype(float) * scale, **look, label=label)
+    if ideal:
+        ax.plot(x, g[ideal].astype(float) * scale, color=c, linestyle=":", linewidth=1)

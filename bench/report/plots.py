@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
@@ -35,19 +36,16 @@ from bench.report.frames import (
 from bench.report.tables import host_caption
 from bench.results.ideal import point_parallelism
 from bench.results.recommend import task_unit
-from bench.scenarios.metrics import METRICS
-from bench.scenarios.models import MODELS
+from bench.scenarios.models import LOOPS, MODELS
 
-#: Styling only: a model's colour; models not listed get one of :data:`_FALLBACK_COLOURS`.
-_COLOURS = {"sequential": "0.4", "asyncio_await": "C4", "asyncio_gather": "C0",
-            "asyncio_create_task": "C6", "asyncio_taskgroup": "C5",
-            "asyncio_blocking": "C3", "to_thread": "C1", "thread_pool": "C7",
-            "process_pool": "C2"}
-#: Per start method, for models measured per start method (``ModelDef.per_start_method``).
-_START_METHOD_COLOURS = {"fork": "C2", "forkserver": "C8", "spawn": "C9"}
-_FALLBACK_COLOURS = ("tab:olive", "tab:cyan", "tab:brown", "tab:pink", "darkgoldenrod",
-                     "teal", "slateblue", "firebrick")
-
+#: The process start methods, in the order a pool's series vary its look (:func:`style`).
+_START_METHODS = ("fork", "forkserver", "spawn")
+#: A variant's look by its index (:func:`style`): its model's colour moved towards black
+#: (< 0) or white (> 0) by that share, and its marker.
+_VARIANTS = ((0.0, "o"), (-0.35, "s"), (0.4, "^"), (-0.5, "D"), (0.6, "v"), (-0.2, "P"))
+#: Colours of the models whose entry gives none (in :data:`MODELS`' order), and of models
+#: this version does not know.
+_FALLBACK_COLOURS = ("navy", "goldenrod", "crimson", "olivedrab", "slateblue", "sienna")
 
 #: Heatmaps annotate their cells with values up to this many cells.
 ANNOTATE_CELLS = 48
@@ -57,15 +55,34 @@ EFFICIENCY_SCALE_MAX = 1.25
 _IDEAL_COLOURS = ("k", "0.45", "0.7")
 
 
-def colour(model: str, start_method: str = "") -> str:
-    """The colour of a model (and start method) in every chart; a stable fallback for others."""
+def style(model: str, start_method: str = "") -> dict[str, Any]:
+    """The colour and marker of a model's series (and start method) in every chart.
+
+    The colour is the model's entry's (``ModelDef.colour``; else one of
+    :data:`_FALLBACK_COLOURS`); each start method of a pool measured per
+    start method and each event loop of :data:`LOOPS` but the first gets a
+    shade of it and a marker of its own (:data:`_VARIANTS`), so that no two
+    series look the same.
+    """
     spec = MODELS.get(model)
-    if spec is not None and spec.per_start_method and start_method in _START_METHOD_COLOURS:
-        return _START_METHOD_COLOURS[start_method]
-    if model in _COLOURS:
-        return _COLOURS[model]
-    key = zlib.crc32(series_label(model, start_method).encode())
-    return _FALLBACK_COLOURS[key % len(_FALLBACK_COLOURS)]
+    if spec is None:
+        return {"color": _FALLBACK_COLOURS[zlib.crc32(model.encode()) % len(_FALLBACK_COLOURS)],
+                "marker": "x"}
+    base = MODELS.get(spec.variant_of, spec)
+    plain = [m for m, d in MODELS.items() if not d.colour and not d.variant_of]
+    hue = base.colour or _FALLBACK_COLOURS[plain.index(base.name) % len(_FALLBACK_COLOURS)]
+    method = _START_METHODS.index(start_method) if spec.per_start_method \
+        and start_method in _START_METHODS else 0
+    shade, marker = _VARIANTS[(method + len(_START_METHODS) * list(LOOPS).index(spec.loop))
+                              % len(_VARIANTS)]
+    end = float(shade > 0)  # white or black
+    r, g, b = (v + (end - v) * abs(shade) for v in to_rgb(hue))
+    return {"color": to_hex((r, g, b)), "marker": marker}
+
+
+def colour(model: str, start_method: str = "") -> str:
+    """The colour of a model's series (and start method): :func:`style`'s."""
+    return str(style(model, start_method)["color"])
 
 
 def no_data(ax: Axes, title: str) -> None:
@@ -111,13 +128,14 @@ def plot_speedup(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int,
         x = g["workers"].astype(float).to_numpy()
         y = g["speedup"].astype(float).to_numpy()
         lo, hi = g["speedup_ci_low"].astype(float), g["speedup_ci_high"].astype(float)
-        c = colour(model, sm)
+        look = style(model, sm)
+        c = look["color"]
         if len(x) > 1:
             ax.fill_between(x, lo, hi, color=c, alpha=0.18, linewidth=0)
         else:  # a band needs two points: show a lone point's CI as an error bar
             ax.errorbar(x, y, yerr=np.vstack([y - lo, hi - y]).clip(min=0), color=c,
                         linestyle="none", capsize=3, linewidth=0.8)
-        ax.plot(x, y, marker="o", color=c, label=series_label(model, sm))
+        ax.plot(x, y, **look, label=series_label(model, sm))
     others = df[df["workers"].isna() & ~df["model"].map(is_baseline).astype(bool)]
     for model, sm, g in series_groups(others):
         ax.axhline(float(g["speedup"].iloc[0]), color=colour(model, sm), linestyle="--",
@@ -171,10 +189,11 @@ def plot_wall_time(ax: Axes, summary: pd.DataFrame, *, workload: str, cores: int
             label += f" (W = {w})"
         g = g.sort_values("tasks")
         x = g["tasks"].astype(float).to_numpy()
-        c = colour(model, sm)
+        look = style(model, sm)
         ax.fill_between(x, g["ci_low_s"].astype(float) * 1e3,
-                        g["ci_high_s"].astype(float) * 1e3, color=c, alpha=0.18, linewidth=0)
-        ax.plot(x, g["median_s"].astype(float) * 1e3, marker="o", color=c, label=label)
+                        g["ci_high_s"].astype(float) * 1e3, color=look["color"], alpha=0.18,
+                        linewidth=0)
+        ax.plot(x, g["median_s"].astype(float) * 1e3, **look, label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
@@ -285,9 +304,8 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
     y = np.arange(len(bars))[::-1]
     colours = [colour(m, sm) for m, sm in zip(bars["model"], bars["start_method"], strict=True)]
     container = ax.barh(y, bars["sleeps"], color=colours, height=0.6)
-    lag = METRICS["lag"]
-    ax.bar_label(container, labels=[f"{v:.2f}" + (f"  ({lag.show(g)})" if g == g else "")
-                                    for v, g in zip(bars["sleeps"], bars["lag_s"], strict=True)],
+    ax.bar_label(container, labels=[f"{v:.2f}" + (f"  ({b})" if b else "")
+                                    for v, b in zip(bars["sleeps"], bars["beside"], strict=True)],
                  padding=3, fontsize="small")
     ax.plot(bars["ideal_sleeps"], y, linestyle="none", marker="|", markersize=22,
             markeredgewidth=2, color="k", label="ideal for the model")
@@ -297,7 +315,7 @@ def plot_sleep_lesson(ax: Axes, summary: pd.DataFrame, *, cores: int,
     if t > 16:
         ax.set_xscale("log")
     top = max(t, float(bars["sleeps"].max()))
-    room = 1.5 if bars["lag_s"].notna().any() else 1.0  # the loop lag beside each bar
+    room = 1.5 if bars["beside"].astype(bool).any() else 1.0  # the metrics beside each bar
     ax.set_xlim(right=top * (1.8 if t > 16 else 1.2) * (room if t <= 16 else room ** 2))
     ax.set_xlabel("wall time per batch (task times: sequential median / T)")
     ax.set_ylabel("workload, model")
@@ -326,9 +344,10 @@ def plot_speedup_vs_size(ax: Axes, summary: pd.DataFrame, *, workload: str,
         lo = g["speedup_ci_low"].astype(float).to_numpy()
         hi = g["speedup_ci_high"].astype(float).to_numpy()
         yerr = np.nan_to_num(np.vstack([y - lo, hi - y]).clip(min=0))
-        c = colour(model, sm)
-        ax.errorbar(x, y, yerr=yerr, color=c, linestyle="none", capsize=3, linewidth=0.8)
-        ax.plot(x, y, marker="o", color=c, label=f"{series_label(model, sm)} (best W)")
+        look = style(model, sm)
+        ax.errorbar(x, y, yerr=yerr, color=look["color"], linestyle="none", capsize=3,
+                    linewidth=0.8)
+        ax.plot(x, y, **look, label=f"{series_label(model, sm)} (best W)")
     ax.axhline(1.0, color="0.4", linestyle="--", linewidth=1,
                label="sequential (1\N{MULTIPLICATION SIGN})")
     ax.set_xscale("log")

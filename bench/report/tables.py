@@ -123,7 +123,7 @@ def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
     (sizes measured: ...)``.
     """
     rows = []
-    dispatch = _dispatch_text(summary)
+    costs = _cost_text(summary)
     for r in even.itertuples(index=False):
         unit = task_unit(summary, str(r.workload))
         measured = r.sizes_measured if unit in ("", "size") else f"{r.sizes_measured} {unit}"
@@ -132,36 +132,38 @@ def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
         else:
             size = size_label(r.break_even_size, unit)
             there = (f"W = {int(r.workers)}: {_times(float(r.speedup))}, 95 % CI from "
-                     f"{r.speedup_ci_low:.2f}") + dispatch(r)
+                     f"{r.speedup_ci_low:.2f}") + costs(r)
         rows.append((str(r.workload), series_label(str(r.model), str(r.start_method)),
                      str(r.tasks), size, there))
     return pd.DataFrame(rows, columns=list(BREAK_EVEN_TABLE), dtype=object)
 
 
-def _dispatch_text(summary: pd.DataFrame) -> Callable[[Any], str]:
+def _cost_text(summary: pd.DataFrame) -> Callable[[Any], str]:
     """A break-even row's ``; a task 3.1 ms, 17x its dispatch (180 µs)``: why the pool pays.
 
-    The task's time is the sequential median / T at that size; the dispatch
-    cost is the ``dispatch`` metric of the point that reached the break-even.
-    The summary is indexed once, not filtered per row.
+    The task's time is the sequential median / T at that size; the cost is
+    each ``break_even`` metric of the point that reached the break-even.  The
+    summary is indexed once, not filtered per row.
     """
-    spec = METRICS.get("dispatch")
-    if spec is None or spec.col not in summary.columns:
-        return lambda r: ""
+    specs = [m for m in METRICS.values() if m.break_even and m.col in summary.columns]
     steady = summary[summary["metric"] == STEADY]
     at = ["workload", "tasks", "task_size"]
     base = steady[steady["model"].map(is_baseline).astype(bool)]
-    pools, bases = _first_of(steady, [*at, "model", "start_method", "workers"], spec.col), \
-        _first_of(base, at, "median_s")
+    pools = {m.name: _first_of(steady, [*at, "model", "start_method", "workers"], m.col)
+             for m in specs}
+    bases = _first_of(base, at, "median_s")
 
     def text(r: Any) -> str:
         where = (r.workload, r.tasks, r.break_even_size)
-        cost, median = pools.get((*where, r.model, r.start_method, r.workers)), bases.get(where)
-        if cost is None or median is None or cost != cost:
+        median = bases.get(where)
+        if median is None:
             return ""
         task = float(median) / int(r.tasks)
-        return (f"; a task {task * 1e3:.2f} ms, {task / float(cost):.0f}\N{MULTIPLICATION SIGN} "
-                f"its dispatch ({float(cost) * spec.scale:.0f} {spec.unit.split()[0]})")
+        found = [(m, float(c)) for m in specs if (c := pools[m.name].get(
+            (*where, r.model, r.start_method, r.workers))) is not None and c == c]
+        parts = [f"{task / cost:.0f}\N{MULTIPLICATION SIGN} its {m.name} "
+                 f"({cost * m.scale:.0f} {m.unit.split()[0]})" for m, cost in found]
+        return f"; a task {task * 1e3:.2f} ms, " + ", ".join(parts) if parts else ""
 
     return text
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bench.errors import UsageError
-from bench.scenarios.models import COLD, LOOPS, MODELS, ModelDef, Point, loop_variant
+from bench.scenarios.models import COLD, DEFAULT_LOOP, LOOPS, MODELS, ModelDef, Point, loop_variant
 from bench.scenarios.workloads import BUILTINS, Workload
 
 _T = TypeVar("_T")
@@ -284,11 +284,7 @@ def expand(
     profile = PROFILES[spec.profile]
     scale = spec.work_scale * profile.work_scale
     workloads = _unique(spec.workloads) or profile.workloads
-    named = _unique(spec.models) or tuple(m for m, d in MODELS.items() if not d.variant_of)
-    variants = [loop_variant(m, loop) for m in named for loop in spec.loops
-                if loop_variant(m, loop) in MODELS]
-    models = [MODELS[m] for m in _unique((*named, *variants))]
-    models = [m for m in models if m.baseline or _runs(m, python)]
+    models = [m for m in asked(spec, catalogue) if m.baseline or _runs(m, python)]
     tasks = _unique(spec.tasks) or profile.tasks
     # workers asked for are measured as given; a profile's are capped at each T
     workers_at = {t: _unique(spec.workers) or worker_counts(profile.worker_factors, cores, t)
@@ -300,12 +296,13 @@ def expand(
 
     works = [catalogue[wl] for wl in workloads]
     if spec.workloads and spec.models:  # both named: a model that can run none is a mistake
-        for m in models:
+        for m in (MODELS[name] for name in _unique(spec.models)):
             if not any(m.accepts(w) for w in works):
                 kinds = sorted({"async" if w.is_async else "sync" for w in works})
                 raise UsageError(f"model {m.name!r} cannot run the {' or '.join(kinds)} workload"
                                  f"{'s' * (len(workloads) > 1)} {', '.join(map(repr, workloads))} "
                                  "(drop it from --models)")
+    _check_loops(spec, models, works, python)
     base = next(m for m in MODELS.values() if m.baseline)
     points: list[Point] = []
     for work in works:
@@ -332,6 +329,31 @@ def expand(
                 points.extend(_cold_points(models, work, max(tasks), w_cold, methods,
                                            task_sizes(work, scale, spec.sizes)[-1]))
     return [_native(p, cores) for p in points]
+
+
+def asked(spec: GridSpec, catalogue: Catalogue) -> list[ModelDef]:
+    """The models a grid asks for, wherever offered: those of ``models`` (every one when none
+    is named), each on every loop of ``loops``, that run a workload of the grid."""
+    named = _unique(spec.models) or tuple(m for m, d in MODELS.items() if not d.variant_of)
+    names = _unique((*named, *(loop_variant(m, loop) for m in named for loop in spec.loops)))
+    works = [catalogue[w] for w in _unique(spec.workloads) or PROFILES[spec.profile].workloads]
+    return [MODELS[m] for m in names if m in MODELS and any(MODELS[m].accepts(w) for w in works)]
+
+
+def _check_loops(spec: GridSpec, models: Sequence[ModelDef], works: Sequence[Workload],
+                 python: tuple[int, int]) -> None:
+    """Refuse a loop of ``--loops`` on which no model of the plan runs a workload of it."""
+    for loop in _unique(spec.loops):
+        if loop == DEFAULT_LOOP or any(m.loop == loop and m.accepts(w)
+                                       for m in models for w in works):
+            continue
+        on_loop = [m.name for m in MODELS.values()
+                   if m.on_loop and not m.variant_of and _runs(m, python)]
+        why = (f"no workload of the plan runs on an event loop "
+               f"({', '.join(w.name for w in works)}: sync)" if not any(w.is_async for w in works)
+               else f"no model of the plan runs its tasks on an event loop (those that do here: "
+               f"{', '.join(on_loop)})")
+        raise UsageError(f"--loops {loop} adds nothing: {why}")
 
 
 def _native(point: Point, cores: int) -> Point:

@@ -2,24 +2,17 @@
 
 Time stays the primary metric, measured exactly as before.  Every other
 metric is one :class:`MetricDef` entry in :data:`METRICS`: its name, unit,
-the models it applies to, its collector, and whether lower is better.  The
-child (:mod:`bench.measure.child`) reads the entries to collect, the results
-file stores one benchmark per point and metric (``NAME:metric``), and the
-summary, the report, ``compare``, ``ab``, ``check`` and history read the same
-entries; nothing downstream names a metric.
+the models it applies to, its collector, whether lower is better, and where
+the report shows it.  The child (:mod:`bench.measure.child`) reads the
+entries to collect, the results file stores one benchmark per point and
+metric (``NAME:metric``), and the summary, the report, ``compare``, ``ab``,
+``check`` and history read the same entries; nothing downstream names a metric.
 
 **Nothing runs inside a timed value.**  An instrument is attached where its
-entry's :attr:`MetricDef.rides` says: ``value``, one that only reads what the
-kernel counts anyway (CPU seconds, peak memory), just before the clock of the
-point's first measured value of the round starts and just after it stops;
-``warm-up``, one that runs something while it reads (the lag's heartbeat, a
-thread handing the loop a callback every millisecond), just before and after
-the first batch of the point's warm-up value, a batch run anyway and whose
-time is discarded, and a ``separate`` collector (its own untimed batches:
-dispatch) just after that value; ``probe``, around *probe batches* of the
-point's own, untimed, once every point of the round is open and before its
-warm-up sweep (as many as the most any asks, :attr:`MetricDef.batches`; a
-``warm-up`` one too where a job takes no warm-up).
+entry's :attr:`MetricDef.rides` says: around a timed value (outside its
+clock) only one that reads what the kernel counts anyway (CPU seconds, peak
+memory); one that runs something while it reads (the lag's heartbeat
+thread) around a batch whose time is discarded.
 
 Standard library only, and ``/proc`` (Linux): the measured children import
 this module, and pool workers import nothing of it.
@@ -49,8 +42,7 @@ DISPATCH_MIN_S = 0.003
 
 @dataclass
 class ProbeContext:
-    """What a collector sees: the opened batch, its model's entry, its worker processes, the
-    task count."""
+    """What a collector sees: the opened batch, its model's entry, workers and task count."""
 
     #: The opened model (:class:`bench.scenarios.models.Batch`).
     batch: Any
@@ -77,9 +69,8 @@ def own_bytes() -> int:
 
 class Instrument(Protocol):
     """Attached around batches: reads just before they start and just after they end.  Only
-    one that rides on a warm-up or on probe batches (:attr:`MetricDef.rides`) may run
-    anything while they run (the lag's heartbeat thread); one riding on a timed value never
-    does."""
+    one riding on a warm-up or on probe batches (:attr:`MetricDef.rides`) may run anything
+    while they run (the lag's heartbeat thread); one riding on a timed value never does."""
 
     def start(self, ctx: ProbeContext) -> None:
         """Take the readings the value is measured from (just before the batch)."""
@@ -92,15 +83,14 @@ class Instrument(Protocol):
 class MetricDef:
     """One metric every stage reads.
 
-    ``value`` is stored in the pyperf file in ``pyperf_unit`` (``second``,
-    ``byte`` or ``integer``: a plain number); reports show ``value * scale``
-    in ``unit``.  ``applies`` says whether a point's model gets it (given the
-    model's entry and whether its batch runs on an event loop).  A metric is
-    collected by ``instrument`` (attached where ``rides`` says) or by
-    ``separate`` (its own untimed batches).  ``baseline_difference``: the
-    summary shows the point minus its sequential baseline in the same round
-    (what the model adds).  ``extras`` name the extra statistics an
-    instrument returns beside its value (summary columns ``NAME_EXTRA``).
+    ``value`` is stored in the pyperf file in ``pyperf_unit`` (``second``, ``byte`` or
+    ``integer``: a plain number); reports show ``value * scale`` in ``unit``.  ``applies``
+    says whether a point's model gets it (given the model's entry and whether its batch runs
+    on an event loop).  A metric is collected by ``instrument`` (attached where ``rides``
+    says) or by ``separate`` (its own untimed batches).  ``baseline_difference``: the summary
+    shows the point minus its sequential baseline in the same round (what the model adds).
+    ``extras`` name the extra statistics an instrument returns beside its value (summary
+    columns ``NAME_EXTRA``).
     """
 
     name: str
@@ -129,13 +119,27 @@ class MetricDef:
     #: Where it is read: :data:`VALUE` (around the point's first measured value of the
     #: round, outside its clock: only an instrument that reads counters the kernel keeps),
     #: :data:`WARMUP` (an instrument around the first batch of the point's warm-up value of
-    #: the round, discarded; a separate collector just after that value) or :data:`PROBE`.
+    #: the round, discarded; a separate collector just after that value) or :data:`PROBE`
+    #: (untimed probe batches of the point's own, as many as the most any asks, once every
+    #: point of the round is open, before its warm-up sweep; a WARMUP one too where a job
+    #: takes no warm-up).
     rides: str = PROBE
     #: Words shown before a value in tables ("loop lag "), "" for none.
     prefix: str = ""
     #: A pick that costs this much more (stored unit) than a model tied with it, and
     #: at least twice as much, is named in the findings; 0: never.
     notable: float = 0.0
+    #: Where the report shows it beside its columns: ``chart``, the y axis of its own chart
+    #: against workers W per workload (its ideal dotted; C marked where ``up_to_cores``);
+    #: ``lesson``, beside the waiting lesson's bars; ``finding``, the opening of a sentence
+    #: per workload at its largest size and T (fields ``workload``, ``tasks``; the models'
+    #: readings follow); ``break_even``, a cost per task (seconds) that a break-even row
+    #: sets one task's time against.
+    chart: str = ""
+    up_to_cores: bool = False
+    lesson: bool = False
+    finding: str = ""
+    break_even: bool = False
 
     @property
     def col(self) -> str:
@@ -185,11 +189,10 @@ class _Cores:
 class _Lag:
     """How long the batch's event loop took to run a callback sent every :data:`HEARTBEAT_S`.
 
-    A heartbeat thread hands the loop a callback every millisecond
-    (``call_soon_threadsafe``, which wakes a waiting loop at once: no timer's
-    millisecond rounding in the reading) and the callback records how long
-    after its sending it ran: about nothing on a loop that waits, the rest of
-    the blocking step on a loop that a task holds.
+    A heartbeat thread hands the loop a callback every millisecond (``call_soon_threadsafe``,
+    which wakes a waiting loop at once: no timer's millisecond rounding in the reading) and
+    the callback records how long after its sending it ran: about nothing on a loop that
+    waits, the rest of the blocking step on a loop that a task holds.
     """
 
     def start(self, ctx: ProbeContext) -> None:
@@ -299,22 +302,20 @@ def _every(model: Any, on_loop: bool) -> bool:
     return True
 
 
-def _workers_or_baseline(model: Any, on_loop: bool) -> bool:
-    return bool(model.pooled or model.baseline)
-
-
 METRICS: dict[str, MetricDef] = {
     m.name: m
     for m in (
         MetricDef("cores", "cores used", 1.0, "integer",
                   "CPU seconds of the measuring process and its pool workers during a timed "
                   "value, over its wall time", _every, lower_is_better=False,
-                  instrument=_Cores, ideal="frame_cores", rides=VALUE,
-                  column="cores_used"),  # "cores" is C, the host's usable cores
+                  instrument=_Cores, ideal="frame_cores", rides=VALUE, up_to_cores=True,
+                  chart="cores used (CPU s / wall s)", column="cores_used"),  # "cores" is C
         MetricDef("lag", "ms", 1e3, "second",
                   "how long the event loop took to run a callback a heartbeat thread sent it "
                   "every 1 ms during a batch: the maximum (p99 beside it)", _on_loop,
-                  instrument=_Lag, extras=("p99",), prefix="loop lag ", rides=WARMUP),
+                  instrument=_Lag, extras=("p99",), prefix="loop lag ", rides=WARMUP,
+                  lesson=True, finding="Event loop, {workload}, T = {tasks}: the longest a "
+                  "callback sent to the loop every 1 ms waited during a batch"),
         MetricDef("memory", "MB", 1e-6, "byte",
                   "peak memory of the measuring process and the point's pool workers during "
                   "a timed value (the process's PSS, each worker's USS: its private pages, "
@@ -324,7 +325,8 @@ METRICS: dict[str, MetricDef] = {
                   fmt="{:+.1f}", prefix="memory ", notable=5e6),
         MetricDef("dispatch", "µs per task", 1e6, "second",
                   "one empty task's trip through the model (cpu_tasks.noop), per task",
-                  _every, separate=_dispatch, fmt="{:.1f}", prefix="dispatch ", rides=WARMUP),
+                  _every, separate=_dispatch, fmt="{:.1f}", prefix="dispatch ", rides=WARMUP,
+                  break_even=True),
     )
 }
 

@@ -124,6 +124,8 @@ class ModelDef:
     loop: str = DEFAULT_LOOP
     #: For a loop variant (``asyncio_gather[uvloop]``): the model it varies, on the default loop.
     variant_of: str = ""
+    #: Its colour in every chart (a matplotlib colour; its variants get shades of it).
+    colour: str = ""
 
     @property
     def pooled(self) -> bool:
@@ -288,35 +290,38 @@ MODELS: dict[str, ModelDef] = {
     m.name: m
     for m in (
         ModelDef("sequential", True, True, _Sequential,
-                 "plain loop, one task after another (the baseline)", baseline=True),
+                 "plain loop, one task after another (the baseline)", baseline=True,
+                 colour="0.4"),
         ModelDef("asyncio_await", True, False, _plain(_await_each),
-                 "await each coroutine in turn", on_loop=True),
+                 "await each coroutine in turn", on_loop=True, colour="C4"),
         ModelDef("asyncio_gather", True, False, _plain(_gather),
-                 "asyncio.gather of all coroutines", overlap="event_loop", on_loop=True),
+                 "asyncio.gather of all coroutines", overlap="event_loop", on_loop=True,
+                 colour="C0"),
         ModelDef("asyncio_create_task", True, False, _plain(_create_task),
-                 "create_task for all, then await each", overlap="event_loop", on_loop=True),
+                 "create_task for all, then await each", overlap="event_loop", on_loop=True,
+                 colour="C6"),
         ModelDef("asyncio_eager", True, False, _plain(_create_task, "eager_task_factory"),
                  "create_task for all with asyncio.eager_task_factory, then await each",
                  overlap="event_loop", offered=since((3, 12), "asyncio.eager_task_factory"),
-                 on_loop=True),
+                 on_loop=True, colour="C8"),
         ModelDef("asyncio_taskgroup", True, False, _plain(_taskgroup),
                  "asyncio.TaskGroup", overlap="event_loop", on_loop=True,
-                 offered=since((3, 11), "asyncio.TaskGroup")),
+                 offered=since((3, 11), "asyncio.TaskGroup"), colour="C5"),
         ModelDef("asyncio_blocking", False, True, _plain(_blocking),
-                 "blocking call inside coroutines run with gather (anti-pattern)"),
+                 "blocking call inside coroutines run with gather (anti-pattern)", colour="C3"),
         ModelDef("to_thread", False, True, _pooled(default=True),
                  "asyncio.to_thread, loop default executor = ThreadPoolExecutor(W)",
-                 overlap="threads", pool=THREADS),
+                 overlap="threads", pool=THREADS, colour="C1"),
         ModelDef("thread_pool", False, True, _pooled(default=False),
                  "run_in_executor on ThreadPoolExecutor(W)", overlap="threads", pool=THREADS,
-                 cold=True),
+                 cold=True, colour="C9"),
         ModelDef("process_pool", False, True, _pooled(default=False),
                  "run_in_executor on ProcessPoolExecutor(W)", overlap="processes",
-                 pool=PROCESSES, crossing="pickle", cold=True),
+                 pool=PROCESSES, crossing="pickle", cold=True, colour="C2"),
         ModelDef("interpreter_pool", False, True, _pooled(default=False),
                  "run_in_executor on InterpreterPoolExecutor(W): one interpreter per worker "
                  "thread, each with its own GIL", overlap="processes", pool=INTERPRETERS,
-                 crossing="shareable", cold=True,
+                 crossing="shareable", cold=True, colour="teal",
                  offered=since((3, 14), "concurrent.futures.InterpreterPoolExecutor")),
     )
 }
