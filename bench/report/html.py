@@ -16,8 +16,9 @@ import pandas as pd
 
 from bench.report.drawing import Chart, ChartPool, cores_of
 from bench.report.export import data_uri, render
-from bench.report.findings import findings, interpreter_findings, stable_share
+from bench.report.findings import findings, stable_share
 from bench.report.interpreters import (
+    interpreter_findings,
     interpreter_rows,
     interpreter_sentences,
     interpreter_table,

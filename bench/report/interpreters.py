@@ -51,6 +51,31 @@ def reference_rows(frame: pd.DataFrame, host: Mapping[str, Any]) -> pd.DataFrame
     return frame[frame["python"].astype(str) == order(host)[0]]
 
 
+def interpreter_findings(host: Mapping[str, Any], summary: pd.DataFrame) -> list[str]:
+    """What the interpreter decided: its GIL as each workload's children ran, its default
+    start method."""
+    version = f"Python {host.get('python_version', '?')}"
+    out = []
+    if "free-threading" in str(host.get("python_build", "")):
+        gil = summary.groupby("workload", sort=False)["gil"].any()
+        if gil.any():
+            off = ", ".join(gil.index[~gil])
+            text = (f"{version} is a free-threaded build, but the GIL was on as the measured "
+                    f"children ran in {', '.join(gil.index[gil])}: an extension module imported "
+                    "there turned it back on, so threads ran one thread's Python at a time (the "
+                    "ideal says so too).")
+            out.append(text + (f" {off} ran without it." if off else ""))
+        else:
+            out.append(f"{version} ran without the GIL (a free-threaded build): threads can run "
+                       "Python in parallel, and the ideal lets them scale on CPU work.")
+    default = host.get("default_start_method")
+    if default and summary["start_method"].fillna("").astype(bool).any():
+        named = ", ".join(sorted(set(summary["start_method"].dropna()) - {""}))
+        out.append(f"A process pool made without a start method gets {default} under {version} "
+                   f"on this host; this run named each one ({named}).")
+    return out
+
+
 def _interval(ratios: pd.Series) -> tuple[float, float, float]:
     t = stats.grouped_intervals(ratios)
     if t.empty:
