@@ -261,7 +261,8 @@ def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) ->
     for r in recommended.to_dict("records"):
         text = recommendation_sentence(
             r, units[r["workload"]],
-            threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"])), math.nan))
+            threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"]),
+                         str(r["python"])), math.nan))
         cost = cost_sentence(r, by_name)
         out.append(f"{text} {cost}" if cost else text)
     return out
