@@ -19,6 +19,9 @@ import pytest
 import bench.measure.interpreter
 from bench import cli
 from bench.api import load
+from bench.gate import history
+from bench.gate.check import check_runs
+from bench.gate.compare import compare_runs
 from bench.measure import launch, runner
 from bench.measure.interpreter import Interpreter, specs, tag
 from bench.measure.rounds import python_order, with_partners
@@ -256,4 +259,23 @@ def test_the_host_table_has_a_column_per_interpreter(several: Path) -> None:
     html = (several / "index.html").read_text(encoding="utf-8")
     assert '<th scope="col">Python 3.14</th>' in html
     assert "<tr><td>python_version</td><td>3.11.7</td><td>3.14.0</td></tr>" in html
+
+
+# ------------------------------------------------------------------ the gates read every record
+def test_the_gates_read_every_interpreters_host_record(tmp_path: Path) -> None:
+    base = load(_two_interpreter_run(tmp_path / "a", 1.0))
+    cur = load(_two_interpreter_run(tmp_path / "b", 1.0, second="3.14.2"))
+    said = "python_version@3.14: 3.14.0 vs 3.14.2"
+    assert said in check_runs(base, cur).host_diffs
+    assert check_runs(base, load(_two_interpreter_run(tmp_path / "c", 1.0))).host_diffs == []
+    c = compare_runs([base, cur])
+    assert said in c.differences
+    hosts = c.hosts.set_index("key")
+    assert hosts.loc["python_version@3.14", "differs"]
+    assert hosts.loc["python_version@3.14", "matters"]
+    # what both interpreters share is not repeated per interpreter
+    assert "cpu_model@3.14" not in hosts.index
+    # a history of the first run's host is not the second run's: its 3.14 changed
+    assert history.check([history.entry(base)] * 5, cur).matching == 0
+    assert history.check([history.entry(base)] * 5, base).matching == 5
 
