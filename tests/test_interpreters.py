@@ -22,6 +22,7 @@ from bench.api import load
 from bench.gate import history
 from bench.gate.check import check_runs
 from bench.gate.compare import compare_runs
+from bench.gate.compare_report import markdown, write_comparison
 from bench.measure import launch, runner
 from bench.measure.interpreter import Interpreter, specs, tag
 from bench.measure.rounds import python_order, with_partners
@@ -279,3 +280,19 @@ def test_the_gates_read_every_interpreters_host_record(tmp_path: Path) -> None:
     assert history.check([history.entry(base)] * 5, cur).matching == 0
     assert history.check([history.entry(base)] * 5, base).matching == 5
 
+
+def test_compare_names_each_points_interpreter(tmp_path: Path) -> None:
+    paths = [_two_interpreter_run(tmp_path / side, 1.0) for side in "ab"]
+    c = compare_runs([load(p) for p in paths])
+    python = c.points.set_index(["name", "run"])["python"]
+    assert python[("cpu/sequential/t16@3.14", "test")] == "3.14"
+    assert python[("cpu/sequential/t16@3.11", "test (2)")] == "3.11"
+    md = markdown(c)
+    assert "| point | python | test: median |" in md
+    assert "| cpu/sequential/t16@3.14 | 3.14 |" in md.replace("\\", "")
+    html = write_comparison(paths, tmp_path / "cmp").read_text(encoding="utf-8")
+    assert '<th rowspan="2">python</th>' in html
+    assert "<td>cpu/sequential/t16@3.14</td><td>3.14</td>" in html
+    one = [load(write_results(tmp_path / side / "results.json", [make_benchmark(
+        Point("cpu", "sequential", 16, size=1e4), [0.02] * 8, runs=8)])) for side in "cd"]
+    assert "| point | test: median |" in markdown(compare_runs(one))

@@ -21,6 +21,7 @@ column           meaning
 name             benchmark name, e.g. ``cpu/process_pool[fork]/t4/w2``
 run              the run's label (its run name, made unique)
 workload, model, start_method, tasks, workers, metric, task_size: the point's keys
+python           its interpreter's tag in a run of several (``3.14``), "" in a run of one
 cores            C, usable cores of the run's host
 workers_per_core W / C (NaN without workers)
 n                number of values
@@ -72,7 +73,7 @@ HOST_ORDER = (*MATTERS, "python_implementation", "logical_cores", "cpu_affinity"
 NOT_COMPARABLE = "not comparable (the work differs)"
 
 POINT_COLUMNS = ["name", "run", "workload", "model", "start_method", "tasks", "workers",
-                 "metric", "task_size", "cores", "workers_per_core", "n", "rounds",
+                 "metric", "task_size", "python", "cores", "workers_per_core", "n", "rounds",
                  "median_s", "ci_low_s",
                  "ci_high_s", "ratio", "ratio_ci_low", "ratio_ci_high", "speedup",
                  "efficiency"]
@@ -140,7 +141,7 @@ def compare_points(runs: Sequence[RunData], labels: Sequence[str],
             "workload": s["workload"].to_numpy(), "model": s["model"].to_numpy(),
             "start_method": s["start_method"].to_numpy(), "tasks": s["tasks"].to_numpy(),
             "workers": s["workers"].astype(float).to_numpy(), "metric": s["metric"].to_numpy(),
-            "task_size": s["task_size"].to_numpy(),
+            "task_size": s["task_size"].to_numpy(), "python": s["python"].astype(str).to_numpy(),
             "cores": s["cores"].to_numpy(), "n": [int(counts[n]) for n in common],
             "rounds": [len(cur[n]) for n in common],
             "median_s": s["median_s"].to_numpy(), "ci_low_s": s["ci_low_s"].to_numpy(),
