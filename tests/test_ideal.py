@@ -241,8 +241,9 @@ def test_frames_read_resource_and_gil_columns_else_the_specs() -> None:
     two = free.assign(workers=pd.array([2, 2, 2, None, None], dtype="Int64"))
     assert frame_scaling(two) == [2, 2, None, None, None]
     assert ideal.point_parallelism(free, workload="cpu", model="thread_pool", tasks=16,
-                                   workers=2.0, cores=2) == 2.0
+                                   workers=2.0, cores=2,
+                                   gil=ideal.gil_of(free.iloc[0])) == 2.0
     assert ideal.point_parallelism(frame, workload="cpu", model="thread_pool", tasks=16,
-                                   workers=2, cores=2) == 1.0
+                                   workers=2, cores=2, gil=ideal.gil_of(frame.iloc[0])) == 1.0
     assert math.isnan(ideal.point_parallelism(frame, workload="cpu", model="nope", tasks=4,
-                                              workers=None, cores=2))
+                                              workers=None, cores=2, gil=True))

@@ -23,6 +23,10 @@ import bench.measure.interpreter
 from bench import cli
 from bench.api import load
 from bench.errors import UsageError
+from bench.gate import history
+from bench.gate.check import check_runs
+from bench.gate.compare import compare_runs
+from bench.gate.compare_report import markdown, write_comparison
 from bench.measure import launch, runner
 from bench.measure.interpreter import Interpreter, specs, tag
 from bench.measure.rounds import python_order, with_partners
@@ -163,14 +167,15 @@ def test_two_builds_of_one_version_are_two_interpreters(cli: Callable[..., CliRe
 
 
 # ------------------------------------------------------------------ ratios with known truth
-def _two_interpreter_run(tmp_path: Path, speed: float) -> Path:
-    """8 rounds, rounds drifting by +-20 %: under 3.14 every point takes 1/``speed`` of its
-    3.11 time in the same round; process pools halve the sequential time on both."""
+def _two_interpreter_run(tmp_path: Path, speed: float, second: str = "3.14.0") -> Path:
+    """8 rounds, rounds drifting by +-20 %: under 3.14 (version ``second``) every point takes
+    1/``speed`` of its 3.11 time in the same round; process pools halve the sequential time
+    on both."""
     rng = np.random.default_rng(11)
     drift = 1 + 0.2 * rng.standard_normal(8).clip(-2, 2)
     benches = []
     for py, factor in (("3.11", 1.0), ("3.14", 1 / speed)):
-        host = {**HOST, "host_python_version": "3.14.0" if py == "3.14" else "3.11.7"}
+        host = {**HOST, "host_python_version": second if py == "3.14" else "3.11.7"}
         for model, workers, t in (("sequential", None, 0.020), ("process_pool", 2, 0.010)):
             p = Point("cpu", model, 16, workers, "fork" if workers else None, size=1e4,
                       python=py)
@@ -215,10 +220,106 @@ def test_the_report_of_several_interpreters(tmp_path: Path) -> None:
     assert "runs cpu (T = 16) sequentially 0.80\N{MULTIPLICATION SIGN}" in md
     # the pick overall is 3.11's pool: 3.14 is slower here
     assert "Pick overall for cpu at T = 16: process_pool[fork] W=2 under Python 3.11.7" in md
-    # the other sections are the first interpreter's; the summary table holds both
-    recommendation = md.split("## Recommendation")[1].split("##")[0]
-    assert recommendation.count("| cpu |") == 1
+    # the summary table holds both interpreters' points
     assert "cpu/sequential/t16@3.14" in md
     assert "cpu/sequential/t16@3.11" in md
     summary = (tmp_path / "out" / "summary.csv").read_text(encoding="utf-8")
     assert "python_ratio" in summary.splitlines()[0]
+
+
+# ------------------------------------------------------------------ every section covers both
+@pytest.fixture(scope="module")
+def several(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of a recorded run of 3.11 and 3.14 (3.14 0.8x as fast)."""
+    tmp = tmp_path_factory.mktemp("several")
+    write_report(_two_interpreter_run(tmp, 0.8), tmp / "out")
+    return tmp / "out"
+
+
+def _section(out: Path, title: str) -> str:
+    md = (out / "report.md").read_text(encoding="utf-8").replace("\\", "")
+    return md.split(f"\n## {title}\n")[1].split("\n## ")[0]
+
+
+def test_the_tables_of_several_interpreters_have_a_row_per_interpreter(several: Path) -> None:
+    picks = _section(several, "Recommendation")
+    assert "| workload | Python | size | T | pick |" in picks
+    for py in ("3.11", "3.14"):
+        assert f"| cpu | {py} | 10000 iterations | 16 | process_pool[fork] W=2 | " \
+               f"2.00\N{MULTIPLICATION SIGN} (2.00\N{EN DASH}2.00) |" in picks
+    even = _section(several, "Break-even size")
+    assert "| workload | Python | pool | T | break-even size | there |" in even
+    for py in ("3.11", "3.14"):
+        assert f"| cpu | {py} | process_pool[fork] | 16 | 10000 iterations | W = 2: 2.00" in even
+    # no sentence says the sections are the first interpreter's: none is
+    which = _section(several, "Which Python")
+    assert "first interpreter's; summary.csv" not in which
+
+
+def test_the_findings_of_several_interpreters_are_each_labelled(several: Path) -> None:
+    found = _section(several, "Findings")
+    for version in ("3.11.7", "3.14.0"):
+        assert f"- Python {version}: cpu (pure-Python CPU work, holds the GIL): processes " \
+               "reached 2.00\N{MULTIPLICATION SIGN}" in found
+        assert f"- Python {version}: cpu, 10000 iterations, T = 16: process_pool[fork] with " \
+               "W = 2, 2.00\N{MULTIPLICATION SIGN}" in found
+        assert f"- Python {version}: 0 of 2 points (0%) are stable" in found  # the drift
+
+
+def test_the_charts_of_several_interpreters_are_each_interpreters(several: Path) -> None:
+    charts = _section(several, "Charts")
+    for stem, version in (("3_11", "3.11.7"), ("3_14", "3.14.0")):
+        assert (several / f"speedup-{stem}.png").exists()
+        assert f"![Speedup vs workers, per workload: Python {version}](speedup-{stem}.png)" \
+            in charts
+    assert not (several / "speedup.png").exists()
+
+
+def test_the_host_table_has_a_column_per_interpreter(several: Path) -> None:
+    host = _section(several, "Host")
+    assert "| record | Python 3.11 | Python 3.14 |" in host
+    assert "| python_version | 3.11.7 | 3.14.0 |" in host
+    assert "| cpu_model | Test CPU 3000 | Test CPU 3000 |" in host
+    # the facts that differ come first
+    assert host.index("python_version") < host.index("cpu_model")
+    md = (several / "report.md").read_text(encoding="utf-8")
+    assert "CPython 3.11.7 and CPython 3.14.0" in md.splitlines()[2]
+    html = (several / "index.html").read_text(encoding="utf-8")
+    assert '<th scope="col">Python 3.14</th>' in html
+    assert "<tr><td>python_version</td><td>3.11.7</td><td>3.14.0</td></tr>" in html
+
+
+# ------------------------------------------------------------------ the gates read every record
+def test_the_gates_read_every_interpreters_host_record(tmp_path: Path) -> None:
+    base = load(_two_interpreter_run(tmp_path / "a", 1.0))
+    cur = load(_two_interpreter_run(tmp_path / "b", 1.0, second="3.14.2"))
+    said = "python_version@3.14: 3.14.0 vs 3.14.2"
+    assert said in check_runs(base, cur).host_diffs
+    assert check_runs(base, load(_two_interpreter_run(tmp_path / "c", 1.0))).host_diffs == []
+    c = compare_runs([base, cur])
+    assert said in c.differences
+    hosts = c.hosts.set_index("key")
+    assert hosts.loc["python_version@3.14", "differs"]
+    assert hosts.loc["python_version@3.14", "matters"]
+    # what both interpreters share is not repeated per interpreter
+    assert "cpu_model@3.14" not in hosts.index
+    # a history of the first run's host is not the second run's: its 3.14 changed
+    assert history.check([history.entry(base)] * 5, cur).matching == 0
+    assert history.check([history.entry(base)] * 5, base).matching == 5
+
+
+def test_compare_names_each_points_interpreter(tmp_path: Path) -> None:
+    paths = [_two_interpreter_run(tmp_path / side, 1.0) for side in "ab"]
+    c = compare_runs([load(p) for p in paths])
+    python = c.points.set_index(["name", "run"])["python"]
+    assert python[("cpu/sequential/t16@3.14", "test")] == "3.14"
+    assert python[("cpu/sequential/t16@3.11", "test (2)")] == "3.11"
+    md = markdown(c)
+    assert "| point | python | test: median |" in md
+    assert "| cpu/sequential/t16@3.14 | 3.14 |" in md.replace("\\", "")
+    html = write_comparison(paths, tmp_path / "cmp").read_text(encoding="utf-8")
+    assert '<th rowspan="2">python</th>' in html
+    assert "<td>cpu/sequential/t16@3.14</td><td>3.14</td>" in html
+    one = [load(write_results(tmp_path / side / "results.json", [make_benchmark(
+        Point("cpu", "sequential", 16, size=1e4), [0.02] * 8, runs=8)])) for side in "cd"]
+    assert "| point | test: median |" in markdown(compare_runs(one))

@@ -290,8 +290,10 @@ FREE_HOST = {**HOST, "host_python_version": "3.14.0", "host_gil_enabled": 0,
              "host_default_start_method": "forkserver"}
 
 
-def _free_threaded_run(path: Path, *, thread_s: float, gil_back_on: bool) -> Path:
-    """A run recorded by hand as a free-threaded 3.14 would write it: 8 rounds of cpu, T = 16."""
+def _free_threaded_run(path: Path, *, thread_s: float, gil_back_on: bool,
+                       more: tuple[Any, ...] = ()) -> Path:
+    """A run recorded by hand as a free-threaded 3.14 would write it: 8 rounds of cpu, T = 16
+    (and the benchmarks ``more``)."""
     rng = np.random.default_rng(14)
     seq = Point("cpu", "sequential", 16, size=50000.0)
     thr = Point("cpu", "thread_pool", 16, 2, size=50000.0)
@@ -301,7 +303,7 @@ def _free_threaded_run(path: Path, *, thread_s: float, gil_back_on: bool) -> Pat
     benches = [make_benchmark(p, list(t * drift * (1 + 0.01 * rng.standard_normal(8))),
                               runs=8, host=FREE_HOST, **extra)
                for p, t in ((seq, 0.100), (thr, thread_s), (proc, 0.058))]
-    return write_results(path / "results.json", benches)
+    return write_results(path / "results.json", [*benches, *more])
 
 
 def test_a_free_threaded_run_says_threads_scaled_because_the_gil_was_off(tmp_path: Path) -> None:
@@ -333,6 +335,35 @@ def test_an_extension_that_turns_the_gil_back_on_is_reported(tmp_path: Path) -> 
     assert "is a free-threaded build, but the GIL was on as the measured children ran" in report
     assert "no gain: the GIL runs one thread's Python at a time" in report
     assert "because the GIL was off" not in report
+
+
+def test_the_gil_back_on_in_one_workload_changes_only_its_findings(tmp_path: Path) -> None:
+    # a free-threaded 3.14: cpu's children ran without the GIL; those of a workload whose
+    # extension module turned it back on ("ext", pure-Python CPU work) ran with it
+    rng = np.random.default_rng(15)
+    drift = 1 + 0.03 * rng.standard_normal(8)
+    ext = [make_benchmark(Point("ext", m, 16, w, size=100.0), list(t * drift), runs=8,
+                          host=FREE_HOST, gil_enabled=1, resource="cpu_gil")
+           for m, w, t in (("sequential", None, 0.080), ("thread_pool", 2, 0.081))]
+    results = _free_threaded_run(tmp_path / "ft", thread_s=0.053, gil_back_on=False,
+                                 more=tuple(ext))
+    s = load(results).summary.set_index("name")
+    assert not s.loc["cpu/thread_pool/t16/w2", "gil"]
+    assert s.loc["ext/thread_pool/t16/w2", "gil"]
+    write_report(results, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    # cpu's threads scaled, against cpu's ideal of 2; ext's ran one at a time, its ideal 1
+    assert ("threads scaled on CPU work because the GIL was off: 1.89\N{MULTIPLICATION SIGN} at "
+            "best (thread\\_pool, W = 2, T = 16) against an ideal of 2.00\N{MULTIPLICATION SIGN}"
+            ) in report
+    assert "ext (pure-Python CPU work, holds the GIL): threads 0.99\N{MULTIPLICATION SIGN} at " \
+           "best (thread\\_pool, W = 2, T = 16), no gain: the GIL runs one thread's Python at a " \
+           "time." in report
+    # the interpreter's finding names the workload whose children had the GIL on
+    assert "is a free-threaded build, but the GIL was on as the measured children ran in " \
+           "ext: " in report
+    assert "(the ideal says so too). cpu ran without it." in report
+    assert "Python 3.14.0 ran without the GIL (a free-threaded build)" not in report
 
 
 # ------------------------------------------------------------------ event loops as an axis

@@ -233,7 +233,7 @@ def test_chart_server_leaves_nothing_behind(tmp_path: Path) -> None:
     with report_charts.ChartPool(workers=2) as pool:
         assert pool.server is not None
         group = pool.server.pid
-        charts = pool.draw(summary, host, tmp_path / "pooled")()
+        charts = pool.draw([(summary, host)], tmp_path / "pooled")()
     assert [c.stem for c in charts] == ["speedup", "wall_time", "efficiency", "sleep_lesson"]
     assert all(c.png.stat().st_size and c.svg.stat().st_size for c in charts)
     assert _gone(group)  # server and drawers: a drawer left over would hold the caller's pipes
@@ -252,7 +252,7 @@ def test_a_failing_chart_reaches_the_parent(tmp_path: Path,
     monkeypatch.setattr(chart_module, "render", broken)  # before the fork: the drawers have it
     with report_charts.ChartPool(workers=2) as pool:
         group = pool.server.pid
-        collect = pool.draw(summary, host, tmp_path / "broken")
+        collect = pool.draw([(summary, host)], tmp_path / "broken")
         with pytest.raises(ValueError, match="cannot draw"):
             collect()
     assert _gone(group)
@@ -277,7 +277,7 @@ def test_the_parent_goes_on_while_the_server_warms_up(tmp_path: Path,
     host = {**{k[5:]: v for k, v in HOST.items()}, "padding": "x" * (1 << 20)}
     monkeypatch.setattr(report_charts, "_warm_up", slow_warm_up)  # before the fork
     with report_charts.ChartPool(workers=2) as pool:
-        collect = pool.draw(summary, host, tmp_path / "charts")
+        collect = pool.draw([(summary, host)], tmp_path / "charts")
         assert not warm.exists()  # a blocking send would have waited out the server's 60 s
         release.touch()
         charts = collect()

@@ -21,7 +21,13 @@ from typing import Any
 from bench.errors import UsageError
 from bench.gate.ab import AB_FILE, SIDES
 from bench.gate.check import noise_record
-from bench.gate.match import TIME_KEYS, host_differences, metric_rounds, paired_log_ratios
+from bench.gate.match import (
+    TIME_KEYS,
+    host_differences,
+    metric_rounds,
+    paired_log_ratios,
+    run_host,
+)
 from bench.gate.outputs import fmt_seconds, junit_suite, publish, text_table
 from bench.gate.paired import PairedTest, decide
 from bench.report.export import markdown_table, md_escape
@@ -157,7 +163,7 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
                     planned=planned,
                     medians=medians,
                     unmeasured=unmeasured, only=dict(record.get("only", {})),
-                    host_diffs=host_differences([r.host for r in runs], TIME_KEYS),
+                    host_diffs=host_differences([run_host(r) for r in runs], TIME_KEYS),
                     noise_warnings=warnings,
                     interrupted=record.get("status") == "interrupted", metric=metric)
 

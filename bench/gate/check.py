@@ -50,6 +50,7 @@ from bench.gate.match import (
     host_differences,
     metric_samples,
     relative_times,
+    run_host,
     samples,
 )
 from bench.gate.stats import PointTest, gate, rounds_needed
@@ -267,5 +268,5 @@ def check_runs(base: RunData, cur: RunData, *, max_slowdown: float = 0.10,
     return CheckResult(baseline=base.path, current=cur.path, metric=metric,
                        max_slowdown=max_slowdown, alpha=alpha, tests=tests,
                        skipped=skipped, left_out=left_out,
-                       host_diffs=host_differences([base.host, cur.host], TIME_KEYS),
+                       host_diffs=host_differences([run_host(base), run_host(cur)], TIME_KEYS),
                        noisy_runs=noisy, not_comparable=not_comparable)

@@ -21,6 +21,7 @@ column           meaning
 name             benchmark name, e.g. ``cpu/process_pool[fork]/t4/w2``
 run              the run's label (its run name, made unique)
 workload, model, start_method, tasks, workers, metric, task_size: the point's keys
+python           its interpreter's tag in a run of several (``3.14``), "" in a run of one
 cores            C, usable cores of the run's host
 workers_per_core W / C (NaN without workers)
 n                number of values
@@ -48,7 +49,15 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UsageError
-from bench.gate.match import TIME_KEYS, common_points, host_differences, samples
+from bench.gate.match import (
+    TIME_KEYS,
+    common_points,
+    host_differences,
+    host_keys,
+    host_values,
+    run_host,
+    samples,
+)
 from bench.gate.stats import slowdown_ci
 from bench.results.aggregate import RunData
 from bench.results.readings import metric_columns
@@ -64,7 +73,7 @@ HOST_ORDER = (*MATTERS, "python_implementation", "logical_cores", "cpu_affinity"
 NOT_COMPARABLE = "not comparable (the work differs)"
 
 POINT_COLUMNS = ["name", "run", "workload", "model", "start_method", "tasks", "workers",
-                 "metric", "task_size", "cores", "workers_per_core", "n", "rounds",
+                 "metric", "task_size", "python", "cores", "workers_per_core", "n", "rounds",
                  "median_s", "ci_low_s",
                  "ci_high_s", "ratio", "ratio_ci_low", "ratio_ci_high", "speedup",
                  "efficiency"]
@@ -99,17 +108,19 @@ def run_labels(runs: Sequence[RunData]) -> list[str]:
 
 
 def host_table(hosts: Sequence[dict[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
-    """Host records side by side: one row per key, one column per run.
+    """Host records (:func:`bench.gate.match.run_host`) side by side: one row per key, each
+    followed by the other interpreters' where they differ from it (:func:`bench.gate.match.
+    host_keys`), one column per run.
 
     Columns ``key``, one per label, ``differs`` (values not all equal) and
-    ``matters`` (a key in :data:`MATTERS`).
+    ``matters`` (a key in :data:`MATTERS`, or an interpreter's copy of one).
     """
     keys = [k for k in HOST_ORDER if any(k in h for h in hosts)]
-    keys += sorted({k for h in hosts for k in h} - set(keys))
+    keys += sorted({k for h in hosts for k in h if "@" not in k} - set(keys))
     rows = []
-    for key in keys:
-        values = ["" if h.get(key) is None else str(h.get(key)) for h in hosts]
-        rows.append([key, *values, len(set(values)) > 1, key in MATTERS])
+    for key in host_keys(hosts, keys):
+        values = host_values(hosts, key)
+        rows.append([key, *values, len(set(values)) > 1, key.partition("@")[0] in MATTERS])
     return pd.DataFrame(rows, columns=["key", *labels, "differs", "matters"])
 
 
@@ -130,7 +141,7 @@ def compare_points(runs: Sequence[RunData], labels: Sequence[str],
             "workload": s["workload"].to_numpy(), "model": s["model"].to_numpy(),
             "start_method": s["start_method"].to_numpy(), "tasks": s["tasks"].to_numpy(),
             "workers": s["workers"].astype(float).to_numpy(), "metric": s["metric"].to_numpy(),
-            "task_size": s["task_size"].to_numpy(),
+            "task_size": s["task_size"].to_numpy(), "python": s["python"].astype(str).to_numpy(),
             "cores": s["cores"].to_numpy(), "n": [int(counts[n]) for n in common],
             "rounds": [len(cur[n]) for n in common],
             "median_s": s["median_s"].to_numpy(), "ci_low_s": s["ci_low_s"].to_numpy(),
@@ -157,7 +168,7 @@ def compare_runs(runs: Sequence[RunData]) -> Comparison:
     labels = run_labels(runs)
     match = common_points(runs)
     left_out = dict(zip(labels, match.only_in, strict=True))
-    hosts = [r.host for r in runs]
+    hosts = [run_host(r) for r in runs]
     return Comparison(
         runs=list(runs), labels=labels, common=match.common, left_out=left_out,
         hosts=host_table(hosts, labels), differences=host_differences(hosts, MATTERS),

@@ -32,7 +32,8 @@ from bench.results.aggregate import load
 
 
 def point_rows(c: Comparison) -> list[dict[str, Any]]:
-    """One dict per common point: its name and, per run, formatted cells."""
+    """One dict per common point: its name, its interpreter's tag ("" in runs of one) and,
+    per run, formatted cells."""
     by_name = {name: g.set_index("run") for name, g in c.points.groupby("name", sort=False)}
     rows = []
     for name in c.common:
@@ -51,7 +52,7 @@ def point_rows(c: Comparison) -> list[dict[str, Any]]:
                 "efficiency": fmt_num(float(r["efficiency"])),
                 "metrics": metrics_text(r.to_dict()),
             })
-        rows.append({"name": name, "cells": cells})
+        rows.append({"name": name, "python": str(g["python"].iloc[0]), "cells": cells})
     return rows
 
 
@@ -88,8 +89,12 @@ def markdown(c: Comparison) -> str:
                                        strict=True)]
     lines += ["## Hosts", "", markdown_table(hosts[["key", *c.labels]])]
     records = []
-    for row in point_rows(c):
+    rows = point_rows(c)
+    several = any(row["python"] for row in rows)  # runs of several interpreters
+    for row in rows:
         rec: dict[str, str] = {"point": row["name"]}
+        if several:
+            rec["python"] = row["python"]
         for label, cell in zip(c.labels, row["cells"], strict=True):
             text = f"{cell['median']} ms"
             if cell["ratio"]:
@@ -119,11 +124,13 @@ def write_files(c: Comparison, out_dir: Path) -> Path:
     hosts = [{"key": r["key"], "values": [r[label] for label in c.labels],
               "differs": bool(r["differs"]), "matters": bool(r["matters"])}
              for _, r in c.hosts.iterrows()]
+    rows = point_rows(c)
     html = render(
         "compare.html.j2",
         runs=[{"label": label, "path": str(r.path)}
               for label, r in zip(c.labels, c.runs, strict=True)],
-        labels=c.labels, hosts=hosts, differences=c.differences, rows=point_rows(c),
+        labels=c.labels, hosts=hosts, differences=c.differences, rows=rows,
+        several=any(row["python"] for row in rows),
         left_out=[(label, names) for label, names in c.left_out.items() if names],
         charts=charts(c, out_dir),
     )

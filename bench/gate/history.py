@@ -47,7 +47,7 @@ import numpy as np
 from scipy import stats
 
 from bench.errors import UsageError
-from bench.gate.match import TIME_KEYS, metric_rounds, point_work
+from bench.gate.match import TIME_KEYS, metric_rounds, point_work, run_host
 from bench.results import store
 from bench.results.aggregate import RunData
 from bench.scenarios.metrics import METRICS, gate_metrics
@@ -62,8 +62,10 @@ MIN_RUNS = 5
 
 
 def host_key(host: dict[str, Any]) -> dict[str, Any]:
-    """The part of a host record that must match: CPU, cores, Python build, GIL."""
-    return {k: host.get(k) for k in HOST_KEY}
+    """The part of a host record (:func:`bench.gate.match.run_host`) that must match: CPU,
+    cores, Python build, GIL; each interpreter's, in a run of several."""
+    return {k: host.get(k) for k in HOST_KEY} | {
+        k: v for k, v in host.items() if "@" in k and k.partition("@")[0] in HOST_KEY}
 
 
 def entry(run: RunData) -> dict[str, Any]:
@@ -87,7 +89,7 @@ def entry(run: RunData) -> dict[str, Any]:
     return {"run": str(meta.get("run_name", "")) or run.path.name,
             "added": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "git_commit": str(meta.get("git_commit", "") or ""),
-            "host": host_key(run.host), "points": points}
+            "host": host_key(run_host(run)), "points": points}
 
 
 def load_history(path: Path, *, missing_ok: bool = False) -> list[dict[str, Any]]:
@@ -247,7 +249,7 @@ def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: floa
     if metric is not None and metric not in gate_metrics():
         raise UsageError(f"--metric {metric!r}: choose from {', '.join(gate_metrics())}")
     wanted = FIGURES if metric is None else (metric,)
-    key = host_key(run.host)
+    key = host_key(run_host(run))
     same = [h for h in history if h.get("host") == key]
     current = entry(run)["points"]
     figures: list[tuple[str, str, list[float], float]] = []

@@ -3,8 +3,9 @@
 Shared by ``compare``, ``check``, ``check --history`` and ``ab``, each reading it
 one way:
 
-* **Hosts**: :func:`host_differences` names the host-record keys whose
-  differences make times incomparable (:data:`TIME_KEYS`).
+* **Hosts**: :func:`run_host` is the record of a run's host and of each of
+  its interpreters; :func:`host_differences` names the keys whose differences
+  make times incomparable (:data:`TIME_KEYS`), each interpreter's included.
 * **Points**: a point's identity is its name *and* its work (:data:`WORK_KEY`:
   workload, model, start method, tasks, workers, metric, task size).
   :func:`match_points` pairs the points of several runs; a point of the same
@@ -46,12 +47,39 @@ WORK_KEY = tuple(KEYS)
 _WORK_LABELS = {"task_size": "task size", "start_method": "start method"}
 
 
-def host_differences(hosts: Sequence[dict[str, Any]],
-                     keys: Sequence[str] = TIME_KEYS) -> list[str]:
-    """Lines like ``usable_cores: 2 vs 4`` for the ``keys`` whose values differ."""
+def run_host(run: RunData) -> dict[str, Any]:
+    """The host record the gates compare: the run's (its first interpreter's) and, in a run of
+    several interpreters, each other one's beside it, its keys tagged as its points' names
+    are (``python_version@3.14``)."""
+    out = dict(run.host)
+    for tag, record in list(run.interpreters.items())[1:]:
+        out.update({f"{k}@{tag}": v for k, v in record.items()})
+    return out
+
+
+def host_values(hosts: Sequence[Mapping[str, Any]], key: str) -> list[str]:
+    """Each record's value of ``key`` as text ("" where it has none)."""
+    return ["" if h.get(key) is None else str(h.get(key)) for h in hosts]
+
+
+def host_keys(hosts: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[str]:
+    """``keys``, each followed by the other interpreters' copies of it (``key@3.14``,
+    :func:`run_host`) whose values are not the key's own in every record: an interpreter's
+    copy of a host fact (its CPU model) adds nothing."""
     out = []
     for key in keys:
-        values = ["" if h.get(key) is None else str(h.get(key)) for h in hosts]
+        copies = sorted({k for h in hosts for k in h if k.startswith(f"{key}@")})
+        out += [key, *(k for k in copies if host_values(hosts, k) != host_values(hosts, key))]
+    return out
+
+
+def host_differences(hosts: Sequence[Mapping[str, Any]],
+                     keys: Sequence[str] = TIME_KEYS) -> list[str]:
+    """Lines like ``usable_cores: 2 vs 4`` for the ``keys`` whose values differ, each other
+    interpreter's included (``python_version@3.14: 3.14.0 vs 3.14.2``, :func:`host_keys`)."""
+    out = []
+    for key in host_keys(hosts, keys):
+        values = host_values(hosts, key)
         if len(set(values)) > 1:
             out.append(f"{key}: {' vs '.join(v or '?' for v in values)}")
     return out

@@ -8,7 +8,7 @@ and SVG (:func:`bench.report.figures.save_figure`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from bench.report import frames, metric_plots, plots
 from bench.report.drawing import Chart, cores_of, sized_workloads, workloads_of
 from bench.report.figures import fit_layout, new_figure, save_figure
+from bench.report.interpreters import plot_interpreters, python_label
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
 
@@ -25,9 +26,20 @@ from bench.scenarios.models import COLD
 COLORBAR_IN = 1.2
 
 
-def _panel_figure(stem: str, title: str, panels: list[str],
+def _named(stem: str, title: str, summary: pd.DataFrame,
+           host: Mapping[str, Any]) -> tuple[str, str]:
+    """A chart of one interpreter's points, in a run of several, names it: ``speedup-3.14``,
+    ``...: Python 3.14.0`` (a run of one has one tag, "")."""
+    tags = set(summary["python"].astype(str))
+    if len(tags) != 1 or tags == {""}:
+        return stem, title
+    return f"{stem}-{tags.pop()}", f"{title}: {python_label(host)}"
+
+
+def _panel_figure(summary: pd.DataFrame, stem: str, title: str, panels: list[str],
                   draw: Callable[[Axes, str], None], host: dict[str, Any],
                   out_dir: Path, *, width: float = 6.4) -> Chart:
+    stem, title = _named(stem, title, summary, host)
     ncols = min(len(panels), 2)
     fig, axes = new_figure(ncols, math.ceil(len(panels) / ncols), width=width)
     for ax, panel in zip(axes, panels, strict=False):
@@ -42,7 +54,7 @@ def _panel_figure(stem: str, title: str, panels: list[str],
 def _speedup_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     cores = cores_of(summary, host)
     return _panel_figure(
-        "speedup", "Speedup vs workers, per workload", workloads_of(summary),
+        summary, "speedup", "Speedup vs workers, per workload", workloads_of(summary),
         lambda ax, wl: plots.plot_speedup(ax, summary, workload=wl, cores=cores), host, out_dir)
 
 
@@ -52,7 +64,7 @@ def _metric_chart(metric: str, summary: pd.DataFrame, host: dict[str, Any],
     spec, cores = METRICS[metric], cores_of(summary, host)
     ideal = ", with the ideal" if spec.ideal else ""
     return _panel_figure(
-        metric, f"{metric[:1].upper()}{metric[1:]} vs workers, per workload{ideal}",
+        summary, metric, f"{metric[:1].upper()}{metric[1:]} vs workers, per workload{ideal}",
         frames.metric_workloads(summary, spec.col),
         lambda ax, wl: metric_plots.plot_metric(ax, summary, metric=metric, workload=wl,
                                                 cores=cores),
@@ -62,7 +74,8 @@ def _metric_chart(metric: str, summary: pd.DataFrame, host: dict[str, Any],
 def _wall_time_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     cores = cores_of(summary, host)
     return _panel_figure(
-        "wall_time", "Wall time vs task count (log-log), per workload", workloads_of(summary),
+        summary, "wall_time", "Wall time vs task count (log-log), per workload",
+        workloads_of(summary),
         lambda ax, wl: plots.plot_wall_time(ax, summary, workload=wl, cores=cores),
         host, out_dir)
 
@@ -95,40 +108,40 @@ def _efficiency_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path
     images = [im for ax in fig.axes for im in ax.images]
     fig.colorbar(images[0], cax=cax, label=plots.EFFICIENCY_LABEL,
                  extend="max" if top > vmax else "neither")
-    paths = save_figure(fig, out_dir, "efficiency")
-    title = "Efficiency heatmaps (tasks \N{MULTIPLICATION SIGN} workers) per pooled model"
+    stem, title = _named("efficiency", "Efficiency heatmaps (tasks \N{MULTIPLICATION SIGN} "
+                         "workers) per pooled model", summary, host)
+    paths = save_figure(fig, out_dir, stem)
     return Chart(paths["png"].stem, title, paths["png"], paths["svg"])
 
 
 def _lesson_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     cores = cores_of(summary, host)
     return _panel_figure(
-        "sleep_lesson", "The seed's lesson: waiting tasks, overlapped or one after another",
-        ["lesson"],
+        summary, "sleep_lesson",
+        "The seed's lesson: waiting tasks, overlapped or one after another", ["lesson"],
         lambda ax, _: plots.plot_sleep_lesson(ax, summary, cores=cores), host, out_dir,
         width=8.0)
 
 
 def _size_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     return _panel_figure(
-        "speedup_size", "Speedup vs task size per pooled model (best W at each size)",
+        summary, "speedup_size", "Speedup vs task size per pooled model (best W at each size)",
         sized_workloads(summary),
         lambda ax, wl: plots.plot_speedup_vs_size(ax, summary, workload=wl), host, out_dir)
 
 
 def _cold_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
-    return _panel_figure("cold_start", "Pool cold start per start method vs warm batch",
-                         [COLD], lambda ax, _: plots.plot_cold_start(ax, summary),
-                         host, out_dir)
+    return _panel_figure(summary, "cold_start",
+                         "Pool cold start per start method vs warm batch", [COLD],
+                         lambda ax, _: plots.plot_cold_start(ax, summary), host, out_dir)
 
 
 def interpreter_chart(rows: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     """The chart of a run of several interpreters (:mod:`bench.report.interpreters`)."""
-    from bench.report.interpreters import plot_interpreters
-
-    return _panel_figure("interpreters", "Which Python: each interpreter's sequential loop and "
-                         "pick against the first one's sequential loop", ["interpreters"],
-                         lambda ax, _: plot_interpreters(ax, rows), host, out_dir, width=8.0)
+    return _panel_figure(rows, "interpreters", "Which Python: each interpreter's sequential "
+                         "loop and pick against the first one's sequential loop",
+                         ["interpreters"], lambda ax, _: plot_interpreters(ax, rows), host,
+                         out_dir, width=8.0)
 
 
 ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]

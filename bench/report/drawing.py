@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -151,7 +151,8 @@ def _serve(conn: Connection, parents: Connection, workers: int) -> None:
 
     The drawers are forked once matplotlib is loaded, so it is imported once
     (while the parent loads the data) rather than once per drawer.  The job
-    ``(kinds, summary, host, out_dir)`` comes through ``conn``; the charts, or
+    ``(charts, out_dir)``, each chart a ``(kind, summary, host)``, comes through ``conn``;
+    the charts, or
     the exception that stopped one, go back through it.  The server leads a
     process group of its own, drawers included: the parent ends them all at
     once (:meth:`ChartPool.__exit__`), and the server ends them itself once it
@@ -171,11 +172,11 @@ def _serve(conn: Connection, parents: Connection, workers: int) -> None:
         # their instructions) and leave its pages shared with this server.
         gc.freeze()
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_unblock_signals)
-        kinds, summary, host, out_dir = conn.recv()
+        jobs, out_dir = conn.recv()
         threading.Thread(target=_end_with_parent, args=(conn,), daemon=True).start()
-        pending = {k: pool.apply_async(_draw, (k, summary, host, out_dir))
-                   for k in sorted(kinds, key=_cost)}
-        conn.send([pending[k].get() for k in kinds])
+        costly_first = sorted(range(len(jobs)), key=lambda i: _cost(jobs[i][0]))
+        pending = {i: pool.apply_async(_draw, (*jobs[i], out_dir)) for i in costly_first}
+        conn.send([pending[i].get() for i in range(len(jobs))])
     except EOFError:
         pass  # the parent went away
     except BaseException as exc:  # whatever stopped a chart goes back to the parent
@@ -191,7 +192,7 @@ def _serve(conn: Connection, parents: Connection, workers: int) -> None:
 class ChartPool:
     """Processes that draw a report's charts, started before its data is loaded.
 
-    ``with ChartPool() as pool: collect = pool.draw(summary, host, out_dir)``
+    ``with ChartPool() as pool: collect = pool.draw([(summary, host)], out_dir)``
     hands every chart the run supports to the drawers, the costliest first,
     and returns at once; ``collect()`` waits and gives the charts in display
     order.  One forked server imports matplotlib while the parent loads the
@@ -226,20 +227,21 @@ class ChartPool:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return self
 
-    def draw(self, summary: pd.DataFrame, host: dict[str, Any],
+    def draw(self, parts: Sequence[tuple[pd.DataFrame, dict[str, Any]]],
              out_dir: Path) -> Callable[[], list[Chart]]:
-        """Start drawing every chart ``summary`` supports; return the function collecting them."""
-        kinds = chart_kinds(summary, host)
+        """Start drawing every chart each ``(summary, host)`` of ``parts`` supports (a run of
+        several interpreters: one part each); return the function collecting them, in order."""
+        jobs = [(k, summary, host) for summary, host in parts for k in chart_kinds(summary, host)]
         conn = self.conn
         if conn is None:
-            return lambda: [_draw(k, summary, host, out_dir) for k in kinds]
+            return lambda: [_draw(*job, out_dir) for job in jobs]
         # Sent from a thread: the pickled job outgrows the pipe's buffer, and the server reads
         # it only once matplotlib is imported; the tables are written meanwhile, not after.
         failed: list[BaseException] = []
 
         def send() -> None:
             try:
-                conn.send((kinds, summary, host, out_dir))
+                conn.send((jobs, out_dir))
             except BaseException as exc:  # the server went away: collect() says why
                 failed.append(exc)
 
@@ -270,4 +272,4 @@ def build_charts(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path, *,
                  workers: int | None = None) -> list[Chart]:
     """Draw and save every chart the run's data supports (see :class:`ChartPool`)."""
     with ChartPool(workers) as pool:
-        return pool.draw(summary, host, out_dir)()
+        return pool.draw([(summary, host)], out_dir)()

@@ -68,14 +68,14 @@ def _ideal(summary: pd.DataFrame, r: pd.Series, cores: int) -> float:
     """The ideal speedup of the point ``r`` (:func:`bench.results.ideal.ideal_parallelism`)."""
     c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
     return point_parallelism(summary, workload=str(r["workload"]), model=str(r["model"]),
-                             tasks=int(r["tasks"]), workers=r["workers"], cores=c)
+                             tasks=int(r["tasks"]), workers=r["workers"], cores=c, gil=gil_of(r))
 
 
 def _parallel(summary: pd.DataFrame, r: pd.Series) -> bool:
     """Whether the point's workers could run its work in parallel at all (GIL, resource)."""
     resource = resource_of(summary, str(r["workload"]))
     return resource is not None and runs_in_parallel(
-        resource, overlap(str(r["model"])), gil=gil_of(summary))
+        resource, overlap(str(r["model"])), gil=gil_of(r))
 
 
 def _of_resource(summary: pd.DataFrame, resource: str) -> list[tuple[str, pd.DataFrame, str]]:
@@ -108,9 +108,9 @@ def _gil_finding(summary: pd.DataFrame, df: pd.DataFrame, heading: str,
         gil, scaled = "", ""
         if _parallel(summary, thread):
             gil = f" against an ideal of {_x(_ideal(summary, thread, cores))}"
-            if not gil_of(summary) and float(thread["speedup_ci_low"]) > 1:
+            if not gil_of(thread) and float(thread["speedup_ci_low"]) > 1:
                 scaled = " scaled on CPU work because the GIL was off:"
-            elif not gil_of(summary):
+            elif not gil_of(thread):
                 gil += ", the interpreter running without the GIL"
         elif float(thread["speedup"]) < 1.2:
             gil = ", no gain: the GIL runs one thread's Python at a time"
@@ -260,29 +260,10 @@ def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) ->
     for r in recommended.to_dict("records"):
         text = recommendation_sentence(
             r, units[r["workload"]],
-            threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"])), math.nan))
+            threads.get((str(r["workload"]), float(r["task_size"]), int(r["tasks"]),
+                         str(r["python"])), math.nan))
         cost = cost_sentence(r, by_name)
         out.append(f"{text} {cost}" if cost else text)
-    return out
-
-
-def interpreter_findings(host: Mapping[str, Any], summary: pd.DataFrame) -> list[str]:
-    """What the interpreter decided: its GIL as the children ran, its default start method."""
-    version = f"Python {host.get('python_version', '?')}"
-    out = []
-    if "free-threading" in str(host.get("python_build", "")):
-        if gil_of(summary):
-            out.append(f"{version} is a free-threaded build, but the GIL was on as the measured "
-                       "children ran: an extension module the workload imported turned it back "
-                       "on, so threads ran one thread's Python at a time (the ideal says so too).")
-        else:
-            out.append(f"{version} ran without the GIL (a free-threaded build): threads can run "
-                       "Python in parallel, and the ideal lets them scale on CPU work.")
-    default = host.get("default_start_method")
-    if default and summary["start_method"].fillna("").astype(bool).any():
-        named = ", ".join(sorted(set(summary["start_method"].dropna()) - {""}))
-        out.append(f"A process pool made without a start method gets {default} under {version} "
-                   f"on this host; this run named each one ({named}).")
     return out
 
 

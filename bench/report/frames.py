@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.results.ideal import point_parallelism, resource_of
+from bench.results.ideal import gil_of, point_parallelism, resource_of
 from bench.results.recommend import size_label, task_unit
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD, MODELS, OVERLAPS, STEADY, model_label
@@ -162,7 +162,8 @@ def lesson_bars(summary: pd.DataFrame, *, cores: int,
             d = float(r["median_s"]) * float(r["speedup"]) / tasks  # sequential median / T
             c = int(r["cores"]) if "cores" in r.index and not pd.isna(r["cores"]) else cores
             ideal = tasks / point_parallelism(summary, workload=wl, model=str(r["model"]),
-                                              tasks=int(tasks), workers=r["workers"], cores=c)
+                                              tasks=int(tasks), workers=r["workers"], cores=c,
+                                              gil=gil_of(r))
             beside = ", ".join(m.show(float(r[m.col])) for m in METRICS.values()
                                if m.lesson and m.col in r.index and not pd.isna(r[m.col]))
             rows.append((label, wl, r["model"], r["start_method"], r["workers"], tasks,

@@ -14,14 +14,17 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.drawing import Chart, ChartPool, cores_of
+from bench.report.drawing import ChartPool, cores_of
 from bench.report.export import data_uri, render
-from bench.report.findings import findings, interpreter_findings, stable_share
+from bench.report.findings import findings, stable_share
 from bench.report.interpreters import (
+    Part,
+    interpreter_findings,
     interpreter_rows,
     interpreter_sentences,
     interpreter_table,
-    reference_rows,
+    parts,
+    python_label,
 )
 from bench.report.markdown import render_markdown
 from bench.report.status import RunStatus, remeasured_text, run_status, scope_text
@@ -30,33 +33,45 @@ from bench.report.tables import (
     TABLE_COLUMNS,
     break_even_table,
     host_caption,
-    host_rows,
+    host_table,
     recommendation_table,
     table_rows,
 )
 from bench.results import store
-from bench.results.aggregate import STABLE_HALF_WIDTH, RunData, load
+from bench.results.aggregate import STABLE_HALF_WIDTH, load
 from bench.results.recommend import break_even, recommendations, with_units
 
 
-def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
-             status: RunStatus, charts: list[Chart],
-             recommended: pd.DataFrame | None = None) -> dict[str, Any]:
-    """What the templates show.  ``summary`` and ``recommended`` are the run's first
-    interpreter's rows (:func:`bench.report.interpreters.reference_rows`); a run of several
-    adds its own section afterwards (:func:`_add_interpreters`)."""
-    cores = cores_of(summary, data_host)
-    picks = recommendation_table(summary, recommended) if recommended is not None else None
+def _findings(split: list[Part], rows: pd.DataFrame, recommended: pd.DataFrame,
+              cores: int) -> list[str]:
+    """The interpreters' comparison (a run of several), then each interpreter's findings:
+    labelled with its Python in a run of several."""
+    out = interpreter_sentences(rows)
+    for part in split:
+        label = f"{python_label(part.host)}: " if len(split) > 1 else ""
+        mine = recommended[recommended["python"].astype(str) == part.tag]
+        out += interpreter_findings(part.host, part.summary) + [
+            label + f for f in findings(part.summary, cores, recommended=mine)]
+    return out
+
+
+def _context(results: Path, split: list[Part], summary: pd.DataFrame, status: RunStatus,
+             recommended: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any]:
+    """What the templates show.  ``summary`` (with units) and ``recommended`` hold every
+    interpreter's rows, ``split`` them by interpreter (:func:`bench.report.interpreters.parts`)
+    and ``rows`` compares them (:func:`bench.report.interpreters.interpreter_rows`)."""
+    host = split[0].host
+    picks = recommendation_table(summary, recommended)
     even = break_even_table(summary, break_even(summary))
     stable, total = stable_share(summary)
     return {
-        "run_name": str(data_host.get("run_name") or results.parent.name),
+        "run_name": str(host.get("run_name") or results.parent.name),
         "results": str(results),
-        "caption": host_caption(data_host),
-        "host_rows": host_rows(data_host, summary),
-        "findings": interpreter_findings(data_host, summary)
-        + findings(summary, cores, recommended=recommended),
-        "picks": picks if picks is not None and len(picks) else None,
+        "caption": host_caption(*(p.host for p in split)),
+        "host": host_table(split),
+        "findings": _findings(split, rows, recommended, cores_of(summary, host)),
+        "interpreters": interpreter_table(rows, summary) if len(rows) else None,
+        "picks": picks if len(picks) else None,
         "break_even": even if len(even) else None,
         "stable": stable, "total": total,
         "stable_pct": f"{stable / total:.0%}" if total else "",
@@ -64,34 +79,11 @@ def _context(results: Path, data_host: dict[str, Any], summary: pd.DataFrame,
         "status": status,
         "remeasured": remeasured_text(status) if status.remeasured else "",
         "scope": scope_text(status) if total else "",
-        "charts": charts,
+        "charts": [],
         "notes": SECTION_NOTES,
         "columns": TABLE_COLUMNS,
         "rows": table_rows(summary),
-        "interpreters": None,
     }
-
-
-def _add_interpreters(ctx: dict[str, Any], data: RunData, summary: pd.DataFrame,
-                      recommended: pd.DataFrame) -> pd.DataFrame:
-    """A run of several interpreters: their section, findings and every point in the table.
-
-    ``summary`` and ``recommended`` hold every interpreter's rows.  Returns the
-    section's rows (:func:`bench.report.interpreters.interpreter_rows`; empty in a
-    run of one).
-    """
-    rows = interpreter_rows(data.tidy, summary, recommended, data.interpreters)
-    if len(data.interpreters) < 2:
-        return rows
-    ctx["rows"] = table_rows(summary)
-    ctx["stable"], ctx["total"] = stable_share(summary)
-    ctx["stable_pct"] = f"{ctx['stable'] / ctx['total']:.0%}" if ctx["total"] else ""
-    ctx["interpreters"] = interpreter_table(rows, summary) if len(rows) else None
-    own = [f for tag, record in list(data.interpreters.items())[1:]
-           for f in interpreter_findings({**data.host, **record},
-                                         summary[summary["python"].astype(str) == tag])]
-    ctx["findings"] = interpreter_sentences(rows) + own + ctx["findings"]
-    return rows
 
 
 def render_html(ctx: dict[str, Any]) -> str:
@@ -100,7 +92,7 @@ def render_html(ctx: dict[str, Any]) -> str:
               for c in ctx["charts"]]
     tables = {k: None if ctx[k] is None else
               {"columns": list(ctx[k].columns), "rows": ctx[k].to_numpy().tolist()}
-              for k in ("interpreters", "picks", "break_even")}
+              for k in ("interpreters", "picks", "break_even", "host")}
     return render("report.html.j2", **{**ctx, "charts": charts, "tables": tables})
 
 
@@ -132,14 +124,14 @@ def write_report(results: Path, out_dir: Path) -> Path:
     with ChartPool() as pool:  # its workers import matplotlib while the data loads
         data = load(results)
         status = run_status(results)
-        every = with_units(data.summary, status.units)
-        summary = reference_rows(every, data.host)  # the first interpreter's, in a run of several
+        summary = with_units(data.summary, status.units)
         out_dir.mkdir(parents=True, exist_ok=True)
-        charts = pool.draw(summary, data.host, out_dir)  # the tables meanwhile
+        split = parts(data, summary)
+        # every interpreter's charts, each named (the tables meanwhile)
+        charts = pool.draw([(p.summary, p.host) for p in split], out_dir)
         recommended = recommendations(data.tidy, data.summary)
-        ctx = _context(results, data.host, summary, status, [],
-                       reference_rows(recommended, data.host))
-        rows = _add_interpreters(ctx, data, every, recommended)
+        rows = interpreter_rows(data.tidy, summary, recommended, data.interpreters)
+        ctx = _context(results, split, summary, status, recommended, rows)
         data.summary.to_csv(out_dir / "summary.csv", index=False)
         recommended.to_csv(out_dir / "recommendations.csv", index=False)
         ctx["charts"] = charts()

@@ -1,28 +1,28 @@
-"""A run of several interpreters (``--python 3.11,3.14``): which Python, which model.
+"""The interpreters of a run: what each decided, and the run of several (``--python 3.11,3.14``).
 
-The section the report adds for such a run: for each workload, at its largest
-task count and task size, the pick of each interpreter (:func:`bench.results.
-recommend.recommendations`, per interpreter), its speedup over its own
-sequential baseline, the ratio of its sequential time to the first
-interpreter's, and its time against the first interpreter's sequential time.
-Every ratio between interpreters is paired by round: each round ran the group
-under every interpreter, in consecutive children (:func:`bench.measure.rounds.
-python_order`).  The pick overall is the fastest of the picks.
-
-The run's other sections read the first interpreter's points
-(:func:`reference_rows`): their charts and tables compare models within one
-interpreter.
+:func:`parts` splits a run by interpreter: every section of the report covers
+each one (its findings labelled, its charts named, a Python column in the
+tables, a column in the Host table).  The section such a run adds: for each
+workload, at its largest task count and task size, the pick of each
+interpreter (:func:`bench.results.recommend.recommendations`, per
+interpreter), its speedup over its own sequential baseline, the ratio of its
+sequential time to the first interpreter's, and its time against the first
+interpreter's sequential time.  Every ratio between interpreters is paired by
+round: each round ran the group under every interpreter, in consecutive
+children (:func:`bench.measure.rounds.python_order`).  The pick overall is the
+fastest of the picks.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
 from bench.results import stats
+from bench.results.aggregate import RunData
 from bench.results.recommend import point_label, size_label, task_unit
 from bench.scenarios.models import BASELINE, STEADY
 
@@ -39,16 +39,53 @@ TABLE = ("workload", "Python", "pick", "speedup (own sequential)",
          "sequential vs first", "vs first's sequential", "overall")
 
 
-def order(host: Mapping[str, Any]) -> list[str]:
-    """The run's interpreter tags in order (``["3.11", "3.14"]``; ``[""]`` for one)."""
-    return str(host.get("interpreters") or "").split(",")
+class Part(NamedTuple):
+    """One interpreter's share of a run: its tag, its record, its rows of the summary."""
+
+    tag: str
+    #: The run's fields and the interpreter's own host record.
+    host: dict[str, Any]
+    summary: pd.DataFrame
 
 
-def reference_rows(frame: pd.DataFrame, host: Mapping[str, Any]) -> pd.DataFrame:
-    """The rows of ``frame`` measured under the run's first interpreter (all in a run of one)."""
-    if "python" not in frame.columns:
-        return frame
-    return frame[frame["python"].astype(str) == order(host)[0]]
+def parts(data: RunData, summary: pd.DataFrame) -> list[Part]:
+    """Each interpreter's part of ``summary`` (``data``'s, with units), in the run's order;
+    one part, the whole of it, in a run of one."""
+    if len(data.interpreters) < 2:
+        return [Part("", data.host, summary)]
+    python = summary["python"].astype(str)
+    return [Part(tag, {**data.host, **record}, summary[python == tag])
+            for tag, record in data.interpreters.items()]
+
+
+def python_label(host: Mapping[str, Any]) -> str:
+    """``Python 3.14.0``: the interpreter whose record ``host`` is."""
+    return f"Python {host.get('python_version', '?')}"
+
+
+def interpreter_findings(host: Mapping[str, Any], summary: pd.DataFrame) -> list[str]:
+    """What the interpreter decided: its GIL as each workload's children ran, its default
+    start method."""
+    version = python_label(host)
+    out = []
+    if "free-threading" in str(host.get("python_build", "")):
+        gil = summary.groupby("workload", sort=False)["gil"].any()
+        if gil.any():
+            off = ", ".join(gil.index[~gil])
+            text = (f"{version} is a free-threaded build, but the GIL was on as the measured "
+                    f"children ran in {', '.join(gil.index[gil])}: an extension module imported "
+                    "there turned it back on, so threads ran one thread's Python at a time (the "
+                    "ideal says so too).")
+            out.append(text + (f" {off} ran without it." if off else ""))
+        else:
+            out.append(f"{version} ran without the GIL (a free-threaded build): threads can run "
+                       "Python in parallel, and the ideal lets them scale on CPU work.")
+    default = host.get("default_start_method")
+    if default and summary["start_method"].fillna("").astype(bool).any():
+        named = ", ".join(sorted(set(summary["start_method"].dropna()) - {""}))
+        out.append(f"A process pool made without a start method gets {default} under {version} "
+                   f"on this host; this run named each one ({named}).")
+    return out
 
 
 def _interval(ratios: pd.Series) -> tuple[float, float, float]:

@@ -57,6 +57,5 @@ def render_markdown(ctx: dict[str, Any]) -> str:
                 "</details>", ""]
     else:
         out += [table]
-    out += ["## Host", "", markdown_table(pd.DataFrame(ctx["host_rows"],
-                                                       columns=["record", "value"]))]
+    out += ["## Host", "", markdown_table(ctx["host"])]
     return "\n".join(out)

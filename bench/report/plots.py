@@ -34,7 +34,7 @@ from bench.report.frames import (
     steady,
 )
 from bench.report.tables import host_caption
-from bench.results.ideal import point_parallelism
+from bench.results.ideal import gil_of, point_parallelism
 from bench.results.recommend import task_unit
 from bench.scenarios.models import LOOPS, MODELS
 
@@ -161,8 +161,8 @@ def _ideal_lines(ax: Axes, summary: pd.DataFrame, df: pd.DataFrame, *, workload:
     for model, sm, g in series_groups(df):
         pooled = g["workers"].notna().any()
         ys = tuple(point_parallelism(rows, workload=workload, model=model, tasks=tasks,
-                                     workers=int(w) if pooled else None, cores=cores)
-                   for w in ws)
+                                     workers=int(w) if pooled else None, cores=cores,
+                                     gil=gil_of(g.iloc[0])) for w in ws)
         if not any(math.isnan(y) for y in ys):
             curves.setdefault(ys, []).append(series_label(model, sm))
     for i, (ys, names) in enumerate(curves.items()):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from bench.report.export import fmt_ms, fmt_num, fmt_range
 from bench.report.frames import is_baseline, series_label
+from bench.report.interpreters import Part
 from bench.results.recommend import point_label, size_label, task_unit
 from bench.scenarios import native
 from bench.scenarios.metrics import METRICS
@@ -21,8 +22,7 @@ SECTION_NOTES = {
                      "against the first interpreter's, and its pick's time against the first "
                      "interpreter's sequential time (> 1: faster). Every round ran each group "
                      "under every interpreter, in consecutive children in an order that "
-                     "alternates, so these ratios are paired by round; 95 % CIs. The sections "
-                     "below are the first interpreter's; summary.csv holds every point."),
+                     "alternates, so these ratios are paired by round; 95 % CIs."),
     "picks": ("For each workload, task size and task count T: the fastest model and worker "
               "count, its speedup over sequential with its 95 % CI, and the points statistically "
               "tied with it (the 95 % CI of their per-round ratio to it contains 1). All columns "
@@ -79,16 +79,29 @@ def host_rows(host: dict[str, Any], summary: pd.DataFrame | None = None
     return rows
 
 
-def host_caption(host: Mapping[str, Any]) -> str:
-    """One line naming the host: CPU model, usable cores C, Python."""
+def host_table(parts: Sequence[Part]) -> pd.DataFrame:
+    """The Host section: a row per record (:func:`host_rows`), a value column per interpreter
+    in a run of several, the records that differ between them first."""
+    columns = [dict(host_rows(p.host, p.summary)) for p in parts]
+    keys = list(dict.fromkeys(k for c in columns for k in c))
+    if len(parts) > 1:
+        keys.sort(key=lambda k: len({c.get(k) for c in columns}) == 1)
+    heads = [f"Python {p.tag}" for p in parts] if len(parts) > 1 else ["value"]
+    return pd.DataFrame([[k, *(c.get(k, "") for c in columns)] for k in keys],
+                        columns=["record", *heads])
+
+
+def host_caption(*hosts: Mapping[str, Any]) -> str:
+    """One line naming the host: CPU model, usable cores C, and each interpreter's Python."""
+    host = hosts[0]
     cpu = host.get("cpu_model") or host.get("cpu_model_name") or "unknown CPU"
     cores = host.get("usable_cores", "?")
-    impl = host.get("python_implementation", "Python")
-    version = host.get("python_version", "?")
-    gil = " (free-threaded)" if str(host.get("gil_enabled", 1)) == "0" else ""
+    pythons = " and ".join(
+        f"{h.get('python_implementation', 'Python')} {h.get('python_version', '?')}"
+        + (" (free-threaded)" if str(h.get("gil_enabled", 1)) == "0" else "") for h in hosts)
     name = host.get("hostname")
     where = f" on {name}" if name else ""
-    return f"Host{where}: {cpu}, C = {cores} usable cores, {impl} {version}{gil}"
+    return f"Host{where}: {cpu}, C = {cores} usable cores, {pythons}"
 
 
 #: Headings of the report's recommendation table.
@@ -102,8 +115,16 @@ def _times(value: float) -> str:
     return "" if value != value else f"{value:.2f}\N{MULTIPLICATION SIGN}"
 
 
+def _with_python(table: pd.DataFrame, python: pd.Series) -> pd.DataFrame:
+    """``table`` with a Python column (each row's interpreter) second, in a run of several."""
+    if python.nunique() > 1:
+        table.insert(1, "Python", python.astype(str).to_numpy())
+    return table
+
+
 def recommendation_table(summary: pd.DataFrame, recommended: pd.DataFrame) -> pd.DataFrame:
-    """The recommendations as display strings (:data:`RECOMMENDATION_TABLE`)."""
+    """The recommendations as display strings (:data:`RECOMMENDATION_TABLE`, and a Python
+    column in a run of several interpreters)."""
     rows = []
     for r in recommended.itertuples(index=False):
         ci = (f" ({r.speedup_ci_low:.2f}\N{EN DASH}{r.speedup_ci_high:.2f})"
@@ -113,11 +134,13 @@ def recommendation_table(summary: pd.DataFrame, recommended: pd.DataFrame) -> pd
                      + (f", {r.native}" if r.native else ""),
                      _times(float(r.speedup)) + ci, metrics_text(r._asdict()) or "not measured",
                      str(r.tied) or "none"))
-    return pd.DataFrame(rows, columns=list(RECOMMENDATION_TABLE), dtype=object)
+    return _with_python(pd.DataFrame(rows, columns=list(RECOMMENDATION_TABLE), dtype=object),
+                        recommended["python"])
 
 
 def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
-    """:func:`bench.results.recommend.break_even` as display strings (:data:`BREAK_EVEN_TABLE`).
+    """:func:`bench.results.recommend.break_even` as display strings (:data:`BREAK_EVEN_TABLE`,
+    and a Python column in a run of several interpreters).
 
     A pool that beat sequential at no measured size reads ``not reached
     (sizes measured: ...)``.
@@ -135,7 +158,8 @@ def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
                      f"{r.speedup_ci_low:.2f}") + costs(r)
         rows.append((str(r.workload), series_label(str(r.model), str(r.start_method)),
                      str(r.tasks), size, there))
-    return pd.DataFrame(rows, columns=list(BREAK_EVEN_TABLE), dtype=object)
+    return _with_python(pd.DataFrame(rows, columns=list(BREAK_EVEN_TABLE), dtype=object),
+                        even["python"])
 
 
 def _cost_text(summary: pd.DataFrame) -> Callable[[Any], str]:
@@ -147,14 +171,14 @@ def _cost_text(summary: pd.DataFrame) -> Callable[[Any], str]:
     """
     specs = [m for m in METRICS.values() if m.break_even and m.col in summary.columns]
     steady = summary[summary["metric"] == STEADY]
-    at = ["workload", "tasks", "task_size"]
+    at = ["workload", "tasks", "task_size", "python"]
     base = steady[steady["model"].map(is_baseline).astype(bool)]
     pools = {m.name: _first_of(steady, [*at, "model", "start_method", "workers"], m.col)
              for m in specs}
     bases = _first_of(base, at, "median_s")
 
     def text(r: Any) -> str:
-        where = (r.workload, r.tasks, r.break_even_size)
+        where = (r.workload, r.tasks, r.break_even_size, r.python)
         median = bases.get(where)
         if median is None:
             return ""

@@ -277,11 +277,10 @@ def _count(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def gil_of(frame: pd.DataFrame) -> bool:
-    """Whether the measuring interpreter ran with the GIL: the ``gil`` column, True without it."""
-    if "gil" not in frame.columns or frame.empty:
-        return True
-    return bool(frame["gil"].astype(bool).any())
+def gil_of(row: pd.Series) -> bool:
+    """Whether the children that measured the point ``row`` (a summary row) ran with the GIL:
+    its own ``gil`` cell, True where none was recorded."""
+    return bool(row.get("gil", True))
 
 
 def resource_of(frame: pd.DataFrame, workload: str) -> str | None:
@@ -300,20 +299,22 @@ def resource_of(frame: pd.DataFrame, workload: str) -> str | None:
 
 
 def point_parallelism(frame: pd.DataFrame, *, workload: str, model: str, tasks: int,
-                      workers: Any, cores: int) -> float:
+                      workers: Any, cores: int, gil: bool) -> float:
     """:func:`ideal_parallelism` of one point, its specs read from ``frame`` or the registries.
 
     Parameters
     ----------
     frame
-        A summary frame: its ``resource`` and ``gil`` columns are read when
-        present (else the workload's spec and True).
+        A summary frame: its ``resource`` column is read when present (else
+        the workload's spec).
     workload, model
         The point's workload and model names.
     tasks, cores
         T and C.
     workers
         W as stored in a frame (<NA> or NaN for models without workers).
+    gil
+        Whether the point's children ran with the GIL (:func:`gil_of` its row).
 
     Returns
     -------
@@ -324,7 +325,7 @@ def point_parallelism(frame: pd.DataFrame, *, workload: str, model: str, tasks: 
     if resource is None or spec is None:
         return math.nan
     return ideal_parallelism(resource, spec.overlap, tasks=int(tasks), workers=_count(workers),
-                             cores=int(cores), gil=gil_of(frame))
+                             cores=int(cores), gil=gil)
 
 
 def _rows(frame: pd.DataFrame) -> list[tuple[str | None, str | None, int, int | None, int, bool]]:

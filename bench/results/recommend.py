@@ -33,8 +33,9 @@ RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_meth
                           "speedup", "speedup_ci_low", "speedup_ci_high", "tied", "name",
                           "tied_names", "python", "native"]
 #: Columns of the break-even table.
-BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "break_even_size",
-                      "workers", "speedup", "speedup_ci_low", "sizes_measured"]
+BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "python",
+                      "break_even_size", "workers", "speedup", "speedup_ci_low",
+                      "sizes_measured"]
 
 
 def task_unit(summary: pd.DataFrame, workload: str) -> str:
@@ -155,7 +156,8 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def break_even(summary: pd.DataFrame) -> pd.DataFrame:
-    """The smallest measured size at which each pool beats sequential with 95 % confidence.
+    """The smallest measured size at which each pool beats sequential with 95 % confidence,
+    per interpreter in a run of several.
 
     Returns
     -------
@@ -167,7 +169,7 @@ def break_even(summary: pd.DataFrame) -> pd.DataFrame:
     pooled = [m for m, spec in MODELS.items() if spec.pooled]
     df = summary[(summary["metric"] == STEADY) & summary["model"].isin(pooled)
                  & summary["speedup"].notna()]
-    keys = ["workload", "model", "start_method", "tasks"]
+    keys = ["workload", "model", "start_method", "tasks", "python"]
     measured = df.groupby(keys, sort=False)["task_size"].agg(
         lambda sizes: ", ".join(f"{v:g}" for v in sorted(set(map(float, sizes)))))
     beats = df[df["speedup_ci_low"].to_numpy(dtype=float) > 1]
@@ -228,9 +230,10 @@ def recommendation_sentence(row: Mapping[str, Any], unit: str, threads_best: flo
     return text + "."
 
 
-def threads_best(summary: pd.DataFrame) -> dict[tuple[str, float, int], float]:
-    """Per (workload, task size, T): the best steady speedup of a model overlapping in threads."""
+def threads_best(summary: pd.DataFrame) -> dict[tuple[str, float, int, str], float]:
+    """Per (workload, task size, T, interpreter): the best steady speedup of a model
+    overlapping in threads."""
     threads = [m for m, spec in MODELS.items() if spec.overlap == "threads"]
     df = summary[(summary["metric"] == STEADY) & summary["model"].isin(threads)]
-    best = df.groupby(["workload", "task_size", "tasks"], sort=False)["speedup"].max()
-    return {(str(w), float(z), int(t)): float(v) for (w, z, t), v in best.items()}
+    best = df.groupby(["workload", "task_size", "tasks", "python"], sort=False)["speedup"].max()
+    return {(str(w), float(z), int(t), str(py)): float(v) for (w, z, t, py), v in best.items()}
