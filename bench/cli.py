@@ -210,96 +210,38 @@ def cmd_ab(args: argparse.Namespace) -> int:
                      metric=args.metric)
 
 
+#: Each subcommand: its name, its help, the function adding its options
+#: (:mod:`bench.options`) and the function running it.
+COMMANDS = (
+    ("run", "measure a scenario grid and write its report", options.run_args, cmd_run),
+    ("list", "print the points a run would measure", options.list_args, cmd_list),
+    ("report", "build the HTML/Markdown/CSV report of a results file", options.report_args,
+     cmd_report),
+    ("compare", "compare runs of other machines, interpreters or commits",
+     options.compare_args, cmd_compare),
+    ("check", "regression gate: exit 1 when CURRENT is slower", options.check_args,
+     cmd_check),
+    ("history", "keep run-level figures in a history file (CI artifact)",
+     options.history_args, cmd_history),
+    ("ab", "gate B against A, both measured in the same rounds", options.ab_args, cmd_ab),
+    ("info", "print the host record", options.info_args, cmd_info),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argparse tree of every subcommand."""
+    """The argparse tree of every subcommand (:data:`COMMANDS`)."""
+    from bench import __version__
+
     parser = _Parser(
         prog="concbench",
         description="Measure when Python work gains from asyncio, threads or processes.",
     )
-    from bench import __version__
-
     parser.add_argument("--version", action="version", version=f"concbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("run", help="measure a scenario grid and write its report")
-    options.grid_args(p)
-    options.measuring_args(p, "the report at the end")
-    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                   help="seconds the whole command may take, report included: the planned "
-                        "rounds always run, extra rounds while the budget allows (default: "
-                        "the profile's, 150 for quick; 0: no extra rounds)")
-    p.add_argument("--live-report", action=argparse.BooleanOptionalAction, default=None,
-                   help="redraw the run's index.html after each round, at idle priority "
-                        "(default: when the budget is 4 minutes or more)")
-    p.add_argument("--resume", metavar="DIR", default=None,
-                   help="finish an interrupted run directory with its original settings")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("list", help="print the points a run would measure")
-    options.grid_args(p)
-    options.timeout_arg(p)
-    p.set_defaults(func=cmd_list)
-
-    p = sub.add_parser("report", help="build the HTML/Markdown/CSV report of a results file")
-    p.add_argument("results", type=Path, help="results.json or a run directory")
-    p.add_argument("-o", "--output-dir", type=Path, default=None,
-                   help="where to write the report (default: next to the results file)")
-    p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("compare", help="compare runs of other machines, interpreters or commits")
-    p.add_argument("results", type=Path, nargs="+", help="two or more results files or run dirs")
-    p.add_argument("-o", "--output-dir", type=Path, default=Path("reports/compare"),
-                   help="where to write the comparison (default reports/compare)")
-    p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("check", help="regression gate: exit 1 when CURRENT is slower")
-    p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
-                   help="BASELINE CURRENT (results files or run directories), or CURRENT "
-                        "alone with --history")
-    p.add_argument("--history", type=Path, default=None, metavar="HISTORY.json",
-                   help="judge CURRENT against the spread of a history file instead")
-    p.add_argument("--min-runs", type=int, default=None,
-                   help="--history only: fewest matching runs a point is judged from "
-                        "(default 5)")
-    p.add_argument("--metric", choices=options.gate_metrics(), default=None,
-                   help="compare batch times, within-run speedups (cancels machine speed) "
-                        "or a metric's readings (cores, lag, memory, dispatch); default time, "
-                        "or with --history time and speedup")
-    options.gate_args(p, None, "false discovery rate of the Mann-Whitney tests (default 0.002), "
-               "or with --history the chance of any false alarm in a run (default 0.05)")
-    p.set_defaults(func=cmd_check)
-
-    p = sub.add_parser("history", help="keep run-level figures in a history file (CI artifact)")
-    hist = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    h = hist.add_parser("append", help="add a run to HISTORY.json (created if missing)")
-    h.add_argument("history", type=Path, metavar="HISTORY.json")
-    h.add_argument("run", type=Path, help="results file or run directory")
-    h.add_argument("--keep", type=int, default=0, help="keep only the newest N runs")
-    h.set_defaults(func=cmd_history)
-
-    p = sub.add_parser("ab", help="gate B against A, both measured in the same rounds")
-    p.add_argument("a", metavar="A", help="python=PATH, path=DIR or scale=X")
-    p.add_argument("b", metavar="B", help="python=PATH, path=DIR or scale=X; the same as A "
-                   "for an A/A (scale=1 scale=1): two arms measured apart, so what it fails "
-                   "is a false alarm")
-    options.grid_args(p)
-    options.gate_args(p, 0.05, "family-wise error rate of the regressed verdicts")
-    p.add_argument("--metric", choices=[m for m in options.gate_metrics() if m != "speedup"],
-                   default="time", help="gate batch times (default) or a metric's readings, "
-                                        "e.g. memory")
-    p.add_argument("--max-time", type=float, default=0.0,
-                   help="seconds after which no extra round starts (default: the profile's)")
-    p.add_argument("--max-rounds", type=int, default=0,
-                   help="most rounds a point gets (default: the profile's, at least 3x "
-                        "its planned rounds)")
-    options.measuring_args(p, "the comparison report")
-    p.set_defaults(func=cmd_ab)
-
-    p = sub.add_parser("info", help="print the host record")
-    p.add_argument("--python", default=None, help="describe this interpreter instead")
-    p.add_argument("--json", action="store_true", help="as JSON")
-    p.set_defaults(func=cmd_info)
-
+    for name, text, add, func in COMMANDS:
+        p = sub.add_parser(name, help=text)
+        p.set_defaults(func=func)
+        add(p)
     return parser
 
 

@@ -123,3 +123,91 @@ def gate_args(p: argparse.ArgumentParser, alpha: float | None, what: str) -> Non
     p.add_argument("--junit", type=Path, default=None, help="write a JUnit XML file")
     p.add_argument("--fail-on-undecided", action="store_true",
                    help="exit 1 when a point stays undecided (default: listed, exit 0)")
+
+
+# ------------------------------------------------------------------ each subcommand's
+def run_args(p: argparse.ArgumentParser) -> None:
+    """``concbench run``."""
+    grid_args(p)
+    measuring_args(p, "the report at the end")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="seconds the whole command may take, report included: the planned "
+                        "rounds always run, extra rounds while the budget allows (default: "
+                        "the profile's, 150 for quick; 0: no extra rounds)")
+    p.add_argument("--live-report", action=argparse.BooleanOptionalAction, default=None,
+                   help="redraw the run's index.html after each round, at idle priority "
+                        "(default: when the budget is 4 minutes or more)")
+    p.add_argument("--resume", metavar="DIR", default=None,
+                   help="finish an interrupted run directory with its original settings")
+
+
+def list_args(p: argparse.ArgumentParser) -> None:
+    """``concbench list``."""
+    grid_args(p)
+    timeout_arg(p)
+
+
+def report_args(p: argparse.ArgumentParser) -> None:
+    """``concbench report``."""
+    p.add_argument("results", type=Path, help="results.json or a run directory")
+    p.add_argument("-o", "--output-dir", type=Path, default=None,
+                   help="where to write the report (default: next to the results file)")
+
+
+def compare_args(p: argparse.ArgumentParser) -> None:
+    """``concbench compare``."""
+    p.add_argument("results", type=Path, nargs="+", help="two or more results files or run dirs")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("reports/compare"),
+                   help="where to write the comparison (default reports/compare)")
+
+
+def check_args(p: argparse.ArgumentParser) -> None:
+    """``concbench check``."""
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                   help="BASELINE CURRENT (results files or run directories), or CURRENT "
+                        "alone with --history")
+    p.add_argument("--history", type=Path, default=None, metavar="HISTORY.json",
+                   help="judge CURRENT against the spread of a history file instead")
+    p.add_argument("--min-runs", type=int, default=None,
+                   help="--history only: fewest matching runs a point is judged from "
+                        "(default 5)")
+    p.add_argument("--metric", choices=gate_metrics(), default=None,
+                   help="compare batch times, within-run speedups (cancels machine speed) "
+                        "or a metric's readings (cores, lag, memory, dispatch); default time, "
+                        "or with --history time and speedup")
+    gate_args(p, None, "false discovery rate of the Mann-Whitney tests (default 0.002), "
+              "or with --history the chance of any false alarm in a run (default 0.05)")
+
+
+def history_args(p: argparse.ArgumentParser) -> None:
+    """``concbench history append``."""
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    h = actions.add_parser("append", help="add a run to HISTORY.json (created if missing)")
+    h.add_argument("history", type=Path, metavar="HISTORY.json")
+    h.add_argument("run", type=Path, help="results file or run directory")
+    h.add_argument("--keep", type=int, default=0, help="keep only the newest N runs")
+
+
+def ab_args(p: argparse.ArgumentParser) -> None:
+    """``concbench ab``."""
+    p.add_argument("a", metavar="A", help="python=PATH, path=DIR or scale=X")
+    p.add_argument("b", metavar="B", help="python=PATH, path=DIR or scale=X; the same as A "
+                   "for an A/A (scale=1 scale=1): two arms measured apart, so what it fails "
+                   "is a false alarm")
+    grid_args(p)
+    gate_args(p, 0.05, "family-wise error rate of the regressed verdicts")
+    p.add_argument("--metric", choices=[m for m in gate_metrics() if m != "speedup"],
+                   default="time", help="gate batch times (default) or a metric's readings, "
+                                        "e.g. memory")
+    p.add_argument("--max-time", type=float, default=0.0,
+                   help="seconds after which no extra round starts (default: the profile's)")
+    p.add_argument("--max-rounds", type=int, default=0,
+                   help="most rounds a point gets (default: the profile's, at least 3x "
+                        "its planned rounds)")
+    measuring_args(p, "the comparison report")
+
+
+def info_args(p: argparse.ArgumentParser) -> None:
+    """``concbench info``."""
+    p.add_argument("--python", default=None, help="describe this interpreter instead")
+    p.add_argument("--json", action="store_true", help="as JSON")

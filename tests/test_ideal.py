@@ -208,8 +208,6 @@ def test_scaling_reasons_in_words() -> None:
                           workers=2, cores=2, gil=True) == "waits need no core"
     assert "W > C" in scaling_reason("cpu_nogil", "processes", tasks=8, workers=4, cores=2,
                                      gil=True)
-    assert "NaN" in ideal.KARP_FLATT_DOC
-    assert "NaN" in ideal.AMDAHL_DOC
 
 
 def test_karp_flatt() -> None:

@@ -30,6 +30,7 @@ from bench.results import stats
 from bench.results.aggregate import load, summary_columns
 from bench.results.readings import metric_columns
 from bench.scenarios import metrics
+from bench.scenarios.grid import PROFILES
 from bench.scenarios.metrics import METRICS, MetricDef
 from bench.scenarios.models import Point
 from tests.conftest import CliResult, Real
@@ -271,14 +272,10 @@ def test_counters_ride_on_the_first_measured_value_and_the_heartbeat_on_the_warm
     assert sorted(e for e in events if e[0] == "attach") == sorted(
         [("attach", "lag", "dispatch")] * 2 + [("attach", "cores", "memory")] * 2)
     assert [e for e in events if e[0] == "separate"] == [("separate", "dispatch")] * 2
-    # no warm-up: the heartbeat and the dispatch probe go back to the probe phase
-    run(warmups=0)
-    first_clock = min(j for j, e in enumerate(events) if e[0] == "clock")
-    beats = [i for i, e in enumerate(events) if e[0] == "heartbeat"]
-    dispatch = [i for i, e in enumerate(events) if e == ("separate", "dispatch")]
-    assert len(beats) == len(dispatch) == 2
-    assert all(i < first_clock for i in beats + dispatch)
-    assert ("warm-up",) not in events
+    # no warm-up, nowhere for the heartbeat and the dispatch probe: refused, as no profile is
+    with pytest.raises(ValueError, match="takes a warm-up value"):
+        run(warmups=0)
+    assert all(p.warmups >= 1 for p in PROFILES.values())
 
 
 def test_metric_options_are_checked(cli: Callable[..., CliResult]) -> None:

@@ -19,11 +19,11 @@ from bench.gate.paired import (
     LOOK_STEP,
     PairedTest,
     decide,
-    holm,
     looks,
     one_sided_p,
     ratio_interval,
 )
+from bench.gate.stats import bonferroni, holm
 
 ALPHA = 0.05
 POINTS = 20
@@ -170,6 +170,7 @@ def test_holm_matches_its_definition() -> None:
     # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> max-accumulated 0.06
     assert holm(p).tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm([]).size == 0
+    assert (bonferroni(0.05, 4), bonferroni(0.05, 0)) == (0.0125, 0.05)
 
 
 def _medians(name: str, per_round: dict[int, float]) -> pd.Series:

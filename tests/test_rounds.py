@@ -7,7 +7,6 @@ import math
 from bench.measure.rounds import (
     ExtraRounds,
     GroupKey,
-    baseline_of,
     group_key,
     groups,
     round_order,
@@ -29,11 +28,6 @@ def test_groups_share_workload_tasks_size_and_metric() -> None:
     assert list(g.values()) == [[SEQ4, POOL4, THREAD4], [SEQ16, POOL16], [COLD16], [SMALL]]
     assert group_key(POOL4) == ("cpu", 4, 10.0, "steady")
     assert group_key(COLD16) != group_key(POOL16)  # cold points in a child of their own
-
-
-def test_baseline_is_the_steady_sequential_point() -> None:
-    assert baseline_of([POOL4, SEQ4, THREAD4]) == SEQ4
-    assert baseline_of([COLD16]) is None
 
 
 def test_round_order_is_seeded_and_changes_between_rounds() -> None:

@@ -388,7 +388,7 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
         "bench", "bench.scenarios", "bench.scenarios.models", "bench.scenarios.workloads",
         "bench.scenarios.points", "bench.scenarios.pools", "bench.scenarios.metrics",
         "bench.measure", "bench.measure.child", "bench.measure.speed", "bench.measure.settle",
-        "bench.measure.faults", "bench.scenarios.native"}
+        "bench.measure.faults", "bench.scenarios.native", "bench.errors"}
     assert "pyperf" not in top
     assert "argparse" not in top
 

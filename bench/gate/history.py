@@ -48,6 +48,7 @@ from scipy import stats
 
 from bench.errors import UsageError
 from bench.gate.match import TIME_KEYS, metric_rounds, point_work, run_host
+from bench.gate.stats import bonferroni
 from bench.results import store
 from bench.results.aggregate import RunData
 from bench.scenarios.metrics import METRICS, gate_metrics
@@ -272,7 +273,7 @@ def check(history: Sequence[dict[str, Any]], run: RunData, *, max_slowdown: floa
         if "speedup" in wanted and now["speedup"] and len(speeds) >= min_runs:
             # a lower speedup is worse: judge 1 / speedup, bigger is worse
             figures.append((name, "speedup", [1 / v for v in speeds], 1 / now["speedup"]))
-    level = alpha / max(1, len(figures))
+    level = bonferroni(alpha, len(figures))
     tests = []
     for name, metric, past_values, value in figures:
         pred = predict(past_values, value, max_slowdown, level)

@@ -32,8 +32,7 @@ import pandas as pd
 from bench.errors import UsageError
 from bench.results import stats
 from bench.results.aggregate import RunData
-from bench.results.keys import KEYS
-from bench.results.pairs import baselines
+from bench.results.pairs import KEYS, baselines
 from bench.results.readings import readings_by_round
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import BASELINE, STEADY
@@ -42,7 +41,7 @@ from bench.scenarios.workloads import BUILTINS
 #: Host record keys whose differences make times incomparable (the gates warn).
 TIME_KEYS = ("usable_cores", "cpu_model", "python_version", "python_build", "gil_enabled")
 
-#: What a point does: the key of every summary row (:data:`bench.results.keys.KEYS`).
+#: What a point does: the key of every summary row (:data:`bench.results.pairs.KEYS`).
 WORK_KEY = tuple(KEYS)
 _WORK_LABELS = {"task_size": "task size", "start_method": "start method"}
 

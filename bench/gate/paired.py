@@ -50,12 +50,13 @@ power by simulation, heavy-tailed rounds and drift included.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
+from bench.gate.stats import bonferroni, holm
 from bench.results.stats import CONFIDENCE
 
 #: Fewest rounds a t-test decides from (an interval needs 2).
@@ -76,7 +77,7 @@ def interval_confidence(planned: int, rounds: int) -> float:
     ``1 - (1 - CONFIDENCE) / j`` for a point looked at ``j`` times, so that the
     interval keeps its 95 % after the job chose to extend the point.
     """
-    return 1 - (1 - CONFIDENCE) / looks(planned, max(planned, rounds))
+    return 1 - bonferroni(1 - CONFIDENCE, looks(planned, max(planned, rounds)))
 
 
 @dataclass(frozen=True)
@@ -135,19 +136,6 @@ def ratio_interval(d: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float
     return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment (family-wise error) of ``p_values``."""
-    p = np.asarray(p_values, dtype=float)
-    if p.size == 0:
-        return p
-    order = np.argsort(p)
-    scaled = p[order] * (p.size - np.arange(p.size))
-    adjusted = np.minimum(1.0, np.maximum.accumulate(scaled))
-    out = np.empty_like(adjusted)
-    out[order] = adjusted
-    return out
-
-
 def decide(log_ratios: Mapping[str, np.ndarray], *, max_slowdown: float,
            alpha: float, looks: int = 1, planned: int | None = None) -> list[PairedTest]:
     """The verdict of every point from its per-round log ratios log(B / A).
@@ -182,7 +170,7 @@ def decide(log_ratios: Mapping[str, np.ndarray], *, max_slowdown: float,
     for name, p, q in zip(names, slower, adjusted, strict=True):
         d = np.asarray(log_ratios[name], dtype=float)
         within = one_sided_p(d, bound, "less")
-        if q < alpha / looks:
+        if q < bonferroni(alpha, looks):
             verdict = "regressed"
         elif within < alpha:
             faster = one_sided_p(d, -bound, "less") < alpha

@@ -147,6 +147,29 @@ def rounds_needed(alpha: float) -> int:
     return n
 
 
+# ------------------------------------------------------------------ multiple testing
+# The gates' three corrections, one home: check tests every point at once and bounds the
+# false discovery rate (Benjamini-Hochberg); ab bounds the chance of any false verdict
+# (Holm, over its points' p-values; Bonferroni over the looks it takes); check --history
+# has prediction bounds, not p-values (Bonferroni over the figures).
+def bonferroni(alpha: float, k: int) -> float:
+    """The level of each of ``k`` tests that keeps their family-wise error at ``alpha``."""
+    return alpha / max(1, k)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment (family-wise error) of ``p_values``."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return p
+    order = np.argsort(p)
+    scaled = p[order] * (p.size - np.arange(p.size))
+    adjusted = np.minimum(1.0, np.maximum.accumulate(scaled))
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out
+
+
 def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values), same order as given."""
     p = np.asarray(p_values, dtype=float)

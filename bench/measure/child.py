@@ -67,6 +67,10 @@ class Job:
     #: Metrics to collect beside time (:data:`bench.scenarios.metrics.METRICS` names).
     metrics: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.metrics and self.warmups < 1:  # some ride on it, and never on a timed value
+            raise ValueError("a job that collects metrics takes a warm-up value")
+
     @classmethod
     def read(cls, path: str) -> Job:
         """Load a job file (its points carry their workloads' specs)."""
@@ -182,21 +186,6 @@ def _contexts(job: Job, opened: dict[str, Batch | _Cold],
     return out
 
 
-def _probe(opened: dict[str, Batch | _Cold], status: _Status, failures: dict[str, str],
-           probes: dict[str, dict[str, dict[str, float]]],
-           contexts: dict[str, metrics.ProbeContext],
-           probing: dict[str, list[metrics.MetricDef]]) -> None:
-    """The metrics of ``probing`` read in probe batches of each point's own (untimed)."""
-    for name, specs in probing.items():
-        status.say("probe", name)
-        try:
-            probes[name] = metrics.collect(contexts[name], specs)
-        except Exception as exc:
-            failures[name] = one_line(exc)
-            status.say("fail", name, failures[name])
-            _close(opened.pop(name))
-
-
 def _riders(job: Job, contexts: dict[str, metrics.ProbeContext],
             opened: dict[str, Batch | _Cold],
             where: tuple[str, ...]) -> dict[str, list[metrics.MetricDef]]:
@@ -211,18 +200,13 @@ def measure(job: Job, status: _Status,
             speeds: dict[str, float | str] | None = None,
             ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, int],
                        dict[str, str]]:
-    """Open every point of the job, probe its metrics, then take its sweeps.
+    """Open every point of the job, then take its sweeps, its metrics read beside them.
 
-    ``phases``, when given, receives the seconds spent opening the points
-    (pools made and warmed, results checked), checking results (``verify``, part of
-    opening: a point's first round only), probing the metrics, taking the
-    sweeps, inside the timed regions of those sweeps (warm-ups included) and
-    reading the host's speed.  ``probes``, when given, receives each point's metrics (see
-    :func:`bench.scenarios.metrics.collect`); ``speeds``, the host's speed
-    readings (:func:`bench.measure.speed.core_readings`) taken just before and
-    just after the sweeps, outside every timed value: the median core's seconds
-    of the fixed task (``speed_start_s``, ``speed_end_s``) and the slowest
-    core's over the fastest's (``speed_start_spread``, ``speed_end_spread``).
+    ``phases`` receives the seconds spent opening the points (pools made and warmed,
+    results checked: ``verify``), probing the metrics, taking the sweeps, inside their
+    timed regions, settling and reading the host's speed; ``probes``, each point's
+    metrics; ``speeds``, the host's speed readings (:func:`bench.measure.speed.metadata`)
+    just before and just after the sweeps, outside every timed value.
 
     Returns
     -------
@@ -234,98 +218,128 @@ def measure(job: Job, status: _Status,
     probes = {} if probes is None else probes
     speeds = {} if speeds is None else speeds
     t_open = time.perf_counter()
-    fault = os.environ.get("CONCBENCH_FAULT", "")
     opened: dict[str, Batch | _Cold] = {}
     loops: dict[str, int] = {}
     failures: dict[str, str] = {}
-    footprints: dict[str, int] = {}
-    footprint = any(metrics.METRICS[m].footprint for m in job.metrics)
-    # process pools first: forking while thread pools' threads exist is best avoided
-    order = sorted(job.points, key=lambda p: not MODELS[p.model].forks)
     try:
-        for point in order:
-            status.say("open", point.name)
-            try:
-                if fault:
-                    inject_fault(point, fault)
-                if point.metric == COLD:
-                    opened[point.name] = _Cold(point)
-                    loops[point.name] = 1
-                    continue
-                before = metrics.own_bytes() if footprint else 0
-                batch = opened[point.name] = MODELS[point.model].open(point)
-                t_verify = time.perf_counter()
-                batch_s = verify(batch, point) if point.name in job.verify else math.nan
-                if point.name in job.verify:
-                    _record_native(job, point, batch)
-                phases["verify"] = phases.get("verify", 0.0) + time.perf_counter() - t_verify
-                if footprint:
-                    footprints[point.name] = max(0, metrics.own_bytes() - before)
-                loops[point.name] = job.loops.get(point.name) or max(
-                    1, math.ceil(job.min_time / max(batch_s, 1e-6)))
-            except Exception as exc:
-                failures[point.name] = one_line(exc)
-                status.say("fail", point.name, failures[point.name])
-                _close(opened.pop(point.name, None))
+        footprints = _open(job, status, opened, loops, failures, phases)
         t_probes = time.perf_counter()
         phases["open"] = t_probes - t_open
         contexts = _contexts(job, opened, footprints) if job.metrics else {}
-        # where each point's metrics are read: probe batches (those of the warm-up too, for a
-        # job without warm-ups), around its first measured value, on its warm-up
-        in_probes, on_warm_up = (((metrics.PROBE,), (metrics.WARMUP,)) if job.warmups
-                                 else ((metrics.PROBE, metrics.WARMUP), ()))
-        _probe(opened, status, failures, probes, contexts,
-               _riders(job, contexts, opened, in_probes))
+        # where each point's metrics are read: around its first measured value, on its warm-up
         riding = _riders(job, contexts, opened, (metrics.VALUE,))
-        warming = _riders(job, contexts, opened, on_warm_up)
+        warming = _riders(job, contexts, opened, (metrics.WARMUP,))
         phases["probes"] = time.perf_counter() - t_probes
-        warm: dict[str, list[float]] = {name: [] for name in opened}
-        values: dict[str, list[float]] = {name: [] for name in opened}
         phases["speed"] = _read_speed("start", speeds)
-        t_sweeps, timed, probing, settled = time.perf_counter(), 0.0, 0.0, 0.0
-        rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
-        for sweep in range(job.warmups + job.values):
-            names = list(opened)
-            rng.shuffle(names)
-            for name in names:
-                status.say("run", name)
-                model = opened[name]
-                settled += _settle(job, name, opened)
-                read = riding.pop(name, None) if sweep == job.warmups else None
-                first = warming.pop(name, None) if sweep == 0 else None
-                try:
-                    if read is not None:  # counters read just outside the value's clock
-                        attached = metrics.attach(contexts[name], read)
-                    if isinstance(model, _Cold):
-                        elapsed = model.time(loops[name])
-                    elif first is not None:
-                        elapsed, readings, took = _time_warm_up(model, loops[name],
-                                                                contexts[name], first)
-                        probes.setdefault(name, {}).update(readings)
-                        probing += took
-                    else:
-                        elapsed = _time_steady(model, loops[name])
-                    if read is not None:
-                        probes.setdefault(name, {}).update(
-                            metrics.detach(contexts[name], attached))
-                except Exception as exc:
-                    failures[name] = one_line(exc)
-                    status.say("fail", name, failures[name])
-                    _close(opened.pop(name))
-                    warm.pop(name)
-                    values.pop(name)
-                    continue
-                timed += elapsed
-                (warm if sweep < job.warmups else values)[name].append(elapsed / loops[name])
-        # the metrics read on the warm-ups count as probing, not as time between values
-        phases["sweeps"] = time.perf_counter() - t_sweeps - probing - settled
-        phases["settle"] = settled
-        phases["timed"], phases["probes"] = timed, phases["probes"] + probing
+        warm, values = _sweeps(job, status, _Sweeps(opened, loops, failures, contexts,
+                                                    riding, warming, probes), phases)
         phases["speed"] += _read_speed("end", speeds)
     finally:
         for model in opened.values():
             _close(model)
     return warm, values, loops, failures
+
+
+def _open(job: Job, status: _Status, opened: dict[str, Batch | _Cold], loops: dict[str, int],
+          failures: dict[str, str], phases: dict[str, float]) -> dict[str, int]:
+    """Open every point of ``job`` into ``opened`` (a failed one into ``failures``), check
+    the results of those in its ``verify`` and choose each one's ``loops``; returns the bytes
+    each point's opening added to this process, where a metric reads them."""
+    fault = os.environ.get("CONCBENCH_FAULT", "")
+    footprints: dict[str, int] = {}
+    footprint = any(metrics.METRICS[m].footprint for m in job.metrics)
+    # process pools first: forking while thread pools' threads exist is best avoided
+    for point in sorted(job.points, key=lambda p: not MODELS[p.model].forks):
+        status.say("open", point.name)
+        try:
+            if fault:
+                inject_fault(point, fault)
+            if point.metric == COLD:
+                opened[point.name], loops[point.name] = _Cold(point), 1
+                continue
+            before = metrics.own_bytes() if footprint else 0
+            batch = opened[point.name] = MODELS[point.model].open(point)
+            t_verify = time.perf_counter()
+            batch_s = verify(batch, point) if point.name in job.verify else math.nan
+            if point.name in job.verify:
+                _record_native(job, point, batch)
+            phases["verify"] = phases.get("verify", 0.0) + time.perf_counter() - t_verify
+            if footprint:
+                footprints[point.name] = max(0, metrics.own_bytes() - before)
+            loops[point.name] = job.loops.get(point.name) or max(
+                1, math.ceil(job.min_time / max(batch_s, 1e-6)))
+        except Exception as exc:
+            failures[point.name] = one_line(exc)
+            status.say("fail", point.name, failures[point.name])
+            _close(opened.pop(point.name, None))
+    return footprints
+
+
+@dataclass
+class _Sweeps:
+    """The opened points of a round and what their sweeps read beside their values."""
+
+    opened: dict[str, Batch | _Cold]
+    loops: dict[str, int]
+    failures: dict[str, str]
+    contexts: dict[str, metrics.ProbeContext]
+    #: The metrics read around each point's first measured value, and on its warm-up.
+    riding: dict[str, list[metrics.MetricDef]]
+    warming: dict[str, list[metrics.MetricDef]]
+    probes: dict[str, dict[str, dict[str, float]]]
+
+
+def _sweeps(job: Job, status: _Status, run: _Sweeps, phases: dict[str, float],
+            ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Take the job's warm-up and measured sweeps, each in a fresh seeded order; a point
+    that fails leaves the round.  Returns each point's warm-up and measured values."""
+    warm: dict[str, list[float]] = {name: [] for name in run.opened}
+    values: dict[str, list[float]] = {name: [] for name in run.opened}
+    t_sweeps, timed, probing, settled = time.perf_counter(), 0.0, 0.0, 0.0
+    rng = random.Random(f"{job.seed}/{job.round}/{job.points[0].name}")
+    for sweep in range(job.warmups + job.values):
+        names = list(run.opened)
+        rng.shuffle(names)
+        for name in names:
+            status.say("run", name)
+            settled += _settle(job, name, run.opened)
+            try:
+                elapsed, took = _value(run, name, sweep, job.warmups)
+            except Exception as exc:
+                run.failures[name] = one_line(exc)
+                status.say("fail", name, run.failures[name])
+                _close(run.opened.pop(name))
+                warm.pop(name)
+                values.pop(name)
+                continue
+            timed, probing = timed + elapsed, probing + took
+            (warm if sweep < job.warmups else values)[name].append(elapsed / run.loops[name])
+    # the metrics read on the warm-ups count as probing, not as time between values
+    phases["sweeps"] = time.perf_counter() - t_sweeps - probing - settled
+    phases["settle"] = settled
+    phases["timed"], phases["probes"] = timed, phases["probes"] + probing
+    return warm, values
+
+
+def _value(run: _Sweeps, name: str, sweep: int, warmups: int) -> tuple[float, float]:
+    """One value of ``name`` in sweep ``sweep`` (its metrics read around or on it, outside
+    its clock): the seconds timed, and the seconds its warm-up's metrics took."""
+    model, loops = run.opened[name], run.loops[name]
+    read = run.riding.pop(name, None) if sweep == warmups else None
+    first = run.warming.pop(name, None) if sweep == 0 else None
+    if read is not None:  # counters read just outside the value's clock
+        attached = metrics.attach(run.contexts[name], read)
+    took = 0.0
+    if isinstance(model, _Cold):
+        elapsed = model.time(loops)
+    elif first is not None:
+        elapsed, readings, took = _time_warm_up(model, loops, run.contexts[name], first)
+        run.probes.setdefault(name, {}).update(readings)
+    else:
+        elapsed = _time_steady(model, loops)
+    if read is not None:
+        run.probes.setdefault(name, {}).update(metrics.detach(run.contexts[name], attached))
+    return elapsed, took
 
 
 def _record_native(job: Job, point: Point, batch: Batch) -> None:

@@ -51,11 +51,6 @@ def groups(points: Sequence[Point]) -> dict[GroupKey, list[Point]]:
     return out
 
 
-def baseline_of(members: Iterable[Point]) -> Point | None:
-    """The group's baseline (sequential) steady point, if it has one."""
-    return next((p for p in members if MODELS[p.model].baseline and p.metric == STEADY), None)
-
-
 def with_partners(todo: Iterable[Point], members: Sequence[Point]) -> list[Point]:
     """``todo`` and what its values are paired with: the baselines, and in a run of several
     interpreters the same points under every other one (``members``' order).

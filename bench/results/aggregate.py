@@ -41,9 +41,7 @@ import pyperf
 
 from bench.errors import UsageError
 from bench.results import ideal, stats, store
-from bench.results.hosts import host_info, interpreter_order, interpreters
-from bench.results.keys import KEYS
-from bench.results.pairs import baselines, loop_pairs, python_pairs
+from bench.results.pairs import KEYS, baselines, loop_pairs, python_pairs
 from bench.results.readings import (
     PROBE,
     PROBE_COLUMNS,
@@ -375,11 +373,11 @@ def load(path: str | Path, *, missing_ok: bool = False) -> RunData:
     suite = store.read_suite(path)
     df = tidy(suite, str(results))
     probed = probes(suite)
-    order = interpreter_order(suite)
+    order = store.interpreter_order(suite)
     # each interpreter's points together, in the run's order (the file holds them as measured)
     rank = {tag: i for i, tag in enumerate(order)}
     df = df.sort_values("python", key=lambda c: c.map(rank).fillna(len(rank)), kind="stable",
                         ignore_index=True)
     summary = summarize(df, probed, order[0])
-    return RunData(path, host_info(suite), df, summary, amdahl(summary), failed, probed,
-                   interpreters(suite))
+    return RunData(path, store.host_info(suite), df, summary, amdahl(summary), failed, probed,
+                   store.interpreters(suite))

@@ -58,24 +58,6 @@ from bench.scenarios.workloads import BUILTINS, RESOURCES
 #: The values of :attr:`bench.scenarios.workloads.Workload.resource`.
 _CPU = ("cpu_gil", "cpu_nogil")
 
-#: Column documentation of the quantities derived from the ideal.
-IDEAL_DOC = ("ideal batch time from d = sequential median / T (bench.results.ideal): T*d / the "
-             "ideal parallelism of the workload's resource, the model's overlap, W, C, T "
-             "and the interpreter's GIL")
-EFFICIENCY_DOC = "ideal time / measured time (= speedup / ideal parallelism; 1 at best)"
-#: Where Karp-Flatt and the Amdahl fit mean something, and why they are NaN elsewhere.
-SCALING_DOC = ("only for CPU-bound work on workers that run it in parallel (processes; "
-               "threads on GIL-releasing work or without the GIL), with p = min(W, C, T) "
-               ">= 2, W <= C and whole waves (T a multiple of p), where the ideal speedup "
-               "is p; NaN elsewhere: waits need no core, GIL-bound threads and event loops "
-               "cannot run CPU work in parallel, and W > C or uneven waves cap the ideal "
-               "below p")
-KARP_FLATT_DOC = ("Karp-Flatt serial fraction e = (1/S - 1/p) / (1 - 1/p), "
-                  + SCALING_DOC)
-AMDAHL_DOC = ("Amdahl serial fraction fitted by least squares of 1/S - 1/p = s (1 - 1/p), "
-              + SCALING_DOC)
-
-
 def _check(resource: str, overlap: str, tasks: int, cores: int) -> None:
     if resource not in RESOURCES:
         raise ValueError(f"unknown resource {resource!r}; expected one of {', '.join(RESOURCES)}")

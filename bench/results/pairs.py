@@ -1,14 +1,17 @@
-"""Which point each point is compared with: its baseline, its default-loop twin, its
-reference interpreter's twin. Each pairing maps a summary row's name to its partner's."""
+"""What names a point (:data:`KEYS`), and which point each point is compared with: its
+baseline, its default-loop twin, its reference interpreter's twin. Each pairing maps a
+summary row's name to its partner's."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from bench.results.keys import KEYS
 from bench.scenarios.models import BASELINE, MODELS, STEADY
 
-__all__ = ["baselines", "loop_pairs", "python_pairs"]
+__all__ = ["KEYS", "baselines", "loop_pairs", "python_pairs"]
+
+#: The columns that name a point: every stage keys its rows by these.
+KEYS = ["workload", "model", "start_method", "tasks", "workers", "metric", "task_size", "python"]
 
 
 def baselines(s: pd.DataFrame) -> dict[str, str]:

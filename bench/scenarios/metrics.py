@@ -35,7 +35,7 @@ import cpu_tasks
 #: Seconds between two beats of the event-loop heartbeat.
 HEARTBEAT_S = 0.001
 #: Where a metric's instrument is attached (:attr:`MetricDef.rides`).
-PROBE, WARMUP, VALUE = "probe", "warm-up", "value"
+WARMUP, VALUE = "warm-up", "value"
 #: Least time the dispatch probe spends running empty batches (at least two), seconds.
 DISPATCH_MIN_S = 0.003
 
@@ -69,7 +69,7 @@ def own_bytes() -> int:
 
 class Instrument(Protocol):
     """Attached around batches: reads just before they start and just after they end.  Only
-    one riding on a warm-up or on probe batches (:attr:`MetricDef.rides`) may run anything
+    one riding on a warm-up (:attr:`MetricDef.rides`) may run anything
     while they run (the lag's heartbeat thread); one riding on a timed value never does."""
 
     def start(self, ctx: ProbeContext) -> None:
@@ -114,16 +114,11 @@ class MetricDef:
     fmt: str = "{:.2f}"
     #: Name of its summary columns ("": the metric's name).
     column: str = ""
-    #: Batches of the point's work its instrument is attached around (one probe reading).
-    batches: int = 1
     #: Where it is read: :data:`VALUE` (around the point's first measured value of the
-    #: round, outside its clock: only an instrument that reads counters the kernel keeps),
-    #: :data:`WARMUP` (an instrument around the first batch of the point's warm-up value of
-    #: the round, discarded; a separate collector just after that value) or :data:`PROBE`
-    #: (untimed probe batches of the point's own, as many as the most any asks, once every
-    #: point of the round is open, before its warm-up sweep; a WARMUP one too where a job
-    #: takes no warm-up).
-    rides: str = PROBE
+    #: round, outside its clock: only an instrument that reads counters the kernel keeps)
+    #: or :data:`WARMUP` (an instrument around the first batch of the point's warm-up value
+    #: of the round, discarded; a separate collector just after that value).
+    rides: str = WARMUP
     #: Words shown before a value in tables ("loop lag "), "" for none.
     prefix: str = ""
     #: A pick that costs this much more (stored unit) than a model tied with it, and
@@ -379,22 +374,7 @@ def detach(ctx: ProbeContext, attached: Attached) -> dict[str, dict[str, float]]
     return {m.name: inst.stop(ctx) for m, inst in attached}
 
 
-def collect(ctx: ProbeContext, specs: list[MetricDef]) -> dict[str, dict[str, float]]:
-    """``specs`` read in probe batches of the point's own (untimed): their instruments
-    attached around the batches, then their ``separate`` collectors.
-
-    Returns
-    -------
-    dict
-        Metric name -> ``{"": value, extra: value}``.
-    """
-    attached = attach(ctx, specs)
-    for _ in range(max((m.batches for m, _ in attached), default=0)):
-        ctx.batch.run()
-    return {**detach(ctx, attached), **separate(ctx, specs)}
-
-
 def separate(ctx: ProbeContext, specs: list[MetricDef]) -> dict[str, dict[str, float]]:
     """The readings of the ``separate`` collectors among ``specs`` (untimed batches of their
-    own), by name."""
+    own, after the warm-up value), by name."""
     return {m.name: {"": m.separate(ctx)} for m in specs if m.separate is not None}
