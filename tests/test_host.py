@@ -117,7 +117,7 @@ def test_host_record_combines_affinity_and_quota(monkeypatch: pytest.MonkeyPatch
 def test_host_record_is_valid_pyperf_metadata() -> None:
     record = host.host_record()
     expected = {"cpu_model", "logical_cores", "cpu_affinity", "cgroup_cpu_quota", "cgroup_path",
-                "usable_cores",
+                "usable_cores", "python_prefix",
                 "python_version", "python_implementation", "python_build", "python_executable",
                 "gil_enabled", "jit_enabled", "start_methods", "default_start_method",
                 "event_loops", "platform", "hostname"}

@@ -154,7 +154,8 @@ def _suites(tmp_path: Path) -> list[Path]:
 
 def test_the_fast_reader_reads_what_pyperf_reads(tmp_path: Path) -> None:
     """read_suite gives the names, metadata, runs and values that pyperf's own loader gives."""
-    from bench.results.aggregate import host_info, tidy
+    from bench.results.aggregate import tidy
+    from bench.results.store import host_info
 
     for path in _suites(tmp_path):
         slow, fast = store.load_results(path), store.read_suite(path)
