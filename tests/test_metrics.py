@@ -138,6 +138,19 @@ def test_a_toy_metric_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert check_runs(load(a), load(b), metric="toy").exit_code == 0
 
 
+def _break_even_sizes(metric: str) -> list[Any]:
+    """``cpu`` at two sizes: the fork pool at W = 2 loses at 1,000 iterations, wins at 10,000,
+    and reads 200 µs a task of ``metric``."""
+    benches = []
+    for size, seq_t, pool_t in ((1e3, 0.004, 0.006), (1e4, 0.04, 0.022)):
+        seq = Point("cpu", "sequential", 4, size=size, sized=True)
+        pool = Point("cpu", "process_pool", 4, 2, "fork", size, sized=True)
+        benches += [make_benchmark(seq, [seq_t] * 6, runs=6),
+                    make_benchmark(pool, [pool_t] * 6, runs=6),
+                    make_metric(pool, metric, [200e-6] * 6, unit="second")]
+    return benches
+
+
 def test_where_the_report_shows_a_metric_is_its_entry(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.report import charts, frames
@@ -151,13 +164,7 @@ def test_where_the_report_shows_a_metric_is_its_entry(
                     lesson=True, break_even=True,
                     finding="Handoff, {workload}, T = {tasks}: a task's trip")
     monkeypatch.setitem(METRICS, toy.name, toy)
-    benches = []
-    for size, seq_t, pool_t in ((1e3, 0.004, 0.006), (1e4, 0.04, 0.022)):
-        seq = Point("cpu", "sequential", 4, size=size, sized=True)
-        pool = Point("cpu", "process_pool", 4, 2, "fork", size, sized=True)
-        benches += [make_benchmark(seq, [seq_t] * 6, runs=6),
-                    make_benchmark(pool, [pool_t] * 6, runs=6),
-                    make_metric(pool, "handoff", [200e-6] * 6, unit="second")]
+    benches = _break_even_sizes("handoff")
     seq, thr = Point("sleep", "sequential", 4, size=0.01), Point("sleep", "thread_pool", 4, 2,
                                                                  size=0.01)
     benches += [make_benchmark(seq, [0.04] * 6, runs=6), make_benchmark(thr, [0.02] * 6, runs=6),
@@ -370,13 +377,7 @@ def test_break_even_says_what_dispatch_costs(tmp_path: Path) -> None:
     from bench.report.tables import break_even_table
     from bench.results.recommend import break_even
 
-    benches = []
-    for size, seq_t, pool_t in ((1e3, 0.004, 0.006), (1e4, 0.04, 0.022)):
-        seq = Point("cpu", "sequential", 4, size=size, sized=True)
-        pool = Point("cpu", "process_pool", 4, 2, "fork", size, sized=True)
-        benches += [make_benchmark(seq, [seq_t] * 6, runs=6),
-                    make_benchmark(pool, [pool_t] * 6, runs=6),
-                    make_metric(pool, "dispatch", [200e-6] * 6, unit="second")]
+    benches = _break_even_sizes("dispatch")
     s = load(write_results(tmp_path / "r" / "results.json", benches)).summary
     (row,) = break_even_table(s, break_even(s)).itertuples(index=False)
     # at 10,000 iterations a task takes 10 ms: 50 times what sending it to a worker costs
