@@ -8,6 +8,7 @@ Each simulated child reads the cores :func:`bench.measure.speed.spread_over` pic
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -241,31 +242,34 @@ def test_a_v2_quota_of_the_processs_nested_cgroup(tmp_path: Path,
     assert noise.probe(0.0)["usable_cores"] == 4.0
 
 
-def test_a_parents_quota_bounds_its_child(tmp_path: Path) -> None:
+#: /proc/self/cgroup, the cgroup tree, and what the quota is and where it was read.
+CGROUPS = {
+    "a parent's quota bounds its child": (
+        "0::/a/b\n", {"a/cpu.max": "200000 100000\n", "a/b/cpu.max": "800000 100000\n"},
+        (2.0, "/a")),
+    "a v1 quota of the process's own cgroup (hybrid: v2 mounted without cpu)": (
+        "5:memory:/elsewhere\n4:cpu,cpuacct:/user.slice/job\n0::/\n",
+        {"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n",
+         "cpu,cpuacct/user.slice/job/cpu.cfs_quota_us": "400000\n",
+         "cpu,cpuacct/user.slice/job/cpu.cfs_period_us": "100000\n",
+         "unified/cgroup.controllers": "\n"},
+        (4.0, "/user.slice/job")),
+    # /proc/self/cgroup names the host's path, the mount holds the container's cgroup
+    "a container that shows its own cgroup at the mount root": (
+        "1:cpu:/docker/0123abcd\n",
+        {"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"},
+        (3.0, "/")),
+}
+
+
+@pytest.mark.parametrize("case", CGROUPS)
+def test_the_quota_along_the_processs_own_cgroup(tmp_path: Path, case: str) -> None:
+    own, tree, limit = CGROUPS[case]
     root, proc = tmp_path / "cgroup", tmp_path / "cgroup_file"
-    proc.write_text("0::/a/b\n")
-    _tree(root, {"a/cpu.max": "200000 100000\n", "a/b/cpu.max": "800000 100000\n"})
-    assert host.cgroup_limit(root, proc) == (2.0, "/a")
-
-
-def test_a_v1_quota_of_the_processs_own_cgroup(tmp_path: Path) -> None:
-    root, proc = tmp_path / "cgroup", tmp_path / "cgroup_file"
-    proc.write_text("5:memory:/elsewhere\n4:cpu,cpuacct:/user.slice/job\n0::/\n")
-    _tree(root, {"cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
-                 "cpu,cpuacct/cpu.cfs_period_us": "100000\n",
-                 "cpu,cpuacct/user.slice/job/cpu.cfs_quota_us": "400000\n",
-                 "cpu,cpuacct/user.slice/job/cpu.cfs_period_us": "100000\n",
-                 "unified/cgroup.controllers": "\n"})  # hybrid: v2 mounted without cpu
-    assert host.cgroup_limit(root, proc) == (4.0, "/user.slice/job")
-    assert host.usable_cores(64, host.cgroup_quota(root, proc)) == 4
-
-
-def test_a_container_that_shows_its_own_cgroup_at_the_mount_root(tmp_path: Path) -> None:
-    """/proc/self/cgroup names the host's path, the mount holds the container's cgroup."""
-    root, proc = tmp_path / "cgroup", tmp_path / "cgroup_file"
-    proc.write_text("1:cpu:/docker/0123abcd\n")
-    _tree(root, {"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"})
-    assert host.cgroup_limit(root, proc) == (3.0, "/")
+    proc.write_text(own)
+    _tree(root, tree)
+    assert host.cgroup_limit(root, proc) == limit
+    assert host.usable_cores(64, host.cgroup_quota(root, proc)) == math.ceil(limit[0])
 
 
 def test_no_quota_anywhere_names_the_processs_own_cgroup(tmp_path: Path) -> None:

@@ -182,6 +182,17 @@ def _drawing(sid: int, still: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
+def _redraw_drawing(run_dir: Path) -> tuple[live.LiveReport, int]:
+    """A redraw of a many-point run, once its drawers are drawing, and its session's id (its
+    own pid: the server and the drawers inherit the session)."""
+    write_results(run_dir / store.RESULTS, _many_points())
+    report = live.LiveReport(run_dir)
+    assert report.update()
+    assert report.proc is not None
+    _drawing(report.proc.pid, report.busy)
+    return report, report.proc.pid
+
+
 def _assert_gone(sid: int, run_dir: Path) -> None:
     """For 2 s: no process of session ``sid`` runs and nothing draws into the draft folder."""
     watch = time.monotonic() + 2
@@ -200,12 +211,7 @@ def _assert_gone(sid: int, run_dir: Path) -> None:
 @pytest.mark.alone  # the redraw runs in the idle scheduling class: a busy host starves it
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
 def test_stopping_a_redraw_ends_its_chart_server_and_drawers(tmp_path: Path) -> None:
-    write_results(tmp_path / store.RESULTS, _many_points())
-    report = live.LiveReport(tmp_path)
-    assert report.update()
-    assert report.proc is not None
-    sid = report.proc.pid  # a session of its own, which the server and drawers inherit
-    _drawing(sid, report.busy)
+    report, sid = _redraw_drawing(tmp_path)
     report.stop()
     _assert_gone(sid, tmp_path)
 
@@ -214,12 +220,7 @@ def test_stopping_a_redraw_ends_its_chart_server_and_drawers(tmp_path: Path) -> 
 @pytest.mark.alone
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
 def test_a_killed_redraw_takes_its_chart_server_and_drawers_along(tmp_path: Path) -> None:
-    write_results(tmp_path / store.RESULTS, _many_points())
-    report = live.LiveReport(tmp_path)
-    assert report.update()
-    assert report.proc is not None
-    sid = report.proc.pid
-    _drawing(sid, report.busy)
+    report, sid = _redraw_drawing(tmp_path)
     report.proc.kill()  # the redraw alone, as the OOM killer would: its server sees it go
     report.proc.wait()
     deadline = time.monotonic() + 1  # a drawer's chart takes longer than the server's exit
