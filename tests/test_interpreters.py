@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import bench.measure.interpreter
@@ -323,3 +324,15 @@ def test_compare_names_each_points_interpreter(tmp_path: Path) -> None:
     one = [load(write_results(tmp_path / side / "results.json", [make_benchmark(
         Point("cpu", "sequential", 16, size=1e4), [0.02] * 8, runs=8)])) for side in "cd"]
     assert "| point | test: median |" in markdown(compare_runs(one))
+
+
+def test_a_table_of_one_interpreters_rows_in_a_run_of_several_names_it() -> None:
+    """A break-even pool only one interpreter has (interpreter_pool, 3.14 only) still reads
+    as that interpreter's: the column follows the run, not how many tags one table holds."""
+    from bench.report.tables import _with_python
+
+    table = pd.DataFrame({"workload": ["cpu"], "pool": ["interpreter_pool"]})
+    assert list(_with_python(table, pd.Series(["3.14"])).columns) == [
+        "workload", "Python", "pool"]
+    single = pd.DataFrame({"workload": ["cpu"], "pool": ["thread_pool"]})
+    assert list(_with_python(single, pd.Series([""])).columns) == ["workload", "pool"]

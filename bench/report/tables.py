@@ -116,8 +116,9 @@ def _times(value: float) -> str:
 
 
 def _with_python(table: pd.DataFrame, python: pd.Series) -> pd.DataFrame:
-    """``table`` with a Python column (each row's interpreter) second, in a run of several."""
-    if python.nunique() > 1:
+    """``table`` with a Python column (each row's interpreter) second, in a run of several
+    (whose every point has a tag, however few of them a table holds)."""
+    if (python.astype(str) != "").any():
         table.insert(1, "Python", python.astype(str).to_numpy())
     return table
 

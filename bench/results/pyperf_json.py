@@ -1,4 +1,4 @@
-"""pyperf's JSON results format, read as pyperf's loader reads it, without its objects.
+"""pyperf's JSON results format, read as pyperf's loader reads it, without its suite.
 
 :func:`benchmarks` refuses what ``pyperf.BenchmarkSuite`` refuses (its
 ``_json_load`` down to ``Run``'s checks; of what it reads, only a name that is not
@@ -6,7 +6,9 @@ text and a value too large for a float), gives the metadata it gives (suite,
 benchmark and run metadata merged in that order, string values stripped, a
 benchmark's metadata what all its runs share), and takes linear time: pyperf's
 suite checks each benchmark's name against every earlier one and parses each
-run's merged metadata again, most of a 1,000-point report's time.
+run's merged metadata again, most of a 1,000-point report's time.  Each run is
+still checked by ``pyperf.Run`` itself (its values and warm-ups), then kept as
+plain lists.
 """
 
 from __future__ import annotations
@@ -61,12 +63,12 @@ class StoredBenchmark:
 _ABSENT = object()
 
 
-def _shared(base: dict[str, Any], owns: list[dict[str, Any]]) -> dict[str, Any]:
+def _shared(base: dict[str, Any], owns: list[dict[str, Any]], keys: set[str]) -> dict[str, Any]:
     """The metadata every run has with the same value (pyperf's benchmark metadata), each
-    run's being ``base`` overlaid with its own: only the keys some run sets itself can
+    run's being ``base`` overlaid with its own: only the ``keys`` some run sets itself can
     differ, so only those are compared."""
     shared = dict(base)
-    for key in {k for own in owns for k in own}:
+    for key in keys:
         values = [own.get(key, base.get(key, _ABSENT)) for own in owns]
         if values[0] is _ABSENT or any(v is _ABSENT or v != values[0] for v in values[1:]):
             shared.pop(key, None)
@@ -108,7 +110,7 @@ def _benchmark(entry: Any, version: tuple[int, ...], suite: dict[str, Any]) -> S
     if not isinstance(name, str):  # concbench's own: pyperf's stats fail on it too
         raise ValueError(f"benchmark name {name!r} is not text")
     runs = [StoredRun(ChainMap(own, base), values) for own, values in read]
-    return StoredBenchmark(name, _shared(base, owns), runs)
+    return StoredBenchmark(name, _shared(base, owns, keys), runs)
 
 
 def benchmarks(data: dict[str, Any]) -> list[StoredBenchmark]:

@@ -81,7 +81,7 @@ def native_text(pools: str, threads: int) -> str:
     """
     if not native.held(pools):
         return ""
-    libs = ", ".join(sorted({one.split()[0] for one in pools.split("; ")}))
+    libs = ", ".join(native.libraries(pools))
     n = native.threads(pools)
     count = f"{n} thread{'s' * (n != 1)}"
     return (f"{libs} at {count} in each worker (C / W)" if threads

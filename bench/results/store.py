@@ -261,6 +261,11 @@ def interpreter_order(suite: Suite) -> list[str]:
     return [""]
 
 
+def _host_record(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``host_*`` metadata of a benchmark, the prefix removed."""
+    return {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
+
+
 def interpreters(suite: Suite) -> dict[str, dict[str, Any]]:
     """Each interpreter's host record by tag, in the run's order (one keyed "" for a run
     of one)."""
@@ -269,7 +274,7 @@ def interpreters(suite: Suite) -> dict[str, dict[str, Any]]:
         for b in suite.get_benchmarks():
             meta = b.get_metadata()
             if str(meta.get("python", "")) == tag:
-                out[tag] = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
+                out[tag] = _host_record(meta)
                 break
     return out
 
@@ -281,7 +286,7 @@ def host_info(suite: Suite) -> dict[str, Any]:
     meta = next((m for b in suite.get_benchmarks()
                  if str((m := b.get_metadata()).get("python", "")) == first),
                 suite.get_benchmarks()[0].get_metadata())
-    info = {k[5:]: v for k, v in meta.items() if k.startswith("host_")}
+    info = _host_record(meta)
     for key in ("run_name", "profile", "work_scale", "git_commit", "concbench_version",
                 "cpu_model_name", "cpu_freq", "cpu_config", "interpreters"):
         if key in meta:

@@ -105,6 +105,11 @@ def held(description: str) -> bool:
     return bool(description) and description != "none" and not description.startswith("unknown")
 
 
+def libraries(description: str) -> list[str]:
+    """The libraries a :func:`pools` line names (``["openblas"]``), sorted, each once."""
+    return sorted({one.split()[0] for one in description.split("; ") if one})
+
+
 def threads(description: str) -> int:
     """The largest thread count a :func:`pools` line names (0: none, or unknown)."""
     counts = [int(word[1:]) for one in description.split("; ") for word in one.split()
