@@ -51,21 +51,20 @@ def _settings(workloads: Sequence[str | Callable[..., Any]], *,
               metrics: Sequence[str] | None = None, **options: Any) -> RunConfig:
     """The :class:`~bench.measure.config.RunConfig` of :func:`run`'s and :func:`ab`'s
     keyword arguments: built-in names go to ``workloads``, functions and references to
-    ``workload`` (and, beside a built-in, their names to ``workloads`` too)."""
+    ``workload``."""
     from bench.measure.config import settings
     from bench.scenarios import metrics as metric_specs
 
     refs = [_ref(w) for w in workloads]
-    names = [r.partition("=")[0] if "=" in r else r.rpartition(":")[2].rpartition(".")[2]
-             for r in refs] if any(":" not in r for r in refs) else []
     try:
         chosen = None if metrics is None else metric_specs.parse(",".join(metrics))
     except ValueError as exc:
         raise UsageError(f"metrics: {exc}") from None
-    return settings(workload=[r for r in refs if ":" in r], workloads=names,
+    return settings(workload=[r for r in refs if ":" in r],
+                    workloads=[r for r in refs if ":" not in r],
                     python=python if python is None or isinstance(python, str)
                     else ",".join(python), metrics=chosen,
-                    **{k: v for k, v in options.items() if v is not None})
+                    **options)
 
 
 def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
@@ -191,7 +190,7 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
     >>> [t.name for t in res.tests if t.failed]                                   # doctest: +SKIP
     """
     from bench.gate import ab as job
-    from bench.gate.ab_report import evaluate
+    from bench.gate.ab_report import check_metric, evaluate
     from bench.gate.check import parse_slowdown
     from bench.measure.progress import make_progress
 
@@ -204,6 +203,7 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
         a=job.parse_variant(a), b=job.parse_variant(b),
         max_slowdown=parse_slowdown(max_slowdown), alpha=alpha, max_time=max_time,
         max_rounds=max_rounds)
+    check_metric(metric, config.run.metric_names())
     done = job.start(config, make_progress(quiet), force=force)
     if done.interrupted:
         raise KeyboardInterrupt

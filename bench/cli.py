@@ -31,10 +31,10 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     """The settings ``run``'s and ``list``'s options describe, declared workloads included."""
     from bench.measure.config import settings
 
-    given = {k: v for k in ("profile", "workload", "path", "workloads", "sizes", "models",
-                            "tasks", "workers", "start_methods", "loops", "work_scale",
-                            "python", "budget", "output_dir", "name", "point_timeout")
-             if (v := getattr(args, k, None)) is not None}
+    given = {k: getattr(args, k, None) for k in (
+        "profile", "workload", "path", "workloads", "sizes", "models", "tasks", "workers",
+        "start_methods", "loops", "work_scale", "python", "budget", "output_dir", "name",
+        "point_timeout")}
     chosen = [] if getattr(args, "no_metrics", None) else getattr(args, "metrics", None)
     return settings(**given, metrics=chosen, live=getattr(args, "live_report", None))
 
@@ -194,10 +194,12 @@ def ab_config(args: argparse.Namespace) -> ABConfig:
 def cmd_ab(args: argparse.Namespace) -> int:
     """Measure two variants in the same rounds and gate B against A."""
     from bench.gate import ab
-    from bench.gate.ab_report import report_ab
+    from bench.gate.ab_report import check_metric, report_ab
     from bench.measure.progress import make_progress
 
-    job = ab.start(ab_config(args), make_progress(args.quiet), force=args.force)
+    config = ab_config(args)
+    check_metric(args.metric, config.run.metric_names())
+    job = ab.start(config, make_progress(args.quiet), force=args.force)
     measured = sum(o.ok for r in job.sides.values() for o in r.outcomes)
     if job.interrupted:
         print(f"concbench: interrupted ({measured} side-points measured, kept in "

@@ -53,7 +53,8 @@ def metric_list(text: str) -> tuple[str, ...]:
 
 
 def grid_args(p: argparse.ArgumentParser) -> None:
-    """The options that decide what a run measures (defaults: :func:`bench.cli.run_config`).
+    """The options that decide what a run measures (defaults: those of
+    :func:`bench.measure.config.settings`).
 
     Every default is None, so that ``run --resume`` can tell an option given
     from one left out.

@@ -128,3 +128,18 @@ def test_the_api_and_the_command_line_describe_one_run(trees: Path) -> None:
 def test_an_unknown_metric_through_the_api_is_a_usage_error(trees: Path) -> None:
     with pytest.raises(bench.UsageError, match="unknown metric 'speed'"):
         bench.run(["cpu"], metrics=["speed"], quiet=True)
+
+
+def test_ab_refuses_a_metric_it_cannot_gate_before_measuring(
+        trees: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A metric ab cannot gate, or one the job would not collect, is refused before a
+    single child runs (it was found only once both sides were measured)."""
+    started: list[object] = []
+    monkeypatch.setattr(launch, "run_child", lambda *a, **k: started.append(a) or fake_child(
+        *a, **k))
+    for metric, metrics, why in (("speedup", None, "choose from"),
+                                 ("memory", [], "does not collect it")):
+        with pytest.raises(bench.UsageError, match=why):
+            bench.ab("scale=1", "scale=1", ["cpu"], models=MODELS, profile="smoke",
+                     metric=metric, metrics=metrics, quiet=True)
+    assert started == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,16 @@ def _unmeasured(run_dir: Path, pairs: list[list[str]]) -> dict[str, str]:
     return out
 
 
+def check_metric(metric: str, collected: Sequence[str] | None = None) -> None:
+    """Refuse a ``metric`` that ``ab`` cannot gate, or (``collected``: the metrics the job
+    collects) one the job would not read: before anything is measured."""
+    gateable = ("time", *METRICS)
+    if metric not in gateable:
+        raise UsageError(f"--metric {metric!r}: choose from {', '.join(gateable)}")
+    if collected is not None and metric != "time" and metric not in collected:
+        raise UsageError(f"--metric {metric}: the job does not collect it (--metrics)")
+
+
 def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
              alpha: float | None = None, metric: str = "time") -> ABResult:
     """Decide every point of an A/B run directory.
@@ -142,8 +153,7 @@ def evaluate(run_dir: Path, *, max_slowdown: float | None = None,
         if not (run_dir / side / store.RESULTS).exists():
             raise UsageError(f"{run_dir / side}: no results (the job measured nothing)")
         runs.append(load(run_dir / side))
-    if metric not in ("time", *METRICS):
-        raise UsageError(f"--metric {metric!r}: choose from {', '.join(('time', *METRICS))}")
+    check_metric(metric)
     med = [stats.round_medians(r.tidy) if metric == "time" else metric_rounds(r, metric)
            for r in runs]
     if metric != "time" and any(m.empty for m in med):

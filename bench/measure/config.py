@@ -66,11 +66,11 @@ class RunConfig:
         return catalogue(Workload.from_dict(d) for d in self.declared)
 
 
-def settings(*, profile: str | None = None, workload: Sequence[str] = (),
-             path: Sequence[str] = (), workloads: Sequence[str] = (),
-             sizes: Sequence[float] = (), models: Sequence[str] = (),
-             tasks: Sequence[int] = (), workers: Sequence[int] = (),
-             start_methods: Sequence[str] = (), loops: Sequence[str] = (),
+def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
+             path: Sequence[str] | None = (), workloads: Sequence[str] | None = (),
+             sizes: Sequence[float] | None = (), models: Sequence[str] | None = (),
+             tasks: Sequence[int] | None = (), workers: Sequence[int] | None = (),
+             start_methods: Sequence[str] | None = (), loops: Sequence[str] | None = (),
              work_scale: float | None = None, python: str | None = None,
              metrics: Sequence[str] | None = None, budget: float | None = None,
              live: bool | None = None, output_dir: str | Path | None = None,
@@ -85,15 +85,15 @@ def settings(*, profile: str | None = None, workload: Sequence[str] = (),
     """
     from bench.scenarios.user import declared, from_refs
 
-    user = declared(list(workload), list(path), Path.cwd())
-    named = tuple(w.name for w in from_refs(list(workload)))
-    names = (tuple(dict.fromkeys((*workloads, *named)))
+    user = declared(list(workload or ()), list(path or ()), Path.cwd())
+    named = tuple(w.name for w in from_refs(list(workload or ())))
+    names = (tuple(dict.fromkeys((*(workloads or ()), *named)))
              or tuple(w.name for w in user.workloads))
-    grid = GridSpec(profile=profile or "quick", workloads=names, models=tuple(models),
-                    tasks=tuple(tasks), workers=tuple(workers),
-                    start_methods=tuple(start_methods),
+    grid = GridSpec(profile=profile or "quick", workloads=names, models=tuple(models or ()),
+                    tasks=tuple(tasks or ()), workers=tuple(workers or ()),
+                    start_methods=tuple(start_methods or ()),
                     work_scale=1.0 if work_scale is None else work_scale,
-                    sizes=tuple(sizes), loops=tuple(loops))
+                    sizes=tuple(sizes or ()), loops=tuple(loops or ()))
     return RunConfig(grid=grid, python=python, budget=budget,
                      metrics=None if metrics is None else list(metrics), live=live,
                      output_dir=str(output_dir or "reports"), name=name or "",
