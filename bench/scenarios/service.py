@@ -54,13 +54,24 @@ class ServiceSpec:
             raise ValueError("chunks cannot be negative, and a body holds at least 1 byte")
 
     def to_text(self) -> str:
-        """The canonical text (equal specs, equal text: one server serves them)."""
-        return ",".join(f"{f.name}={getattr(self, f.name):g}" for f in fields(self))
+        """The canonical text (equal specs, equal text: one server serves them).
+
+        It parses back to an equal spec: ``%g`` where that is exact, else every digit.
+        """
+        return ",".join(f"{f.name}={_exact(getattr(self, f.name))}" for f in fields(self))
 
     @property
     def sigma(self) -> float:
         """The lognormal's sigma (0 for a fixed latency)."""
         return math.log(self.p99 / self.latency) / Z99 if self.p99 and self.latency else 0.0
+
+
+def _exact(value: float) -> str:
+    """An int in full; a float as short as ``%g`` writes it where that reads back equal."""
+    if isinstance(value, int):
+        return str(value)
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def _seconds(key: str, text: str) -> float:
