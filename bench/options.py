@@ -71,7 +71,13 @@ def grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", type=name_list, default=None,
                    help="e.g. sequential,process_pool")
     p.add_argument("--tasks", type=int_list, default=None, help="task counts, e.g. 1,4,16")
-    p.add_argument("--workers", type=int_list, default=None, help="worker counts, e.g. 1,2,4")
+    p.add_argument("--workers", "--limits", type=int_list, default=None,
+                   help="worker counts W, e.g. 1,2,4; --limits names the same axis as the "
+                        "calls in flight (asyncio_bounded's semaphore, a pool's workers)")
+    p.add_argument("--service", default=None, metavar="SPEC",
+                   help="the loopback service the network workloads call, e.g. "
+                        "latency=200ms,p99=1s,chunks=20,rate=500 (the built-in clients' "
+                        "default: latency=100ms); your --workload functions then call it")
     p.add_argument("--start-methods", type=name_list, default=None,
                    help="process start methods, e.g. fork,spawn")
     p.add_argument("--loops", type=name_list, default=None,

@@ -94,7 +94,7 @@ def write_results(path: Path, benchmarks: Iterable[pyperf.Benchmark]) -> Path:
 
 
 def fake_child(interp: Any, job: dict[str, Any], points: Sequence[Point],
-               timeout: float, run_name: str = "") -> Any:
+               timeout: float, run_name: str = "", env: Any = None) -> Any:
     """Stands in for :func:`bench.measure.launch.run_child`: instant values, one run per point.
 
     Each benchmark carries the job's metadata and round, as a real child writes.

@@ -79,7 +79,7 @@ def test_two_plans_keep_their_own_workloads(trees: Path) -> None:
 
 def test_a_failed_point_is_data_too(trees: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def one_fails(interp: Any, job: dict[str, Any], points: Any, timeout: float,
-                  run_name: str = "") -> ChildResult:
+                  run_name: str = "", env: Any = None) -> ChildResult:
         ok = fake_child(interp, job, [p for p in points if p.model == "sequential"], timeout)
         ok.failures = {p.name: "RuntimeError: boom" for p in points if p.model != "sequential"}
         return ok
@@ -95,7 +95,7 @@ def test_a_failed_point_is_data_too(trees: Path, monkeypatch: pytest.MonkeyPatch
 def test_a_run_whose_every_point_failed_returns_empty_frames(
         trees: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def all_fail(interp: Any, job: dict[str, Any], points: Any, timeout: float,
-                 run_name: str = "") -> ChildResult:
+                 run_name: str = "", env: Any = None) -> ChildResult:
         return ChildResult(failures={p.name: "exit 3" for p in points})
 
     monkeypatch.setattr(launch, "run_child", all_fail)

@@ -126,7 +126,7 @@ def _timed_children(monkeypatch: pytest.MonkeyPatch, clock: Clock, *, checks_s: 
     ``clock`` stands for ``time.monotonic`` everywhere meanwhile (see the fixture)."""
 
     def child(interp: Any, job: dict[str, Any], points: Sequence[Point], timeout: float,
-              run_name: str = "") -> Any:
+              run_name: str = "", env: Any = None) -> Any:
         checked = checks_s if job["verify"] else 0.0
         clock.now += 1.0 + checked
         result = fake_child(interp, job, points, timeout, run_name)

@@ -230,7 +230,7 @@ def test_a_bug_shows_its_traceback_not_an_interrupt() -> None:
 def test_list_says_which_metrics_the_run_would_collect(cli: Cli) -> None:
     lines = {m: [ln for ln in cli("list", *TINY, *m).err.splitlines() if "metrics" in ln]
              for m in ((), ("--metrics", "memory,cores"), ("--no-metrics",))}
-    assert lines[()] == ["concbench: metrics beside time: cores, lag, memory, dispatch "
+    assert lines[()] == ["concbench: metrics beside time: cores, lag, memory, dispatch, calls "
                          "(each where it applies)"]
     assert lines[("--metrics", "memory,cores")] == [
         "concbench: metrics beside time: memory, cores (each where it applies)"]

@@ -27,7 +27,7 @@ ALL_METHODS = ("fork", "spawn", "forkserver")
 ASYNC_MODELS = {"asyncio_await", "asyncio_gather", "asyncio_create_task", "asyncio_taskgroup"}
 BLOCKING_MODELS = {"asyncio_blocking", "to_thread", "thread_pool", "process_pool"}
 NAME = re.compile(
-    r"(cpu|hash|sleep|async_sleep)/[a-z_]+(\[(fork|forkserver|spawn)\])?/t\d+(/w\d+)?(/cold)?"
+    r"(cpu|hash|sleep|async_sleep|http_[a-z_]+)/[a-z_]+(\[(fork|forkserver|spawn)\])?/t\d+(/w\d+)?(/cold)?"
 )
 
 

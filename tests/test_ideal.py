@@ -90,8 +90,11 @@ def test_every_combination_has_a_rule() -> None:
     for r, o, gil in itertools.product(RESOURCES, OVERLAPS, (True, False)):
         for t, w, c in itertools.product((1, 3, 4, 16), (1, 2, 3, 8), (1, 2, 4)):
             p = par(r, o, t, w, c, gil)
-            if r == "async_wait" and o in ("threads", "processes"):
+            if r == "async_wait" and o == "threads":
                 assert math.isnan(p)  # not a combination the grid makes
+                continue
+            if r == "async_wait" and o == "processes":  # W loops: each overlaps its waits
+                assert p == t
                 continue
             assert 1.0 <= p <= t
             if r in ("cpu_gil", "cpu_nogil"):
@@ -109,6 +112,9 @@ def test_ideal_time_reads_the_waves_and_time_slicing() -> None:
                       d=d) == pytest.approx(2 * d)
     assert ideal_time("async_wait", "event_loop", tasks=16, workers=None, cores=2, gil=True,
                       d=d) == pytest.approx(d)
+    # a limit of W calls in flight (asyncio_bounded): waves of W
+    assert ideal_time("async_wait", "event_loop", tasks=16, workers=4, cores=2, gil=True,
+                      d=d) == pytest.approx(4 * d)
 
 
 @pytest.mark.parametrize("d", [0.0, -1.0, math.nan])
@@ -148,7 +154,9 @@ def _simulated_makespan(resource: str, overlap: str, t: int, w: int, c: int, gil
     """A greedy schedule's time: tasks handed to W workers, CPU shared fairly over C cores."""
     if overlap == "none" or (overlap == "event_loop" and resource != "async_wait"):
         return t * d
-    if overlap == "event_loop":
+    if overlap == "event_loop":  # W calls in flight at a time: waves of W
+        return -(-t // w) * d
+    if resource == "async_wait":  # W loops, each overlapping its share's waits
         return d
     per_worker = [t // w + (i < t % w) for i in range(w)]
     if resource == "blocking_wait":

@@ -99,7 +99,7 @@ def test_every_round_runs_each_group_under_each_interpreter_in_turn(
     calls: list[tuple[str, int, str, tuple[str, ...]]] = []
 
     def child(interp_: Any, job: dict[str, Any], points: Any, timeout: float,
-              run_name: str = "") -> Any:
+              run_name: str = "", env: Any = None) -> Any:
         pythons = {p.python for p in points}
         assert len(pythons) == 1  # a child runs one interpreter's points
         calls.append((interp_.executable, job["round"], points[0].workload,

@@ -57,7 +57,7 @@ def _run(path: Path, *, memory: dict[Point, float] | None = None,
 
 
 def test_registry_names_and_parse() -> None:
-    assert list(METRICS) == ["cores", "lag", "memory", "dispatch"]
+    assert list(METRICS) == ["cores", "lag", "memory", "dispatch", "calls"]
     assert metrics.parse("lag, cores") == ("lag", "cores")
     assert metrics.parse("all") == tuple(METRICS)
     with pytest.raises(ValueError, match="unknown metric 'ram'"):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench.scenarios import metrics
+from bench.scenarios import metrics, procfs
 
 MB = 1_000_000
 #: Bytes each worker of the measured pool holds of its own.
@@ -73,14 +73,14 @@ def measured() -> Iterator[tuple[int, ...]]:
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_forked_workers_memory_is_the_points_whatever_else_is_open(
         measured: tuple[int, ...]) -> None:
-    if not metrics._held_bytes(measured[0]):
+    if not procfs.held_bytes(measured[0]):
         pytest.skip("no /proc/PID/smaps_rollup on this host")
     alone = _added(measured)
-    pss_alone = sum(metrics._rollup_bytes(p, "Pss") for p in measured)
+    pss_alone = sum(procfs.rollup_bytes(p, "Pss") for p in measured)
     other, _ = _forked_pool(4, 0)  # another point's pool in the same child
     try:
         beside = _added(measured)
-        pss_beside = sum(metrics._rollup_bytes(p, "Pss") for p in measured)
+        pss_beside = sum(procfs.rollup_bytes(p, "Pss") for p in measured)
     finally:
         other.shutdown()
     truth = W * N

@@ -21,7 +21,10 @@ from bench.scenarios.models import (
     make_executor,
 )
 from bench.scenarios.pools import warm
-from bench.scenarios.workloads import BUILTINS
+from bench.scenarios.workloads import BUILTINS as ALL
+
+#: The built-ins that run without a loopback service (the network clients: test_net.py).
+BUILTINS = {n: w for n, w in ALL.items() if not w.service}
 
 #: Tiny task sizes: every model x workload pair runs in milliseconds.
 SIZES = {"cpu": 2_000.0, "hash": 1.0, "compress": 16.0, "sleep": 0.001, "async_sleep": 0.001}
@@ -33,7 +36,7 @@ SYNC = [w for w in BUILTINS if not BUILTINS[w].is_async]
 
 def point(workload: str, model: str, *, tasks: int = TASKS, start_method: str | None = None,
           workers: int = WORKERS, size: float | None = None, metric: str = "steady") -> Point:
-    pooled = MODELS[model].pooled
+    pooled = MODELS[model].takes_workers
     return Point(workload, model, tasks, workers if pooled else None, start_method,
                  SIZES[workload] if size is None else size, metric)
 
@@ -79,7 +82,8 @@ def test_validity_rules_of_the_models() -> None:
             accepted = model.accepts(workload)
             if name == "sequential":
                 assert accepted
-            elif name.startswith("asyncio_") and name != "asyncio_blocking":
+            elif ((name.startswith("asyncio_") and name != "asyncio_blocking")
+                  or name == "multi_loop"):  # W event loops in W processes
                 assert accepted == workload.is_async, (name, workload.name)
             else:
                 assert accepted == (not workload.is_async), (name, workload.name)

@@ -21,8 +21,8 @@ from bench.cli import main
 from bench.measure.config import RunConfig
 from bench.measure.interpreter import Interpreter
 from bench.measure.launch import ChildResult, run_child
+from bench.measure.overhead import Overhead
 from bench.measure.runner import plan
-from bench.measure.sweep import Overhead
 from bench.results import store
 from bench.results.store import FORMAT_VERSION
 from bench.scenarios.grid import PROFILES, GridSpec, task_size
@@ -388,7 +388,9 @@ def test_measured_child_imports_only_the_standard_library_and_cpu_tasks() -> Non
         "bench", "bench.scenarios", "bench.scenarios.models", "bench.scenarios.workloads",
         "bench.scenarios.points", "bench.scenarios.pools", "bench.scenarios.metrics",
         "bench.measure", "bench.measure.child", "bench.measure.speed", "bench.measure.settle",
-        "bench.measure.faults", "bench.scenarios.native", "bench.errors"}
+        "bench.measure.faults", "bench.scenarios.native", "bench.errors",
+        "bench.scenarios.batches", "bench.scenarios.latency", "bench.scenarios.procfs",
+        "bench.scenarios.callprobes", "bench.scenarios.service"}
     assert "pyperf" not in top
     assert "argparse" not in top
 

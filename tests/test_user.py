@@ -270,7 +270,7 @@ def test_examples_through_the_whole_pipeline(tmp_path: Path) -> None:
     assert list(recs[0]) == ["workload", "task_size", "tasks", "model", "start_method",
                              "workers", "speedup", "speedup_ci_low", "speedup_ci_high", "tied",
                              "name", "tied_names", "python", "native",
-                             "cores_used", "lag", "memory", "dispatch"]
+                             "cores_used", "lag", "memory", "dispatch", "calls"]
     # your own workloads get every metric that applies to them
     with (run_dir / "summary.csv").open() as fh:
         summary = {r["name"]: r for r in csv.DictReader(fh)}

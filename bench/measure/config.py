@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,8 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
              work_scale: float | None = None, python: str | None = None,
              metrics: Sequence[str] | None = None, budget: float | None = None,
              live: bool | None = None, output_dir: str | Path | None = None,
-             name: str | None = None, point_timeout: float | None = None) -> RunConfig:
+             name: str | None = None, point_timeout: float | None = None,
+             service: str | None = None) -> RunConfig:
     """The :class:`RunConfig` that ``concbench run``'s options of the same names describe
     (None or empty: the option's default), declared workloads (``[tool.concbench]``)
     included: what the command line and :func:`bench.run` both measure.
@@ -82,6 +83,8 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
     ``workload`` holds the user's ``[NAME=]module:function`` references; they name what
     to measure, as ``workloads`` does: a declaring table's other entries join only when
     named.  ``metrics``: the metrics collected beside time (None: every one; empty: none).
+    ``service``: the loopback service's spec for the workloads named by reference and
+    those that declare one (None: as declared).
     """
     from bench.scenarios.user import declared, from_refs
 
@@ -94,12 +97,31 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
                     start_methods=tuple(start_methods or ()),
                     work_scale=1.0 if work_scale is None else work_scale,
                     sizes=tuple(sizes or ()), loops=tuple(loops or ()))
+    served = _served(user.workloads, named, service)
     return RunConfig(grid=grid, python=python, budget=budget,
                      metrics=None if metrics is None else list(metrics), live=live,
                      output_dir=str(output_dir or "reports"), name=name or "",
                      point_timeout=DEFAULT_POINT_TIMEOUT if point_timeout is None
                      else point_timeout,
-                     declared=[w.to_dict() for w in user.workloads], paths=user.paths)
+                     declared=[w.to_dict() for w in served], paths=user.paths)
+
+
+def _served(declared: Sequence[Workload], refs: Sequence[str],
+            service: str | None) -> list[Workload]:
+    """The declared workloads, with ``service`` (a spec's text) for those named by reference
+    and those that declare a service; a built-in that calls one joins them re-declared."""
+    if service is None:
+        return list(declared)
+    from bench.scenarios import service as spec
+    from bench.scenarios.workloads import BUILTINS
+
+    try:
+        text = spec.parse(service).to_text()
+    except ValueError as exc:
+        raise UsageError(f"--service: {exc}") from None
+    clients = [w for w in BUILTINS.values() if w.service]
+    return [*(replace(w, service=text) if w.service or w.name in refs else w for w in declared),
+            *(replace(w, service=text) for w in clients)]
 
 
 def check_budget(budget: float | None) -> None:

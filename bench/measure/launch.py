@@ -76,7 +76,8 @@ def _exit_reason(code: int, log: str) -> str:
 
 
 def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
-              timeout: float, run_name: str = "") -> ChildResult:
+              timeout: float, run_name: str = "",
+              env: dict[str, str] | None = None) -> ChildResult:
     """Measure ``points`` (one group) for one round in a fresh child.
 
     Parameters
@@ -94,6 +95,8 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
     run_name
         Set as ``CONCBENCH_RUN`` in the environment of the child and of every
         process it starts, so that a run's processes can be told apart.
+    env
+        More of the child's environment (a loopback service's address).
     """
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-round-") as tmp:
@@ -106,7 +109,8 @@ def run_child(interp: Interpreter, job: dict[str, Any], points: list[Point],
             proc: subprocess.Popen[bytes] | None = None
             try:
                 proc = subprocess.Popen(interp.command("bench.measure.child", str(job_file)),
-                                        env={**interp.env, "CONCBENCH_RUN": run_name},
+                                        env={**interp.env, **(env or {}),
+                                             "CONCBENCH_RUN": run_name},
                                         stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True,
                                         cwd=interp.cwd)

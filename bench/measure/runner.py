@@ -19,21 +19,30 @@ from typing import Any
 import pyperf
 
 from bench.errors import UsageError, WorkloadFailed
-from bench.measure import live, noise
+from bench.measure import live, noise, services
 from bench.measure.budget import Budget, duration, planned_floor
 from bench.measure.config import RunConfig, check_budget, check_timeout
 from bench.measure.interpreter import Interpreter, resolve_all
 from bench.measure.manifest import merge_noise, new_manifest, read_for_resume, reset_statuses
-from bench.measure.preflight import preflight
+from bench.measure.preflight import Verdict, preflight
 from bench.measure.progress import Progress
 from bench.measure.rounds import groups
 from bench.measure.signals import interruptible, no_signals
 from bench.measure.sweep import RunResult, Sweep
 from bench.results import store
 from bench.scenarios import footprint
-from bench.scenarios.grid import PROFILES, Profile, asked, check_scale, expand, task_sizes, validate
+from bench.scenarios.grid import (
+    PROFILES,
+    Profile,
+    asked,
+    check_scale,
+    expand,
+    task_sizes,
+    too_long,
+    validate,
+)
 from bench.scenarios.models import LOOPS, MODELS, Point, absent
-from bench.scenarios.workloads import Workload
+from bench.scenarios.workloads import Workload, missing
 
 
 def default_name() -> str:
@@ -111,13 +120,13 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
                          f"{', '.join(same)} unchanged")
     chosen = set(config.grid.workloads) if config.grid.workloads else {w.name for w in declared}
     skipped: dict[str, str] = {}
-    kept, missing = [], []
+    kept, unoffered = [], []
     for name, interp in interps.items():
         checked = _preflight(interp, [w for w in declared if w.name in chosen], config, works)
         why_not = absent(interp.version)
-        missing += [f"{m.name}: Python {interp.record['python_version']} does not offer it: "
-                    f"it {why_not[m.name]}" for m in asked(config.grid, works)
-                    if m.name in why_not]
+        unoffered += [f"{m.name}: Python {interp.record['python_version']} does not offer it: "
+                      f"it {why_not[m.name]}" for m in asked(config.grid, works)
+                      if m.name in why_not]
         for p in expand(config.grid, cores=int(interp.record["usable_cores"]),
                         start_methods=str(interp.record["start_methods"]).split(","),
                         python=interp.version, catalogue=works):
@@ -126,12 +135,16 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
             why = checked.get(p.workload, {}).get(model.crossing, "")
             if why and model.pool is not None:
                 skipped[p.name] = f"{model.pool.label} cannot run it: {why}"
+            elif why := missing(p.work) or too_long(p):
+                if p.workload in config.grid.workloads and missing(p.work):
+                    raise UsageError(f"workload {p.workload!r} {why}")
+                skipped[p.name] = why
             else:
                 kept.append(p)
     held = footprint.largest(groups(kept).values())
     footprint.check(held, resource.getrlimit(resource.RLIMIT_NOFILE)[1],
                     footprint.available_mb())
-    return Plan(interps, kept, skipped, notes, held, missing)
+    return Plan(interps, kept, skipped, notes, held, unoffered)
 
 
 def _check_offered(config: RunConfig, interp: Interpreter, works: dict[str, Workload]) -> None:
@@ -165,7 +178,7 @@ def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig,
     crossings = tuple(sorted({m.crossing for m in models if m.pool is not None
                               and not m.offered(interp.version)} - {"nothing"}))
     refused: dict[str, dict[str, str]] = {}
-    for v in preflight(interp, works, sizes, config.point_timeout, crossings):
+    for v in _preflight_served(interp, works, sizes, config.point_timeout, crossings):
         if v.status == "raises":
             raise WorkloadFailed(v.message, v.details)
         if v.status != "ok":
@@ -177,6 +190,21 @@ def _preflight(interp: Interpreter, works: list[Workload], config: RunConfig,
                 raise UsageError(f"workload {v.name!r}: {m.pool.label} cannot run it: {why}")
         refused[v.name] = v.refused
     return refused
+
+
+def _preflight_served(interp: Interpreter, works: list[Workload], sizes: list[float],
+                      timeout: float, crossings: tuple[str, ...]) -> list[Verdict]:
+    """Pre-flight ``works``, those that call a loopback service with it running."""
+    out: list[Verdict] = []
+    for spec in dict.fromkeys(w.service for w in works):
+        these = [(w, s) for w, s in zip(works, sizes, strict=True) if w.service == spec]
+        with services.started([spec]) as running:
+            if spec in running.failed:
+                raise UsageError(running.failed[spec])
+            here = replace(interp, env={**interp.env, **running.env.get(spec, {})})
+            out += preflight(here, [w for w, _ in these], [s for _, s in these], timeout,
+                             crossings)
+    return out
 
 
 def session(sweeps: Sequence[Sweep], progress: Progress, measure: Callable[[float], None],
@@ -252,8 +280,10 @@ def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
     def measure(t0: float) -> None:
         began = time.monotonic()
         try:
-            sweep.planned()
-            sweep.extra()
+            with services.started(p.work.service for p in points) as sweep.services:
+                sweep.planned()
+                sweep.extra()
+                manifest["services"] = sweep.services.record()
         finally:
             sweep.overhead.wall = time.monotonic() - began
 

@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 from matplotlib.axes import Axes
 
-from bench.report import frames, metric_plots, plots
+from bench.report import calls_plots, frames, metric_plots, plots
 from bench.report.drawing import Chart, cores_of, sized_workloads, workloads_of
 from bench.report.figures import fit_layout, new_figure, save_figure
 from bench.report.interpreters import plot_interpreters, python_label
+from bench.results.calls import calls_frame
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
 
@@ -147,9 +148,21 @@ def interpreter_chart(rows: pd.DataFrame, host: dict[str, Any], out_dir: Path) -
 ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
 
 #: Chart kinds in display order (each metric's own chart follows the efficiency heatmaps).
+def _network_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    frame = calls_frame(summary)
+    names = list(dict.fromkeys(frame["workload"]))
+    panels = [f"{wl}\t{k}" for wl in names for k in ("throughput", "latency")]
+    return _panel_figure(
+        summary, "network", "Network calls: throughput and added p99 vs calls in flight",
+        panels, lambda ax, p: calls_plots.plot_calls(
+            ax, frame, workload=p.split("\t")[0], throughput=p.endswith("throughput")),
+        host, out_dir)
+
+
 CHARTS: dict[str, ChartFn] = {
     "speedup": _speedup_chart, "speedup_size": _size_chart, "wall_time": _wall_time_chart,
     "efficiency": _efficiency_chart, "sleep_lesson": _lesson_chart, "cold_start": _cold_chart,
+    "network": _network_chart,
 }
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report import frames
+from bench.results.calls import calls_frame
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
 
@@ -74,6 +75,8 @@ def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
         kinds.append("sleep_lesson")
     if (summary["metric"] == COLD).any():
         kinds.append("cold_start")
+    if len(calls_frame(summary)):
+        kinds.append("network")
     return kinds
 
 

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from bench.errors import UsageError
-from bench.measure.sweep import RunResult, describe_overhead
+from bench.measure.overhead import describe_overhead
+from bench.measure.sweep import RunResult
 from bench.results import store
 
 

@@ -180,7 +180,7 @@ def size_points(summary: pd.DataFrame, *, workload: str,
     (model, start_method, task_size), ascending in size.
     """
     df = steady(summary, workload)
-    df = df[df["model"].map(lambda m: m in MODELS and MODELS[m].pooled).astype(bool)]
+    df = df[df["model"].map(lambda m: m in MODELS and MODELS[m].takes_workers).astype(bool)]
     if df.empty:
         return df
     if tasks is None:

@@ -32,6 +32,7 @@ from bench.report.tables import (
     SECTION_NOTES,
     TABLE_COLUMNS,
     break_even_table,
+    calls_table,
     host_caption,
     host_table,
     recommendation_table,
@@ -39,6 +40,7 @@ from bench.report.tables import (
 )
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, load
+from bench.results.calls import calls_frame, cap_findings, knee_sentences, knees
 from bench.results.recommend import break_even, recommendations, with_units
 
 
@@ -52,7 +54,8 @@ def _findings(split: list[Part], rows: pd.DataFrame, recommended: pd.DataFrame,
         mine = recommended[recommended["python"].astype(str) == part.tag]
         out += interpreter_findings(part.host, part.summary) + [
             label + f for f in findings(part.summary, cores, recommended=mine)]
-    return out
+    frame = calls_frame(pd.concat([p.summary for p in split]))
+    return out + knee_sentences(knees(frame)) + cap_findings(frame)
 
 
 def _context(results: Path, split: list[Part], summary: pd.DataFrame, status: RunStatus,
@@ -62,6 +65,7 @@ def _context(results: Path, split: list[Part], summary: pd.DataFrame, status: Ru
     and ``rows`` compares them (:func:`bench.report.interpreters.interpreter_rows`)."""
     host = split[0].host
     picks = recommendation_table(summary, recommended)
+    calls = calls_table(calls_frame(summary))
     even = break_even_table(summary, break_even(summary))
     stable, total = stable_share(summary)
     return {
@@ -73,6 +77,7 @@ def _context(results: Path, split: list[Part], summary: pd.DataFrame, status: Ru
         "interpreters": interpreter_table(rows, summary) if len(rows) else None,
         "picks": picks if len(picks) else None,
         "break_even": even if len(even) else None,
+        "network": calls if len(calls) else None,
         "stable": stable, "total": total,
         "stable_pct": f"{stable / total:.0%}" if total else "",
         "threshold_pct": f"{STABLE_HALF_WIDTH:.0%}",
@@ -92,7 +97,7 @@ def render_html(ctx: dict[str, Any]) -> str:
               for c in ctx["charts"]]
     tables = {k: None if ctx[k] is None else
               {"columns": list(ctx[k].columns), "rows": ctx[k].to_numpy().tolist()}
-              for k in ("interpreters", "picks", "break_even", "host")}
+              for k in ("interpreters", "picks", "break_even", "network", "host")}
     return render("report.html.j2", **{**ctx, "charts": charts, "tables": tables})
 
 
@@ -134,6 +139,8 @@ def write_report(results: Path, out_dir: Path) -> Path:
         ctx = _context(results, split, summary, status, recommended, rows)
         data.summary.to_csv(out_dir / "summary.csv", index=False)
         recommended.to_csv(out_dir / "recommendations.csv", index=False)
+        if ctx["network"] is not None:
+            calls_frame(data.summary).to_csv(out_dir / "network.csv", index=False)
         ctx["charts"] = charts()
         if len(rows):  # matplotlib in this process only for a run of several interpreters
             from bench.report.charts import interpreter_chart

@@ -43,7 +43,7 @@ def render_markdown(ctx: dict[str, Any]) -> str:
         out += ["## Failed points", "",
                 markdown_table(pd.DataFrame(status.failed, columns=["name", "reason"]))]
     for title, key in (("Which Python", "interpreters"), ("Recommendation", "picks"),
-                       ("Break-even size", "break_even")):
+                       ("Break-even size", "break_even"), ("Network calls", "network")):
         if ctx[key] is not None:
             out += [f"## {title}", "", SECTION_NOTES[key], "", markdown_table(ctx[key])]
     out += ["## Charts", ""]

@@ -17,6 +17,12 @@ from bench.scenarios.models import STEADY
 
 #: What the recommendation and break-even tables show (HTML and Markdown).
 SECTION_NOTES = {
+    "network": ("Each network workload's calls to the loopback service, per model: the calls "
+              "allowed in flight (W for a limit or a pool, T on an event loop) and the most "
+              "the service saw at once; calls a second (T over the batch's median time); the "
+              "p99 and p50 each call took past the service's own latency at that quantile, "
+              "timed call by call in a batch of their own; the client's CPU per call and the "
+              "service's per request. 95 % CIs over rounds. All columns are in network.csv."),
     "interpreters": ("For each workload, at its largest T and task size: each interpreter's "
                      "pick with its speedup over its own sequential loop, its sequential time "
                      "against the first interpreter's, and its pick's time against the first "
@@ -199,3 +205,24 @@ def _first_of(frame: pd.DataFrame, keys: list[str], col: str) -> dict[tuple[Any,
     for key, value in zip(frame[keys].itertuples(index=False, name=None), frame[col], strict=True):
         out.setdefault(key, value)
     return out
+
+
+def calls_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`bench.results.calls.calls_frame` as display strings (a Python column in a run
+    of several interpreters)."""
+    def ci(v: float, lo: float, hi: float, fmt: str) -> str:
+        return "" if v != v else fmt.format(v) + (
+            f" ({fmt.format(lo)}\N{EN DASH}{fmt.format(hi)})" if lo == lo else "")
+
+    rows = [(str(r.workload), point_label(str(r.model).split("[")[0],
+                                          str(r.model).partition("[")[2].rstrip("]"),
+                                          r.workers),
+             f"{r.tasks:,}", f"{r.asked:,} / {r.inflight:,.0f}",
+             ci(r.throughput, r.throughput_ci_low, r.throughput_ci_high, "{:,.0f}"),
+             ci(r.added_p99_s * 1e3, r.added_p99_ci_low * 1e3, r.added_p99_ci_high * 1e3,
+                "{:.1f}"), f"{r.added_p50_s * 1e3:.1f}", f"{r.client_us:.0f}",
+             f"{r.service_us:.0f}") for r in frame.itertuples(index=False)]
+    table = pd.DataFrame(rows, dtype=object, columns=[
+        "Workload", "Model", "T", "In flight (allowed / seen)", "Calls/s (95 % CI)",
+        "Added p99, ms (95 % CI)", "Added p50, ms", "Client µs/call", "Service µs/req"])
+    return _with_python(table, frame["python"])

@@ -135,10 +135,11 @@ def ideal_parallelism(resource: str, overlap: str, *, tasks: int, workers: int |
     w = _workers(workers)
     if overlap == "none":
         return 1.0
-    if overlap == "event_loop":
-        return float(tasks) if resource == "async_wait" else 1.0
-    if resource == "async_wait":
-        return math.nan
+    if overlap == "event_loop":  # W: a limit on the calls in flight
+        return (_waves(tasks, w) if workers else float(tasks)) if resource == "async_wait" \
+            else 1.0
+    if resource == "async_wait":  # W loops in W processes overlap all their waits
+        return float(tasks) if overlap == "processes" else math.nan
     if resource == "blocking_wait":
         return _waves(tasks, w)
     if not runs_in_parallel(resource, overlap, gil=gil):

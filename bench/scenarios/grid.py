@@ -14,93 +14,17 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bench.errors import UsageError
+from bench.scenarios import service
 from bench.scenarios.models import COLD, DEFAULT_LOOP, LOOPS, MODELS, ModelDef, Point, loop_variant
+from bench.scenarios.profiles import LESSON_MODELS as LESSON_MODELS
+from bench.scenarios.profiles import PROFILES as PROFILES
+from bench.scenarios.profiles import Profile as Profile
 from bench.scenarios.workloads import BUILTINS, Workload
 
 _T = TypeVar("_T")
 
 #: Seconds before a point's child is killed, unless --point-timeout says otherwise.
 DEFAULT_POINT_TIMEOUT = 300.0
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How much to measure: axes defaults and the rounds of a run.
-
-    A run is ``rounds`` planned rounds (see :mod:`bench.measure.rounds`); in each, every
-    point takes ``warmups`` warm-up values and ``values`` values, a value
-    lasting at least ``min_time`` seconds (that many batches).  Then, while
-    the run's time budget allows (``budget_s`` seconds for the whole command,
-    see :mod:`bench.measure.budget`; 0: no extra rounds), extra rounds go to
-    the groups whose points' 95 % intervals are wider than 5 % of their
-    estimate, until a point has ``max_rounds`` rounds.
-
-    ``sweep_start_methods`` lists the start methods measured at every worker
-    count; the others are measured at W = C only, and only on the built-in
-    workloads whose resource is in ``start_method_resources`` when it is not
-    empty (once a pool is warm its workers run the same code whatever started
-    them: the start method's cost is the cold start, measured per method on
-    its own).  Cold-start points go to the built-in workloads whose resource
-    is in ``cold_resources``.  The profiles choose by a workload's kind,
-    never its name: your own workloads (not :attr:`Workload.builtin`) always
-    get every start method and cold starts.
-    """
-
-    name: str
-    tasks: tuple[int, ...]
-    worker_factors: tuple[str, ...]
-    rounds: int
-    values: int
-    warmups: int
-    min_time: float
-    work_scale: float = 1.0
-    sweep_start_methods: tuple[str, ...] = ("fork",)
-    #: Resources of the built-in workloads measured with every start method ((): all).
-    start_method_resources: tuple[str, ...] = ()
-    start_methods: tuple[str, ...] = ("fork", "forkserver", "spawn")
-    cold: bool = True
-    #: Resources of the built-in workloads whose pools also get cold-start points.
-    cold_resources: tuple[str, ...] = ("cpu_gil",)
-    #: Built-in workloads measured when none are named (the seed notebook's lessons).
-    workloads: tuple[str, ...] = ("cpu", "hash", "sleep", "async_sleep")
-    budget_s: float = 0.0
-    max_rounds: int = 0
-    #: Seconds each noise probe (before and after the sweep) watches the host.
-    probe_s: float = 0.5
-    description: str = ""
-
-    def every_start_method(self, work: Workload) -> bool:
-        """Whether ``work`` is measured with every start method (else the swept ones only)."""
-        return (not work.builtin or not self.start_method_resources
-                or work.resource in self.start_method_resources)
-
-    def cold_starts(self, work: Workload) -> bool:
-        """Whether ``work``'s pools get cold-start points (when the run measures them)."""
-        return not work.builtin or work.resource in self.cold_resources
-
-
-PROFILES: dict[str, Profile] = {
-    p.name: p
-    for p in (
-        Profile(
-            "smoke", (4,), ("C",), rounds=6, values=3, warmups=1, min_time=0.005,
-            work_scale=0.2, start_methods=("fork",), cold=False, probe_s=0.2,
-            description="seconds; for tests and the gate's own A/A checks",
-        ),
-        Profile(
-            "quick", (4, 16), ("1", "C", "2C"), rounds=6, values=2, warmups=1, min_time=0.03,
-            work_scale=0.5, start_method_resources=("cpu_gil",), budget_s=150.0, max_rounds=16,
-            description="the default: every workload and model at half the default task "
-                        "sizes, 150 s on any host (report included)",
-        ),
-        Profile(
-            "full", (1, 4, 16, 64), ("1", "2", "C", "2C", "4C"), rounds=10, values=5,
-            warmups=1, min_time=0.05, sweep_start_methods=("fork", "forkserver", "spawn"),
-            budget_s=3600.0, max_rounds=30,
-            description="thorough: more task counts, worker counts, rounds and values",
-        ),
-    )
-}
 
 
 def worker_counts(factors: Iterable[str], cores: int, tasks: int | None = None
@@ -334,7 +258,8 @@ def expand(
 def asked(spec: GridSpec, catalogue: Catalogue) -> list[ModelDef]:
     """The models a grid asks for, wherever offered: those of ``models`` (every one when none
     is named), each on every loop of ``loops``, that run a workload of the grid."""
-    named = _unique(spec.models) or tuple(m for m, d in MODELS.items() if not d.variant_of)
+    named = (_unique(spec.models) or PROFILES[spec.profile].models
+             or tuple(m for m, d in MODELS.items() if not d.variant_of))
     names = _unique((*named, *(loop_variant(m, loop) for m in named for loop in spec.loops)))
     works = [catalogue[w] for w in _unique(spec.workloads) or PROFILES[spec.profile].workloads]
     return [MODELS[m] for m in names if m in MODELS and any(MODELS[m].accepts(w) for w in works)]
@@ -354,6 +279,27 @@ def _check_loops(spec: GridSpec, models: Sequence[ModelDef], works: Sequence[Wor
                else f"no model of the plan runs its tasks on an event loop (those that do here: "
                f"{', '.join(on_loop)})")
         raise UsageError(f"--loops {loop} adds nothing: {why}")
+
+
+#: Seconds of waiting on its service beyond which a batch is not measured (T calls one
+#: after another, or in waves of W, at the service's median latency).
+MAX_WAIT_S = 10.0
+
+
+def too_long(point: Point) -> str:
+    """Why ``point`` is left out ("" where it is not): its batch would wait on its loopback
+    service for more than :data:`MAX_WAIT_S` (T calls, as many at once as its model lets
+    through: 1 without overlap, W with a pool or a limit, all T on event loops)."""
+    work, model = point.work, MODELS[point.model]
+    if not work.service:
+        return ""
+    at_once = (1 if model.overlap == "none" else min(point.workers or 1, point.tasks)
+               if model.takes_workers and model.overlap != "processes" else point.tasks)
+    wait = math.ceil(point.tasks / at_once) * service.parse(work.service).latency
+    if wait <= MAX_WAIT_S:
+        return ""
+    return (f"a batch would wait {wait:.0f} s on the service ({point.tasks} calls, {at_once} "
+            f"at a time), more than {MAX_WAIT_S:.0f} s")
 
 
 def _native(point: Point, cores: int) -> Point:
@@ -378,7 +324,7 @@ def _variants(m: ModelDef, work: Workload, t: int, size: float, workers: Sequenc
               methods: Sequence[str], sweep: set[str], at_c: Sequence[int],
               sized: bool) -> list[Point]:
     wl = work.name
-    if not m.pooled:
+    if not m.takes_workers:
         return [Point(wl, m.name, t, size=size, sized=sized, spec=work)]
     if not m.per_start_method:
         return [Point(wl, m.name, t, w, size=size, sized=sized, spec=work) for w in workers]

@@ -21,16 +21,15 @@ this module, and pool workers import nothing of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import cpu_tasks
+from bench.scenarios import callprobes, procfs
 
 #: Seconds between two beats of the event-loop heartbeat.
 HEARTBEAT_S = 0.001
@@ -55,16 +54,13 @@ class ProbeContext:
     #: Bytes of this process that the other points opened in it hold (their pools'
     #: threads and interpreters, their tasks' arguments): the memory reading leaves them out.
     others: int = 0
+    #: The point's workload (:class:`bench.scenarios.workloads.Workload`).
+    work: Any = None
 
     @property
     def on_loop(self) -> bool:
         """Whether the batch runs on an event loop."""
         return self.batch.loop is not None
-
-
-def own_bytes() -> int:
-    """This process's proportional set size, bytes (0 where /proc cannot tell)."""
-    return _rollup_bytes("self", "Pss")
 
 
 class Instrument(Protocol):
@@ -98,10 +94,10 @@ class MetricDef:
     scale: float
     pyperf_unit: str
     description: str
-    applies: Callable[[Any, bool], bool]
+    applies: Callable[[ProbeContext], bool]
     lower_is_better: bool = True
     instrument: Callable[[], Instrument] | None = None
-    separate: Callable[[ProbeContext], float] | None = None
+    separate: Callable[[ProbeContext], float | dict[str, float]] | None = None
     baseline_difference: bool = False
     #: Its instrument reads :attr:`ProbeContext.others`: the child measures what each
     #: point's opening adds to the process (only for the metrics that read it).
@@ -135,6 +131,9 @@ class MetricDef:
     lesson: bool = False
     finding: str = ""
     break_even: bool = False
+    #: Its extras are each call's figures of a network workload (throughput, calls in
+    #: flight, the clients' cap): the report's network section reads them.
+    per_call: bool = False
 
     @property
     def col(self) -> str:
@@ -148,36 +147,17 @@ class MetricDef:
         return f"{self.prefix}{self.fmt.format(value * self.scale)} {self.unit}"
 
 
-# ------------------------------------------------------------------ /proc readings
-def _proc_cpu_s(pid: int) -> float:
-    """CPU seconds of every thread of ``pid`` (``/proc/PID/task/*/schedstat``, nanoseconds)."""
-    total = 0
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
-
-
-def _rollup_bytes(pid: int | str, *keys: str) -> int:
-    """The sum of ``keys`` of ``/proc/PID/smaps_rollup``, bytes; 0 if unreadable."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-        return sum(int(ln.split()[1]) * 1024 for ln in lines if ln.partition(":")[0] in keys)
-    return 0
-
-
 # ------------------------------------------------------------------ instruments
 class _Cores:
     """CPU seconds of this process (all threads) and the point's workers over wall time."""
 
     def start(self, ctx: ProbeContext) -> None:
-        self.cpu = time.process_time() + sum(_proc_cpu_s(p) for p in ctx.pids)
+        self.cpu = time.process_time() + sum(procfs.proc_cpu_s(p) for p in ctx.pids)
         self.t0 = time.perf_counter()
 
     def stop(self, ctx: ProbeContext) -> dict[str, float]:
         wall = time.perf_counter() - self.t0
-        cpu = time.process_time() + sum(_proc_cpu_s(p) for p in ctx.pids) - self.cpu
+        cpu = time.process_time() + sum(procfs.proc_cpu_s(p) for p in ctx.pids) - self.cpu
         return {"": max(cpu, 1e-9) / wall}
 
 
@@ -222,31 +202,6 @@ class _Lag:
         return {"": max(late[-1], 1e-9), "p99": max(p99, 1e-9)}
 
 
-def _status_kib(pid: int | str, key: str) -> int:
-    """A ``kB`` line of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``); 0 if unreadable."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak(pid: int | str) -> bool:
-    """Reset the kernel's peak RSS of ``pid`` to its current RSS (``clear_refs``: 5)."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _held_bytes(proc: int | str) -> int:
-    """What :class:`_Memory` counts of a process: this process's PSS, a pool worker's USS
-    (unique set size: the pages no other process maps)."""
-    return _rollup_bytes(proc, *(("Pss",) if proc == "self"
-                                 else ("Private_Clean", "Private_Dirty")))
-
-
 class _Memory:
     """Peak memory of this process and the point's workers during the batch, no sampling.
 
@@ -261,16 +216,16 @@ class _Memory:
 
     def start(self, ctx: ProbeContext) -> None:
         self.procs: list[int | str] = ["self", *ctx.pids]
-        self.held = [_held_bytes(p) for p in self.procs]
-        self.rss = [_status_kib(p, "VmRSS") * 1024 for p in self.procs]
-        self.reset = [_reset_peak(p) for p in self.procs]
+        self.held = [procfs.held_bytes(p) for p in self.procs]
+        self.rss = [procfs.status_kib(p, "VmRSS") * 1024 for p in self.procs]
+        self.reset = [procfs.reset_peak(p) for p in self.procs]
 
     def stop(self, ctx: ProbeContext) -> dict[str, float]:
         total = 0
         for proc, held, rss, reset in zip(self.procs, self.held, self.rss, self.reset,
                                           strict=True):
-            rise = (_status_kib(proc, "VmHWM") * 1024 - rss) if reset \
-                else (_held_bytes(proc) - held)
+            rise = (procfs.status_kib(proc, "VmHWM") * 1024 - rss) if reset \
+                else (procfs.held_bytes(proc) - held)
             total += held + max(rise, 0)
         return {"": float(max(total - ctx.others, 1))}
 
@@ -289,12 +244,16 @@ def _dispatch(ctx: ProbeContext) -> float:
             return max(elapsed, 1e-12) / (n * ctx.tasks)
 
 
-def _on_loop(model: Any, on_loop: bool) -> bool:
-    return on_loop
+def _on_loop(ctx: ProbeContext) -> bool:
+    return ctx.on_loop
 
 
-def _every(model: Any, on_loop: bool) -> bool:
+def _every(ctx: ProbeContext) -> bool:
     return True
+
+
+def _calls(ctx: ProbeContext) -> bool:
+    return ctx.work is not None and bool(ctx.work.service)
 
 
 METRICS: dict[str, MetricDef] = {
@@ -322,6 +281,16 @@ METRICS: dict[str, MetricDef] = {
                   "one empty task's trip through the model (cpu_tasks.noop), per task",
                   _every, separate=_dispatch, fmt="{:.1f}", prefix="dispatch ", rides=WARMUP,
                   break_even=True),
+        MetricDef("calls", "ms", 1e3, "second",
+                  "each call's time from when it was allowed to start to its end, less the "
+                  "service's own latency at the same quantile, over a batch of its own: the "
+                  "p99 (p50, p90, max, the p99 from submission, client CPU per call, the "
+                  "batch's calls a second, the most calls the service held at once, its CPU "
+                  "per request and the clients' connection cap beside it)", _calls,
+                  separate=callprobes.calls,
+                  extras=("p50", "p90", "max", "p99_queued", "own_p99", "client_us",
+                          "throughput", "inflight", "service_us", "cap"),
+                  prefix="added p99 ", rides=WARMUP, fmt="{:.1f}", per_call=True),
     )
 }
 
@@ -354,7 +323,7 @@ def wanted(ctx: ProbeContext, names: tuple[str, ...],
     """The enabled metrics that apply to a point's model and ride where ``rides`` says
     (:attr:`MetricDef.rides`), in :data:`METRICS`' order."""
     return [m for n, m in METRICS.items() if n in names
-            and m.applies(ctx.model, ctx.on_loop) and m.rides in rides]
+            and m.applies(ctx) and m.rides in rides]
 
 
 Attached = list[tuple[MetricDef, Instrument]]
@@ -377,4 +346,9 @@ def detach(ctx: ProbeContext, attached: Attached) -> dict[str, dict[str, float]]
 def separate(ctx: ProbeContext, specs: list[MetricDef]) -> dict[str, dict[str, float]]:
     """The readings of the ``separate`` collectors among ``specs`` (untimed batches of their
     own, after the warm-up value), by name."""
-    return {m.name: {"": m.separate(ctx)} for m in specs if m.separate is not None}
+    out = {}
+    for m in specs:
+        if m.separate is not None:
+            found = m.separate(ctx)
+            out[m.name] = found if isinstance(found, dict) else {"": found}
+    return out

@@ -24,11 +24,11 @@ import asyncio
 import concurrent.futures as cf
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bench.scenarios import workloads
+from bench.scenarios import batches, latency, workloads
 from bench.scenarios.points import COLD as COLD
 from bench.scenarios.points import PHASES as PHASES
 from bench.scenarios.points import STEADY as STEADY
@@ -124,6 +124,8 @@ class ModelDef:
     loop: str = DEFAULT_LOOP
     #: For a loop variant (``asyncio_gather[uvloop]``): the model it varies, on the default loop.
     variant_of: str = ""
+    #: Without a pool, W bounds its calls in flight (a semaphore): it gets the W axis.
+    limited: bool = False
     #: Its colour in every chart (a matplotlib colour; its variants get shades of it).
     colour: str = ""
 
@@ -131,6 +133,11 @@ class ModelDef:
     def pooled(self) -> bool:
         """Whether it runs tasks on a pool of W workers."""
         return self.pool is not None
+
+    @property
+    def takes_workers(self) -> bool:
+        """Whether it is measured at worker counts W: a pool's workers, or a limit's calls."""
+        return self.pool is not None or self.limited
 
     @property
     def per_start_method(self) -> bool:
@@ -147,24 +154,38 @@ class ModelDef:
         return self.accepts_async if workload.is_async else self.accepts_sync
 
 
-#: A batch as one coroutine: (function, every task's arguments, loop) -> results.
-Strategy = Callable[[Callable[..., Any], list[tuple[Any, ...]], asyncio.AbstractEventLoop],
-                    Awaitable[list[Any]]]
+class _Tasks:
+    """What every opened model holds: the point's task function and arguments (its setup
+    run), and a :class:`~bench.scenarios.latency.Recorder` while a metric times its calls."""
 
+    loop: asyncio.AbstractEventLoop | None
 
-class _Sequential:
-    """One task after another; an async function's coroutines each run to the end in turn."""
-
-    def __init__(self, point: Point) -> None:
+    def __init__(self, point: Point, pids: tuple[int, ...] = (), remote: bool = False) -> None:
         work = point.work
         workloads.set_up(work.setup)
         self.func = workloads.function(work)
         self.argv = workloads.task_args(work, point.tasks, point.size)
-        self.loop = asyncio.new_event_loop() if work.is_async else None
-        self.pids: tuple[int, ...] = ()
+        self.is_async, self.remote, self.pids = work.is_async, remote, pids
+        #: Set by the ``calls`` metric's instrument for the one batch it reads.
+        self.recorder: latency.Recorder | None = None
 
     def run(self) -> list[Any]:
-        return self.run_tasks(self.func, self.argv)
+        rec = self.recorder
+        if rec is None:
+            return self.run_tasks(self.func, self.argv)
+        func, argv = rec.wrap(self.func, self.argv, is_async=self.is_async, remote=self.remote)
+        return rec.unwrap(self.run_tasks(func, argv), self.remote)
+
+    def run_tasks(self, func: Callable[..., Any], argv: list[tuple[Any, ...]]) -> list[Any]:
+        raise NotImplementedError
+
+
+class _Sequential(_Tasks):
+    """One task after another; an async function's coroutines each run to the end in turn."""
+
+    def __init__(self, point: Point) -> None:
+        super().__init__(point)
+        self.loop = asyncio.new_event_loop() if self.is_async else None
 
     def run_tasks(self, func: Callable[..., Any], argv: list[tuple[Any, ...]]) -> list[Any]:
         if self.loop is None:
@@ -176,17 +197,13 @@ class _Sequential:
             self.loop.close()
 
 
-class _OnLoop:
+class _OnLoop(_Tasks):
     """A model whose batch is one coroutine run on a loop made at open."""
 
-    def __init__(self, point: Point, strategy: Strategy,
+    def __init__(self, point: Point, strategy: batches.Strategy,
                  executor: cf.Executor | None = None, default: bool = False,
                  pids: tuple[int, ...] = (), task_factory: Any = None) -> None:
-        work = point.work
-        self.pids = pids
-        workloads.set_up(work.setup)
-        self.func = workloads.function(work)
-        self.argv = workloads.task_args(work, point.tasks, point.size)
+        super().__init__(point, pids, remote=MODELS[point.model].crossing == "pickle")
         self.strategy = strategy
         self.executor = executor
         self.loop = new_loop(MODELS[point.model].loop)
@@ -195,68 +212,15 @@ class _OnLoop:
         if default and executor is not None:
             self.loop.set_default_executor(executor)
 
-    def run(self) -> list[Any]:
-        return self.run_tasks(self.func, self.argv)
-
     def run_tasks(self, func: Callable[..., Any], argv: list[tuple[Any, ...]]) -> list[Any]:
+        assert self.loop is not None
         return self.loop.run_until_complete(self.strategy(func, argv, self.loop))
 
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=True)
+        assert self.loop is not None
         self.loop.close()
-
-
-Argv = list[tuple[Any, ...]]
-
-
-def _coros(func: Callable[..., Any], argv: Argv) -> list[Coroutine[Any, Any, Any]]:
-    return [func(*a) for a in argv]
-
-
-async def _await_each(func: Callable[..., Any], argv: Argv,
-                      loop: asyncio.AbstractEventLoop) -> list[Any]:
-    return [await c for c in _coros(func, argv)]
-
-
-async def _gather(func: Callable[..., Any], argv: Argv,
-                  loop: asyncio.AbstractEventLoop) -> list[Any]:
-    return list(await asyncio.gather(*_coros(func, argv)))
-
-
-async def _create_task(func: Callable[..., Any], argv: Argv,
-                       loop: asyncio.AbstractEventLoop) -> list[Any]:
-    tasks = [asyncio.create_task(c) for c in _coros(func, argv)]
-    return [await t for t in tasks]
-
-
-async def _taskgroup(func: Callable[..., Any], argv: Argv,
-                     loop: asyncio.AbstractEventLoop) -> list[Any]:
-    async with asyncio.TaskGroup() as tg:  # type: ignore[attr-defined,unused-ignore]
-        tasks = [tg.create_task(c) for c in _coros(func, argv)]
-    return [t.result() for t in tasks]
-
-
-async def _blocking(func: Callable[..., Any], argv: Argv,
-                    loop: asyncio.AbstractEventLoop) -> list[Any]:
-    async def inside(*a: Any) -> Any:
-        return func(*a)  # the anti-pattern: blocks the event loop
-
-    return list(await asyncio.gather(*(inside(*a) for a in argv)))
-
-
-async def _to_thread(func: Callable[..., Any], argv: Argv,
-                     loop: asyncio.AbstractEventLoop) -> list[Any]:
-    return list(await asyncio.gather(*(asyncio.to_thread(func, *a) for a in argv)))
-
-
-def _in_executor(executor: cf.Executor) -> Strategy:
-    async def run(func: Callable[..., Any], argv: Argv,
-                  loop: asyncio.AbstractEventLoop) -> list[Any]:
-        futs = [loop.run_in_executor(executor, func, *a) for a in argv]
-        return list(await asyncio.gather(*futs))
-
-    return run
 
 
 def make_executor(point: Point) -> cf.Executor:
@@ -267,23 +231,36 @@ def make_executor(point: Point) -> cf.Executor:
     return pool.make(point)
 
 
-def _pooled(default: bool) -> Callable[[Point], Batch]:
+def _default_executor(executor: cf.Executor, workers: int) -> batches.Strategy:
+    return batches.to_thread
+
+
+def _each_in_executor(executor: cf.Executor, workers: int) -> batches.Strategy:
+    return batches.in_executor(executor)
+
+
+def _pooled(strategy: Callable[[cf.Executor, int], batches.Strategy],
+            default: bool = False) -> Callable[[Point], Batch]:
     def open_(point: Point) -> Batch:
         model = MODELS[point.model]
         assert model.pool is not None
         executor = model.pool.make(point)
         ids = model.pool.warm(executor, point.workers or 1)
         pids = tuple(sorted({int(i.split(":")[0]) for i in ids} - {os.getpid()}))
-        strategy = _to_thread if default else _in_executor(executor)
-        return _OnLoop(point, strategy, executor, default=default, pids=pids)
+        return _OnLoop(point, strategy(executor, point.workers or 1), executor,
+                       default=default, pids=pids)
 
     return open_
 
 
-def _plain(strategy: Strategy, task_factory: str = "") -> Callable[[Point], Batch]:
+def _plain(strategy: batches.Strategy, task_factory: str = "") -> Callable[[Point], Batch]:
     # the task factory by name: asyncio.eager_task_factory exists on 3.12+ only
     return lambda point: _OnLoop(point, strategy, task_factory=getattr(asyncio, task_factory)
                                  if task_factory else None)
+
+
+def _limited(point: Point) -> Batch:
+    return _OnLoop(point, batches.bounded(point.workers or 1))
 
 
 MODELS: dict[str, ModelDef] = {
@@ -292,33 +269,40 @@ MODELS: dict[str, ModelDef] = {
         ModelDef("sequential", True, True, _Sequential,
                  "plain loop, one task after another (the baseline)", baseline=True,
                  colour="0.4"),
-        ModelDef("asyncio_await", True, False, _plain(_await_each),
+        ModelDef("asyncio_await", True, False, _plain(batches.await_each),
                  "await each coroutine in turn", on_loop=True, colour="C4"),
-        ModelDef("asyncio_gather", True, False, _plain(_gather),
+        ModelDef("asyncio_gather", True, False, _plain(batches.gather),
                  "asyncio.gather of all coroutines", overlap="event_loop", on_loop=True,
                  colour="C0"),
-        ModelDef("asyncio_create_task", True, False, _plain(_create_task),
+        ModelDef("asyncio_create_task", True, False, _plain(batches.create_task),
                  "create_task for all, then await each", overlap="event_loop", on_loop=True,
                  colour="C6"),
-        ModelDef("asyncio_eager", True, False, _plain(_create_task, "eager_task_factory"),
+        ModelDef("asyncio_eager", True, False, _plain(batches.create_task, "eager_task_factory"),
                  "create_task for all with asyncio.eager_task_factory, then await each",
                  overlap="event_loop", offered=since((3, 12), "asyncio.eager_task_factory"),
                  on_loop=True, colour="C8"),
-        ModelDef("asyncio_taskgroup", True, False, _plain(_taskgroup),
+        ModelDef("asyncio_taskgroup", True, False, _plain(batches.taskgroup),
                  "asyncio.TaskGroup", overlap="event_loop", on_loop=True,
                  offered=since((3, 11), "asyncio.TaskGroup"), colour="C5"),
-        ModelDef("asyncio_blocking", False, True, _plain(_blocking),
+        ModelDef("asyncio_bounded", True, False, _limited,
+                 "asyncio.gather of all coroutines, W at a time past an asyncio.Semaphore(W)",
+                 overlap="event_loop", on_loop=True, limited=True, colour="navy"),
+        ModelDef("asyncio_blocking", False, True, _plain(batches.blocking),
                  "blocking call inside coroutines run with gather (anti-pattern)", colour="C3"),
-        ModelDef("to_thread", False, True, _pooled(default=True),
+        ModelDef("to_thread", False, True, _pooled(_default_executor, default=True),
                  "asyncio.to_thread, loop default executor = ThreadPoolExecutor(W)",
                  overlap="threads", pool=THREADS, colour="C1"),
-        ModelDef("thread_pool", False, True, _pooled(default=False),
+        ModelDef("thread_pool", False, True, _pooled(_each_in_executor),
                  "run_in_executor on ThreadPoolExecutor(W)", overlap="threads", pool=THREADS,
                  cold=True, colour="C9"),
-        ModelDef("process_pool", False, True, _pooled(default=False),
+        ModelDef("process_pool", False, True, _pooled(_each_in_executor),
                  "run_in_executor on ProcessPoolExecutor(W)", overlap="processes",
                  pool=PROCESSES, crossing="pickle", cold=True, colour="C2"),
-        ModelDef("interpreter_pool", False, True, _pooled(default=False),
+        ModelDef("multi_loop", True, False, _pooled(batches.loops_in_workers),
+                 "W event loops in W processes (ProcessPoolExecutor(W)), each gathering its "
+                 "share of the T coroutines", overlap="processes", pool=PROCESSES,
+                 crossing="pickle", colour="olive"),
+        ModelDef("interpreter_pool", False, True, _pooled(_each_in_executor),
                  "run_in_executor on InterpreterPoolExecutor(W): one interpreter per worker "
                  "thread, each with its own GIL", overlap="processes", pool=INTERPRETERS,
                  crossing="shareable", cold=True, colour="teal",
@@ -381,7 +365,7 @@ def cold_start(point: Point) -> float:
     try:
         t0 = time.perf_counter()
         executor = make_executor(point)
-        strategy = _in_executor(executor)
+        strategy = batches.in_executor(executor)
         loop.run_until_complete(strategy(func, argv, loop))
         elapsed = time.perf_counter() - t0
     finally:

@@ -55,6 +55,14 @@ class Workload:
     #: Sizes are whole numbers of ``unit`` (never rounded to zero work).
     whole_units: bool = False
     description: str = ""
+    #: The loopback service it calls (:mod:`bench.scenarios.service`'s spec text, e.g.
+    #: ``latency=200ms``), started for the run; "" for none.
+    service: str = ""
+    #: A module it needs that may not be installed (an optional extra): absent without it.
+    needs: str = ""
+    #: ``"module:qualname"`` of ``() -> int``: the most connections its clients in this
+    #: process allow at once (0: no cap, or none made here); "" where it has no pool.
+    connection_cap: str = ""
 
     @property
     def default_size(self) -> float:
@@ -82,6 +90,21 @@ def _builtin(name: str, func: str, unit: str, size: float, resource: str, descri
                     builtin=True, whole_units=whole, description=description)
 
 
+#: The loopback service a built-in client calls unless --service says otherwise.
+CLIENT_SERVICE = "latency=100ms"
+
+
+def _client(name: str, needs: str, is_async: bool, description: str) -> Workload:
+    """A built-in network client: one HTTP call to the loopback service per task, its
+    answer checked in the call (a wrong one raises: the point fails with the reason)."""
+    func = f"bench.scenarios.clients:{name.removeprefix('http_')}_call"
+    return Workload(name, func, "call", (1.0,), "async_wait" if is_async else "blocking_wait",
+                    is_async, check="none", builtin=True, whole_units=True,
+                    description=f"GET from the loopback service through {description}",
+                    service=CLIENT_SERVICE, needs=needs,
+                    connection_cap="bench.scenarios.clients:connection_cap" if needs else "")
+
+
 #: The built-in stand-ins (``cpu_tasks.py``): adding one is one entry here.
 BUILTINS: Mapping[str, Workload] = MappingProxyType({
     w.name: w
@@ -96,8 +119,28 @@ BUILTINS: Mapping[str, Workload] = MappingProxyType({
                  "blocking time.sleep (blocking I/O)"),
         _builtin("async_sleep", "async_sleep", "s", 0.003, "async_wait",
                  "await asyncio.sleep (non-blocking I/O)", is_async=True),
+        *(_client(*c) for c in (
+            ("http_aiohttp", "aiohttp", True, "aiohttp's ClientSession, its default pool"),
+            ("http_aiohttp_nocap", "aiohttp", True,
+             "aiohttp's ClientSession, its pool uncapped (TCPConnector(limit=0))"),
+            ("http_httpx", "httpx", True, "httpx's AsyncClient, its default pool"),
+            ("http_httpx_nocap", "httpx", True,
+             "httpx's AsyncClient, its pool uncapped (Limits(max_connections=None))"),
+            ("http_client", "", False,
+             "the standard library's blocking http.client, one keep-alive connection per "
+             "thread"))),
     )
 })
+
+
+def missing(work: Workload) -> str:
+    """Why ``work`` cannot run here ("" where it can): a module it needs is not installed."""
+    import importlib.util
+
+    if work.needs and importlib.util.find_spec(work.needs) is None:
+        return (f"needs {work.needs}, which is not installed "
+                "(pip install 'concbench[net]')")
+    return ""
 
 
 def catalogue(declared: Iterable[Workload] = ()) -> dict[str, Workload]:

@@ -1,0 +1,156 @@
+"""The network workloads' figures: throughput and added latency against calls in flight,
+the caps that kept the concurrency below what was asked, and each loop's knee.
+
+Reads the summary's columns of the metric whose entry is ``per_call``
+(:mod:`bench.scenarios.metrics`): every interval is over rounds, and
+throughput's is T over the batch time's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench.scenarios.metrics import METRICS
+from bench.scenarios.models import MODELS, STEADY, model_label
+
+#: The summary columns of the metric whose extras are each call's figures (``per_call``).
+_COL = next(m.col for m in METRICS.values() if m.per_call)
+
+#: The knee: the most calls in flight whose added p99 stays within this share of the
+#: service's own p99.
+KNEE_SHARE = 0.10
+
+CALLS_COLUMNS = {
+    "workload": "the network workload (its client stack)",
+    "python": "the interpreter's tag (empty in a run of one)",
+    "model": "model, with its start method where it has one",
+    "tasks": "T, calls per batch",
+    "asked": "calls allowed in flight at once: W for a limit or a pool, T on an event loop, "
+             "1 one after another",
+    "inflight": "the most calls the service held at once (median over rounds)",
+    "throughput": "calls a second: T over the batch's median time",
+    "throughput_ci_low": "95 % CI of throughput, low end (T over the time's high end)",
+    "throughput_ci_high": "95 % CI of throughput, high end",
+    "added_p99_s": "p99 of each call's time past the service's own p99, seconds (median over "
+                   "rounds)",
+    "added_p99_ci_low": "95 % CI of added_p99_s, low end",
+    "added_p99_ci_high": "95 % CI of added_p99_s, high end",
+    "added_p50_s": "the same at the p50", "own_p99_s": "the service's own p99, seconds",
+    "client_us": "the client's CPU microseconds per call",
+    "service_us": "the service's CPU microseconds per request",
+    "cap": "the connection cap of the point's clients (0: none, or not in this process)",
+}
+
+
+def _asked(row: pd.Series) -> int:
+    model = MODELS.get(str(row["model"]))
+    tasks = int(row["tasks"])
+    if model is None or model.overlap == "none":
+        return 1
+    if model.takes_workers and model.overlap != "processes" and not pd.isna(row["workers"]):
+        return min(int(row["workers"]), tasks)
+    return tasks
+
+
+def calls_frame(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per steady point with a ``calls`` reading: :data:`CALLS_COLUMNS`."""
+    if _COL not in summary.columns:
+        return pd.DataFrame(columns=list(CALLS_COLUMNS))
+    s = summary[(summary["metric"] == STEADY) & summary[_COL].notna()]
+
+    def col(extra: str = "") -> pd.Series:
+        return s[f"{_COL}_{extra}" if extra else _COL]
+
+    t = s["tasks"].astype(float)
+    out = pd.DataFrame({
+        "workload": s["workload"], "python": s["python"].fillna("").astype(str),
+        "model": [model_label(str(m), str(sm) if isinstance(sm, str) else "")
+                  for m, sm in zip(s["model"], s["start_method"], strict=True)],
+        "tasks": s["tasks"].astype(int), "asked": [_asked(r) for _, r in s.iterrows()],
+        "inflight": col("inflight"), "throughput": t / s["median_s"],
+        "throughput_ci_low": t / s["ci_high_s"], "throughput_ci_high": t / s["ci_low_s"],
+        "added_p99_s": col(), "added_p99_ci_low": col("ci_low"),
+        "added_p99_ci_high": col("ci_high"), "added_p50_s": col("p50"),
+        "own_p99_s": col("own_p99"), "client_us": col("client_us"),
+        "service_us": col("service_us"), "cap": col("cap")})
+    out.insert(3, "workers", s["workers"])
+    return out.reset_index(drop=True)
+
+
+def cap_findings(frame: pd.DataFrame) -> list[str]:
+    """A sentence per point whose calls in flight stayed below what was asked (at most 90 %
+    of it): a client's connection cap named where the concurrency reached it."""
+    out = []
+    for r in frame.itertuples(index=False):
+        got, asked = float(r.inflight), int(r.asked)
+        if math.isnan(got) or got > 0.9 * asked:
+            continue
+        where = f"{r.workload}, {r.model}" + ("" if pd.isna(r.workers) else f" W={int(r.workers)}")
+        where += f", T = {r.tasks}" + (f" ({r.python})" if r.python else "")
+        if r.cap and got <= r.cap + 0.5 and r.cap < asked:
+            why = (f"its client's connection pool allows {int(r.cap)} connections: the limit "
+                   f"of {asked:,} ran {int(got):,} at a time")
+        else:
+            why = (f"the service held at most {int(got):,} of the {asked:,} calls allowed at "
+                   "once: the client, not a cap it declares, kept them fewer")
+        out.append(f"{where}: {why}.")
+    return out
+
+
+def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
+    """Per workload, model and interpreter (and T, for a limit or a pool): the most calls in
+    flight whose added p99 stays within ``share`` of the service's own p99.
+
+    Columns: ``workload``, ``python``, ``model``, ``tasks`` (0 where the axis is T),
+    ``knee`` (the largest measured ``asked`` whose added p99's 95 % CI lies within, with
+    every smaller one; NaN: none), ``knee_high`` (the same, read at the CI's low end: the
+    knee lies between the two, at the grid's resolution), ``measured`` (the levels).
+    """
+    rows = []
+    by_t = frame.assign(axis=[0 if MODELS.get(m.split("[")[0]) is None
+                              or not MODELS[m.split("[")[0]].takes_workers else t
+                              for m, t in zip(frame["model"], frame["tasks"], strict=True)])
+    for (wl, py, model, axis), g in by_t.groupby(["workload", "python", "model", "axis"],
+                                                 sort=False):
+        g = g.sort_values("asked")
+        limit = share * g["own_p99_s"].astype(float)
+        rows.append({"workload": wl, "python": py, "model": model, "tasks": int(axis),
+                     "knee": _largest_within(g, g["added_p99_ci_high"] <= limit),
+                     "knee_high": _largest_within(g, g["added_p99_ci_low"] <= limit),
+                     "measured": ", ".join(f"{a:,}" for a in g["asked"])})
+    return pd.DataFrame(rows, columns=["workload", "python", "model", "tasks", "knee",
+                                       "knee_high", "measured"])
+
+
+def _largest_within(g: pd.DataFrame, within: pd.Series) -> float:
+    """The largest ``asked`` before the first level that is not ``within``."""
+    best = math.nan
+    for asked, ok in zip(g["asked"], within.fillna(False), strict=True):
+        if not ok:
+            break
+        best = float(asked)
+    return best
+
+
+def knee_sentences(found: pd.DataFrame) -> list[str]:
+    """A sentence per :func:`knees` row measured at two levels or more."""
+    out = []
+    for r in found.itertuples(index=False):
+        if "," not in r.measured:
+            continue
+        at = f"{r.workload}, {r.model}" + (f", T = {r.tasks:,}" if r.tasks else "") + (
+            f" ({r.python})" if r.python else "")
+        if math.isnan(r.knee_high):
+            out.append(f"{at}: the added p99 passed {KNEE_SHARE:.0%} of the service's own "
+                       f"p99 at every level measured ({r.measured} in flight).")
+            continue
+        lead = (f"no level measured is surely within {KNEE_SHARE:.0%} of the service's own p99"
+                if math.isnan(r.knee) else f"the knee, the most calls in flight whose added "
+                f"p99's 95 % CI stays within {KNEE_SHARE:.0%} of the service's own p99, is "
+                f"{r.knee:,.0f}")
+        more = "" if r.knee == r.knee_high else (
+            f"; by the intervals' low ends, up to {r.knee_high:,.0f}")
+        out.append(f"{at}: {lead}{more} (levels measured: {r.measured}).")
+    return out
