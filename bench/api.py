@@ -76,7 +76,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         point_timeout: float | None = None,
         force: bool = False, report: bool = True, quiet: bool = False,
         budget: float | None = None, metrics: Sequence[str] | None = None,
-        loops: Sequence[str] | None = None, service: str | None = None) -> RunData:
+        loops: Sequence[str] | None = None, service: str | None = None,
+        arrivals: str | None = None) -> RunData:
     """Measure workloads under every model that can run them; return the run's data.
 
     Parameters
@@ -87,7 +88,7 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         Empty: the workloads of the nearest ``[tool.concbench]`` table, or the
         built-in ones.
     models, tasks, workers, sizes, start_methods, profile, path, output_dir, name, python,
-    work_scale, point_timeout, force, budget, loops, service
+    work_scale, point_timeout, force, budget, loops, service, arrivals
         As ``concbench run``'s options of the same names.
     metrics
         The metrics collected beside time (``["cores", "memory"]``; ``[]``: none;
@@ -132,7 +133,7 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
                        start_methods=start_methods, profile=profile, path=[str(p) for p in path],
                        output_dir=output_dir, name=name, python=python, work_scale=work_scale,
                        point_timeout=point_timeout, metrics=metrics, loops=loops,
-                       budget=budget, service=service)
+                       budget=budget, service=service, arrivals=arrivals)
     result = runner.start(config, make_progress(quiet), force=force)
     finish_run(result, write_report=report)
     if result.interrupted:

@@ -74,6 +74,10 @@ def grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", "--limits", type=int_list, default=None,
                    help="worker counts W, e.g. 1,2,4; --limits names the same axis as the "
                         "calls in flight (asyncio_bounded's semaphore, a pool's workers)")
+    p.add_argument("--arrivals", default=None, metavar="poisson:RATE",
+                   help="open loop: send each call at a scheduled time (Poisson arrivals of "
+                        "RATE calls a second, seeded), its latency counted from then; only "
+                        "the models whose coroutines all overlap on one loop")
     p.add_argument("--service", default=None, metavar="SPEC",
                    help="the loopback service the network workloads call, e.g. "
                         "latency=200ms,p99=1s,chunks=20,rate=500 (the built-in clients' "

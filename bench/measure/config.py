@@ -75,7 +75,7 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
              metrics: Sequence[str] | None = None, budget: float | None = None,
              live: bool | None = None, output_dir: str | Path | None = None,
              name: str | None = None, point_timeout: float | None = None,
-             service: str | None = None) -> RunConfig:
+             service: str | None = None, arrivals: str | None = None) -> RunConfig:
     """The :class:`RunConfig` that ``concbench run``'s options of the same names describe
     (None or empty: the option's default), declared workloads (``[tool.concbench]``)
     included: what the command line and :func:`bench.run` both measure.
@@ -84,7 +84,7 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
     to measure, as ``workloads`` does: a declaring table's other entries join only when
     named.  ``metrics``: the metrics collected beside time (None: every one; empty: none).
     ``service``: the loopback service's spec for the workloads named by reference and
-    those that declare one (None: as declared).
+    those that declare one (None: as declared); ``arrivals``: ``poisson:RATE``, open loop.
     """
     from bench.scenarios.user import declared, from_refs
 
@@ -96,7 +96,8 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
                     tasks=tuple(tasks or ()), workers=tuple(workers or ()),
                     start_methods=tuple(start_methods or ()),
                     work_scale=1.0 if work_scale is None else work_scale,
-                    sizes=tuple(sizes or ()), loops=tuple(loops or ()))
+                    sizes=tuple(sizes or ()), loops=tuple(loops or ()),
+                    arrivals=arrivals or "")
     served = _served(user.workloads, named, service)
     return RunConfig(grid=grid, python=python, budget=budget,
                      metrics=None if metrics is None else list(metrics), live=live,

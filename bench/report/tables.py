@@ -21,8 +21,10 @@ SECTION_NOTES = {
               "allowed in flight (W for a limit or a pool, T on an event loop) and the most "
               "the service saw at once; calls a second (T over the batch's median time); the "
               "p99 and p50 each call took past the service's own latency at that quantile, "
-              "timed call by call in a batch of their own; the client's CPU per call and the "
-              "service's per request. 95 % CIs over rounds. All columns are in network.csv."),
+              "timed call by call in a batch of their own; the p99 from each call's "
+              "submission (open loop: its intended send) and the share of calls that started "
+              "over 1 ms late (open loop); the client's CPU per call and the service's per "
+              "request. 95 % CIs over rounds. All columns are in network.csv."),
     "interpreters": ("For each workload, at its largest T and task size: each interpreter's "
                      "pick with its speedup over its own sequential loop, its sequential time "
                      "against the first interpreter's, and its pick's time against the first "
@@ -220,9 +222,11 @@ def calls_table(frame: pd.DataFrame) -> pd.DataFrame:
              f"{r.tasks:,}", f"{r.asked:,} / {r.inflight:,.0f}",
              ci(r.throughput, r.throughput_ci_low, r.throughput_ci_high, "{:,.0f}"),
              ci(r.added_p99_s * 1e3, r.added_p99_ci_low * 1e3, r.added_p99_ci_high * 1e3,
-                "{:.1f}"), f"{r.added_p50_s * 1e3:.1f}", f"{r.client_us:.0f}",
-             f"{r.service_us:.0f}") for r in frame.itertuples(index=False)]
+                "{:.1f}"), f"{r.added_p50_s * 1e3:.1f}", f"{r.p99_sent_s * 1e3:.1f}",
+             f"{r.late:.0%}", f"{r.client_us:.0f}", f"{r.service_us:.0f}")
+            for r in frame.itertuples(index=False)]
     table = pd.DataFrame(rows, dtype=object, columns=[
         "Workload", "Model", "T", "In flight (allowed / seen)", "Calls/s (95 % CI)",
-        "Added p99, ms (95 % CI)", "Added p50, ms", "Client µs/call", "Service µs/req"])
+        "Added p99, ms (95 % CI)", "Added p50, ms", "p99 from submission, ms", "Late starts",
+        "Client µs/call", "Service µs/req"])
     return _with_python(table, frame["python"])

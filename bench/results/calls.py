@@ -28,7 +28,7 @@ CALLS_COLUMNS = {
     "model": "model, with its start method where it has one",
     "tasks": "T, calls per batch",
     "asked": "calls allowed in flight at once: W for a limit or a pool, T on an event loop, "
-             "1 one after another",
+             "1 one after another (NaN open loop: the arrival rate sets them)",
     "inflight": "the most calls the service held at once (median over rounds)",
     "throughput": "calls a second: T over the batch's median time",
     "throughput_ci_low": "95 % CI of throughput, low end (T over the time's high end)",
@@ -38,15 +38,21 @@ CALLS_COLUMNS = {
     "added_p99_ci_low": "95 % CI of added_p99_s, low end",
     "added_p99_ci_high": "95 % CI of added_p99_s, high end",
     "added_p50_s": "the same at the p50", "own_p99_s": "the service's own p99, seconds",
+    "p99_sent_s": "p99 of each call's time from its submission (open loop: its intended "
+                  "send) to its end, seconds (median over rounds)",
+    "late": "share of the calls that started over 1 ms after their intended send (open "
+            "loop; 0 closed loop)",
     "client_us": "the client's CPU microseconds per call",
     "service_us": "the service's CPU microseconds per request",
     "cap": "the connection cap of the point's clients (0: none, or not in this process)",
 }
 
 
-def _asked(row: pd.Series) -> int:
+def _asked(row: pd.Series) -> float:
     model = MODELS.get(str(row["model"]))
     tasks = int(row["tasks"])
+    if any(part.startswith("poisson") for part in str(row["name"]).split("/")):
+        return math.nan  # open loop: the arrival rate, not a limit, sets the calls in flight
     if model is None or model.overlap == "none":
         return 1
     if model.takes_workers and model.overlap != "processes" and not pd.isna(row["workers"]):
@@ -73,7 +79,8 @@ def calls_frame(summary: pd.DataFrame) -> pd.DataFrame:
         "throughput_ci_low": t / s["ci_high_s"], "throughput_ci_high": t / s["ci_low_s"],
         "added_p99_s": col(), "added_p99_ci_low": col("ci_low"),
         "added_p99_ci_high": col("ci_high"), "added_p50_s": col("p50"),
-        "own_p99_s": col("own_p99"), "client_us": col("client_us"),
+        "own_p99_s": col("own_p99"), "p99_sent_s": col("p99_queued"), "late": col("late"),
+        "client_us": col("client_us"),
         "service_us": col("service_us"), "cap": col("cap")})
     out.insert(3, "workers", s["workers"])
     return out.reset_index(drop=True)
@@ -84,8 +91,8 @@ def cap_findings(frame: pd.DataFrame) -> list[str]:
     of it): a client's connection cap named where the concurrency reached it."""
     out = []
     for r in frame.itertuples(index=False):
-        got, asked = float(r.inflight), int(r.asked)
-        if math.isnan(got) or got > 0.9 * asked:
+        got, asked = float(r.inflight), float(r.asked)
+        if math.isnan(got) or math.isnan(asked) or got > 0.9 * asked:
             continue
         where = f"{r.workload}, {r.model}" + ("" if pd.isna(r.workers) else f" W={int(r.workers)}")
         where += f", T = {r.tasks}" + (f" ({r.python})" if r.python else "")

@@ -29,10 +29,12 @@ def calls(ctx: Any) -> dict[str, float]:
     model's semaphore, or in its worker) to its end, less the service's own p99: the
     latency the client and its model add.  Beside it: the p50 and p90 (less the service's
     own at the same quantile) and the max (less its p99.9); the p99 from the batch's
-    submission (waiting for a slot included); the client's CPU microseconds per call; the
-    batch's calls a second; the most calls the service held at once (the concurrency
-    reached, whatever was asked); the service's CPU microseconds per request; and the
-    connection cap of the point's clients in this process (0: none, or none made here).
+    submission (waiting for a slot included; open loop, from its intended send); the share
+    of calls that started over 1 ms after their intended send (open loop); the client's CPU
+    microseconds per call; the batch's calls a second; the most calls the service held at
+    once (the concurrency reached, whatever was asked); the service's CPU microseconds per
+    request; and the connection cap of the point's clients in this process (0: none, or
+    none made here).
     """
     cap = ctx.work.connection_cap if ctx.work is not None else ""
     before = stats(reset=True)
@@ -53,7 +55,8 @@ def calls(ctx: Any) -> dict[str, float]:
             "throughput": ctx.tasks / max(rec.wall(), 1e-9),
             "inflight": float(after["max_inflight"]),
             "service_us": (after["cpu_s"] - before["cpu_s"]) / served * 1e6,
-            "cap": float(workloads.resolve(cap)()) if cap else 0.0}
+            "cap": float(workloads.resolve(cap)()) if cap else 0.0,
+            "late": rec.late() / ctx.tasks}
 
 
 def stats(reset: bool = False) -> dict[str, Any]:

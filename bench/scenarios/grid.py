@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bench.errors import UsageError
-from bench.scenarios import service
+from bench.scenarios import latency, service
 from bench.scenarios.models import COLD, DEFAULT_LOOP, LOOPS, MODELS, ModelDef, Point, loop_variant
 from bench.scenarios.profiles import LESSON_MODELS as LESSON_MODELS
 from bench.scenarios.profiles import PROFILES as PROFILES
@@ -58,6 +58,9 @@ class GridSpec:
     #: Event loops (keys of ``LOOPS``; empty: the default one): every other loop adds
     #: a variant of each model whose tasks run on a loop, ``asyncio_gather[uvloop]``.
     loops: tuple[str, ...] = ()
+    #: Open-loop arrivals (``poisson:RATE``) for the models that can send calls so; "":
+    #: every batch submits all its calls at once.
+    arrivals: str = ""
 
 
 def _check_names(kind: str, given: Sequence[str], known: Iterable[str]) -> None:
@@ -252,7 +255,25 @@ def expand(
             if profile.cold_starts(work):
                 points.extend(_cold_points(models, work, max(tasks), w_cold, methods,
                                            task_sizes(work, scale, spec.sizes)[-1]))
-    return [_native(p, cores) for p in points]
+    return [_native(p, cores) for p in _open_loop(points, spec.arrivals)]
+
+
+def _open_loop(points: list[Point], arrivals: str) -> list[Point]:
+    """With ``arrivals``, the points of the models that can send their calls at scheduled
+    times (:attr:`ModelDef.open_loop`), each so; the others are left out."""
+    if not arrivals:
+        return points
+    try:
+        latency.arrival_offsets(arrivals, 1)
+    except ValueError as exc:
+        raise UsageError(f"--arrivals: {exc}") from None
+    kept = [replace(p, arrivals=arrivals) for p in points
+            if MODELS[p.model].open_loop and p.metric != COLD]
+    if not kept:
+        able = ", ".join(m for m, d in MODELS.items() if d.open_loop and not d.variant_of)
+        raise UsageError(f"--arrivals {arrivals}: no model of the plan sends its calls at "
+                         f"scheduled times (those that can: {able}, on async workloads)")
+    return kept
 
 
 def asked(spec: GridSpec, catalogue: Catalogue) -> list[ModelDef]:

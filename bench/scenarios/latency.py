@@ -16,13 +16,61 @@ process of the host, so a pool worker's readings compare with the parent's.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 ns = time.perf_counter_ns
+#: A call that starts later than this after its intended send counts as late (ns).
+LATE_NS = 1_000_000
+
+
+def arrival_offsets(arrivals: str, n: int) -> list[int]:
+    """The intended send of each of ``n`` calls, nanoseconds after the batch's start, for an
+    open-loop ``poisson:RATE`` (exponential gaps of mean 1 / RATE s, seeded: the same in
+    every batch and round); empty for "" (a closed loop: every call submitted at once).
+
+    Raises
+    ------
+    ValueError
+        Anything but ``poisson:RATE`` with RATE > 0 calls a second.
+    """
+    if not arrivals:
+        return []
+    kind, _, rate = arrivals.partition(":")
+    try:
+        per_s = float(rate)
+    except ValueError:
+        per_s = 0.0
+    if kind != "poisson" or not per_s > 0:
+        raise ValueError(f"arrivals {arrivals!r}: expected poisson:RATE (calls a second > 0)")
+    rng, at, out = random.Random(f"{arrivals}/{n}"), 0.0, []
+    for _ in range(n):
+        out.append(int(at * 1e9))
+        at += rng.expovariate(per_s)
+    return out
+
+
+async def _at(func: Callable[..., Any], due: list[int], i: int, *args: Any) -> Any:
+    wait = due[i] - ns()
+    if wait > 0:
+        await asyncio.sleep(wait / 1e9)
+    return await func(*args)
+
+
+def scheduled(func: Callable[..., Any], argv: list[tuple[Any, ...]], offsets: list[int],
+              rec: Recorder | None) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
+    """The batch's coroutine function and arguments, each call sent at its intended time
+    (``offsets`` from now); a recorder counts each call's latency from it."""
+    base = ns()
+    due = [base + o for o in offsets]
+    if rec is not None:
+        rec.intended = due
+    return functools.partial(_at, func, due), [(i, *a) for i, a in enumerate(argv)]
 
 
 def timed_remote(func: Callable[..., Any], *args: Any) -> tuple[Any, int, int]:
@@ -60,6 +108,8 @@ class Recorder:
         self.started = [0] * n
         self.ended = [0] * n
         self.submitted = 0
+        #: Each call's intended send, open loop (empty: all submitted at ``submitted``).
+        self.intended: list[int] = []
 
     def wrap(self, func: Callable[..., Any], argv: list[tuple[Any, ...]], *, is_async: bool,
              remote: bool) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
@@ -81,10 +131,16 @@ class Recorder:
         return [r for r, _, _ in results]
 
     def seconds(self) -> tuple[list[float], list[float]]:
-        """Each call's seconds from its start, and from the batch's submission, sorted."""
+        """Each call's seconds from its start, and from its submission (its intended send,
+        open loop), sorted."""
         run = sorted((e - s) / 1e9 for s, e in zip(self.started, self.ended, strict=True))
-        since = sorted((e - self.submitted) / 1e9 for e in self.ended)
+        sent = self.intended or [self.submitted] * len(self.ended)
+        since = sorted((e - t) / 1e9 for e, t in zip(self.ended, sent, strict=True))
         return run, since
+
+    def late(self) -> int:
+        """Calls that started more than :data:`LATE_NS` after their intended send."""
+        return sum(s - t > LATE_NS for s, t in zip(self.started, self.intended, strict=False))
 
     def wall(self) -> float:
         """Seconds from the submission to the last call's end."""

@@ -289,7 +289,7 @@ METRICS: dict[str, MetricDef] = {
                   "per request and the clients' connection cap beside it)", _calls,
                   separate=callprobes.calls,
                   extras=("p50", "p90", "max", "p99_queued", "own_p99", "client_us",
-                          "throughput", "inflight", "service_us", "cap"),
+                          "throughput", "inflight", "service_us", "cap", "late"),
                   prefix="added p99 ", rides=WARMUP, fmt="{:.1f}", per_call=True),
     )
 }

@@ -135,6 +135,12 @@ class ModelDef:
         return self.pool is not None
 
     @property
+    def open_loop(self) -> bool:
+        """Whether it can send its calls at scheduled times (``--arrivals``): its coroutines
+        overlap on one loop, none held back by a limit."""
+        return self.overlap == "event_loop" and not self.takes_workers
+
+    @property
     def takes_workers(self) -> bool:
         """Whether it is measured at worker counts W: a pool's workers, or a limit's calls."""
         return self.pool is not None or self.limited
@@ -166,15 +172,18 @@ class _Tasks:
         self.func = workloads.function(work)
         self.argv = workloads.task_args(work, point.tasks, point.size)
         self.is_async, self.remote, self.pids = work.is_async, remote, pids
+        self.offsets = latency.arrival_offsets(point.arrivals, point.tasks)
         #: Set by the ``calls`` metric's instrument for the one batch it reads.
         self.recorder: latency.Recorder | None = None
 
     def run(self) -> list[Any]:
-        rec = self.recorder
-        if rec is None:
-            return self.run_tasks(self.func, self.argv)
-        func, argv = rec.wrap(self.func, self.argv, is_async=self.is_async, remote=self.remote)
-        return rec.unwrap(self.run_tasks(func, argv), self.remote)
+        rec, func, argv = self.recorder, self.func, self.argv
+        if rec is not None:
+            func, argv = rec.wrap(func, argv, is_async=self.is_async, remote=self.remote)
+        if self.offsets:  # open loop: each call waits for its intended send, then starts
+            func, argv = latency.scheduled(func, argv, self.offsets, rec)
+        out = self.run_tasks(func, argv)
+        return out if rec is None else rec.unwrap(out, self.remote)
 
     def run_tasks(self, func: Callable[..., Any], argv: list[tuple[Any, ...]]) -> list[Any]:
         raise NotImplementedError

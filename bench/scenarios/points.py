@@ -48,6 +48,9 @@ class Point:
     sized: bool = False
     #: The interpreter's tag (``3.14``) in a run of several (``--python 3.11,3.14``), else "".
     python: str = ""
+    #: Open-loop arrivals (``poisson:RATE``): each call sent at its intended time; "" for a
+    #: closed loop (every call of a batch submitted at once).
+    arrivals: str = ""
     #: Threads each native pool (BLAS, OpenMP, ...) of the point's worker processes may
     #: start (:mod:`bench.scenarios.native`); 0: the library's default.  Not in the name:
     #: a model's setting (:attr:`bench.scenarios.pools.PoolDef.native_share`), not an axis.
@@ -63,6 +66,8 @@ class Point:
             parts.append(f"w{self.workers}")
         if self.sized:
             parts.append(f"s{self.size:g}")
+        if self.arrivals:
+            parts.append(self.arrivals.replace(":", ""))
         if self.metric != STEADY:
             parts.append(self.metric)
         return "/".join(parts) + (f"@{self.python}" if self.python else "")
