@@ -219,7 +219,8 @@ def calls_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = [(str(r.workload), point_label(str(r.model).split("[")[0],
                                           str(r.model).partition("[")[2].rstrip("]"),
                                           r.workers),
-             f"{r.tasks:,}", f"{r.asked:,} / {r.inflight:,.0f}",
+             f"{r.tasks:,}", ("open loop" if r.asked != r.asked else f"{r.asked:,.0f}")
+             + f" / {r.inflight:,.0f}",
              ci(r.throughput, r.throughput_ci_low, r.throughput_ci_high, "{:,.0f}"),
              ci(r.added_p99_s * 1e3, r.added_p99_ci_low * 1e3, r.added_p99_ci_high * 1e3,
                 "{:.1f}"), f"{r.added_p50_s * 1e3:.1f}", f"{r.p99_sent_s * 1e3:.1f}",

@@ -98,9 +98,9 @@ def cap_findings(frame: pd.DataFrame) -> list[str]:
         where += f", T = {r.tasks}" + (f" ({r.python})" if r.python else "")
         if r.cap and got <= r.cap + 0.5 and r.cap < asked:
             why = (f"its client's connection pool allows {int(r.cap)} connections: the limit "
-                   f"of {asked:,} ran {int(got):,} at a time")
+                   f"of {asked:,.0f} ran {int(got):,} at a time")
         else:
-            why = (f"the service held at most {int(got):,} of the {asked:,} calls allowed at "
+            why = (f"the service held at most {int(got):,} of the {asked:,.0f} calls allowed at "
                    "once: the client, not a cap it declares, kept them fewer")
         out.append(f"{where}: {why}.")
     return out
@@ -119,14 +119,14 @@ def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
     by_t = frame.assign(axis=[0 if MODELS.get(m.split("[")[0]) is None
                               or not MODELS[m.split("[")[0]].takes_workers else t
                               for m, t in zip(frame["model"], frame["tasks"], strict=True)])
-    for (wl, py, model, axis), g in by_t.groupby(["workload", "python", "model", "axis"],
+    for (wl, py, model, axis), g in by_t[by_t["asked"].notna()].groupby(["workload", "python", "model", "axis"],
                                                  sort=False):
         g = g.sort_values("asked")
         limit = share * g["own_p99_s"].astype(float)
         rows.append({"workload": wl, "python": py, "model": model, "tasks": int(axis),
                      "knee": _largest_within(g, g["added_p99_ci_high"] <= limit),
                      "knee_high": _largest_within(g, g["added_p99_ci_low"] <= limit),
-                     "measured": ", ".join(f"{a:,}" for a in g["asked"])})
+                     "measured": ", ".join(f"{a:,.0f}" for a in g["asked"])})
     return pd.DataFrame(rows, columns=["workload", "python", "model", "tasks", "knee",
                                        "knee_high", "measured"])
 

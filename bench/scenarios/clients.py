@@ -95,8 +95,17 @@ def _httpx(cap: bool) -> Any:
 
 
 async def _httpx_get(i: int, cap: bool) -> int:
+    import httpx
+
     client = _per_loop(f"httpx{cap}", lambda: _httpx(cap))
-    answer = await client.get(service.url() + service.path(i))
+    try:
+        answer = await client.get(service.url() + service.path(i))
+    except httpx.PoolTimeout:
+        raise RuntimeError(
+            f"call {i}: httpx.PoolTimeout: no connection of httpx's pool (max_connections="
+            f"{_caps.get('httpx', 0)}) came free within its timeout (5 s by default, which "
+            "covers the wait for a slot): raise httpx.Limits(max_connections=...) or the "
+            "timeout, or send fewer calls at once") from None
     return _checked(i, answer.status_code, len(answer.content),
                     answer.headers.get("Retry-After"))
 
