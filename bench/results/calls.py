@@ -119,7 +119,8 @@ def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
     by_t = frame.assign(axis=[0 if MODELS.get(m.split("[")[0]) is None
                               or not MODELS[m.split("[")[0]].takes_workers else t
                               for m, t in zip(frame["model"], frame["tasks"], strict=True)])
-    for (wl, py, model, axis), g in by_t[by_t["asked"].notna()].groupby(["workload", "python", "model", "axis"],
+    by_t = by_t[by_t["asked"].notna()]
+    for (wl, py, model, axis), g in by_t.groupby(["workload", "python", "model", "axis"],
                                                  sort=False):
         g = g.sort_values("asked")
         limit = share * g["own_p99_s"].astype(float)
