@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 
@@ -44,6 +45,24 @@ def _own_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {head}"
 
 
+#: A limit of the host that an error means it hit, by errno, and what to raise.
+_LIMITS = {
+    errno.EMFILE: "the open-file limit of the process: raise it (ulimit -n)",
+    errno.ENFILE: "the host's open-file limit: raise fs.file-max",
+    errno.EADDRNOTAVAIL: "the ephemeral ports: widen net.ipv4.ip_local_port_range, or reuse "
+                         "connections",
+}
+
+
+def _limit_hint(exc: BaseException) -> str:
+    """`` [a limit: what to raise]`` where ``exc`` means the host ran out of something."""
+    if isinstance(exc, OSError) and exc.errno in _LIMITS:
+        return f" [{_LIMITS[exc.errno]}]"
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return " [the thread limit: raise ulimit -u, kernel.threads-max or the memory for stacks]"
+    return ""
+
+
 def one_line(exc: BaseException, *, root: bool = False, limit: int = 300) -> str:
     """An exception in one line that keeps its cause.
 
@@ -63,7 +82,9 @@ def one_line(exc: BaseException, *, root: bool = False, limit: int = 300) -> str
     Returns
     -------
     str
-        ``Type: message``, then ``(from Type: message)`` for a root cause that says more.
+        ``Type: message``, then ``(from Type: message)`` for a root cause that says more,
+        then ``[the limit: what to raise]`` where an error of the chain means the host ran
+        out of open files, ports or threads.
     """
     chain: list[BaseException] = []
     link: BaseException | None = exc
@@ -71,10 +92,11 @@ def one_line(exc: BaseException, *, root: bool = False, limit: int = 300) -> str
         chain.append(link)
         link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
     lines = [_own_line(link) for link in chain]
+    hint = next((h for link in chain if (h := _limit_hint(link))), "")
     cause = next((ln for ln in reversed(lines) if ":" in ln), lines[-1])
     if root:
-        return cause[:limit]
+        return (cause[:limit - len(hint)] + hint)[:limit]
     if cause in lines[0]:
-        return lines[0][:limit]
-    tail = f" (from {cause[:limit // 2]})"
+        return lines[0][:limit - len(hint)] + hint
+    tail = f" (from {cause[:limit // 2]}){hint}"
     return lines[0][:limit - len(tail)] + tail
