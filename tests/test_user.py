@@ -109,7 +109,7 @@ def _workloads_listed(out: str) -> set[str]:
 
 
 def test_a_named_function_is_what_is_measured_beside_a_table() -> None:
-    # the examples' table declares parse, words and fetch: --workload names one of them
+    # the examples' table declares parse, words, fetch and agent: --workload names one of them
     # (with the table's settings), --workloads adds others, none of them: the whole table
     common = ("list", "--profile", "smoke", "--tasks", "4", "--sizes", "100")
     code, out, err = run_cli(*common, "--workload", "textparse:parse", cwd=EXAMPLES)
@@ -121,7 +121,7 @@ def test_a_named_function_is_what_is_measured_beside_a_table() -> None:
     assert _workloads_listed(out) == {"parse", "cpu"}
     code, out, err = run_cli(*common, cwd=EXAMPLES)
     assert code == 0, err
-    assert _workloads_listed(out) == {"parse", "words", "fetch"}
+    assert _workloads_listed(out) == {"parse", "words", "fetch", "agent"}
 
 
 # ----------------------------------------------------------------- pre-flight
@@ -258,6 +258,7 @@ def test_examples_through_the_whole_pipeline(tmp_path: Path) -> None:
     """Three declared workloads: run, report, recommendations, compare, check, --resume."""
     out = tmp_path / "out"
     code, _, err = run_cli("run", "--profile", "smoke", "--tasks", "4", "--sizes", "200",
+                           "--workloads", "parse,words,fetch",  # agent: tests/test_net.py
                            "--models", "sequential,asyncio_gather,thread_pool,process_pool",
                            "--output-dir", str(out), "--name", "a", cwd=EXAMPLES)
     assert code == 0, err

@@ -26,6 +26,7 @@ CALLS_COLUMNS = {
     "workload": "the network workload (its client stack)",
     "python": "the interpreter's tag (empty in a run of one)",
     "model": "model, with its start method where it has one",
+    "workers": "W: the limit's calls or the pool's workers (empty for the other models)",
     "tasks": "T, calls per batch",
     "asked": "calls allowed in flight at once: W for a limit or a pool, T on an event loop, "
              "1 one after another (NaN open loop: the arrival rate sets them)",
@@ -74,7 +75,8 @@ def calls_frame(summary: pd.DataFrame) -> pd.DataFrame:
         "workload": s["workload"], "python": s["python"].fillna("").astype(str),
         "model": [model_label(str(m), str(sm) if isinstance(sm, str) else "")
                   for m, sm in zip(s["model"], s["start_method"], strict=True)],
-        "tasks": s["tasks"].astype(int), "asked": [_asked(r) for _, r in s.iterrows()],
+        "workers": s["workers"], "tasks": s["tasks"].astype(int),
+        "asked": [_asked(r) for _, r in s.iterrows()],
         "inflight": col("inflight"), "throughput": t / s["median_s"],
         "throughput_ci_low": t / s["ci_high_s"], "throughput_ci_high": t / s["ci_low_s"],
         "added_p99_s": col(), "added_p99_ci_low": col("ci_low"),
@@ -82,7 +84,6 @@ def calls_frame(summary: pd.DataFrame) -> pd.DataFrame:
         "own_p99_s": col("own_p99"), "p99_sent_s": col("p99_queued"), "late": col("late"),
         "client_us": col("client_us"),
         "service_us": col("service_us"), "cap": col("cap")})
-    out.insert(3, "workers", s["workers"])
     return out.reset_index(drop=True)
 
 

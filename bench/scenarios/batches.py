@@ -95,8 +95,8 @@ def loops_in_workers(executor: cf.Executor, workers: int) -> Strategy:
     loop of one pool worker (:func:`loop_chunk`): W event loops in W processes."""
     async def run(func: Callable[..., Any], argv: Argv,
                   loop: asyncio.AbstractEventLoop) -> list[Any]:
-        step = -(-len(argv) // workers)
-        shares = [argv[k:k + step] for k in range(0, len(argv), step)]
+        n = min(workers, len(argv))  # as even as they go: T = 9, W = 4 is 2, 2, 2, 3
+        shares = [argv[k * len(argv) // n:(k + 1) * len(argv) // n] for k in range(n)]
         futs = [loop.run_in_executor(executor, loop_chunk, func, share) for share in shares]
         return [r for part in await asyncio.gather(*futs) for r in part]
 

@@ -17,6 +17,7 @@ A pyproject table::
     unit = "lines"
     check = "equal"                    # equal (default) | none | "mod:func" comparing two results
     resource = "cpu_gil"               # optional: what it spends time on (for the ideal)
+    service = "latency=100ms"          # optional: the loopback service it calls (a run starts it)
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
+from bench.scenarios import service
 from bench.scenarios.workloads import BUILTINS, CHECKS, RESOURCES, Workload
 
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _NAME = re.compile(r"^[A-Za-z_][\w-]*$")
-_KEYS = {"func", "args", "setup", "size", "unit", "check", "resource", "description"}
+_KEYS = {"func", "args", "setup", "size", "unit", "check", "resource", "description",
+         "service"}
 
 
 @dataclass
@@ -93,15 +96,26 @@ def workload_from_table(name: str, table: Any, where: str) -> Workload:
     if resource and resource not in RESOURCES:
         raise UsageError(f"{where}: resource must be one of {', '.join(RESOURCES)}, "
                          f"got {resource!r}")
-    for key in ("unit", "description"):
+    for key in ("unit", "description", "service"):
         if not isinstance(table.get(key, ""), str):
             raise UsageError(f"{where}: {key} must be a string")
+    served = _service(where, table.get("service", ""))
     return Workload(
         name, _check_ref(where, "func", table["func"]), unit=table.get("unit", "size") or "size",
         sizes=_sizes(where, table.get("size", 1.0)), resource=resource,
         args=_check_ref(where, "args", table["args"]) if "args" in table else "",
         setup=_check_ref(where, "setup", table["setup"]) if "setup" in table else "",
-        check=check, description=table.get("description", ""))
+        check=check, description=table.get("description", ""), service=served)
+
+
+def _service(where: str, text: str) -> str:
+    """A table's ``service`` as the spec's canonical text ("" for none)."""
+    if not text.strip():
+        return ""
+    try:
+        return service.parse(text).to_text()
+    except ValueError as exc:
+        raise UsageError(f"{where}: service: {exc}") from None
 
 
 def find_pyproject(start: Path) -> Path | None:
