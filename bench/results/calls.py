@@ -114,7 +114,8 @@ def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
     Columns: ``workload``, ``python``, ``model``, ``tasks`` (0 where the axis is T),
     ``knee`` (the largest measured ``asked`` whose added p99's 95 % CI lies within, with
     every smaller one; NaN: none), ``knee_high`` (the same, read at the CI's low end: the
-    knee lies between the two, at the grid's resolution), ``measured`` (the levels).
+    knee lies between the two, at the grid's resolution), ``measured`` (the levels),
+    ``intervals`` (every level has its interval: too few rounds give none).
     """
     rows = []
     by_t = frame.assign(axis=[0 if MODELS.get(m.split("[")[0]) is None
@@ -128,9 +129,11 @@ def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
         rows.append({"workload": wl, "python": py, "model": model, "tasks": int(axis),
                      "knee": _largest_within(g, g["added_p99_ci_high"] <= limit),
                      "knee_high": _largest_within(g, g["added_p99_ci_low"] <= limit),
-                     "measured": ", ".join(f"{a:,.0f}" for a in g["asked"])})
+                     "measured": ", ".join(f"{a:,.0f}" for a in g["asked"]),
+                     "intervals": bool(g[["added_p99_ci_low", "added_p99_ci_high"]]
+                                       .notna().all().all())})
     return pd.DataFrame(rows, columns=["workload", "python", "model", "tasks", "knee",
-                                       "knee_high", "measured"])
+                                       "knee_high", "measured", "intervals"])
 
 
 def _largest_within(g: pd.DataFrame, within: pd.Series) -> float:
@@ -144,10 +147,11 @@ def _largest_within(g: pd.DataFrame, within: pd.Series) -> float:
 
 
 def knee_sentences(found: pd.DataFrame) -> list[str]:
-    """A sentence per :func:`knees` row measured at two levels or more."""
+    """A sentence per :func:`knees` row measured at two levels or more, each with its
+    interval (a run of too few rounds for one says nothing of its knee)."""
     out = []
     for r in found.itertuples(index=False):
-        if "," not in r.measured:
+        if "," not in r.measured or not r.intervals:
             continue
         at = f"{r.workload}, {r.model}" + (f", T = {r.tasks:,}" if r.tasks else "") + (
             f" ({r.python})" if r.python else "")
