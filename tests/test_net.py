@@ -590,3 +590,15 @@ def test_a_killed_run_leaves_no_service(tmp_path: Path) -> None:
         proc.kill()
         assert proc.wait(10) == -signal.SIGKILL
         assert _gone_within(server, 5.0)
+
+
+def test_a_busy_service_is_named_as_the_limit() -> None:
+    from bench.results.calls import service_findings
+
+    frame = pd.DataFrame({"workload": ["w", "w"], "model": ["asyncio_gather", "thread_pool"],
+                          "tasks": [1000, 1000], "service_us": [90.0, 30.0],
+                          "throughput": [10_000.0, 10_000.0]})
+    found = service_findings(frame)  # 90 % of a core, then 30 %
+    assert len(found) == 1
+    assert found[0].startswith("w, asyncio_gather, T = 1000: the loopback service kept 90%")
+    assert "the service, not the client, was the limit" in found[0]

@@ -40,7 +40,13 @@ from bench.report.tables import (
 )
 from bench.results import store
 from bench.results.aggregate import STABLE_HALF_WIDTH, load
-from bench.results.calls import calls_frame, cap_findings, knee_sentences, knees
+from bench.results.calls import (
+    calls_frame,
+    cap_findings,
+    knee_sentences,
+    knees,
+    service_findings,
+)
 from bench.results.recommend import break_even, recommendations, with_units
 
 
@@ -55,7 +61,8 @@ def _findings(split: list[Part], rows: pd.DataFrame, recommended: pd.DataFrame,
         out += interpreter_findings(part.host, part.summary) + [
             label + f for f in findings(part.summary, cores, recommended=mine)]
     frame = calls_frame(pd.concat([p.summary for p in split]))
-    return out + knee_sentences(knees(frame)) + cap_findings(frame)
+    return (out + knee_sentences(knees(frame)) + cap_findings(frame)
+            + service_findings(frame))
 
 
 def _context(results: Path, split: list[Part], summary: pd.DataFrame, status: RunStatus,

@@ -107,6 +107,24 @@ def cap_findings(frame: pd.DataFrame) -> list[str]:
     return out
 
 
+#: A service that kept this share of a core busy was the limit, not the client.
+SERVICE_BUSY = 0.8
+
+
+def service_findings(frame: pd.DataFrame) -> list[str]:
+    """A sentence per point whose service was busy enough to be the limit: its CPU per
+    request times the calls a second kept at least :data:`SERVICE_BUSY` of its one core."""
+    out = []
+    for r in frame.itertuples(index=False):
+        busy = float(r.service_us) * float(r.throughput) / 1e6
+        if busy >= SERVICE_BUSY:
+            out.append(f"{r.workload}, {r.model}, T = {r.tasks}: the loopback service kept "
+                       f"{busy:.0%} of its core busy ({r.service_us:.0f} µs a request at "
+                       f"{r.throughput:,.0f} calls a second): the service, not the client, "
+                       "was the limit")
+    return out
+
+
 def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
     """Per workload, model and interpreter (and T, for a limit or a pool): the most calls in
     flight whose added p99 stays within ``share`` of the service's own p99.
