@@ -97,7 +97,7 @@ PROFILES: dict[str, Profile] = {
             description="thorough: more task counts, worker counts, rounds and values",
         ),
         Profile(
-            "agent", (16, 1000, 10000), ("10", "100", "1000"), rounds=5, values=1,
+            "agent", (16, 1000, 10000), ("10", "100", "1000"), rounds=6, values=1,
             warmups=1, min_time=0.0, cold=False, probe_s=0.2,
             workloads=("http_aiohttp", "http_httpx", "http_client"),
             models=("sequential", "asyncio_gather", "asyncio_bounded", "multi_loop",
