@@ -223,11 +223,12 @@ def calls_table(frame: pd.DataFrame) -> pd.DataFrame:
              + f" / {r.inflight:,.0f}",
              ci(r.throughput, r.throughput_ci_low, r.throughput_ci_high, "{:,.0f}"),
              ci(r.added_p99_s * 1e3, r.added_p99_ci_low * 1e3, r.added_p99_ci_high * 1e3,
-                "{:.1f}"), f"{r.added_p50_s * 1e3:.1f}", f"{r.p99_sent_s * 1e3:.1f}",
+                "{:.1f}"), ci(r.added_p50_s * 1e3, r.added_p50_ci_low * 1e3,
+                              r.added_p50_ci_high * 1e3, "{:.1f}"), f"{r.p99_sent_s * 1e3:.1f}",
              f"{r.late:.0%}", f"{r.client_us:.0f}", f"{r.service_us:.0f}")
             for r in frame.itertuples(index=False)]
     table = pd.DataFrame(rows, dtype=object, columns=[
         "Workload", "Model", "T", "In flight (allowed / seen)", "Calls/s (95 % CI)",
-        "Added p99, ms (95 % CI)", "Added p50, ms", "p99 from submission, ms", "Late starts",
+        "Added p99, ms (95 % CI)", "Added p50, ms (95 % CI)", "p99 from submission, ms", "Late starts",
         "Client µs/call", "Service µs/req"])
     return _with_python(table, frame["python"])

@@ -38,7 +38,11 @@ CALLS_COLUMNS = {
                    "rounds)",
     "added_p99_ci_low": "95 % CI of added_p99_s, low end",
     "added_p99_ci_high": "95 % CI of added_p99_s, high end",
-    "added_p50_s": "the same at the p50", "own_p99_s": "the service's own p99, seconds",
+    "added_p50_s": "the same at the p50", "added_p50_ci_low": "95 % CI of added_p50_s, low end",
+    "added_p50_ci_high": "95 % CI of added_p50_s, high end",
+    "added_p90_s": "the same at the p90", "added_max_s": "the slowest call's, less the "
+                   "service's own p99.9",
+    "own_p99_s": "the service's own p99, seconds",
     "p99_sent_s": "p99 of each call's time from its submission (open loop: its intended "
                   "send) to its end, seconds (median over rounds)",
     "late": "share of the calls that started over 1 ms after their intended send (open "
@@ -81,6 +85,8 @@ def calls_frame(summary: pd.DataFrame) -> pd.DataFrame:
         "throughput_ci_low": t / s["ci_high_s"], "throughput_ci_high": t / s["ci_low_s"],
         "added_p99_s": col(), "added_p99_ci_low": col("ci_low"),
         "added_p99_ci_high": col("ci_high"), "added_p50_s": col("p50"),
+        "added_p50_ci_low": col("p50_ci_low"), "added_p50_ci_high": col("p50_ci_high"),
+        "added_p90_s": col("p90"), "added_max_s": col("max"),
         "own_p99_s": col("own_p99"), "p99_sent_s": col("p99_queued"), "late": col("late"),
         "client_us": col("client_us"),
         "service_us": col("service_us"), "cap": col("cap")})

@@ -74,6 +74,9 @@ def metric_columns(names: list[str] | None = None) -> dict[str, str]:
         out[f"{col}_ci_high"] = f"95 % CI of {col}, high end"
         for extra in spec.extras if spec is not None else ():
             out[f"{col}_{extra}"] = f"metric {name}: its {extra}, median over rounds"
+            if spec is not None and spec.extra_intervals:
+                out[f"{col}_{extra}_ci_low"] = f"95 % CI of {col}_{extra}, low end"
+                out[f"{col}_{extra}_ci_high"] = f"95 % CI of {col}_{extra}, high end"
         if spec is not None and spec.ideal:
             out[f"{col}_ideal"] = f"{col} of the model of the ideal (bench.results.ideal)"
     return out
@@ -115,11 +118,25 @@ def add_metrics(s: pd.DataFrame, probed: pd.DataFrame, pairs: dict[str, str]) ->
             s[f"{col}_ci_low"] = t["low"].reindex(s.index).astype(float)
             s[f"{col}_ci_high"] = t["high"].reindex(s.index).astype(float)
         for extra in spec.extras if spec is not None else ():
-            s[f"{col}_{extra}"] = math.nan
-            rows = probed[probed["probe"] == name]
-            if len(rows) and extra in rows.columns:
-                per = rows.groupby(["name", "round"], sort=False)[extra].median()
-                s[f"{col}_{extra}"] = per.groupby(level=0, sort=False).median().reindex(s.index)
+            _add_extra(s, probed[probed["probe"] == name], f"{col}_{extra}", extra,
+                       spec is not None and spec.extra_intervals)
         if spec is not None and spec.ideal:
             s[f"{col}_ideal"] = getattr(ideal, spec.ideal)(s)
     return [n for n in found if n not in METRICS]
+
+
+def _add_extra(s: pd.DataFrame, rows: pd.DataFrame, column: str, extra: str,
+               intervals: bool) -> None:
+    """An extra statistic's median over rounds as ``column`` of ``s`` (and its 95 % interval,
+    ``column_ci_low`` and ``column_ci_high``, where its metric gives them)."""
+    s[column] = math.nan
+    if intervals:
+        s[f"{column}_ci_low"] = s[f"{column}_ci_high"] = math.nan
+    if not len(rows) or extra not in rows.columns:
+        return
+    per = rows.groupby(["name", "round"], sort=False)[extra].median().astype(float)
+    s[column] = per.groupby(level=0, sort=False).median().reindex(s.index)
+    if intervals:
+        t = stats.grouped_intervals(per, positive=False)
+        s[f"{column}_ci_low"] = t["low"].reindex(s.index).astype(float)
+        s[f"{column}_ci_high"] = t["high"].reindex(s.index).astype(float)

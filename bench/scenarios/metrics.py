@@ -134,6 +134,8 @@ class MetricDef:
     #: Its extras are each call's figures of a network workload (throughput, calls in
     #: flight, the clients' cap): the report's network section reads them.
     per_call: bool = False
+    #: Its extras get 95 % intervals over rounds too (summary ``COL_EXTRA_ci_low``/``_high``).
+    extra_intervals: bool = False
 
     @property
     def col(self) -> str:
@@ -290,7 +292,8 @@ METRICS: dict[str, MetricDef] = {
                   separate=callprobes.calls,
                   extras=("p50", "p90", "max", "p99_queued", "own_p99", "client_us",
                           "throughput", "inflight", "service_us", "cap", "late"),
-                  prefix="added p99 ", rides=WARMUP, fmt="{:.1f}", per_call=True),
+                  prefix="added p99 ", rides=WARMUP, fmt="{:.1f}", per_call=True,
+                  extra_intervals=True),
     )
 }
 
