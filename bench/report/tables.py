@@ -229,6 +229,6 @@ def calls_table(frame: pd.DataFrame) -> pd.DataFrame:
             for r in frame.itertuples(index=False)]
     table = pd.DataFrame(rows, dtype=object, columns=[
         "Workload", "Model", "T", "In flight (allowed / seen)", "Calls/s (95 % CI)",
-        "Added p99, ms (95 % CI)", "Added p50, ms (95 % CI)", "p99 from submission, ms", "Late starts",
-        "Client µs/call", "Service µs/req"])
+        "Added p99, ms (95 % CI)", "Added p50, ms (95 % CI)", "p99 from submission, ms",
+        "Late starts", "Client µs/call", "Service µs/req"])
     return _with_python(table, frame["python"])
