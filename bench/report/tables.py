@@ -225,7 +225,8 @@ def calls_table(frame: pd.DataFrame) -> pd.DataFrame:
              ci(r.added_p99_s * 1e3, r.added_p99_ci_low * 1e3, r.added_p99_ci_high * 1e3,
                 "{:.1f}"), ci(r.added_p50_s * 1e3, r.added_p50_ci_low * 1e3,
                               r.added_p50_ci_high * 1e3, "{:.1f}"), f"{r.p99_sent_s * 1e3:.1f}",
-             f"{r.late:.0%}", f"{r.client_us:.0f}", f"{r.service_us:.0f}")
+             "" if r.late != r.late else f"{r.late:.0%}", f"{r.client_us:.0f}",
+             f"{r.service_us:.0f}")
             for r in frame.itertuples(index=False)]
     table = pd.DataFrame(rows, dtype=object, columns=[
         "Workload", "Model", "T", "In flight (allowed / seen)", "Calls/s (95 % CI)",
