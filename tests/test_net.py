@@ -602,3 +602,18 @@ def test_a_busy_service_is_named_as_the_limit() -> None:
     assert len(found) == 1
     assert found[0].startswith("w, asyncio_gather, T = 1000: the loopback service kept 90%")
     assert "the service, not the client, was the limit" in found[0]
+
+
+def test_the_knee_of_w_loops_runs_over_t() -> None:
+    # W loops in W processes hold all T calls at once: their axis is T, at each W
+    from bench.results.calls import knees
+
+    frame = pd.DataFrame({
+        "workload": "w", "python": "", "model": "multi_loop[fork]", "workers": [2, 2, 2],
+        "tasks": [100, 1000, 3000], "asked": [100, 1000, 3000], "own_p99_s": 0.1,
+        "added_p99_ci_low": [0.001, 0.002, 0.05], "added_p99_ci_high": [0.002, 0.005, 0.08]})
+    found = knees(frame)
+    assert len(found) == 1
+    row = found.iloc[0]
+    assert (row["workers"], row["tasks"], row["knee"], row["knee_high"]) == (2, 0, 1000, 1000)
+    assert row["measured"] == "100, 1,000, 3,000"

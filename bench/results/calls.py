@@ -53,6 +53,13 @@ CALLS_COLUMNS = {
 }
 
 
+def _w_bounds(model: str) -> bool:
+    """Whether W bounds a model's calls in flight (a semaphore, a pool's threads), rather
+    than T (every coroutine of a loop, W loops each with its share)."""
+    spec = MODELS.get(model.split("[")[0])
+    return spec is not None and spec.takes_workers and spec.overlap != "processes"
+
+
 def _asked(row: pd.Series) -> float:
     model = MODELS.get(str(row["model"]))
     tasks = int(row["tasks"])
@@ -60,7 +67,7 @@ def _asked(row: pd.Series) -> float:
         return math.nan  # open loop: the arrival rate, not a limit, sets the calls in flight
     if model is None or model.overlap == "none":
         return 1
-    if model.takes_workers and model.overlap != "processes" and not pd.isna(row["workers"]):
+    if _w_bounds(str(row["model"])) and not pd.isna(row["workers"]):
         return min(int(row["workers"]), tasks)
     return tasks
 
@@ -136,27 +143,29 @@ def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
     flight whose added p99 stays within ``share`` of the service's own p99.
 
     Columns: ``workload``, ``python``, ``model``, ``tasks`` (0 where the axis is T),
+    ``workers`` (W of W loops, whose axis is T; 0 where the axis is W or there is none),
     ``knee`` (the largest measured ``asked`` whose added p99's 95 % CI lies within, with
     every smaller one; NaN: none), ``knee_high`` (the same, read at the CI's low end: the
     knee lies between the two, at the grid's resolution), ``measured`` (the levels),
     ``intervals`` (every level has its interval: too few rounds give none).
     """
     rows = []
-    by_t = frame.assign(axis=[0 if MODELS.get(m.split("[")[0]) is None
-                              or not MODELS[m.split("[")[0]].takes_workers else t
-                              for m, t in zip(frame["model"], frame["tasks"], strict=True)])
+    bound = frame["model"].map(_w_bounds).astype(bool)
+    by_t = frame.assign(axis=frame["tasks"].where(bound, 0),
+                        w=frame["workers"].where(~bound, 0).fillna(0).astype(int))
     by_t = by_t[by_t["asked"].notna()]
-    for (wl, py, model, axis), g in by_t.groupby(["workload", "python", "model", "axis"],
-                                                 sort=False):
+    for (wl, py, model, axis, w), g in by_t.groupby(["workload", "python", "model", "axis",
+                                                     "w"], sort=False):
         g = g.sort_values("asked")
         limit = share * g["own_p99_s"].astype(float)
         rows.append({"workload": wl, "python": py, "model": model, "tasks": int(axis),
+                     "workers": int(w),
                      "knee": _largest_within(g, g["added_p99_ci_high"] <= limit),
                      "knee_high": _largest_within(g, g["added_p99_ci_low"] <= limit),
                      "measured": ", ".join(f"{a:,.0f}" for a in g["asked"]),
                      "intervals": bool(g[["added_p99_ci_low", "added_p99_ci_high"]]
                                        .notna().all().all())})
-    return pd.DataFrame(rows, columns=["workload", "python", "model", "tasks", "knee",
+    return pd.DataFrame(rows, columns=["workload", "python", "model", "tasks", "workers", "knee",
                                        "knee_high", "measured", "intervals"])
 
 
@@ -177,8 +186,8 @@ def knee_sentences(found: pd.DataFrame) -> list[str]:
     for r in found.itertuples(index=False):
         if "," not in r.measured or not r.intervals:
             continue
-        at = f"{r.workload}, {r.model}" + (f", T = {r.tasks:,}" if r.tasks else "") + (
-            f" ({r.python})" if r.python else "")
+        at = f"{r.workload}, {r.model}" + (f" W={r.workers}" if r.workers else "") + (
+            f", T = {r.tasks:,}" if r.tasks else "") + (f" ({r.python})" if r.python else "")
         if math.isnan(r.knee_high):
             out.append(f"{at}: the added p99 passed {KNEE_SHARE:.0%} of the service's own "
                        f"p99 at every level measured ({r.measured} in flight).")
