@@ -80,7 +80,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 #: suite does not end with one of them still running while the other worker has nothing left.
 #: The other files follow in their usual order.
 LONGEST_FIRST = ("test_interrupt.py", "test_pythons.py", "test_user.py", "test_metrics.py",
-                 "test_faults.py", "test_bad_input.py", "test_ab.py", "test_run.py")
+                 "test_faults.py", "test_bad_input.py", "test_ab.py", "test_net.py", "test_run.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
