@@ -100,8 +100,7 @@ PROFILES: dict[str, Profile] = {
             "agent", (16, 1000, 10000), ("10", "100", "1000"), rounds=6, values=1,
             warmups=1, min_time=0.0, cold=False, probe_s=0.2,
             workloads=("http_aiohttp", "http_httpx", "http_client"),
-            models=("sequential", "asyncio_gather", "asyncio_bounded", "multi_loop",
-                    "thread_pool"),
+            models=("sequential", "asyncio_gather", "asyncio_bounded", "thread_pool"),
             description="agent-scale waits: HTTP calls to the loopback service (100 ms "
                         "each) through aiohttp, httpx and http.client, up to 10,000 calls "
                         "and 1,000 in flight",
