@@ -42,6 +42,9 @@ class RunConfig:
     #: Metrics collected beside time in the planned rounds (:mod:`bench.scenarios.metrics`);
     #: None: every metric.
     metrics: list[str] | None = None
+    #: ``--service``: the loopback service's spec (canonical text) for every workload that
+    #: calls one; "" for each one's own.
+    service: str = ""
 
     def metric_names(self) -> list[str]:
         """The metrics this run collects (every one when not chosen)."""
@@ -62,8 +65,12 @@ class RunConfig:
         return cls(**fields)
 
     def catalogue(self) -> dict[str, Workload]:
-        """The run's workloads: the built-ins and the declared ones (a fresh dict)."""
-        return catalogue(Workload.from_dict(d) for d in self.declared)
+        """The run's workloads: the built-ins and the declared ones (a fresh dict), each that
+        calls a service calling the run's ``service`` where one is given."""
+        works = catalogue(Workload.from_dict(d) for d in self.declared)
+        if not self.service:
+            return works
+        return {n: replace(w, service=self.service) if w.service else w for n, w in works.items()}
 
 
 def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
@@ -84,7 +91,7 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
     to measure, as ``workloads`` does: a declaring table's other entries join only when
     named.  ``metrics``: the metrics collected beside time (None: every one; empty: none).
     ``service``: the loopback service's spec for the workloads named by reference and
-    those that declare one (None: as declared); ``arrivals``: ``poisson:RATE``, open loop.
+    every one that calls a service (None: each its own); ``arrivals``: ``poisson:RATE``, open loop.
     """
     from bench.scenarios.user import declared, from_refs
 
@@ -98,31 +105,32 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
                     work_scale=1.0 if work_scale is None else work_scale,
                     sizes=tuple(sizes or ()), loops=tuple(loops or ()),
                     arrivals=arrivals or "")
-    served = _served(user.workloads, named, service)
-    return RunConfig(grid=grid, python=python, budget=budget,
+    text = _service_text(service)
+    return RunConfig(grid=grid, python=python, budget=budget, service=text,
                      metrics=None if metrics is None else list(metrics), live=live,
                      output_dir=str(output_dir or "reports"), name=name or "",
                      point_timeout=DEFAULT_POINT_TIMEOUT if point_timeout is None
                      else point_timeout,
-                     declared=[w.to_dict() for w in served], paths=user.paths)
+                     declared=[(replace(w, service=text) if text and w.name in named else w)
+                               .to_dict() for w in user.workloads], paths=user.paths)
 
 
-def _served(declared: Sequence[Workload], refs: Sequence[str],
-            service: str | None) -> list[Workload]:
-    """The declared workloads, with ``service`` (a spec's text) for those named by reference
-    and those that declare a service; a built-in that calls one joins them re-declared."""
+def _service_text(service: str | None) -> str:
+    """``--service``'s canonical text ("" for none).
+
+    Raises
+    ------
+    UsageError
+        Not a service spec (:func:`bench.scenarios.service.parse`).
+    """
     if service is None:
-        return list(declared)
+        return ""
     from bench.scenarios import service as spec
-    from bench.scenarios.workloads import BUILTINS
 
     try:
-        text = spec.parse(service).to_text()
+        return spec.parse(service).to_text()
     except ValueError as exc:
         raise UsageError(f"--service: {exc}") from None
-    clients = [w for w in BUILTINS.values() if w.service]
-    return [*(replace(w, service=text) if w.service or w.name in refs else w for w in declared),
-            *(replace(w, service=text) for w in clients)]
 
 
 def check_budget(budget: float | None) -> None:
