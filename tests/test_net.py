@@ -617,3 +617,13 @@ def test_the_knee_of_w_loops_runs_over_t() -> None:
     row = found.iloc[0]
     assert (row["workers"], row["tasks"], row["knee"], row["knee_high"]) == (2, 0, 1000, 1000)
     assert row["measured"] == "100, 1,000, 3,000"
+
+
+def test_one_level_of_a_thousand_has_no_knee_sentence() -> None:
+    from bench.results.calls import knee_sentences, knees
+
+    frame = pd.DataFrame({
+        "workload": "w", "python": "", "model": "asyncio_gather", "workers": [None],
+        "tasks": [1000], "asked": [1000], "own_p99_s": 0.1,
+        "added_p99_ci_low": [0.5], "added_p99_ci_high": [0.6]})
+    assert knee_sentences(knees(frame)) == []  # "1,000" is one level, not two

@@ -184,7 +184,7 @@ def knee_sentences(found: pd.DataFrame) -> list[str]:
     interval (a run of too few rounds for one says nothing of its knee)."""
     out = []
     for r in found.itertuples(index=False):
-        if "," not in r.measured or not r.intervals:
+        if ", " not in r.measured or not r.intervals:  # one level ("1,000"): no knee
             continue
         at = f"{r.workload}, {r.model}" + (f" W={r.workers}" if r.workers else "") + (
             f", T = {r.tasks:,}" if r.tasks else "") + (f" ({r.python})" if r.python else "")
