@@ -627,3 +627,22 @@ def test_one_level_of_a_thousand_has_no_knee_sentence() -> None:
         "tasks": [1000], "asked": [1000], "own_p99_s": 0.1,
         "added_p99_ci_low": [0.5], "added_p99_ci_high": [0.6]})
     assert knee_sentences(knees(frame)) == []  # "1,000" is one level, not two
+
+
+def test_an_open_loop_run_draws_its_report_without_the_in_flight_chart(tmp_path: Path) -> None:
+    # open loop: no calls-in-flight axis (asked is NaN), so no network chart; the table stays
+    from bench.report.drawing import chart_kinds
+    from bench.results.calls import calls_frame
+
+    summary = pd.DataFrame({
+        "name": ["w/asyncio_gather/t10/poisson100"], "workload": "w", "model": "asyncio_gather",
+        "cores": 2, "task_size": 1.0, "resource": "async_wait", "gil": True,
+        "start_method": [None], "tasks": 10, "workers": [None], "python": "", "metric": "steady",
+        "median_s": 0.2, "ci_low_s": 0.19, "ci_high_s": 0.21, "calls": 0.01,
+        "calls_ci_low": 0.005, "calls_ci_high": 0.02, **{f"calls_{e}": 0.0 for e in (
+            "inflight", "p50", "p50_ci_low", "p50_ci_high", "p90", "max", "own_p99",
+            "p99_queued", "late", "client_us", "service_us", "cap")}})
+    frame = calls_frame(summary)
+    assert frame["asked"].isna().all()
+    assert "network" not in chart_kinds(summary.assign(speedup=float("nan"),
+                                                       efficiency=float("nan")), {})

@@ -25,7 +25,7 @@ def _series(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 def plot_calls(ax: Axes, frame: pd.DataFrame, *, workload: str, throughput: bool) -> None:
     """``workload``'s calls a second (``throughput``) or added p99 (ms) against the calls
     allowed in flight, a line per model, 95 % CIs as bars; the knee's bound dotted."""
-    rows = frame[frame["workload"] == workload]
+    rows = frame[(frame["workload"] == workload) & frame["asked"].notna()]  # closed loop
     for label, g in _series(rows):
         model, _, method = label.split(",")[0].partition("[")
         look = style(model, method.rstrip("]"))

@@ -150,7 +150,7 @@ ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
 #: Chart kinds in display order (each metric's own chart follows the efficiency heatmaps).
 def _network_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     frame = calls_frame(summary)
-    names = list(dict.fromkeys(frame["workload"]))
+    names = list(dict.fromkeys(frame[frame["asked"].notna()]["workload"]))
     panels = [f"{wl}\t{k}" for wl in names for k in ("throughput", "latency")]
     return _panel_figure(
         summary, "network", "Network calls: throughput and added p99 vs calls in flight",

@@ -75,7 +75,7 @@ def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
         kinds.append("sleep_lesson")
     if (summary["metric"] == COLD).any():
         kinds.append("cold_start")
-    if len(calls_frame(summary)):
+    if calls_frame(summary)["asked"].notna().any():  # open-loop points: no calls-in-flight axis
         kinds.append("network")
     return kinds
 
