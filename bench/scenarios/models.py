@@ -212,7 +212,7 @@ class _OnLoop(_Tasks):
     def __init__(self, point: Point, strategy: batches.Strategy,
                  executor: cf.Executor | None = None, default: bool = False,
                  pids: tuple[int, ...] = (), task_factory: Any = None) -> None:
-        super().__init__(point, pids, remote=MODELS[point.model].crossing == "pickle")
+        super().__init__(point, pids, remote=MODELS[point.model].crossing != "nothing")
         self.strategy = strategy
         self.executor = executor
         self.loop = new_loop(MODELS[point.model].loop)
