@@ -135,9 +135,9 @@ def plan(config: RunConfig, cwd: str | None = None, *, scale_check: bool = True)
             why = checked.get(p.workload, {}).get(model.crossing, "")
             if why and model.pool is not None:
                 skipped[p.name] = f"{model.pool.label} cannot run it: {why}"
-            elif why := missing(p.work) or too_long(p):
-                if p.workload in config.grid.workloads and missing(p.work):
-                    raise UsageError(f"workload {p.workload!r} {why}")
+            elif (lack := missing(p.work)) and p.workload in config.grid.workloads:
+                raise UsageError(f"workload {p.workload!r} {lack}")
+            elif why := lack or too_long(p):
                 skipped[p.name] = why
             else:
                 kept.append(p)

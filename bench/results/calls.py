@@ -54,22 +54,17 @@ CALLS_COLUMNS = {
 
 
 def _w_bounds(model: str) -> bool:
-    """Whether W bounds a model's calls in flight (a semaphore, a pool's threads), rather
-    than T (every coroutine of a loop, W loops each with its share)."""
+    """Whether W bounds the calls in flight of the model labelled ``model``."""
     spec = MODELS.get(model.split("[")[0])
-    return spec is not None and spec.takes_workers and spec.overlap != "processes"
+    return spec is not None and spec.w_bounds_calls
 
 
 def _asked(row: pd.Series) -> float:
     model = MODELS.get(str(row["model"]))
-    tasks = int(row["tasks"])
     if any(part.startswith("poisson") for part in str(row["name"]).split("/")):
         return math.nan  # open loop: the arrival rate, not a limit, sets the calls in flight
-    if model is None or model.overlap == "none":
-        return 1
-    if _w_bounds(str(row["model"])) and not pd.isna(row["workers"]):
-        return min(int(row["workers"]), tasks)
-    return tasks
+    workers = None if pd.isna(row["workers"]) else int(row["workers"])
+    return 1 if model is None else model.in_flight(int(row["tasks"]), workers)
 
 
 def calls_frame(summary: pd.DataFrame) -> pd.DataFrame:

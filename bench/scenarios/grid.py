@@ -314,8 +314,7 @@ def too_long(point: Point) -> str:
     work, model = point.work, MODELS[point.model]
     if not work.service:
         return ""
-    at_once = (1 if model.overlap == "none" else min(point.workers or 1, point.tasks)
-               if model.takes_workers and model.overlap != "processes" else point.tasks)
+    at_once = model.in_flight(point.tasks, point.workers)
     wait = math.ceil(point.tasks / at_once) * service.parse(work.service).latency
     if wait <= MAX_WAIT_S:
         return ""

@@ -146,6 +146,19 @@ class ModelDef:
         return self.pool is not None or self.limited
 
     @property
+    def w_bounds_calls(self) -> bool:
+        """Whether W bounds its calls in flight (a semaphore; a pool whose workers each run
+        one call at a time), rather than T (W event loops in a pool's workers hold them all)."""
+        return self.limited or (self.pool is not None and not self.accepts_async)
+
+    def in_flight(self, tasks: int, workers: int | None) -> int:
+        """How many of a batch's ``tasks`` calls it lets run at once: 1 without overlap, W
+        where W bounds them, else all T."""
+        if self.overlap == "none":
+            return 1
+        return min(workers or 1, tasks) if self.w_bounds_calls else tasks
+
+    @property
     def per_start_method(self) -> bool:
         """Whether it is measured once per process start method."""
         return self.pool is not None and self.pool.per_start_method

@@ -15,6 +15,7 @@ functions pickled by reference, and a ``setup`` by its reference string.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -135,12 +136,17 @@ BUILTINS: Mapping[str, Workload] = MappingProxyType({
 
 def missing(work: Workload) -> str:
     """Why ``work`` cannot run here ("" where it can): a module it needs is not installed."""
-    import importlib.util
-
-    if work.needs and importlib.util.find_spec(work.needs) is None:
+    if work.needs and not _installed(work.needs):
         return (f"needs {work.needs}, which is not installed "
                 "(pip install 'concbench[net]')")
     return ""
+
+
+@functools.cache
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def catalogue(declared: Iterable[Workload] = ()) -> dict[str, Workload]:
