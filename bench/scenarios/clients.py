@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.scenarios import service
 
-_clients: dict[tuple[str, int], Any] = {}
+_clients: dict[tuple[str, asyncio.AbstractEventLoop], Any] = {}
 _caps: dict[str, int] = {}
 _local = threading.local()
 
@@ -50,10 +50,12 @@ def _checked(i: int, status: int, length: int, retry_after: str | None = None) -
 
 
 def _per_loop(kind: str, make: Any) -> Any:
-    key = (kind, id(asyncio.get_running_loop()))
-    found = _clients.get(key)
+    """The client of ``kind`` made for the running loop (keyed by the loop itself: a closed
+    loop's id may come back for a new one, its client bound to the old)."""
+    loop = asyncio.get_running_loop()
+    found = _clients.get((kind, loop))
     if found is None:
-        found = _clients[key] = make()
+        found = _clients[kind, loop] = make()
     return found
 
 
