@@ -5,20 +5,18 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.axes import Axes
 
+from bench.report.figures import worker_ticks
 from bench.report.plots import style
-from bench.results.calls import KNEE_SHARE
+from bench.results.calls import KNEE_SHARE, along_asked
 
 
 def _series(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """One line per model (and T, where the model's axis is a limit W at a fixed T)."""
+    """One line per model along its calls in flight (:func:`bench.results.calls.along_asked`):
+    at each T where W bounds them, at each W of W event loops."""
     out = []
-    for (model, axis), g in frame.groupby(["model", frame["workers"].notna()
-                                           .map({True: "W", False: "T"})], sort=False):
-        if axis == "T":
-            out.append((model, g.sort_values("asked")))
-            continue
-        for t, h in g.groupby("tasks", sort=True):
-            out.append((f"{model}, T = {t:,}", h.sort_values("asked")))
+    for (model, t, w), g in along_asked(frame).groupby(["model", "axis", "w"], sort=False):
+        label = model + (f", T = {t:,}" if t else "") + (f", W = {w}" if w else "")
+        out.append((label, g.sort_values("asked")))
     return out
 
 
@@ -40,6 +38,9 @@ def plot_calls(ax: Axes, frame: pd.DataFrame, *, workload: str, throughput: bool
         ax.axhline(KNEE_SHARE * float(rows["own_p99_s"].median()) * 1e3, color="0.5",
                    linestyle=":", label=f"{KNEE_SHARE:.0%} of the service's p99")
     ax.set_xscale("log")
+    ticks = worker_ticks(rows["asked"])  # the levels measured, as a worker axis shows W
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    ax.minorticks_off()
     ax.set_yscale("log")
     ax.set_xlabel("calls allowed in flight")
     ax.set_ylabel("calls / s" if throughput else "added p99 (ms)")

@@ -133,6 +133,16 @@ def service_findings(frame: pd.DataFrame) -> list[str]:
     return out
 
 
+def along_asked(frame: pd.DataFrame) -> pd.DataFrame:
+    """The closed-loop rows of ``frame``, with what stays fixed along their calls in flight:
+    ``axis``, T where W bounds them (a limit, a pool; 0 else), and ``w``, W where T does
+    (W event loops; 0 else).  A series over ``asked`` is one (model, axis, w)."""
+    bound = frame["model"].map(_w_bounds).astype(bool)
+    return frame.assign(axis=frame["tasks"].where(bound, 0),
+                        w=frame["workers"].where(~bound, 0).fillna(0).astype(int)
+                        )[frame["asked"].notna()]
+
+
 def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
     """Per workload, model and interpreter (and T, for a limit or a pool): the most calls in
     flight whose added p99 stays within ``share`` of the service's own p99.
@@ -145,10 +155,7 @@ def knees(frame: pd.DataFrame, share: float = KNEE_SHARE) -> pd.DataFrame:
     ``intervals`` (every level has its interval: too few rounds give none).
     """
     rows = []
-    bound = frame["model"].map(_w_bounds).astype(bool)
-    by_t = frame.assign(axis=frame["tasks"].where(bound, 0),
-                        w=frame["workers"].where(~bound, 0).fillna(0).astype(int))
-    by_t = by_t[by_t["asked"].notna()]
+    by_t = along_asked(frame)
     for (wl, py, model, axis, w), g in by_t.groupby(["workload", "python", "model", "axis",
                                                      "w"], sort=False):
         g = g.sort_values("asked")
