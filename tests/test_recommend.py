@@ -230,3 +230,22 @@ def test_the_plain_loop_wins_a_tie(tmp_path: Path) -> None:
     (row,) = recommendations(data.tidy, data.summary).itertuples()
     assert row.model == "sequential"
     assert row.tied == "asyncio_blocking"
+
+
+def test_a_point_surely_faster_wins_over_a_faster_tied_one(tmp_path: Path) -> None:
+    """The fastest median tied with sequential does not hand the pick to sequential while
+    another point is surely faster than it (as a quick run's cpu T = 4 did: forkserver W = 2
+    at 1.34x (0.94-1.43) made sequential the pick beside fork W = 4 at 1.32x (1.26-1.42))."""
+    base, noisy, sure = (_p("sequential", 100.0), _p("process_pool", 100.0, 2, "forkserver"),
+                         _p("process_pool", 100.0, 4, "fork"))
+    jitter = [1.00, 1.03, 0.97, 1.02, 0.98, 1.01, 0.99, 1.00]
+    wild = [1.5, 0.8, 1.6, 0.85, 1.55, 0.9, 1.5, 1.45]  # median 1.475, straddling 1
+    path = write_results(tmp_path / "r.json", [
+        make_benchmark(base, [0.010] * 8, runs=8),
+        make_benchmark(noisy, [0.010 / w for w in wild], runs=8),
+        make_benchmark(sure, [0.010 / (1.3 * j) for j in jitter], runs=8),
+    ])
+    data = load(path)
+    (row,) = recommendations(data.tidy, data.summary).itertuples()
+    assert (row.model, row.start_method, row.workers) == ("process_pool", "fork", 4)
+    assert row.speedup_ci_low > 1

@@ -135,7 +135,10 @@ def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
         base = at[model[at] == BASELINE]
         if len(base) and model[best] != BASELINE and _tied(
                 medians[base[:1]] / medians[best])[0]:
-            best = base[0]  # no model is surely faster: the plain loop is the pick
+            # the fastest median is no surer than the plain loop: the fastest point surely
+            # faster than it is the pick (its speedup's interval above 1), else the loop
+            sure = at[low[at] > 1]
+            best = sure[int(np.argmax(speedup[sure]))] if len(sure) else base[0]
         others = at[at != best]
         same = _tied(medians[others] / medians[best])
         tied = [point_label(model[i], method[i], workers[i]) for i in others[same]]
