@@ -77,7 +77,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         force: bool = False, report: bool = True, quiet: bool = False,
         budget: float | None = None, metrics: Sequence[str] | None = None,
         loops: Sequence[str] | None = None, service: str | None = None,
-        arrivals: str | None = None) -> RunData:
+        arrivals: str | None = None, until: str | None = None,
+        delta: float | None = None) -> RunData:
     """Measure workloads under every model that can run them; return the run's data.
 
     Parameters
@@ -88,8 +89,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
         Empty: the workloads of the nearest ``[tool.concbench]`` table, or the
         built-in ones.
     models, tasks, workers, sizes, start_methods, profile, path, output_dir, name, python,
-    work_scale, point_timeout, force, budget, loops, service, arrivals
-        As ``concbench run``'s options of the same names.
+    work_scale, point_timeout, force, budget, loops, service, arrivals, until, delta
+        As ``concbench run``'s options of the same names (``delta`` a fraction: 0.05).
     metrics
         The metrics collected beside time (``["cores", "memory"]``; ``[]``: none;
         None: every one), as ``concbench run --metrics`` / ``--no-metrics``;
@@ -133,7 +134,8 @@ def run(workloads: Sequence[str | Callable[..., Any]] = (), *,
                        start_methods=start_methods, profile=profile, path=[str(p) for p in path],
                        output_dir=output_dir, name=name, python=python, work_scale=work_scale,
                        point_timeout=point_timeout, metrics=metrics, loops=loops,
-                       budget=budget, service=service, arrivals=arrivals)
+                       budget=budget, service=service, arrivals=arrivals, until=until,
+                       delta=delta)
     result = runner.start(config, make_progress(quiet), force=force)
     finish_run(result, write_report=report)
     if result.interrupted:

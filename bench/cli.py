@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 #: The options (:mod:`bench.options`) that ``run --resume`` cannot change.
 _PLANNING = ("profile", "workload", "path", "workloads", "sizes", "models", "loops", "tasks",
              "workers", "start_methods", "work_scale", "python", "output_dir", "name",
-             "point_timeout", "force", "budget", "metrics", "no_metrics", "service", "arrivals")
+             "point_timeout", "force", "budget", "metrics", "no_metrics", "service", "arrivals",
+             "until", "delta")
 
 
 def run_config(args: argparse.Namespace) -> RunConfig:
@@ -34,7 +35,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     given = {k: getattr(args, k, None) for k in (
         "profile", "workload", "path", "workloads", "sizes", "models", "tasks", "workers",
         "start_methods", "loops", "work_scale", "python", "budget", "output_dir", "name",
-        "point_timeout", "service", "arrivals")}
+        "point_timeout", "service", "arrivals", "until", "delta")}
     chosen = [] if getattr(args, "no_metrics", None) else getattr(args, "metrics", None)
     return settings(**given, metrics=chosen, live=getattr(args, "live_report", None))
 

@@ -52,6 +52,19 @@ def metric_list(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def margin(text: str) -> float:
+    """``5%`` or ``0.05`` -> 0.05: a margin strictly between 0 and 100 %."""
+    s = text.strip()
+    try:
+        value = float(s[:-1]) / 100 if s.endswith("%") else float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a margin such as 5% or 0.05, got {text!r}") from None
+    if not (0 < value < 1):
+        raise argparse.ArgumentTypeError(f"a margin is between 0% and 100%, got {text!r}")
+    return value
+
+
 def grid_args(p: argparse.ArgumentParser) -> None:
     """The options that decide what a run measures (defaults: those of
     :func:`bench.measure.config.settings`).
@@ -145,6 +158,15 @@ def run_args(p: argparse.ArgumentParser) -> None:
                    help="seconds the whole command may take, report included: the planned "
                         "rounds always run, extra rounds while the budget allows (default: "
                         "the profile's, 150 for quick; 0: no extra rounds)")
+    p.add_argument("--until", choices=("decided", "stable"), default=None,
+                   help="after the first rounds, race to decisions: a rival decided worse "
+                        "than the pick, or equivalent to it, gets no more rounds, and the run "
+                        "ends when every question is decided or the budget is spent "
+                        "(decided); or give extra rounds to the widest intervals (stable) "
+                        "(default: the profile's, decided for quick)")
+    p.add_argument("--delta", type=margin, default=None, metavar="MARGIN",
+                   help="equivalence margin: a rival whose time is surely within it of the "
+                        "pick's is equivalent, e.g. 5%% or 0.05 (default 5%%)")
     p.add_argument("--live-report", action=argparse.BooleanOptionalAction, default=None,
                    help="redraw the run's index.html after each round, at idle priority "
                         "(default: when the budget is 4 minutes or more)")

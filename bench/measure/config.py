@@ -16,6 +16,7 @@ from bench.results.store import FORMAT_VERSION
 from bench.scenarios.grid import DEFAULT_POINT_TIMEOUT, GridSpec
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import Point
+from bench.scenarios.profiles import DELTA, UNTIL
 from bench.scenarios.workloads import Workload, catalogue
 
 
@@ -45,6 +46,11 @@ class RunConfig:
     #: ``--service``: the loopback service's spec (canonical text) for every workload that
     #: calls one; "" for each one's own.
     service: str = ""
+    #: ``--until``: "decided" races to decisions, "stable" extends the widest intervals
+    #: ("": the profile's :attr:`Profile.until`).
+    until: str = ""
+    #: ``--delta``: the equivalence margin of the decisions (0.05: within 5 %).
+    delta: float = DELTA
 
     def metric_names(self) -> list[str]:
         """The metrics this run collects (every one when not chosen)."""
@@ -82,7 +88,8 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
              metrics: Sequence[str] | None = None, budget: float | None = None,
              live: bool | None = None, output_dir: str | Path | None = None,
              name: str | None = None, point_timeout: float | None = None,
-             service: str | None = None, arrivals: str | None = None) -> RunConfig:
+             service: str | None = None, arrivals: str | None = None,
+             until: str | None = None, delta: float | None = None) -> RunConfig:
     """The :class:`RunConfig` that ``concbench run``'s options of the same names describe
     (None or empty: the option's default), declared workloads (``[tool.concbench]``)
     included: what the command line and :func:`bench.run` both measure.
@@ -92,6 +99,8 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
     named.  ``metrics``: the metrics collected beside time (None: every one; empty: none).
     ``service``: the loopback service's spec for the workloads named by reference and
     every one that calls a service (None: each its own); ``arrivals``: ``poisson:RATE``, open loop.
+    ``until``: "decided" (race) or "stable" (None: the profile's); ``delta``: the
+    equivalence margin (None: 5 %).
     """
     from bench.scenarios.user import declared, from_refs
 
@@ -106,7 +115,12 @@ def settings(*, profile: str | None = None, workload: Sequence[str] | None = (),
                     sizes=tuple(sizes or ()), loops=tuple(loops or ()),
                     arrivals=arrivals or "")
     text = _service_text(service)
+    if until not in (None, "", *UNTIL):
+        raise UsageError(f"--until {until!r}: expected one of {', '.join(UNTIL)}")
+    if delta is not None and not (math.isfinite(delta) and 0 < delta < 1):
+        raise UsageError(f"--delta must be a margin between 0% and 100%, got {delta:g}")
     return RunConfig(grid=grid, python=python, budget=budget, service=text,
+                     until=until or "", delta=DELTA if delta is None else delta,
                      metrics=None if metrics is None else list(metrics), live=live,
                      output_dir=str(output_dir or "reports"), name=name or "",
                      point_timeout=DEFAULT_POINT_TIMEOUT if point_timeout is None

@@ -26,6 +26,7 @@ from bench.measure.interpreter import Interpreter, resolve_all
 from bench.measure.manifest import merge_noise, new_manifest, read_for_resume, reset_statuses
 from bench.measure.preflight import Verdict, preflight
 from bench.measure.progress import Progress
+from bench.measure.race import Race
 from bench.measure.rounds import groups
 from bench.measure.signals import interruptible, no_signals
 from bench.measure.sweep import RunResult, Sweep
@@ -259,6 +260,30 @@ def _fit(profile: Profile, points: Sequence[Point], manifest: dict[str, Any],
                       f"the budget of {duration(seconds)}: the run will overrun it")
 
 
+def _race(config: RunConfig, profile: Profile, progress: Progress) -> Race | None:
+    """The race of a run that races its points to decisions (``--until decided``)."""
+    if (config.until or profile.until) != "decided":
+        return None
+    from bench.results.decisions import looks_for
+
+    return Race(looks_for(profile.rounds, profile.max_rounds, raced=True), config.delta,
+                progress)
+
+
+def _decisions(config: RunConfig, sweep: Sweep) -> dict[str, Any]:
+    """What the report reads its verdicts with: the margin and the looks the run may take
+    (a race's record grows as it goes, :meth:`Race.settings`)."""
+    if sweep.race is not None:
+        return sweep.race.settings()
+    from bench.results.decisions import ALPHA, looks_for
+
+    profile = sweep.profile
+    looks = looks_for(profile.rounds, profile.max_rounds if sweep.budget else profile.rounds,
+                      raced=False)
+    return {"until": "stable", "delta": config.delta, "alpha": ALPHA,
+            "first_look": looks.first, "last_look": looks.last, "looks": list(looks.counts)}
+
+
 def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
             points: Sequence[Point],
             manifest: dict[str, Any], benchmarks: list[pyperf.Benchmark],
@@ -274,6 +299,8 @@ def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
     budget = Budget.for_run(time.monotonic() if started is None else started, seconds,
                             len(points), sweep.profile.probe_s)
     sweep.budget = budget if seconds else None
+    sweep.race = _race(config, sweep.profile, progress)
+    manifest["decisions"] = _decisions(config, sweep)
     if live.wanted(config.live, seconds):
         sweep.live = live.LiveReport(run_dir)
 

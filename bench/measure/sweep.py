@@ -31,6 +31,7 @@ from bench.measure.live import MIN_INTERVAL_S, LiveReport
 from bench.measure.manifest import DONE, FAILED, PENDING, final_status
 from bench.measure.overhead import Overhead
 from bench.measure.progress import Progress
+from bench.measure.race import Race
 from bench.measure.rounds import (
     ExtraRounds,
     GroupKey,
@@ -101,6 +102,8 @@ class Sweep:
         self.budget: Budget | None = None
         #: The run's loopback services (none until the session starts them).
         self.services = Running()
+        #: The race (``--until decided``; None: extra rounds where intervals are widest).
+        self.race: Race | None = None
         self.planned_total, self.rounds_done, self.extra_done = 0, 0, 0
 
     # ------------------------------------------------------------- bookkeeping
@@ -142,6 +145,8 @@ class Sweep:
             "planned_group_rounds": self.planned_total, "group_rounds_done": self.rounds_done,
             "planned_rounds": self.profile.rounds, "extra_group_rounds": self.extra_done,
             "updated": dt.datetime.now().isoformat(" ", "seconds")}
+        if self.race is not None:
+            self.manifest["decisions"] = self.race.settings()
         store.write_manifest(self.run_dir, self.manifest)
 
     def _fail(self, name: str, reason: str) -> None:
@@ -224,11 +229,13 @@ class Sweep:
         checked = self.overhead.phases["verify"]
         for r in range(self.profile.rounds):
             for n, key in enumerate(round_order(keys, self.config.seed, r), 1):
-                if not self._has(key, r):
+                todo = self._racing(key, r)
+                if todo and not self._has(key, r):
                     label = (f"round {r + 1}/{self.profile.rounds} \N{MIDDLE DOT} "
                              f"{n}/{len(keys)} {group_label(key)}")
-                    self.measure(label, r, self.grid[key], PLANNED)
+                    self.measure(label, r, todo, PLANNED)
                     measured += 1
+                    self._decide(key, r)
             if self.live is not None and measured:
                 self.live.update()
             if not warned and measured and budget is not None:
@@ -239,7 +246,26 @@ class Sweep:
                 if late:
                     self.progress.note(late)
         for key, members in self.grid.items():
-            self._make_up(key, members)
+            if self.race is None or self.race.racing(members) is None:
+                self._make_up(key, members)
+
+    def _racing(self, key: GroupKey, round_: int) -> list[Point]:
+        """The points of group ``key`` that planned round ``round_`` measures: every one,
+        or in a race past its first look those still racing (none once decided)."""
+        members = self.grid[key]
+        if self.race is None or round_ < self.race.looks.first:
+            return list(members)
+        dead = self.failed()
+        todo = self.race.racing([p for p in members if p.name not in dead])
+        return list(members) if todo is None else todo
+
+    def _decide(self, key: GroupKey, round_: int) -> None:
+        """Decide group ``key``'s questions again once the race's first look is near."""
+        if self.race is not None and round_ + 1 >= self.race.looks.first:
+            self.race.update(self._benchmarks(key))
+
+    def _benchmarks(self, key: GroupKey) -> list[pyperf.Benchmark]:
+        return [b for p in self.grid[key] if (b := self.bench.get(p.name)) is not None]
 
     def _make_up(self, key: GroupKey, members: Sequence[Point]) -> None:
         """Planned rounds a point lacks while its group has them (it failed, then --resume).
@@ -301,6 +327,9 @@ class Sweep:
         from bench.results.aggregate import STABLE_HALF_WIDTH, widths  # pandas, scipy: only here
 
         chooser = ExtraRounds(STABLE_HALF_WIDTH, self.profile.max_rounds, self.costs)
+        if self.race is not None:
+            self._race(chooser, budget)
+            return
         first = True
         while True:
             width = widths(list(self.bench.values()))
@@ -317,6 +346,30 @@ class Sweep:
             wide = max(width.get(p.name, math.inf) for p in todo)
             self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {group_label(key)} "
                          f"(widest \N{PLUS-MINUS SIGN}{wide:.1%})", round_, todo, EXTRA)
+            if self.live is not None:
+                self.live.update(at_most_every=MIN_INTERVAL_S)
+
+
+    def _race(self, chooser: ExtraRounds, budget: Budget) -> None:
+        """Extra rounds for the undecided questions nearest to a decision, while the
+        budget allows (:meth:`Race.next`)."""
+        assert self.race is not None
+        first = True
+        while True:
+            rounds = {n: len(self.rounds_of(n)) for n in self.entries}
+            pick = self.race.next(self.grid, rounds, self.failed(), self.profile.max_rounds,
+                                  chooser, budget.left())
+            if pick is None:
+                return
+            if first:
+                self.progress.note("extra rounds for the undecided questions, nearest to a "
+                                   "decision first, while the budget allows")
+                first = False
+            key, todo = pick
+            round_ = self.next_round(self.grid[key])
+            self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {group_label(key)} "
+                         f"({len(todo)} points racing)", round_, todo, EXTRA)
+            self.race.update(self._benchmarks(key))
             if self.live is not None:
                 self.live.update(at_most_every=MIN_INTERVAL_S)
 

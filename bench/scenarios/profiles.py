@@ -57,6 +57,9 @@ class Profile:
     probe_s: float = 0.5
     #: Models measured when none are named ((): every one).
     models: tuple[str, ...] = ()
+    #: After the planned rounds' first looks: "decided" races the points to decisions,
+    #: "stable" gives extra rounds to the widest intervals (:data:`UNTIL`).
+    until: str = "stable"
     description: str = ""
 
     def every_start_method(self, work: Workload) -> bool:
@@ -68,6 +71,12 @@ class Profile:
         """Whether ``work``'s pools get cold-start points (when the run measures them)."""
         return not work.builtin or work.resource in self.cold_resources
 
+
+#: What ``--until`` takes: race to decisions (:mod:`bench.measure.race`), or extend the
+#: widest intervals toward stability.
+UNTIL = ("decided", "stable")
+#: The equivalence margin of the decisions when the user names none: within 5 %.
+DELTA = 0.05
 
 #: The seed notebook's models: what the smoke and quick profiles measure.
 LESSON_MODELS = ("sequential", "asyncio_await", "asyncio_gather", "asyncio_create_task",
@@ -85,8 +94,8 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             "quick", (4, 16), ("1", "C", "2C"), rounds=6, values=2, warmups=1, min_time=0.03,
-            work_scale=0.5, start_method_resources=("cpu_gil",), budget_s=150.0, max_rounds=16,
-            models=LESSON_MODELS,
+            work_scale=0.5, start_method_resources=("cpu_gil",), budget_s=150.0, max_rounds=40,
+            models=LESSON_MODELS, until="decided",
             description="the default: every workload and model at half the default task "
                         "sizes, 150 s on any host (report included)",
         ),
