@@ -165,7 +165,8 @@ class ABConfig:
         """The job's time and round limits, profile defaults filled in."""
         profile = self.profile
         max_time = self.max_time or (2 * profile.budget_s if profile.budget_s else 120.0)
-        max_rounds = self.max_rounds or max(profile.max_rounds, 3 * profile.rounds)
+        # 3x the planned rounds, not a race's most rounds: a job's looks stay few
+        max_rounds = self.max_rounds or 3 * profile.rounds
         return max_time, max(max_rounds, profile.rounds)
 
 

@@ -6,7 +6,7 @@ again (:func:`bench.results.decisions.decide`): a rival decided worse than the p
 equivalent to it, leaves the race (it gets no more rounds; its values and the round it
 left in stay), and a group whose questions are all decided gets no more rounds at all.
 The rounds left go to the undecided: the planned rounds measure only the points still
-racing (with their baselines, so that their rounds give paired speedups), and the extra
+racing (each question's pick and its undecided rivals), and the extra
 rounds go to the group whose undecided question is nearest to a decision (the fewest
 rounds needed at the spread seen), as long as the budget holds its next child.  The
 run ends when every question is decided, every undecided rival has its most rounds, or
@@ -20,13 +20,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pyperf
 
 from bench.measure.progress import Progress
-from bench.measure.rounds import ExtraRounds, GroupKey, with_partners
+from bench.measure.rounds import ExtraRounds, GroupKey
 from bench.results import store
 
 if TYPE_CHECKING:  # pandas and scipy load once a race runs, not with the CLI
@@ -90,16 +90,20 @@ class Race:
                 entry["decided_round"] = int(q["last_round"].max()) + 1
 
     def racing(self, members: Sequence[Any]) -> list[Any] | None:
-        """The points of one group the race still measures, with the points they are
-        paired with (:func:`bench.measure.rounds.with_partners`); None for a group with
-        no question (it keeps its planned rounds)."""
+        """The points of one group the race still measures (each question's pick and its
+        undecided rivals, under every interpreter of the run where one of them races, so
+        that interpreter ratios stay paired); None for a group with no question (it keeps
+        its planned rounds).  The sequential baseline is measured only where it races:
+        a verdict pairs a rival with the pick, and a speedup pairs the pick with the
+        baseline over the rounds both have."""
         from bench.results.decisions import racing
 
         names = {str(p.name) for p in members}
         if self.decisions is None or not set(self.decisions["name"].astype(str)) & names:
             return None
-        keep = racing(self.decisions) & names
-        return with_partners([p for p in members if p.name in keep], members) if keep else []
+        on = racing(self.decisions) & names
+        keep = {replace(p, python="") for p in members if p.name in on}
+        return [p for p in members if replace(p, python="") in keep]
 
     def next(self, grid: Mapping[GroupKey, Sequence[Any]], rounds: Mapping[str, int],
              failed: Iterable[str], most: int, costs: ExtraRounds,

@@ -260,14 +260,16 @@ def _fit(profile: Profile, points: Sequence[Point], manifest: dict[str, Any],
                       f"the budget of {duration(seconds)}: the run will overrun it")
 
 
-def _race(config: RunConfig, profile: Profile, progress: Progress) -> Race | None:
-    """The race of a run that races its points to decisions (``--until decided``)."""
+def _race(config: RunConfig, profile: Profile, progress: Progress,
+          started: float) -> Race | None:
+    """The race of a run that races its points to decisions (``--until decided``); its
+    questions count the seconds to their decisions from ``started`` (the command's start)."""
     if (config.until or profile.until) != "decided":
         return None
     from bench.results.decisions import looks_for
 
     return Race(looks_for(profile.rounds, profile.max_rounds, raced=True), config.delta,
-                progress)
+                progress, started)
 
 
 def _decisions(config: RunConfig, sweep: Sweep) -> dict[str, Any]:
@@ -299,7 +301,7 @@ def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
     budget = Budget.for_run(time.monotonic() if started is None else started, seconds,
                             len(points), sweep.profile.probe_s)
     sweep.budget = budget if seconds else None
-    sweep.race = _race(config, sweep.profile, progress)
+    sweep.race = _race(config, sweep.profile, progress, budget.started)
     manifest["decisions"] = _decisions(config, sweep)
     if live.wanted(config.live, seconds):
         sweep.live = live.LiveReport(run_dir)

@@ -225,6 +225,9 @@ class Sweep:
         self.progress.start(total, done_before=done)
         if budget is not None:
             self.progress.note(budget.announce(total - done))
+        if self.race is not None:  # a resumed race: decide what is on disk first
+            for key in keys:
+                self.race.update(self._benchmarks(key))
         began, measured, warned = time.monotonic(), 0, budget is None
         checked = self.overhead.phases["verify"]
         for r in range(self.profile.rounds):
