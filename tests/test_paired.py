@@ -16,10 +16,10 @@ import pytest
 
 from bench.gate.match import paired_log_ratios
 from bench.gate.paired import (
-    LOOK_STEP,
     PairedTest,
     decide,
     looks,
+    next_look,
     one_sided_p,
     ratio_interval,
 )
@@ -46,8 +46,8 @@ def rounds_of(rng: np.random.Generator, truth: np.ndarray, rounds: int, noise: f
 
 def job(rng: np.random.Generator, truth: np.ndarray, planned: int = 6, most: int = 18,
         **kw: float) -> list[PairedTest]:
-    """A simulated job as ``concbench ab`` runs it: planned rounds, then batches of
-    ``LOOK_STEP`` more rounds for the undecided points, up to ``most`` rounds."""
+    """A simulated job as ``concbench ab`` runs it: planned rounds, then the rounds up to
+    the next look for the undecided points, up to ``most`` rounds."""
     pool = rounds_of(rng, truth, most, **kw)
     have = dict.fromkeys(pool, planned)
     n_looks = looks(planned, most)
@@ -58,7 +58,7 @@ def job(rng: np.random.Generator, truth: np.ndarray, planned: int = 6, most: int
         if not open_:
             return tests
         for n in open_:
-            have[n] = min(most, have[n] + LOOK_STEP)
+            have[n] = next_look(planned, have[n], most)
 
 
 def false_alarm_rate(rng: np.random.Generator, sims: int, truth: float = 1.0,
@@ -137,7 +137,8 @@ def test_the_interval_is_widened_for_each_look_a_point_took() -> None:
     (fixed,) = decide({"p": d}, max_slowdown=0.10, alpha=ALPHA)
     (looked,) = decide({"p": d}, max_slowdown=0.10, alpha=ALPHA, planned=6)
     assert (fixed.low, fixed.high) == pytest.approx(ratio_interval(d)[1:])
-    assert (looked.low, looked.high) == pytest.approx(ratio_interval(d, 1 - 0.05 / 2)[1:])
+    # 9 rounds from 6 planned: looks at 6 and 8 rounds, and the 9th counted as one more
+    assert (looked.low, looked.high) == pytest.approx(ratio_interval(d, 1 - 0.05 / 3)[1:])
     (planned_only,) = decide({"p": d[:6]}, max_slowdown=0.10, alpha=ALPHA, planned=6)
     assert (planned_only.low, planned_only.high) == pytest.approx(ratio_interval(d[:6])[1:])
 
@@ -156,7 +157,8 @@ def test_identical_rounds_decide_by_their_side_of_the_bound() -> None:
 
 def test_the_level_is_split_over_the_looks() -> None:
     assert looks(6, 6) == 1
-    assert looks(6, 18) == 1 + 12 // LOOK_STEP
+    assert looks(6, 18) == 5  # 6, 8, 11, 15 and 18 rounds
+    assert [next_look(6, n, 18) for n in (6, 7, 15, 18)] == [8, 8, 18, 18]
     d = np.log(np.array([1.30, 1.18, 1.32, 1.17, 1.28, 1.22]))
     (once,) = decide({"p": d}, max_slowdown=0.10, alpha=ALPHA)
     (five,) = decide({"p": d}, max_slowdown=0.10, alpha=ALPHA, looks=50)

@@ -44,7 +44,7 @@ import pyperf
 
 from bench.errors import UsageError
 from bench.gate.match import paired_log_ratios
-from bench.gate.paired import LOOK_STEP, decide, looks
+from bench.gate.paired import decide, looks, next_look
 from bench.measure.config import RunConfig
 from bench.measure.progress import Progress
 from bench.measure.rounds import GroupKey, group_key, round_order
@@ -229,9 +229,9 @@ class _Job:
     def extra(self, deadline: float, max_rounds: int) -> None:
         """Batches of extra rounds for groups holding an undecided point, while limits allow.
 
-        A group gets :data:`~bench.gate.paired.LOOK_STEP` rounds in a row
-        before the job looks at its points again: the number of looks, which
-        the level is split over, stays bounded.
+        A group gets the rounds up to the next look in a row
+        (:func:`~bench.gate.paired.next_look`) before the job looks at its points again:
+        the number of looks, which the level is split over, stays bounded.
         """
         first = True
         n_looks = self.config.looks()
@@ -252,7 +252,7 @@ class _Job:
                 self.progress.note(f"extra rounds for {len(open_)} undecided point(s), "
                                    "while the job's time allows")
                 first = False
-            for r in range(done, min(done + LOOK_STEP, max_rounds)):
+            for r in range(done, next_look(self.profile.rounds, done, max_rounds)):
                 if r > done and self._cost(key) > deadline - time.monotonic():
                     break
                 self.measure_pair(key, r, f"extra round {r + 1} \N{MIDDLE DOT} {key[0]} "

@@ -30,9 +30,16 @@ its interval at the level ``1 - 0.05 / j`` (Bonferroni over the looks it
 took); ``tests/test_paired.py`` checks the coverage of the whole procedure
 by simulation.
 
+Each point's decision is one of the run's questions (:mod:`bench.results.decisions`)
+with A as the pick and B as its one rival, the margin one-sided: "regressed" is B
+worse than A by more than ``m``, "within" B no worse than that.  It is read at the
+same schedule of looks a race reads its verdicts at
+(:func:`bench.results.decisions.schedule`: the planned rounds, then each look
+about 1.4 times the rounds of the one before, up to the most rounds), with the
+level spent evenly over the looks.
+
 ``looks`` is how many times the job may look at a point's rounds and decide
-to measure more (:func:`looks`: after the planned rounds, then after every
-batch of :data:`LOOK_STEP` extra rounds).  Each look is a new chance of a
+to measure more (:func:`looks`).  Each look is a new chance of a
 false alarm, so the level is split over the looks (a union bound): the job's
 chance of any false "regressed" stays at most ``alpha`` however the extra
 rounds fall.
@@ -57,18 +64,22 @@ import numpy as np
 from scipy import special
 
 from bench.gate.stats import bonferroni, holm
+from bench.results.decisions import schedule
 from bench.results.stats import CONFIDENCE
 
 #: Fewest rounds a t-test decides from (an interval needs 2).
 T_MIN_ROUNDS = 3
 VERDICTS = ("regressed", "undecided", "within", "faster")
-#: Extra rounds a job adds to an undecided group before it looks again.
-LOOK_STEP = 3
 
 
 def looks(planned: int, most: int) -> int:
     """How many times a job with ``planned`` rounds, extended up to ``most``, decides."""
-    return 1 + max(0, math.ceil((most - planned) / LOOK_STEP))
+    return len(schedule(planned, max(planned, most)))
+
+
+def next_look(planned: int, done: int, most: int) -> int:
+    """The round count of the next look after ``done`` rounds (at most ``most``)."""
+    return next((n for n in schedule(planned, max(planned, most)) if n > done), most)
 
 
 def interval_confidence(planned: int, rounds: int) -> float:

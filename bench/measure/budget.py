@@ -97,12 +97,15 @@ class Budget:
         wall = dt.datetime.now() + dt.timedelta(seconds=at - time.monotonic())
         return wall.strftime("%H:%M:%S")
 
-    def announce(self, planned: int) -> str:
-        """What the user is told at the start."""
+    def announce(self, planned: int, raced: bool = False) -> str:
+        """What the user is told at the start (``raced``: a race to decisions)."""
         end = self.started + self.seconds
+        then = ("at most, raced to decisions: a decided rival leaves, the rounds go to the "
+                "undecided while the budget allows, and the run ends early once every "
+                "question is decided" if raced else
+                ", then extra rounds where intervals are widest while the budget allows")
         return (f"this run takes about {duration(self.seconds)}, until about {self._clock(end)}: "
-                f"{planned} planned group-rounds, then extra rounds where intervals are "
-                f"widest while the budget allows, then the report")
+                f"{planned} planned group-rounds{' ' * raced}{then}, then the report")
 
     def overrun(self, elapsed: float, done: int, planned: int) -> str | None:
         """A revised end when the planned rounds will outlast the budget, else None.

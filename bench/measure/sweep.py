@@ -224,7 +224,7 @@ class Sweep:
         self.planned_total, self.rounds_done = total, done
         self.progress.start(total, done_before=done)
         if budget is not None:
-            self.progress.note(budget.announce(total - done))
+            self.progress.note(budget.announce(total - done, self.race is not None))
         if self.race is not None:  # a resumed race: decide what is on disk first
             for key in keys:
                 self.race.update(self._benchmarks(key))
