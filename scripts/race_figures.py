@@ -2,6 +2,7 @@
 already decided (issue 37's "rounds saved").
 
     python scripts/race_figures.py RUN_DIR [RUN_DIR ...]
+    python scripts/race_figures.py --agree RUN_A RUN_B
 
 For each run: the questions decided at the end (with the run's own looks and margin from
 ``run.json``), the stable share beside it, the seconds and rounds to each question's
@@ -69,12 +70,48 @@ def report(run_dir: Path, looks: dec.Looks) -> None:
               f" at {entry.get('decided_s')} s, round {entry.get('decided_round')}")
 
 
+def decided(run_dir: Path) -> pd.DataFrame:
+    """A run's decisions with its own looks and margin, and whether each question is
+    decided (column ``done``)."""
+    record = json.loads((run_dir / "run.json").read_text()).get("decisions") or {}
+    looks = dec.Looks(int(record.get("first_look", 3)), int(record.get("last_look", 3)))
+    d = dec.decide(load(run_dir / "results.json").tidy, looks,
+                   float(record.get("delta", 0.05)))
+    d["done"] = d.groupby(dec.QUESTION, sort=False)["verdict"].transform(
+        lambda v: not (v == dec.UNDECIDED).any()).astype(bool)
+    return d
+
+
+def agree(a: Path, b: Path) -> None:
+    """Print the questions decided in both runs, and those decided one way in one and
+    another way in the other: a run's pick decided worse than the other run's pick."""
+    da, db = decided(a), decided(b)
+    both = 0
+    for key, qa in da[da["done"]].groupby(dec.QUESTION, sort=False):
+        qb = db[(db[dec.QUESTION] == pd.Series(key, index=dec.QUESTION)).all(axis=1)]
+        if qb.empty or not qb["done"].iloc[0]:
+            continue
+        both += 1
+        pa, pb = str(qa["pick_name"].iloc[0]), str(qb["pick_name"].iloc[0])
+        va = qa.set_index("name")["verdict"].get(pb, "")
+        vb = qb.set_index("name")["verdict"].get(pa, "")
+        same = "same pick" if pa == pb else f"picks {pa} / {pb}: {va or '-'} / {vb or '-'}"
+        clash = dec.WORSE in (va, vb)
+        print(f"  {'DISAGREE' if clash else 'agree'} {key}: {same}")
+    print(f"{both} questions decided in both runs")
+
+
 def main() -> None:
     """Print the figures of every run directory named."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--looks", default="3,40", help="FIRST,LAST rounds of the replay")
+    parser.add_argument("--agree", action="store_true",
+                        help="compare the decisions of two runs (back to back)")
     args = parser.parse_args()
+    if args.agree:
+        agree(*args.runs[:2])
+        return
     first, last = (int(x) for x in args.looks.split(","))
     for run in args.runs:
         report(run, dec.Looks(first, last))

@@ -111,8 +111,9 @@ class Race:
         """The group and points of the next extra round, or None when the race is over.
 
         The group whose undecided question needs the fewest rounds at the spread seen
-        goes first, fewest rounds first among equals; a rival with ``most`` rounds races
-        no more; a group whose child would not end within ``time_left`` is passed over.
+        (the most its undecided rivals need) goes first, fewest rounds first among
+        equals; a rival with ``most`` rounds races no more; a group whose child would
+        not end within ``time_left`` is passed over.
         """
         from bench.results.decisions import UNDECIDED
 
@@ -128,19 +129,13 @@ class Race:
             open_ = [p.name for p in todo if p.name in undecided]
             if not open_:
                 continue
-            needed = min(_finite(rows.at[n, "needed"]) for n in open_)
+            needed = max(float(rows.at[n, "needed"]) for n in open_)
             fewest = min(rounds.get(p.name, 0) for p in todo)
             candidates.append((needed, fewest, key, todo))
         for _, _, key, todo in sorted(candidates, key=lambda c: c[:2]):
             if costs.estimate(key, len(todo)) <= time_left:
                 return key, todo
         return None
-
-
-def _finite(x: Any) -> float:
-    """Rounds needed, NaN (too few rounds to tell) counted as none needed yet."""
-    x = float(x)
-    return 0.0 if x != x else x
 
 
 def question_label(q: pd.DataFrame) -> str:

@@ -100,19 +100,17 @@ class Looks:
     def looked(self, rounds: int) -> int:
         """The last look reached with ``rounds`` rounds (0 before the first).
 
-        Past ``last`` (a resumed run measured more) the schedule goes on, each further
-        look spending a share of its own: its level never exceeds the planned looks'.
+        Past ``last`` (a resumed run that measured more) there is no further look: the
+        level was spent on the planned ones, so the verdict stays the one read at ``last``.
         """
-        counts = schedule(self.first, max(self.last, rounds))
-        return max((n for n in counts if n <= rounds), default=0)
+        return max((n for n in self.counts if n <= rounds), default=0)
 
     def factor(self, rounds: int) -> float:
         """The t quantile of the interval read at look ``rounds`` (a count of
         :meth:`looked`): half-width = factor * sd / sqrt(rounds); NaN below 2 rounds."""
         if rounds < max(2, self.first):
             return math.nan
-        looks = len(schedule(self.first, max(self.last, rounds)))
-        return float(special.stdtrit(rounds - 1, 1 - self.alpha / (2 * looks)))
+        return float(special.stdtrit(rounds - 1, 1 - self.alpha / (2 * len(self.counts))))
 
 
 def looks_for(planned: int, most: int, raced: bool) -> Looks:
@@ -154,21 +152,24 @@ def verdict_of(low: float, high: float, delta: float) -> str:
 def rounds_needed(d: np.ndarray, looks: Looks, delta: float) -> float:
     """More rounds an undecided rival needs if its mean and spread stay as seen.
 
-    The fewest extra rounds to a look (:meth:`Looks.looked`) whose interval around the
-    same mean would lie above 0 or within the margin; inf when no look up to
-    :data:`MOST_NEEDED` rounds would do (a mean at the margin itself), NaN with fewer
-    than 2 rounds.
+    The fewest extra rounds to a look whose interval around the same mean would lie
+    above 0 or within the margin: a look of ``looks``, or past its last one, the last
+    look of a run allowed that many rounds (its level spent over its own, longer
+    schedule); inf when no count up to :data:`MOST_NEEDED` would do (a mean at the margin
+    itself).  With fewer than 2 rounds: the rounds to the first look.
     """
     d = np.asarray(d, dtype=float)
     d = d[np.isfinite(d)]
     if d.size < 2:
-        return math.nan
+        return float(max(looks.first, 2) - d.size)
     mean, sd = float(np.mean(d)), float(np.std(d, ddof=1))
     gap = max(mean, math.log1p(delta) - abs(mean))
     if gap <= 0:
         return math.inf
-    for n in schedule(looks.first, MOST_NEEDED):
-        if n > d.size and looks.factor(n) * sd / math.sqrt(n) < gap:
+    longer = [n for n in schedule(looks.first, MOST_NEEDED) if n > looks.last]
+    for n in (*looks.counts, *longer):
+        run = looks if n <= looks.last else Looks(looks.first, n, looks.alpha)
+        if n > d.size and run.factor(n) * sd / math.sqrt(n) < gap:
             return float(n - d.size)
     return math.inf
 
@@ -217,6 +218,7 @@ def _question(medians: np.ndarray, models: list[str], looks: Looks,
         if not ratios[faster] < 1:
             break
         pick = faster
+    verdicts = _against(medians, pick, looks, delta)  # against the pick it settled on
     if base is not None and base != pick and verdicts[base][0] == EQUIVALENT:
         pick = base  # the plain loop does as well: the simpler choice
         verdicts = _against(medians, pick, looks, delta)
@@ -241,11 +243,11 @@ def decide(tidy: pd.DataFrame, looks: Looks, delta: float = DELTA) -> pd.DataFra
     pandas.DataFrame
         :data:`DECISION_COLUMNS`, one row per steady candidate of every question of
         two or more candidates, the pick first.  ``ratio`` is the geometric mean of
-        the rival's per-round time over the pick's, ``ratio_low``/``ratio_high`` its
-        interval at this look (1 for the pick), ``rounds`` the rounds shared with the
-        pick, ``last_round`` the last round the point was measured in (0-based),
-        ``needed`` the extra rounds an undecided rival needs at its spread (inf: none
-        would do; 0 when decided).
+        the rival's per-round time over the pick's and ``ratio_low``/``ratio_high`` its
+        interval, both over the shared rounds up to the last look they reach (1 for the
+        pick), ``rounds`` every round shared with the pick, ``last_round`` the last
+        round the point was measured in (0-based), ``needed`` the extra rounds an
+        undecided rival needs at its spread (inf: none would do; 0 when decided).
     """
     steady = tidy[tidy["metric"] == STEADY]
     if steady.empty:
