@@ -55,7 +55,7 @@ def test_every_chart_decoded(page_of_report: Any) -> None:
     images = page.eval_on_selector_all(
         "img", "imgs => imgs.map(i => ({src: i.src.slice(0, 22), complete: i.complete,"
                " width: i.naturalWidth, height: i.naturalHeight}))")
-    assert len(images) == 5
+    assert len(images) == 9  # the four workloads' verdicts, then five charts
     for img in images:
         assert img["src"] == "data:image/png;base64,"
         assert img["complete"]
@@ -69,6 +69,7 @@ def test_tables_and_sections_are_there(page_of_report: Any) -> None:
     assert rows.count() == 19
     assert page.locator("table#summary tbody tr.unstable").count() == 1
     assert page.locator("table#host tbody tr").count() > 5
+    assert page.locator("#decisions li").count() == 4
     assert page.locator("#findings li").count() >= 5
     assert "are stable" in page.locator("#precision").inner_text()
 

@@ -201,7 +201,7 @@ def test_the_findings_and_the_pick_name_each_models_native_pools() -> None:
     assert native_finding(summary.assign(native_pools="none"), 2) is None
     row = {"workload": "matmul", "task_size": 300.0, "tasks": 4, "model": "process_pool",
            "start_method": "fork", "workers": 2, "speedup": 1.2, "speedup_ci_low": 1.1,
-           "speedup_ci_high": 1.3, "tied": "", "native": native_text(blas.format(1), 1)}
+           "speedup_ci_high": 1.3, "equivalent": "", "native": native_text(blas.format(1), 1)}
     assert "process_pool[fork] with W = 2 and openblas at 1 thread in each worker (C / W)" \
         in recommendation_sentence(row, "n", float("nan"))
     assert native_text("none", 0) == ""

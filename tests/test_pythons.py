@@ -196,7 +196,7 @@ def test_a_run_of_two_interpreters(two: Path) -> None:
     assert f"T = 4 | {sys.version.split()[0]} |" in section
     assert "pick overall" in section
     assert (two / "interpreters.png").exists()
-    assert "sequentially" in md.split("## Findings")[1].split("## ")[0]
+    assert "sequentially" in md.split("## Details")[1].split("## ")[0]
     # compare and check read such runs: the run against itself moves nothing
     for argv in (("compare", str(two), str(two), "--output-dir", str(two.parent / "cmp")),
                  ("check", str(two), str(two))):

@@ -4,12 +4,15 @@ A user's workload ``parse`` (resource ``cpu_gil``, unit ``lines``, not in
 the catalogue) measured at two sizes, T = 4, in eight rounds: every point
 of a size shares its rounds with the baseline, and each round's speed of the
 host (``HOST_SPEED``) multiplies every point of the round, so paired ratios
-cancel it.
+cancel it.  The verdicts are read as a run of eight fixed rounds reads them
+(one look, a 95 % t interval of the mean per-round log ratio):
 
-* 1,000 lines: nothing beats sequential; thread_pool is a hair slower, its
-  per-round ratio straddling 1 (tied); process_pool is clearly slower.
-* 10,000 lines: process_pool[fork] W = 2 is 1.82x; W = 4 is a little slower
-  but its per-round ratio to W = 2 straddles 1 (tied); threads stay at 1x.
+* 1,000 lines: nothing beats sequential; thread_pool is a hair slower, 1.4 %
+  on average, its interval (1.001-1.028) within 5 % (equivalent); process_pool
+  is 1.2x slower every round (worse).
+* 10,000 lines: process_pool[fork] W = 2 is 1.82x; W = 4 is 1.6 % slower on
+  average, its interval (0.99-1.04) within 5 % (equivalent); threads stay at
+  1x (worse).
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ from bench.report.drawing import chart_kinds
 from bench.report.figures import new_figure
 from bench.report.findings import findings
 from bench.report.tables import break_even_table, recommendation_table
+from bench.report.verdicts import decision_sentences
 from bench.results.aggregate import load
+from bench.results.decisions import Looks, decide
 from bench.results.recommend import (
     RECOMMENDATION_COLUMNS,
     break_even,
+    data_looks,
     recommendations,
     task_unit,
     with_units,
@@ -95,17 +101,24 @@ def _at(frame: pd.DataFrame, size: float) -> pd.Series:
     return rows.iloc[0]
 
 
-def test_best_model_and_its_ties(recommended: pd.DataFrame) -> None:
+def test_best_model_and_its_verdicts(recommended: pd.DataFrame) -> None:
     # then the pick's value of every metric, one column each
     assert list(recommended.columns) == [*RECOMMENDATION_COLUMNS,
                                          *(m.col for m in METRICS.values())]
     assert len(recommended) == 2  # one row per (workload, size, T)
     best = _at(recommended, LARGE)
     assert (best["model"], best["start_method"], best["workers"]) == ("process_pool", "fork", 2)
-    assert best["speedup"] == pytest.approx(0.100 / 0.055)
+    assert best["speedup"] == pytest.approx(0.100 / 0.055)  # the summary's
     assert best["speedup_ci_low"] == pytest.approx(0.100 / 0.055)
-    # W = 4 straddles W = 2 round by round: tied; threads at 1x: clearly slower, not tied
-    assert best["tied"] == "process_pool[fork] W=4"
+    # the decisions': the same ratio every round, so a point interval
+    assert best["mean_speedup"] == pytest.approx(0.100 / 0.055)
+    assert best["mean_speedup_low"] == pytest.approx(0.100 / 0.055)
+    # W = 4 within 5 % of W = 2 round by round: equivalent; threads at 1x: worse
+    assert best["equivalent"] == "process_pool[fork] W=4"
+    assert best["equivalent_names"] == "parse/process_pool[fork]/t4/w4/s10000"
+    assert best["worse"] == "sequential; thread_pool W=2"
+    assert (best["undecided"], best["decided"], best["needed"]) == ("", True, 0.0)
+    assert (best["rounds"], best["delta"]) == (8, 0.05)
 
 
 def test_sequential_when_nothing_beats_it(recommended: pd.DataFrame) -> None:
@@ -113,7 +126,26 @@ def test_sequential_when_nothing_beats_it(recommended: pd.DataFrame) -> None:
     assert best["model"] == "sequential"
     assert pd.isna(best["workers"])
     assert best["speedup"] == 1.0
-    assert best["tied"] == "thread_pool W=2"  # process_pool (0.83x every round) is not
+    assert best["mean_speedup"] == 1.0
+    assert best["equivalent"] == "thread_pool W=2"  # process_pool (0.83x every round) is not
+    assert best["worse"] == "process_pool[fork] W=2"
+
+
+def test_the_margin_and_the_looks_decide(run: Path) -> None:
+    """A narrower margin turns a rival 1.4 % slower (1.001-1.028) from equivalent to worse;
+    a race's looks (3 to 40 rounds, alpha spent over nine looks) widen W = 4's interval at
+    eight rounds past the margin: undecided, with the rounds it would need."""
+    data = load(run)
+    narrow = recommendations(data.tidy, data.summary, delta=0.01)
+    small = _at(narrow, SMALL)
+    assert (small["model"], small["equivalent"], small["delta"]) == ("sequential", "", 0.01)
+    assert small["worse"] == "thread_pool W=2; process_pool[fork] W=2"
+    raced = _at(recommendations(data.tidy, data.summary, looks=Looks(first=3, last=40)), LARGE)
+    assert (raced["model"], raced["workers"]) == ("process_pool", 2)
+    assert (raced["undecided"], raced["decided"]) == ("process_pool[fork] W=4", False)
+    assert raced["needed"] > 0
+    assert math.isfinite(raced["needed"])
+    assert raced["worse"] == "sequential; thread_pool W=2"
 
 
 def test_break_even_at_the_right_size_or_not_reached(summary: pd.DataFrame) -> None:
@@ -138,15 +170,30 @@ def test_recommendations_in_words(summary: pd.DataFrame, recommended: pd.DataFra
                                "W = 2, T = 4;")
     assert found[0].endswith(f"threads 1.00{x} at best (thread_pool, W = 2, T = 4), no gain: "
                              "the GIL runs one thread's Python at a time.")
-    assert "parse, 1000 lines, T = 4: sequential (no model was faster); threads 0.99" \
-        f"{x}; tied with it: thread_pool W=2." in found
+    assert "parse, 1000 lines, T = 4: sequential (no model was faster by more than 5 %); " \
+        f"threads 0.99{x}; equivalent within 5 %: thread_pool W=2." in found
     assert (f"parse, 10000 lines, T = 4: process_pool[fork] with W = 2, 1.82{x} "
-            f"(1.82\N{EN DASH}1.82); threads 1.00{x}; tied with it: process_pool[fork] W=4."
-            in found)
+            f"(1.82\N{EN DASH}1.82); threads 1.00{x}; equivalent within 5 %: "
+            "process_pool[fork] W=4." in found)
     table = recommendation_table(summary, recommended)
     assert list(table.iloc[1]) == ["parse", "10000 lines", "4", "process_pool[fork] W=2",
                                    f"1.82{x} (1.82\N{EN DASH}1.82)", "not measured",
-                                   "process_pool[fork] W=4"]  # no metrics in this run
+                                   "process_pool[fork] W=4", "yes"]  # no metrics in this run
+
+
+def test_decisions_in_words(run: Path, summary: pd.DataFrame,
+                            recommended: pd.DataFrame) -> None:
+    data = load(run)
+    said = decision_sentences(decide(data.tidy, data_looks(data.tidy)), recommended, summary,
+                              delta=0.05)
+    x, to = "\N{MULTIPLICATION SIGN}", "\N{EN DASH}"
+    assert said == [
+        "parse, 1000 lines, T = 4: sequential, no model faster by more than 5 % in 8 rounds; "
+        "equivalent within 5 %: thread_pool W=2 (after 8 rounds); worse: process_pool[fork] "
+        "W=2 (after 8 rounds).",
+        f"parse, 10000 lines, T = 4: process_pool[fork] W=2, 1.82{x} (1.82{to}1.82) over "
+        "sequential in 8 rounds; equivalent within 5 %: process_pool[fork] W=4 (after 8 "
+        "rounds); worse: thread_pool W=2 (after 8 rounds)."]
 
 
 def test_units_of_sizes(summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,13 +260,18 @@ def test_report_of_a_size_sweep(tmp_path: Path) -> None:
     assert "not reached (sizes measured: 1000, 10000 lines)" in html
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Break-even size" in md
-    assert "parse, 10000 lines, T = 4: process\\_pool\\[fork\\] with W = 2" in md
+    assert md.index("## Decisions") < md.index("## Details") < md.index("## Break-even size")
+    assert ("- parse, 10000 lines, T = 4: process\\_pool\\[fork\\] W=2, "
+            "1.82\N{MULTIPLICATION SIGN}") in md
+    assert "**2 of 2 questions decided" in md
+    assert (out / "verdicts-parse.png").exists()
     host = {k[5:]: v for k, v in HOST.items()}
     assert chart_kinds(load(run_dir).summary, host)[:2] == ["speedup", "speedup_size"]
 
 
-def test_the_plain_loop_wins_a_tie(tmp_path: Path) -> None:
-    """A model a hair faster on average but tied with sequential round by round is not the pick."""
+def test_the_plain_loop_wins_when_equivalent(tmp_path: Path) -> None:
+    """A model a hair faster on average but equivalent to sequential round by round is not
+    the pick: the plain loop is the simpler choice."""
     base, blocking = _p("sequential", 100.0), _p("asyncio_blocking", 100.0)
     jitter = [1.00, 1.03, 0.97, 1.02, 0.98, 1.01, 0.99, 1.00]
     path = write_results(tmp_path / "r.json", [
@@ -229,13 +281,13 @@ def test_the_plain_loop_wins_a_tie(tmp_path: Path) -> None:
     data = load(path)
     (row,) = recommendations(data.tidy, data.summary).itertuples()
     assert row.model == "sequential"
-    assert row.tied == "asyncio_blocking"
+    assert (row.equivalent, row.worse, row.decided) == ("asyncio_blocking", "", True)
 
 
-def test_a_point_surely_faster_wins_over_a_faster_tied_one(tmp_path: Path) -> None:
-    """The fastest median tied with sequential does not hand the pick to sequential while
-    another point is surely faster than it (as a quick run's cpu T = 4 did: forkserver W = 2
-    at 1.34x (0.94-1.43) made sequential the pick beside fork W = 4 at 1.32x (1.26-1.42))."""
+def test_a_point_surely_faster_wins_over_a_wild_one(tmp_path: Path) -> None:
+    """The highest median speedup is not the pick while another point is faster over their
+    shared rounds (as a quick run's cpu T = 4 had: forkserver W = 2 at 1.34x (0.94-1.43)
+    beside fork W = 4 at 1.32x (1.26-1.42)): the wild one stays undecided against it."""
     base, noisy, sure = (_p("sequential", 100.0), _p("process_pool", 100.0, 2, "forkserver"),
                          _p("process_pool", 100.0, 4, "fork"))
     jitter = [1.00, 1.03, 0.97, 1.02, 0.98, 1.01, 0.99, 1.00]
@@ -249,3 +301,7 @@ def test_a_point_surely_faster_wins_over_a_faster_tied_one(tmp_path: Path) -> No
     (row,) = recommendations(data.tidy, data.summary).itertuples()
     assert (row.model, row.start_method, row.workers) == ("process_pool", "fork", 4)
     assert row.speedup_ci_low > 1
+    assert row.mean_speedup_low > 1
+    assert (row.worse, row.undecided, row.decided) == ("sequential",
+                                                       "process_pool[forkserver] W=2", False)
+    assert row.needed > 0

@@ -27,6 +27,8 @@ from tests.test_aggregate import HAND_MADE, write_hand_made
 
 EVIL = "<script>alert('x')</script>"
 CHARTS = ["speedup", "wall_time", "efficiency", "sleep_lesson", "cold_start"]
+#: A verdict chart per workload with a question, first on the page.
+VERDICT_CHARTS = ["verdicts-async_sleep", "verdicts-cpu", "verdicts-hash", "verdicts-sleep"]
 
 
 def manifest(**extra: object) -> dict[str, object]:
@@ -65,7 +67,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_writes_every_file(built: Path) -> None:
-    for name in CHARTS:
+    for name in CHARTS + VERDICT_CHARTS:
         assert (built / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in (built / f"{name}.svg").read_bytes()[:2000]
     assert (built / "index.html").stat().st_size > 0
@@ -85,7 +87,7 @@ def test_summary_csv(built: Path) -> None:
 def test_html_is_self_contained(built: Path) -> None:
     html = (built / "index.html").read_text(encoding="utf-8")
     sources = re.findall(r'<img [^>]*src="([^"]*)"', html)
-    assert len(sources) == len(CHARTS)
+    assert len(sources) == len(CHARTS) + len(VERDICT_CHARTS)
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<script" not in html
     assert "<link" not in html
@@ -99,9 +101,13 @@ def test_html_sections(built: Path) -> None:
     assert 'id="host"' in html
     assert "processes reached 2.00\N{MULTIPLICATION SIGN} on 2 cores" in html
     assert "under asyncio_gather 1.10 (ideal 1: they all wait at once)" in html
-    assert ("cpu, 4 iterations, T = 4: process_pool[fork] with W = 2, 2.00\N{MULTIPLICATION SIGN}"
-            " (1.90\N{EN DASH}2.10); threads 1.00\N{MULTIPLICATION SIGN}; tied with it: "
-            "process_pool[spawn] W=2.") in html
+    # spawn W = 2's rounds spread 0.2-0.3 s: undecided against fork W = 2's 0.2 s
+    assert ("cpu, 4 iterations, T = 4, not yet decided: process_pool[fork] W=2 so far, "
+            "2.01\N{MULTIPLICATION SIGN} (1.91\N{EN DASH}2.11) over sequential in 6 rounds; "
+            "worse: asyncio_blocking, thread_pool W=1, 2, process_pool[fork] W=1, 4 (after 6 "
+            "rounds); undecided: process_pool[spawn] W=2 (about 35 more rounds) at the spread "
+            "seen.") in html
+    assert "3 of 4 questions decided" in html
     assert 'id="picks"' in html
     assert 'id="break_even"' in html
     assert "not reached (sizes measured: 4 iterations)" in html  # thread_pool on cpu
@@ -115,6 +121,24 @@ def test_html_sections(built: Path) -> None:
             "in fresh processes at later moments (3 extra rounds in all)") in html
 
 
+def test_the_decisions_come_first(built: Path) -> None:
+    html = (built / "index.html").read_text(encoding="utf-8")
+    headings = re.findall(r'<h2 id="([a-z_]+)-h">', html)
+    assert headings[:3] == ["decisions", "findings", "precision"]
+    assert re.search(r'<nav><a href="#decisions-h">Decisions</a><a href="#findings-h">'
+                     r'Details</a>', html)
+    decisions = html[html.index('id="decisions-h"'):html.index('id="findings-h"')]
+    assert [f"{stem}.png" for stem in VERDICT_CHARTS] == re.findall(
+        r'<a href="(verdicts-[a-z_]+\.png)">', decisions)
+    assert decisions.count("<li>") == 4  # a sentence per question
+    assert "18 of 19 points (95%) are stable" in decisions  # beside the decided share
+    details = html[html.index('id="findings-h"'):html.index('id="precision-h"')]
+    assert "processes reached 2.00\N{MULTIPLICATION SIGN} on 2 cores" in details
+    md = (built / "report.md").read_text(encoding="utf-8")
+    assert md.index("## Decisions") < md.index("![Verdicts, cpu") < md.index(
+        "**3 of 4 questions decided") < md.index("## Details") < md.index("## Precision")
+
+
 def test_metadata_is_escaped_in_html(built: Path) -> None:
     html = (built / "index.html").read_text(encoding="utf-8")
     assert "<script>alert" not in html
@@ -125,7 +149,7 @@ def test_metadata_is_escaped_in_html(built: Path) -> None:
 def test_markdown(built: Path) -> None:
     md = (built / "report.md").read_text(encoding="utf-8")
     assert md.startswith("# concbench report: test\n")
-    for name in CHARTS:
+    for name in CHARTS + VERDICT_CHARTS:
         assert re.search(rf"!\[[^\]]+\]\({name}\.png\)", md)
     assert "<script>" not in md
     assert r"\<script\>alert('x')\</script\>" in md
@@ -149,7 +173,7 @@ def test_without_manifest(tmp_path: Path) -> None:
     assert "Failed points" not in html
     assert "Noise check" not in html
     assert sorted(p.stem for p in index.parent.glob("*.png")) == [
-        "efficiency", "speedup", "wall_time"]
+        "efficiency", "speedup", "verdicts-cpu", "wall_time"]
 
 
 def test_manifest_without_noise_and_unreadable(tmp_path: Path) -> None:

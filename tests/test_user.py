@@ -269,8 +269,10 @@ def test_examples_through_the_whole_pipeline(tmp_path: Path) -> None:
         recs = list(csv.DictReader(fh))
     assert {r["workload"] for r in recs} == {"parse", "words", "fetch"}
     assert list(recs[0]) == ["workload", "task_size", "tasks", "model", "start_method",
-                             "workers", "speedup", "speedup_ci_low", "speedup_ci_high", "tied",
-                             "name", "tied_names", "python", "native",
+                             "workers", "speedup", "speedup_ci_low", "speedup_ci_high",
+                             "equivalent", "name", "equivalent_names", "python", "native",
+                             "decided", "worse", "undecided", "needed", "rounds", "delta",
+                             "mean_speedup", "mean_speedup_low", "mean_speedup_high",
                              "cores_used", "lag", "memory", "dispatch", "calls"]
     # your own workloads get every metric that applies to them
     with (run_dir / "summary.csv").open() as fh:

@@ -65,6 +65,7 @@ class Race:
 
         from bench.results import decisions as dec
         from bench.results.aggregate import tidy
+        from bench.results.recommend import question_label
 
         suite = list(benchmarks)
         if not suite:
@@ -138,26 +139,12 @@ class Race:
         return None
 
 
-def question_label(q: pd.DataFrame) -> str:
-    """``cpu, 50000 iterations, T = 16`` (and the interpreter in a run of several)."""
-    from bench.results.recommend import size_label, task_unit
-
-    row = q.iloc[0]
-    unit = task_unit(q.assign(task_unit=""), str(row["workload"]))
-    text = f"{row['workload']}, {size_label(float(row['task_size']), unit)}, T = {row['tasks']}"
-    return text + (f" ({row['python']})" if row["python"] else "")
-
-
-def rival_label(row: Mapping[str, Any]) -> str:
-    """``process_pool[fork] W=2``: a candidate as verdicts name it."""
-    from bench.results.recommend import point_label
-
-    return point_label(str(row["model"]), str(row["start_method"] or ""), row["workers"])
 
 
 def _line(label: str, q: pd.DataFrame) -> str:
     """One question's state: its pick and how many rivals each verdict has."""
     from bench.results import decisions as dec
+    from bench.results.recommend import rival_label
 
     pick = rival_label(q[q["pick"]].iloc[0])
     rivals = q[~q["pick"]]

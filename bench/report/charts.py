@@ -16,10 +16,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from bench.report import calls_plots, frames, metric_plots, plots
-from bench.report.drawing import Chart, cores_of, sized_workloads, workloads_of
+from bench.report.decision_plots import plot_verdicts
+from bench.report.drawing import VERDICTS, Chart, cores_of, sized_workloads, workloads_of
 from bench.report.figures import fit_layout, new_figure, save_figure
 from bench.report.interpreters import plot_interpreters, python_label
 from bench.results.calls import calls_frame
+from bench.results.decisions import QUESTION
+from bench.results.recommend import margin_text
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
 
@@ -145,9 +148,25 @@ def interpreter_chart(rows: pd.DataFrame, host: dict[str, Any], out_dir: Path) -
                          out_dir, width=8.0)
 
 
+def _verdict_chart(decisions: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
+    """One workload's verdicts (:func:`bench.report.decision_plots.plot_verdicts`):
+    ``decisions`` holds its questions' rows, the margin (``delta``) and whether the run
+    raced (``raced``) in columns of their own (:func:`bench.report.drawing.verdict_jobs`)."""
+    first = decisions.iloc[0]
+    workload, delta, raced = str(first["workload"]), float(first["delta"]), bool(first["raced"])
+    rows = len(decisions) + decisions.groupby(QUESTION, sort=False).ngroups + 1
+    fig, (ax,) = new_figure(width=9.0, height=0.24 * rows + 1.8)
+    plot_verdicts(ax, decisions, workload=workload, delta=delta, raced=raced)
+    plots.add_caption(fig, host)
+    paths = save_figure(fig, out_dir, f"verdicts-{workload}")
+    return Chart(paths["png"].stem, f"Verdicts, {workload}: each rival's time over its "
+                 "question's pick, with its interval; shaded: equivalent within "
+                 f"\N{PLUS-MINUS SIGN}{margin_text(delta)}", paths["png"], paths["svg"])
+
+
 ChartFn = Callable[[pd.DataFrame, dict[str, Any], Path], Chart]
 
-#: Chart kinds in display order (each metric's own chart follows the efficiency heatmaps).
+
 def _network_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -> Chart:
     frame = calls_frame(summary)
     names = list(dict.fromkeys(frame[frame["asked"].notna()]["workload"]))
@@ -159,10 +178,11 @@ def _network_chart(summary: pd.DataFrame, host: dict[str, Any], out_dir: Path) -
         host, out_dir)
 
 
+#: Chart kinds (each metric's own chart follows the efficiency heatmaps in display order).
 CHARTS: dict[str, ChartFn] = {
     "speedup": _speedup_chart, "speedup_size": _size_chart, "wall_time": _wall_time_chart,
     "efficiency": _efficiency_chart, "sleep_lesson": _lesson_chart, "cold_start": _cold_chart,
-    "network": _network_chart,
+    "network": _network_chart, VERDICTS: _verdict_chart,
 }
 
 

@@ -26,15 +26,18 @@ import pandas as pd
 
 from bench.report import frames
 from bench.results.calls import calls_frame
+from bench.results.recommend import task_unit
 from bench.scenarios.metrics import METRICS
 from bench.scenarios.models import COLD
 
 #: At most this many processes draw charts.
 MAX_RENDER_WORKERS = 4
+#: The kind of a workload's verdict chart (:func:`verdict_jobs`).
+VERDICTS = "verdicts"
 #: Chart kinds by cost, the costliest first (the order the pool hands them out); a metric's
 #: chart (:attr:`bench.scenarios.metrics.MetricDef.chart`) costs about what a speedup chart does.
-COSTLY_FIRST = ("efficiency", "wall_time", "speedup", "speedup_size", "sleep_lesson",
-                "cold_start")
+COSTLY_FIRST = ("efficiency", "wall_time", "speedup", "speedup_size", VERDICTS,
+                "sleep_lesson", "cold_start")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,17 @@ def chart_kinds(summary: pd.DataFrame, host: dict[str, Any]) -> list[str]:
     if calls_frame(summary)["asked"].notna().any():  # open-loop points: no calls-in-flight axis
         kinds.append("network")
     return kinds
+
+
+def verdict_jobs(decisions: pd.DataFrame, summary: pd.DataFrame, host: dict[str, Any], *,
+                 delta: float, raced: bool) -> list[tuple[str, pd.DataFrame, dict[str, Any]]]:
+    """The verdict charts to draw, one per workload with a question: each job's frame is
+    that workload's rows of ``decisions`` (:func:`bench.results.decisions.decide`), with
+    the margin (``delta``), whether the run raced and the unit of its task sizes (from
+    ``summary``) as columns."""
+    return [(VERDICTS, rows.assign(delta=delta, raced=raced,
+                                   task_unit=task_unit(summary, str(wl))), host)
+            for wl, rows in decisions.groupby("workload", sort=False)]
 
 
 def _cost(kind: str) -> int:
@@ -230,11 +244,14 @@ class ChartPool:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return self
 
-    def draw(self, parts: Sequence[tuple[pd.DataFrame, dict[str, Any]]],
-             out_dir: Path) -> Callable[[], list[Chart]]:
-        """Start drawing every chart each ``(summary, host)`` of ``parts`` supports (a run of
-        several interpreters: one part each); return the function collecting them, in order."""
-        jobs = [(k, summary, host) for summary, host in parts for k in chart_kinds(summary, host)]
+    def draw(self, parts: Sequence[tuple[pd.DataFrame, dict[str, Any]]], out_dir: Path, *,
+             first: Sequence[tuple[str, pd.DataFrame, dict[str, Any]]] = ()
+             ) -> Callable[[], list[Chart]]:
+        """Start drawing ``first`` (jobs ``(kind, frame, host)``, e.g. :func:`verdict_jobs`),
+        then every chart each ``(summary, host)`` of ``parts`` supports (a run of several
+        interpreters: one part each); return the function collecting them, in order."""
+        jobs = [*first, *((k, summary, host) for summary, host in parts
+                          for k in chart_kinds(summary, host))]
         conn = self.conn
         if conn is None:
             return lambda: [_draw(*job, out_dir) for job in jobs]

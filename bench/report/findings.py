@@ -216,13 +216,13 @@ def wait_findings(summary: pd.DataFrame, cores: int) -> list[str]:
 
 
 def cost_sentence(row: Mapping[str, Any], by_name: pd.DataFrame) -> str:
-    """What a pick costs beyond a model tied with it, for metrics with a ``notable`` level.
+    """What a pick costs beyond a rival equivalent to it, for metrics with a ``notable`` level.
 
-    E.g. ``It uses 14.7 MB more memory than thread_pool W=2, which is tied
-    with it.`` ("" when no tied point is that much cheaper).  ``by_name``: the
+    E.g. ``It costs 14.7 MB more memory than thread_pool W=2, which is equivalent
+    to it.`` ("" when no equivalent point is that much cheaper).  ``by_name``: the
     summary indexed by point name (indexed once by the caller, not per pick).
     """
-    tied = [n for n in str(row.get("tied_names") or "").split("; ") if n]
+    tied = [n for n in str(row.get("equivalent_names") or "").split("; ") if n]
     if not tied:
         return ""
     s = by_name
@@ -243,14 +243,14 @@ def cost_sentence(row: Mapping[str, Any], by_name: pd.DataFrame) -> str:
             r = s.loc[best]
             label = point_label(str(r["model"]), str(r["start_method"]), r["workers"])
             out.append(f"It costs {spec.fmt.format(extra * spec.scale).lstrip('+')} "
-                       f"{spec.unit} more {spec.name} than {label}, which is tied with it.")
+                       f"{spec.unit} more {spec.name} than {label}, which is equivalent to it.")
     return " ".join(out)
 
 
 def recommendation_findings(summary: pd.DataFrame, recommended: pd.DataFrame) -> list[str]:
     """One sentence per row of :func:`bench.results.recommend.recommendations`.
 
-    A pick that costs much more of a metric than a point tied with it
+    A pick that costs much more of a metric than a point equivalent to it
     (:func:`cost_sentence`) says so.
     """
     threads = threads_best(steady(summary))

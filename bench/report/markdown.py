@@ -14,6 +14,18 @@ from bench.report.tables import SECTION_NOTES, TABLE_COLUMNS
 MD_FOLD_ROWS = 40
 
 
+def _decisions(ctx: dict[str, Any]) -> list[str]:
+    """The Decisions section: a sentence per question, the verdict charts, the decided
+    share beside the stable share."""
+    out = ["## Decisions", "", md_escape(ctx["decisions_note"]), ""]
+    out += [f"- {md_escape(d)}" for d in ctx["decisions"]] + [""]
+    for c in ctx["verdict_charts"]:
+        out += [f"![{md_escape(c.title)}]({c.png.name})", ""]
+    stable = (f" {ctx['stable']} of {ctx['total']} points ({ctx['stable_pct']}) are stable."
+              if ctx["total"] else "")
+    return [*out, f"**{md_escape(ctx['decided'])}.**{stable}", ""]
+
+
 def render_markdown(ctx: dict[str, Any]) -> str:
     """``report.md``: GitHub-flavoured Markdown for a CI job summary."""
     status: RunStatus = ctx["status"]
@@ -27,7 +39,8 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     if status.status and status.status != "complete":
         more = f" {md_escape(status.progress)}" if status.progress else ""
         out += [f"> Run status: **{md_escape(status.status)}**.{more}", ""]
-    out += ["## Findings", ""] + [f"- {md_escape(f)}" for f in ctx["findings"]] + [""]
+    out += [*_decisions(ctx), "## Details", ""]
+    out += [f"- {md_escape(f)}" for f in ctx["findings"]] + [""]
     out += ["## Precision", "",
             f"{ctx['stable']} of {ctx['total']} points ({ctx['stable_pct']}) are stable "
             f"(95 % CI half-width ≤ {ctx['threshold_pct']} of the median).", ""]

@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from bench.errors import UsageError
 from bench.report.export import fmt_num
 from bench.results import store
+from bench.results.decisions import ALPHA, DELTA, Looks, looks_for
+from bench.results.recommend import data_looks
 from bench.scenarios.grid import PROFILES
 
 
@@ -31,6 +35,9 @@ class RunStatus:
     #: The host's speed during the run: the 10th and 90th percentiles of the median core's
     #: seconds for the fixed task (:mod:`bench.measure.speed`), and how many readings.
     speed: tuple[float, float, int] | None = None
+    #: The manifest's ``decisions`` record: the margin and the looks the verdicts are read
+    #: with, and a race's questions (None: an older run's manifest lacks it).
+    decisions: dict[str, Any] | None = None
 
 
 def run_status(results: Path) -> RunStatus:
@@ -83,7 +90,32 @@ def run_status(results: Path) -> RunStatus:
                      remeasured=len(more), extra_rounds=sum(more), units=units,
                      planned_rounds=planned,
                      progress=progress_text(manifest.get("progress"))
-                     if status == "running" else "", speed=speed)
+                     if status == "running" else "", speed=speed,
+                     decisions=_record(manifest.get("decisions")))
+
+
+def run_looks(status: RunStatus, tidy: pd.DataFrame) -> tuple[Looks, float]:
+    """The looks and the margin the run's verdicts are read with.
+
+    The manifest's ``decisions`` record where it has one; else (an older run) a run of
+    the planned rounds extended up to the most rounds a point has in ``tidy``
+    (:func:`bench.results.decisions.looks_for`, not raced) and the default margin.
+    """
+    record = status.decisions or {}
+    try:
+        looks = Looks(first=int(record["first_look"]), last=int(record["last_look"]),
+                      alpha=float(record.get("alpha", ALPHA)))
+        delta = float(record.get("delta", DELTA))
+    except (KeyError, TypeError, ValueError):
+        fallback = data_looks(tidy)
+        planned = status.planned_rounds or fallback.first
+        return looks_for(planned, max(planned, fallback.last), raced=False), DELTA
+    return looks, delta
+
+
+def _record(value: Any) -> dict[str, Any] | None:
+    """The manifest's ``decisions`` record, None when it has none (an older run)."""
+    return value if isinstance(value, dict) else None
 
 
 def _number(value: Any) -> bool:

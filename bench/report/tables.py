@@ -31,10 +31,11 @@ SECTION_NOTES = {
                      "interpreter's sequential time (> 1: faster). Every round ran each group "
                      "under every interpreter, in consecutive children in an order that "
                      "alternates, so these ratios are paired by round; 95 % CIs."),
-    "picks": ("For each workload, task size and task count T: the fastest model and worker "
-              "count, its speedup over sequential with its 95 % CI, and the points statistically "
-              "tied with it (the 95 % CI of their per-round ratio to it contains 1). All columns "
-              "are in recommendations.csv."),
+    "picks": ("For each workload, task size and task count T: the decisions' pick, its "
+              "speedup over sequential (the geometric mean of the per-round ratios, with the "
+              "interval its verdict reads), what it costs, the points equivalent to it and "
+              "whether every rival is decided (else the most rounds an undecided one needs "
+              "at the spread seen). All columns are in recommendations.csv."),
     "break_even": ("The smallest measured task size at which each pool, at some worker count, "
                    "beats sequential with 95 % confidence (its speedup CI's low end above 1), "
                    "with one task's time there against the pool's dispatch cost (an empty "
@@ -113,8 +114,8 @@ def host_caption(*hosts: Mapping[str, Any]) -> str:
 
 
 #: Headings of the report's recommendation table.
-RECOMMENDATION_TABLE = ("workload", "size", "T", "pick", "speedup (95 % CI)", "what it costs",
-                        "tied with it")
+RECOMMENDATION_TABLE = ("workload", "size", "T", "pick", "speedup (interval)", "what it costs",
+                        "equivalent to it", "decided")
 #: Headings of the report's break-even table.
 BREAK_EVEN_TABLE = ("workload", "pool", "T", "break-even size", "there")
 
@@ -136,15 +137,24 @@ def recommendation_table(summary: pd.DataFrame, recommended: pd.DataFrame) -> pd
     column in a run of several interpreters)."""
     rows = []
     for r in recommended.itertuples(index=False):
-        ci = (f" ({r.speedup_ci_low:.2f}\N{EN DASH}{r.speedup_ci_high:.2f})"
-              if r.speedup_ci_low == r.speedup_ci_low else "")
+        ci = (f" ({r.mean_speedup_low:.2f}\N{EN DASH}{r.mean_speedup_high:.2f})"
+              if r.mean_speedup_low == r.mean_speedup_low else "")
         rows.append((str(r.workload), size_label(r.task_size, task_unit(summary, str(r.workload))),
                      str(r.tasks), point_label(str(r.model), str(r.start_method), r.workers)
                      + (f", {r.native}" if r.native else ""),
-                     _times(float(r.speedup)) + ci, metrics_text(r._asdict()) or "not measured",
-                     str(r.tied) or "none"))
+                     _times(float(r.mean_speedup)) + ci,
+                     metrics_text(r._asdict()) or "not measured", str(r.equivalent) or "none",
+                     _decided(bool(r.decided), float(r.needed))))
     return _with_python(pd.DataFrame(rows, columns=list(RECOMMENDATION_TABLE), dtype=object),
                         recommended["python"])
+
+
+def _decided(decided: bool, needed: float) -> str:
+    """``yes``, or ``no: about 51 more rounds``."""
+    if decided:
+        return "yes"
+    return "no" if needed != needed else (
+        "no: at the margin" if needed == float("inf") else f"no: about {needed:.0f} more rounds")
 
 
 def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:

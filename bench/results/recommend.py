@@ -1,13 +1,12 @@
 """Which model to pick, and from what task size on a pool pays: read off a run's rounds.
 
-*Recommendation*: for each workload, task size and task count, the fastest
-steady point (highest paired speedup over sequential; sequential itself when
-nothing beats it, or when the fastest is statistically tied with it: the
-plain loop is the simpler choice) and the points statistically tied with it.  Two points of
-one group were measured in the same rounds, interleaved in the same
-processes, so each round gives their paired ratio; a point is *tied* with the
-best when the 95 % interval of that ratio (:mod:`bench.results.stats`)
-contains 1, or when too few rounds give no interval.
+*Recommendation*: for each question (workload, task size, task count and
+interpreter), the decisions' pick (:func:`bench.results.decisions.decide`: the
+fastest steady point by its per-round paired ratios, or the plain loop where the
+fastest is equivalent to it) and each rival's verdict: worse, equivalent within
+``delta``, or undecided (with the rounds it would need at the spread seen).  The
+verdicts' intervals hold however a race stopped (a confidence sequence over the
+run's looks, :class:`bench.results.decisions.Looks`).
 
 *Break-even size*: for each pooled model (and start method) and task count,
 the smallest measured task size at which some worker count beats sequential
@@ -16,22 +15,34 @@ with 95 % confidence (the speedup interval's low end above 1), or none.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.results import stats
+from bench.results.decisions import (
+    EQUIVALENT,
+    QUESTION,
+    UNDECIDED,
+    WORSE,
+    Looks,
+    decide,
+    looks_for,
+)
 from bench.scenarios import native
 from bench.scenarios.metrics import METRICS
-from bench.scenarios.models import BASELINE, MODELS, STEADY, model_label
+from bench.scenarios.models import MODELS, STEADY, model_label
+from bench.scenarios.profiles import DELTA
 from bench.scenarios.workloads import BUILTINS
 
-#: Columns of ``recommendations.csv``.
+#: Columns of ``recommendations.csv`` (then the pick's metrics).
 RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_method", "workers",
-                          "speedup", "speedup_ci_low", "speedup_ci_high", "tied", "name",
-                          "tied_names", "python", "native"]
+                          "speedup", "speedup_ci_low", "speedup_ci_high", "equivalent", "name",
+                          "equivalent_names", "python", "native", "decided", "worse",
+                          "undecided", "needed", "rounds", "delta", "mean_speedup",
+                          "mean_speedup_low", "mean_speedup_high"]
 #: Columns of the break-even table.
 BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "python",
                       "break_even_size", "workers", "speedup", "speedup_ci_low",
@@ -66,6 +77,11 @@ def with_units(summary: pd.DataFrame, units: Mapping[str, str]) -> pd.DataFrame:
     return summary.assign(task_unit=names.map(known))
 
 
+def margin_text(delta: float) -> str:
+    """The equivalence margin in words: ``5 %`` for 0.05."""
+    return f"{delta * 100:.3g} %"
+
+
 def point_label(model: str, start_method: str, workers: object) -> str:
     """``process_pool[fork] W=2``-style label of a point's model and worker count."""
     label = model_label(model, start_method)
@@ -88,66 +104,96 @@ def native_text(pools: str, threads: int) -> str:
             else f"{libs} at {count} (its default)")
 
 
-def _tied(ratios: np.ndarray) -> np.ndarray:
-    """Whether each row of per-round paired ratios is indistinguishable from 1.
-
-    ``ratios`` holds one point's per-round median over another's per row, one
-    column per round (NaN where a point lacks the round): the ratios of a
-    round are paired.  Too few rounds give no interval: cannot tell, tied.
-    """
-    out = np.empty(len(ratios), dtype=bool)
-    for i, row in enumerate(ratios):
-        got = stats.median_interval(row)
-        out[i] = not (got.low > 1 or got.high < 1)  # NaN bounds compare false: tied
-    return out
+def question_label(q: pd.DataFrame, unit: str | None = None) -> str:
+    """``cpu, 50000 iterations, T = 16`` (and the interpreter in a run of several): one
+    question of :func:`bench.results.decisions.decide`'s frame (``q``: its rows), in
+    ``unit`` (default: the workload's spec's, :func:`task_unit`)."""
+    row = q.iloc[0]
+    if unit is None:
+        unit = task_unit(q.assign(task_unit=""), str(row["workload"]))
+    text = f"{row['workload']}, {size_label(float(row['task_size']), unit)}, T = {row['tasks']}"
+    return text + (f" ({row['python']})" if row["python"] else "")
 
 
-def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per (workload, task size, task count, interpreter): the model to pick and its
-    ties.
+def rival_label(row: Mapping[str, Any]) -> str:
+    """``process_pool[fork] W=2``: a candidate as verdicts name it."""
+    return point_label(str(row["model"]), str(row["start_method"] or ""), row["workers"])
+
+
+def data_looks(tidy: pd.DataFrame) -> Looks:
+    """The looks of a run whose manifest does not say: a run of fixed rounds (the fewest
+    rounds a steady point has) extended up to the most (:func:`looks_for`)."""
+    steady = tidy[tidy["metric"] == STEADY]
+    counts = steady.groupby("name", sort=False)["round"].nunique()
+    if counts.empty:
+        return looks_for(2, 2, raced=False)
+    return looks_for(int(counts.min()), int(counts.max()), raced=False)
+
+
+def _labels(rows: pd.DataFrame, col: str = "") -> str:
+    """The rows' labels (or ``col``), ``; ``-separated."""
+    return "; ".join(str(r[col]) if col else rival_label(r) for r in rows.to_dict("records"))
+
+
+def _pick_row(q: pd.DataFrame, delta: float) -> tuple[Any, ...]:
+    """One question's row of :data:`RECOMMENDATION_COLUMNS` (the summary's columns left
+    NaN: :func:`recommendations` fills them in)."""
+    pick = q[q["pick"]].iloc[0]
+    rivals = q[~q["pick"]]
+    verdict = {v: rivals[rivals["verdict"] == v] for v in (WORSE, EQUIVALENT, UNDECIDED)}
+    base = q[q["model"].map(lambda m: m in MODELS and MODELS[m].baseline)]
+    speed = ((float(base["ratio"].iloc[0]), float(base["ratio_low"].iloc[0]),
+              float(base["ratio_high"].iloc[0])) if len(base) else (math.nan,) * 3)
+    undecided = verdict[UNDECIDED]
+    return (pick["workload"], float(pick["task_size"]), int(pick["tasks"]), pick["model"],
+            pick["start_method"], pick["workers"], math.nan, math.nan, math.nan,
+            _labels(verdict[EQUIVALENT]), pick["name"], _labels(verdict[EQUIVALENT], "name"),
+            pick["python"], "", undecided.empty, _labels(verdict[WORSE]), _labels(undecided),
+            float(undecided["needed"].max()) if len(undecided) else 0.0, int(pick["rounds"]),
+            delta, *speed)
+
+
+def recommendations(tidy: pd.DataFrame, summary: pd.DataFrame, *, looks: Looks | None = None,
+                    delta: float = DELTA, decisions: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
+    """One row per question (workload, task size, task count, interpreter): the decisions'
+    pick (:func:`bench.results.decisions.decide`) and its rivals' verdicts.
+
+    Parameters
+    ----------
+    tidy, summary : pandas.DataFrame
+        The run's tidy and summary frames (:mod:`bench.results.aggregate`).
+    looks : Looks, optional
+        The looks the run may take (the manifest's; default: :func:`data_looks`).
+    delta : float
+        The equivalence margin.
+    decisions : pandas.DataFrame, optional
+        :func:`bench.results.decisions.decide`'s frame, when the caller has it.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`RECOMMENDATION_COLUMNS`; ``tied`` lists the tied points'
-        labels, ``; ``-separated ("" when none), ``tied_names`` their names;
-        then the pick's value of every metric (:mod:`bench.scenarios.metrics`)
-        in the summary, one column each.
+        :data:`RECOMMENDATION_COLUMNS`, one row per question of two or more steady
+        points: ``speedup`` and its CI the pick's summary figures (median of the
+        per-round paired speedups), ``mean_speedup`` and its bounds the decisions'
+        (the geometric mean of the baseline's time over the pick's and the interval
+        the baseline's verdict reads); ``equivalent``, ``worse``, ``undecided`` the
+        rivals of each verdict (labels, ``; ``-separated, "" when none),
+        ``equivalent_names`` the equivalent rivals' names; ``decided`` whether no
+        rival is undecided, ``needed`` the most rounds an undecided rival needs (0
+        decided, inf never), ``rounds`` the pick's rounds; then the pick's value of
+        every metric (:mod:`bench.scenarios.metrics`) in the summary, one column each.
     """
-    steady = summary[(summary["metric"] == STEADY) & summary["speedup"].notna()]
-    if steady.empty:
+    if decisions is None:
+        decisions = decide(tidy, looks if looks is not None else data_looks(tidy), delta)
+    if decisions.empty:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
-    # NumPy, not pandas indexing, inside the loop: one pass per group of a large run
-    per_round = stats.round_medians(tidy).unstack("round").reindex(steady["name"])
-    medians = per_round.to_numpy(dtype=float)
-    steady = steady.assign(python=steady["python"].astype(str) if "python" in steady else "")
-    groups = steady.groupby(["workload", "task_size", "tasks", "python"], sort=False).indices
-    speedup = steady["speedup"].to_numpy(dtype=float)
-    names = steady["name"].to_numpy(dtype=object)
-    model = steady["model"].to_numpy(dtype=object)
-    method = steady["start_method"].to_numpy(dtype=object)
-    workers = steady["workers"].to_numpy(dtype=object)
-    low = steady["speedup_ci_low"].to_numpy(dtype=float)
-    high = steady["speedup_ci_high"].to_numpy(dtype=float)
-    rows = []
-    for (workload, size, tasks, python), at in groups.items():
-        best = at[int(np.argmax(speedup[at]))]  # the first of equal speedups, as idxmax
-        base = at[model[at] == BASELINE]
-        if len(base) and model[best] != BASELINE and _tied(
-                medians[base[:1]] / medians[best])[0]:
-            # the fastest median is no surer than the plain loop: the fastest point surely
-            # faster than it is the pick (its speedup's interval above 1), else the loop
-            sure = at[low[at] > 1]
-            best = sure[int(np.argmax(speedup[sure]))] if len(sure) else base[0]
-        others = at[at != best]
-        same = _tied(medians[others] / medians[best])
-        tied = [point_label(model[i], method[i], workers[i]) for i in others[same]]
-        rows.append((workload, float(size), int(tasks), model[best], method[best],
-                     workers[best], float(speedup[best]), float(low[best]), float(high[best]),
-                     "; ".join(tied), names[best], "; ".join(names[others[same]]), python))
-    out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS[:-1])
+    rows = [_pick_row(q, delta) for _, q in decisions.groupby(QUESTION, sort=False)]
+    out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
     out["workers"] = out["workers"].astype("Int64")
     picked = summary.set_index("name").reindex(out["name"])
+    for col in ("speedup", "speedup_ci_low", "speedup_ci_high"):
+        out[col] = picked[col].to_numpy(dtype=float)
     out["native"] = [native_text(str(p), int(t)) for p, t in zip(
         picked.get("native_pools", pd.Series("", index=picked.index)).fillna(""),
         picked.get("native_threads", pd.Series(0, index=picked.index)).fillna(0), strict=True)]
@@ -207,8 +253,8 @@ def recommendation_sentence(row: Mapping[str, Any], unit: str, threads_best: flo
     Returns
     -------
     str
-        One sentence; a baseline pick reads "(no model was faster)", and the
-        tied points follow it.
+        One sentence; a baseline pick reads "(no model was faster by more than 5 %)",
+        and the points equivalent to it follow.
     """
     size = size_label(float(row["task_size"]), unit)
     pick = model_label(str(row["model"]), str(row["start_method"]))
@@ -217,8 +263,9 @@ def recommendation_sentence(row: Mapping[str, Any], unit: str, threads_best: flo
     if row.get("native"):
         pick += f"{' and' if ' with ' in pick else ' with'} {row['native']}"
     spec = MODELS.get(str(row["model"]))
+    margin = margin_text(float(row.get("delta", DELTA)))
     if spec is not None and spec.baseline:
-        what = " (no model was faster)"
+        what = f" (no model was faster by more than {margin})"
     elif np.isfinite(row["speedup_ci_low"]):
         what = (f", {row['speedup']:.2f}\N{MULTIPLICATION SIGN} "
                 f"({row['speedup_ci_low']:.2f}\N{EN DASH}{row['speedup_ci_high']:.2f})")
@@ -228,8 +275,8 @@ def recommendation_sentence(row: Mapping[str, Any], unit: str, threads_best: flo
     text = f"{row['workload']}, {size}, T = {int(row['tasks'])}: {pick}{what}"
     if (spec is None or spec.overlap != "threads") and threads_best == threads_best:
         text += f"; threads {threads_best:.2f}\N{MULTIPLICATION SIGN}"
-    if row["tied"]:
-        text += f"; tied with it: {row['tied']}"
+    if row.get("equivalent"):
+        text += f"; equivalent within {margin}: {row['equivalent']}"
     return text + "."
 
 

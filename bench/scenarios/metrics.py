@@ -117,8 +117,8 @@ class MetricDef:
     rides: str = WARMUP
     #: Words shown before a value in tables ("loop lag "), "" for none.
     prefix: str = ""
-    #: A pick that costs this much more (stored unit) than a model tied with it, and
-    #: at least twice as much, is named in the findings; 0: never.
+    #: A pick that costs this much more (stored unit) than a model equivalent to it, and
+    #: at least twice as much, is named in its decision; 0: never.
     notable: float = 0.0
     #: Where the report shows it beside its columns: ``chart``, the y axis of its own chart
     #: against workers W per workload (its ideal dotted; C marked where ``up_to_cores``);
