@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "run": "bench.api",
     "ab": "bench.api",
+    "decisions": "bench.api",
     "load": "bench.results.aggregate",
     "tidy": "bench.results.aggregate",
     "summarize": "bench.results.aggregate",

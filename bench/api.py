@@ -21,10 +21,12 @@ from bench.errors import UsageError
 from bench.results.aggregate import RunData, load
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bench.gate.ab_report import ABResult
     from bench.measure.config import RunConfig
 
-__all__ = ["ab", "load", "run"]
+__all__ = ["ab", "decisions", "load", "run"]
 
 
 def _ref(work: str | Callable[..., Any]) -> str:
@@ -211,3 +213,34 @@ def ab(a: str, b: str, workloads: Sequence[str | Callable[..., Any]] = (), *,
     if done.interrupted:
         raise KeyboardInterrupt
     return evaluate(done.run_dir, metric=metric)
+
+
+def decisions(results: str | Path) -> pd.DataFrame:
+    """Every question's pick and every rival's verdict, as the run's report reads them.
+
+    Parameters
+    ----------
+    results
+        A run directory or its ``results.json``; the looks and the margin come from the
+        ``run.json`` beside it (an older run's: its planned rounds, 5 %).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`bench.results.decisions.DECISION_COLUMNS`: one row per candidate of each
+        question, the pick first (``verdict`` "worse", "equivalent" or "undecided";
+        ``ratio`` the rival's time over the pick's, with its interval).
+
+    Examples
+    --------
+    >>> d = bench.decisions("reports/latest")                       # doctest: +SKIP
+    >>> d[~d["pick"]][["name", "verdict", "ratio", "ratio_low", "ratio_high"]]  # doctest: +SKIP
+    """
+    from bench.report.status import run_looks, run_status
+    from bench.results import store
+    from bench.results.decisions import decide
+
+    path = store.resolve_results(Path(results))
+    data = load(path)
+    looks, delta = run_looks(run_status(path), data.tidy)
+    return decide(data.tidy, looks, delta)

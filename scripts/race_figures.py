@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+import bench
+from bench.report.status import run_looks, run_status
 from bench.results import decisions as dec
 from bench.results.aggregate import load
 
@@ -52,9 +54,7 @@ def report(run_dir: Path, looks: dec.Looks) -> None:
     data = load(run_dir / "results.json")
     manifest = json.loads((run_dir / "run.json").read_text())
     record = manifest.get("decisions") or {}
-    delta = float(record.get("delta", 0.05))
-    own = dec.Looks(int(record.get("first_look", looks.first)),
-                    int(record.get("last_look", looks.last)))
+    own, delta = run_looks(run_status(run_dir / "results.json"), data.tidy)
     q = dec.questions(dec.decide(data.tidy, own, delta))
     s = data.summary
     steady = s[s["metric"] == "steady"]
@@ -71,12 +71,9 @@ def report(run_dir: Path, looks: dec.Looks) -> None:
 
 
 def decided(run_dir: Path) -> pd.DataFrame:
-    """A run's decisions with its own looks and margin, and whether each question is
-    decided (column ``done``)."""
-    record = json.loads((run_dir / "run.json").read_text()).get("decisions") or {}
-    looks = dec.Looks(int(record.get("first_look", 3)), int(record.get("last_look", 3)))
-    d = dec.decide(load(run_dir / "results.json").tidy, looks,
-                   float(record.get("delta", 0.05)))
+    """A run's decisions with its own looks and margin (as its report reads them), and
+    whether each question is decided (column ``done``)."""
+    d = bench.decisions(run_dir)
     d["done"] = d.groupby(dec.QUESTION, sort=False)["verdict"].transform(
         lambda v: not (v == dec.UNDECIDED).any()).astype(bool)
     return d

@@ -88,3 +88,13 @@ def test_a_bad_race_option_is_one_line_and_exit_2(flag: str, value: str,
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_api_reads_the_decisions_as_the_report_does(raced: tuple[Path, str]) -> None:
+    import bench
+
+    run_dir, _ = raced
+    d = bench.decisions(run_dir)
+    assert d[d["pick"]]["name"].tolist() == ["sleep/thread_pool/t4/w4"]
+    assert sorted(d[~d["pick"]]["verdict"]) == ["worse", "worse"]
+    assert (d[~d["pick"]]["ratio_low"] > 1).all()
