@@ -98,3 +98,55 @@ def test_the_api_reads_the_decisions_as_the_report_does(raced: tuple[Path, str])
     assert d[d["pick"]]["name"].tolist() == ["sleep/thread_pool/t4/w4"]
     assert sorted(d[~d["pick"]]["verdict"]) == ["worse", "worse"]
     assert (d[~d["pick"]]["ratio_low"] > 1).all()
+
+
+def _question(workload: str, rivals: dict[str, tuple[str, float]]) -> list[dict[str, object]]:
+    """Decision rows of one question: a thread_pool pick, rivals by name: (verdict, needed)."""
+    key = {"workload": workload, "task_size": 1.0, "tasks": 4, "python": ""}
+    pick = {**key, "name": f"{workload}/thread_pool/t4/w4", "pick": True, "verdict": "",
+            "needed": 0.0}
+    return [pick, *({**key, "name": n, "pick": False, "verdict": v, "needed": need}
+                    for n, (v, need) in rivals.items())]
+
+
+def test_the_race_goes_to_the_question_nearest_a_decision_then_the_hopeless_evenly() -> None:
+    import pandas as pd
+
+    from bench.measure.progress import make_progress
+    from bench.measure.race import Race
+    from bench.measure.rounds import ExtraRounds
+    from bench.results.decisions import Looks
+    from bench.scenarios.models import Point
+
+    def group(w: str) -> list[Point]:
+        return [Point(w, "sequential", 4, size=1.0), Point(w, "thread_pool", 4, 4, size=1.0),
+                Point(w, "thread_pool", 4, 2, size=1.0), Point(w, "thread_pool", 4, 1, size=1.0)]
+
+    grid = {(w, 4, 1.0, "steady"): group(w) for w in ("near", "far", "hopeless", "done")}
+    rows = (_question("near", {"near/sequential/t4": ("worse", 0.0),
+                               "near/thread_pool/t4/w2": ("undecided", 3.0),
+                               "near/thread_pool/t4/w1": ("worse", 0.0)})
+            + _question("far", {"far/sequential/t4": ("worse", 0.0),
+                                "far/thread_pool/t4/w2": ("undecided", 12.0),
+                                "far/thread_pool/t4/w1": ("undecided", 2.0)})
+            + _question("hopeless", {"hopeless/sequential/t4": ("worse", 0.0),
+                                     "hopeless/thread_pool/t4/w2": ("undecided", 500.0),
+                                     "hopeless/thread_pool/t4/w1": ("undecided", 2.0)})
+            + _question("done", {"done/sequential/t4": ("worse", 0.0),
+                                 "done/thread_pool/t4/w2": ("equivalent", 0.0),
+                                 "done/thread_pool/t4/w1": ("worse", 0.0)}))
+    race = Race(Looks(3, 40), 0.05, make_progress(quiet=True), decisions=pd.DataFrame(rows))
+    rounds = {p.name: 10 for ps in grid.values() for p in ps}
+    costs = ExtraRounds(0.05, 40)
+    key, todo = race.next(grid, rounds, [], 40, costs, 60.0) or ((), [])
+    assert key[0] == "near"  # the most its undecided rivals need: 3, against 12 and 500
+    # the pick, its undecided rival and the baseline it is paired with; not the decided W=1
+    assert {p.name for p in todo} == {"near/thread_pool/t4/w4", "near/thread_pool/t4/w2",
+                                      "near/sequential/t4"}
+    assert race.racing(grid[("done", 4, 1.0, "steady")]) == []
+    rounds.update({p.name: 40 for p in grid[("near", 4, 1.0, "steady")]})
+    assert (race.next(grid, rounds, [], 40, costs, 60.0) or ((),))[0][0] == "far"
+    rounds.update({p.name: 40 for p in grid[("far", 4, 1.0, "steady")]})
+    assert (race.next(grid, rounds, [], 40, costs, 60.0) or ((),))[0][0] == "hopeless"
+    rounds.update({p.name: 40 for p in grid[("hopeless", 4, 1.0, "steady")]})
+    assert race.next(grid, rounds, [], 40, costs, 60.0) is None  # every rival at its most

@@ -6,7 +6,7 @@ again (:func:`bench.results.decisions.decide`): a rival decided worse than the p
 equivalent to it, leaves the race (it gets no more rounds; its values and the round it
 left in stay), and a group whose questions are all decided gets no more rounds at all.
 The rounds left go to the undecided: the planned rounds measure only the points still
-racing (each question's pick and its undecided rivals), and the extra
+racing (each question's pick and its undecided rivals, with their baseline), and the extra
 rounds go to the group whose undecided question is nearest to a decision (the fewest
 rounds needed at the spread seen), as long as the budget holds its next child.  The
 run ends when every question is decided, every undecided rival has its most rounds, or
@@ -20,13 +20,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyperf
 
 from bench.measure.progress import Progress
-from bench.measure.rounds import ExtraRounds, GroupKey
+from bench.measure.rounds import ExtraRounds, GroupKey, with_partners
 from bench.results import store
 
 if TYPE_CHECKING:  # pandas and scipy load once a race runs, not with the CLI
@@ -92,19 +92,17 @@ class Race:
 
     def racing(self, members: Sequence[Any]) -> list[Any] | None:
         """The points of one group the race still measures (each question's pick and its
-        undecided rivals, under every interpreter of the run where one of them races, so
-        that interpreter ratios stay paired); None for a group with no question (it keeps
-        its planned rounds).  The sequential baseline is measured only where it races:
-        a verdict pairs a rival with the pick, and a speedup pairs the pick with the
-        baseline over the rounds both have."""
+        undecided rivals, with what they are paired with: the baseline, so that the pick's
+        speedup has every round the pick has, and the same points under every other
+        interpreter of the run, so that interpreter ratios stay paired); None for a group
+        with no question (it keeps its planned rounds)."""
         from bench.results.decisions import racing
 
         names = {str(p.name) for p in members}
         if self.decisions is None or not set(self.decisions["name"].astype(str)) & names:
             return None
         on = racing(self.decisions) & names
-        keep = {replace(p, python="") for p in members if p.name in on}
-        return [p for p in members if replace(p, python="") in keep]
+        return with_partners([p for p in members if p.name in on], members) if on else []
 
     def next(self, grid: Mapping[GroupKey, Sequence[Any]], rounds: Mapping[str, int],
              failed: Iterable[str], most: int, costs: ExtraRounds,
@@ -113,8 +111,10 @@ class Race:
 
         The group whose undecided question needs the fewest rounds at the spread seen
         (the most its undecided rivals need) goes first, fewest rounds first among
-        equals; a rival with ``most`` rounds races no more; a group whose child would
-        not end within ``time_left`` is passed over.
+        equals; then the questions that would need more rounds than they have left, the
+        fewest rounds first (their other rivals may still be decided); a rival with
+        ``most`` rounds races no more; a group whose child would not end within
+        ``time_left`` is passed over.
         """
         from bench.results.decisions import UNDECIDED
 
@@ -132,8 +132,9 @@ class Race:
                 continue
             needed = max(float(rows.at[n, "needed"]) for n in open_)
             fewest = min(rounds.get(p.name, 0) for p in todo)
-            candidates.append((needed, fewest, key, todo))
-        for _, _, key, todo in sorted(candidates, key=lambda c: c[:2]):
+            hopeless = needed > most - fewest
+            candidates.append((hopeless, fewest if hopeless else needed, fewest, key, todo))
+        for *_, key, todo in sorted(candidates, key=lambda c: c[:3]):
             if costs.estimate(key, len(todo)) <= time_left:
                 return key, todo
         return None

@@ -100,10 +100,11 @@ def _gil_finding(summary: pd.DataFrame, df: pd.DataFrame, heading: str,
         return None
     parts = []
     if proc is not None:
-        ci = f"{proc['speedup_ci_low']:.2f}\N{EN DASH}{proc['speedup_ci_high']:.2f}"
+        ci = (f"95 % CI {proc['speedup_ci_low']:.2f}\N{EN DASH}{proc['speedup_ci_high']:.2f}"
+              if math.isfinite(proc["speedup_ci_low"]) else "too few rounds for an interval")
         pool = MODELS[m].pool if (m := str(proc["model"])) in MODELS else None
         parts.append(f"{pool.workers if pool else 'processes'} reached {_x(proc['speedup'])} "
-                     f"on {cores} cores ({_where(proc)}; 95 % CI {ci})")
+                     f"on {cores} cores ({_where(proc)}; {ci})")
     if thread is not None:
         gil, scaled = "", ""
         if _parallel(summary, thread):

@@ -141,8 +141,15 @@ def progress_text(progress: Any) -> str:
 
 
 def remeasured_text(status: RunStatus) -> str:
-    """One sentence on the points that got extra rounds because their intervals were widest."""
+    """One sentence on the points that got extra rounds: raced to decisions, or because
+    their intervals were widest."""
     s = "s" if status.remeasured != 1 else ""
+    if (status.decisions or {}).get("until") == "decided":
+        return (f"{status.remeasured} point{s} raced on past the {status.planned_rounds} "
+                f"planned round{'s' * (status.planned_rounds != 1)}, undecided or paired with "
+                f"an undecided one ({status.extra_rounds} extra "
+                f"round{'s' * (status.extra_rounds != 1)} in all); a point decided earlier "
+                "left the race with the rounds it had.")
     return (f"{status.remeasured} point{s} whose intervals were widest after the "
             f"{status.planned_rounds} planned round{'s' * (status.planned_rounds != 1)} got extra "
             "rounds, in fresh processes at later "
