@@ -3,24 +3,14 @@ rounds, the manifest keeps when each question was decided, the report leads with
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from bench.cli import main
 from bench.results import store
 from bench.results.aggregate import load
-
-
-def run_main(*argv: str) -> tuple[int, str]:
-    """``concbench ARGV`` in-process: exit code and stderr."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, err.getvalue()
+from tests.test_run import run_main
 
 
 @pytest.fixture(scope="module")
