@@ -188,7 +188,10 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
     # alone meanwhile, see _alone)
     base = tmp_path_factory.getbasetemp()
     out = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "metrics"
+    # every point in all 6 planned rounds (a race would let a decided point leave at 3): the
+    # metrics' intervals need them
     cmd = [sys.executable, "-m", "bench", "run", "--profile", "quick", "--budget", "0",
+           "--until", "stable",
            "--workloads", "cpu,async_sleep", "--tasks", "16", "--workers", "1,2",
            "--models", "sequential,asyncio_gather,asyncio_create_task,asyncio_blocking,"
            "thread_pool,process_pool", "--start-methods", "fork", "--output-dir", str(out),
