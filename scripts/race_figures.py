@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import bench
 from bench.report.status import run_looks, run_status
 from bench.results import decisions as dec
+from bench.results import stats
 from bench.results.aggregate import load
+from bench.results.pairs import baselines
 
 
 def wasted(tidy: pd.DataFrame, looks: dec.Looks, delta: float) -> tuple[int, int]:
@@ -98,6 +102,38 @@ def agree(a: Path, b: Path) -> None:
     print(f"{both} questions decided in both runs")
 
 
+def speedups(run_dir: Path) -> pd.DataFrame:
+    """Each steady point's speedup over its question's baseline as the decisions read it:
+    the geometric mean of the per-round paired ratios and its interval at the run's last
+    look reached (columns ``name``, ``log``, ``half``: the log speedup, half the log
+    interval's width)."""
+    data = load(run_dir / "results.json")
+    looks, _ = run_looks(run_status(run_dir / "results.json"), data.tidy)
+    steady = data.tidy[data.tidy["metric"] == "steady"]
+    medians = np.log(stats.round_medians(steady).unstack("round"))
+    rows = []
+    for name, base in baselines(steady.drop_duplicates("name").set_index("name")).items():
+        if name == base:
+            continue
+        mean, low, high = dec.log_interval((medians.loc[base] - medians.loc[name]).to_numpy(),
+                                           looks)
+        rows.append((name, mean, (high - low) / 2))
+    return pd.DataFrame(rows, columns=["name", "log", "half"])
+
+
+def joint(a: Path, b: Path) -> None:
+    """Print the points whose decisions' speedups two runs place beyond their joint 95 %
+    intervals: |log s1 - log s2| > sqrt(h1^2 + h2^2)."""
+    both = speedups(a).merge(speedups(b), on="name", suffixes=("_a", "_b")).dropna()
+    gap = (both["log_a"] - both["log_b"]).abs()
+    beyond = both[gap > np.hypot(both["half_a"], both["half_b"])]
+    for r in beyond.itertuples():
+        print(f"  BEYOND {r.name}: {math.exp(r.log_a):.3f} (\u00b1{r.half_a:.3f} log) / "
+              f"{math.exp(r.log_b):.3f} (\u00b1{r.half_b:.3f} log)")
+    print(f"{len(beyond)} of {len(both)} speedups (decisions' intervals) beyond their joint "
+          "95 % interval")
+
+
 def main() -> None:
     """Print the figures of every run directory named."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -108,6 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.agree:
         agree(*args.runs[:2])
+        joint(*args.runs[:2])
         return
     first, last = (int(x) for x in args.looks.split(","))
     for run in args.runs:
