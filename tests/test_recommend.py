@@ -305,3 +305,25 @@ def test_a_point_surely_faster_wins_over_a_wild_one(tmp_path: Path) -> None:
     assert (row.worse, row.undecided, row.decided) == ("sequential",
                                                        "process_pool[forkserver] W=2", False)
     assert row.needed > 0
+
+
+def test_a_size_without_an_interval_is_an_unknown_break_even() -> None:
+    """A pool point that left a race before 6 rounds has no interval: the break-even there
+    is unknown, not 'not reached'; a size where every point has one stays 'not reached'."""
+    from bench.report.tables import break_even_table
+
+    def row(model: str, size: float, low: float) -> dict[str, object]:
+        return {"workload": "cpu", "model": model, "start_method": "fork", "tasks": 4,
+                "workers": 2, "metric": "steady", "task_size": size, "python": "",
+                "speedup": 1.5, "speedup_ci_low": low, "speedup_ci_high": 2.0,
+                "median_s": 0.01, "name": f"cpu/{model}/t4/w2/{size:g}"}
+
+    summary = pd.DataFrame([row("process_pool", 1e3, math.nan),
+                            row("process_pool", 1e4, 1.2), row("thread_pool", 1e3, 0.8)])
+    even = break_even(summary).set_index("model")
+    assert even.at["process_pool", "break_even_size"] == 1e4
+    assert even.at["process_pool", "sizes_without_interval"] == "1000"
+    assert even.at["thread_pool", "sizes_without_interval"] == ""
+    cells = break_even_table(summary, break_even(summary))["break-even size"].tolist()
+    assert cells[0].startswith("10000 iterations or less: no interval at 1000")
+    assert cells[1].startswith("not reached")

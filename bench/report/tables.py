@@ -162,17 +162,25 @@ def break_even_table(summary: pd.DataFrame, even: pd.DataFrame) -> pd.DataFrame:
     and a Python column in a run of several interpreters).
 
     A pool that beat sequential at no measured size reads ``not reached
-    (sizes measured: ...)``.
+    (sizes measured: ...)``, or ``unknown: no interval at ...`` where a point of it had no
+    interval there.
     """
     rows = []
     costs = _cost_text(summary)
     for r in even.itertuples(index=False):
         unit = task_unit(summary, str(r.workload))
         measured = r.sizes_measured if unit in ("", "size") else f"{r.sizes_measured} {unit}"
+        unknown = (f"no interval at {r.sizes_without_interval}"
+                   + ("" if unit in ("", "size") else f" {unit}")
+                   + " (the race let its points leave before 6 rounds)"
+                   if r.sizes_without_interval else "")
         if r.break_even_size != r.break_even_size:  # NaN
-            size, there = f"not reached (sizes measured: {measured})", ""
+            size = (f"unknown: {unknown}" if unknown
+                    else f"not reached (sizes measured: {measured})")
+            there = ""
         else:
-            size = size_label(r.break_even_size, unit)
+            size = size_label(r.break_even_size, unit) + (f" or less: {unknown}"
+                                                          if unknown else "")
             there = (f"W = {int(r.workers)}: {_times(float(r.speedup))}, 95 % CI from "
                      f"{r.speedup_ci_low:.2f}") + costs(r)
         rows.append((str(r.workload), series_label(str(r.model), str(r.start_method)),

@@ -46,7 +46,7 @@ RECOMMENDATION_COLUMNS = ["workload", "task_size", "tasks", "model", "start_meth
 #: Columns of the break-even table.
 BREAK_EVEN_COLUMNS = ["workload", "model", "start_method", "tasks", "python",
                       "break_even_size", "workers", "speedup", "speedup_ci_low",
-                      "sizes_measured"]
+                      "sizes_measured", "sizes_without_interval"]
 
 
 def task_unit(summary: pd.DataFrame, workload: str) -> str:
@@ -213,7 +213,10 @@ def break_even(summary: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         :data:`BREAK_EVEN_COLUMNS`; ``break_even_size`` is NaN when no
         measured size was enough ("not reached"); ``workers``, ``speedup``
-        and ``speedup_ci_low`` describe the point that reached it.
+        and ``speedup_ci_low`` describe the point that reached it;
+        ``sizes_without_interval`` the sizes below it (all sizes, when none reached it)
+        at which a point of the pool had no speedup interval (a race let it leave
+        before 6 rounds): there the break-even is unknown, not "not reached".
     """
     pooled = [m for m, spec in MODELS.items() if spec.pooled]
     df = summary[(summary["metric"] == STEADY) & summary["model"].isin(pooled)
@@ -232,8 +235,14 @@ def break_even(summary: pd.DataFrame) -> pd.DataFrame:
     out["speedup"] = found["speedup"].to_numpy(dtype=float)
     out["speedup_ci_low"] = found["speedup_ci_low"].to_numpy(dtype=float)
     out["tasks"] = out["tasks"].astype(int)
-    out = out[BREAK_EVEN_COLUMNS]
-    return out
+    blind = df[~np.isfinite(df["speedup_ci_low"].to_numpy(dtype=float))]
+    blind_at = set(zip(*(blind[k] for k in [*keys, "task_size"]), strict=True))
+    sizes = df.groupby(keys, sort=False)["task_size"].agg(lambda v: sorted(set(map(float, v))))
+    out["sizes_without_interval"] = [
+        ", ".join(f"{z:g}" for z in sizes[k] if (*k, z) in blind_at
+                  and not z >= size) for k, size in zip(
+            zip(*(out[c] for c in keys), strict=True), out["break_even_size"], strict=True)]
+    return out[BREAK_EVEN_COLUMNS]
 
 
 def recommendation_sentence(row: Mapping[str, Any], unit: str, threads_best: float) -> str:
