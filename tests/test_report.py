@@ -135,8 +135,12 @@ def test_the_decisions_come_first(built: Path) -> None:
     details = html[html.index('id="findings-h"'):html.index('id="precision-h"')]
     assert "processes reached 2.00\N{MULTIPLICATION SIGN} on 2 cores" in details
     md = (built / "report.md").read_text(encoding="utf-8")
-    assert md.index("## Decisions") < md.index("![Verdicts, cpu") < md.index(
-        "**3 of 4 questions decided") < md.index("## Details") < md.index("## Precision")
+    # the decided share heads the section, on the first screen; the charts follow the
+    # sentences
+    assert md.index("## Decisions") < md.index("**3 of 4 questions decided") < md.index(
+        "![Verdicts, cpu") < md.index("## Details") < md.index("## Precision")
+    assert decisions.index('id="decided"') < decisions.index("<li>") < decisions.index(
+        "<figure>")
 
 
 def test_metadata_is_escaped_in_html(built: Path) -> None:

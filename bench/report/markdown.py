@@ -15,15 +15,15 @@ MD_FOLD_ROWS = 40
 
 
 def _decisions(ctx: dict[str, Any]) -> list[str]:
-    """The Decisions section: a sentence per question, the verdict charts, the decided
-    share beside the stable share."""
-    out = ["## Decisions", "", md_escape(ctx["decisions_note"]), ""]
+    """The Decisions section: the decided share beside the stable share, a sentence per
+    question, the verdict charts, then what the verdicts mean."""
+    stable = (f" {ctx['stable']} of {ctx['total']} points ({ctx['stable_pct']}) are stable."
+              if ctx["total"] else "")
+    out = ["## Decisions", "", f"**{md_escape(ctx['decided'])}.**{stable}", ""]
     out += [f"- {md_escape(d)}" for d in ctx["decisions"]] + [""]
     for c in ctx["verdict_charts"]:
         out += [f"![{md_escape(c.title)}]({c.png.name})", ""]
-    stable = (f" {ctx['stable']} of {ctx['total']} points ({ctx['stable_pct']}) are stable."
-              if ctx["total"] else "")
-    return [*out, f"**{md_escape(ctx['decided'])}.**{stable}", ""]
+    return [*out, md_escape(ctx["decisions_note"]), ""]
 
 
 def render_markdown(ctx: dict[str, Any]) -> str:
