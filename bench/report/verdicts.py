@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report.findings import cost_sentence
+from bench.report.frames import is_baseline
 from bench.results.decisions import EQUIVALENT, QUESTION, UNDECIDED, WORSE, Looks
 from bench.results.recommend import (
     margin_text,
@@ -28,14 +29,9 @@ from bench.results.recommend import (
     rival_label,
     task_unit,
 )
-from bench.scenarios.models import MODELS, model_label
+from bench.scenarios.models import model_label
 
 X = "\N{MULTIPLICATION SIGN}"
-
-
-def is_base(model: object) -> bool:
-    """Whether ``model`` is a baseline (the plain loop) by its spec."""
-    return str(model) in MODELS and MODELS[str(model)].baseline
 
 
 def grouped(rows: pd.DataFrame) -> str:
@@ -69,10 +65,10 @@ def _speed(q: pd.DataFrame, delta: float, decided: bool) -> str:
     """What follows the pick: its speedup over the baseline, or a baseline's claim."""
     pick = q[q["pick"]].iloc[0]
     rounds = f" in {int(pick['rounds'])} rounds"
-    if is_base(pick["model"]):
+    if is_baseline(str(pick["model"])):
         return (f", no model faster by more than {margin_text(delta)}{rounds}" if decided
                 else f" so far{rounds}")
-    base = q[~q["pick"] & q["model"].map(is_base)]
+    base = q[~q["pick"] & q["model"].astype(str).map(is_baseline).astype(bool)]
     so_far = "" if decided else " so far"
     if base.empty:
         return f"{so_far}{rounds}"
@@ -114,8 +110,9 @@ def decision_sentence(q: pd.DataFrame, *, unit: str, delta: float, native: str =
         parts.append(f"equivalent within {margin_text(delta)}: {grouped(equivalent)} "
                      f"({rounds_text(equivalent)})")
     worse = rivals[rivals["verdict"] == WORSE]
-    if not is_base(q[q["pick"]]["model"].iloc[0]):
-        worse = worse[~worse["model"].map(is_base)]  # the speedup says so
+    if not is_baseline(str(q[q["pick"]]["model"].iloc[0])):
+        # the speedup says so
+        worse = worse[~worse["model"].astype(str).map(is_baseline).astype(bool)]
     if len(worse):
         parts.append(f"worse: {grouped(worse)} ({rounds_text(worse)})")
     if len(undecided):
