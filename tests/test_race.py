@@ -140,3 +140,29 @@ def test_the_race_goes_to_the_question_nearest_a_decision_then_the_hopeless_even
     assert (race.next(grid, rounds, [], 40, costs, 60.0) or ((),))[0][0] == "hopeless"
     rounds.update({p.name: 40 for p in grid[("hopeless", 4, 1.0, "steady")]})
     assert race.next(grid, rounds, [], 40, costs, 60.0) is None  # every rival at its most
+
+
+def test_an_extra_round_measures_a_rival_with_its_pick_at_its_most_rounds() -> None:
+    """The round cap holds the undecided rivals only: a pick (and the baseline) at 40 rounds
+    is still measured beside a rival that has fewer, or the rival's rounds would pair with
+    nothing (after a pick changed, the new pick can have more rounds than its rivals)."""
+    import pandas as pd
+
+    from bench.measure.progress import make_progress
+    from bench.measure.race import Race
+    from bench.measure.rounds import ExtraRounds
+    from bench.results.decisions import Looks
+    from bench.scenarios.models import Point
+
+    members = [Point("near", "sequential", 4, size=1.0),
+               Point("near", "thread_pool", 4, 4, size=1.0),
+               Point("near", "thread_pool", 4, 2, size=1.0)]
+    rows = _question("near", {"near/sequential/t4": ("worse", 0.0),
+                              "near/thread_pool/t4/w2": ("undecided", 3.0)})
+    race = Race(Looks(3, 40), 0.05, make_progress(quiet=True), decisions=pd.DataFrame(rows))
+    rounds = {"near/sequential/t4": 40, "near/thread_pool/t4/w4": 40,
+              "near/thread_pool/t4/w2": 12}
+    got = race.next({("near", 4, 1.0, "steady"): members}, rounds, [], 40,
+                    ExtraRounds(0.05, 40), 60.0)
+    assert got is not None
+    assert {p.name for p in got[1]} == set(rounds)

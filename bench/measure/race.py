@@ -58,9 +58,10 @@ class Race:
                 "first_look": self.looks.first, "last_look": self.looks.last,
                 "looks": list(self.looks.counts), "questions": self.record}
 
-    def update(self, benchmarks: Iterable[pyperf.Benchmark]) -> None:
-        """Decide again the questions of ``benchmarks`` (one group's: every value so far);
-        say each question whose state changed."""
+    def update(self, benchmarks: Iterable[pyperf.Benchmark], group: Iterable[str]) -> None:
+        """Decide again the questions of ``benchmarks`` (one group's live points: every
+        value so far), in place of every earlier decision of the points named ``group``
+        (a point that failed leaves the decisions); say each question whose state changed."""
         import pandas as pd
 
         from bench.results import decisions as dec
@@ -68,10 +69,9 @@ class Race:
         from bench.results.recommend import question_label
 
         suite = list(benchmarks)
-        if not suite:
-            return
-        fresh = dec.decide(tidy(store.StoredSuite(suite)), self.looks, self.delta)
-        names = {b.get_name() for b in suite}
+        names = set(group)
+        fresh = (dec.decide(tidy(store.StoredSuite(suite)), self.looks, self.delta) if suite
+                 else pd.DataFrame(columns=dec.DECISION_COLUMNS))
         kept = (fresh.iloc[:0] if self.decisions is None
                 else self.decisions[~self.decisions["name"].isin(names)])
         self.decisions = (fresh if kept.empty else kept if fresh.empty
@@ -126,12 +126,15 @@ class Race:
         candidates = []
         for key, members in grid.items():
             alive = [p for p in members if p.name not in dead]
-            todo = [p for p in self.racing(alive) or [] if rounds.get(p.name, 0) < most]
-            open_ = [p.name for p in todo if p.name in undecided]
+            todo = self.racing(alive) or []
+            # the cap on the undecided rivals only: the pick and the baseline they are
+            # paired with are measured beside them whatever rounds these have
+            open_ = [p.name for p in todo if p.name in undecided
+                     and rounds.get(p.name, 0) < most]
             if not open_:
                 continue
             needed = max(float(rows.at[n, "needed"]) for n in open_)
-            fewest = min(rounds.get(p.name, 0) for p in todo)
+            fewest = min(rounds.get(n, 0) for n in open_)
             hopeless = needed > most - fewest
             candidates.append((hopeless, fewest if hopeless else needed, fewest, key, todo))
         for *_, key, todo in sorted(candidates, key=lambda c: c[:3]):

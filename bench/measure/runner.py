@@ -260,16 +260,23 @@ def _fit(profile: Profile, points: Sequence[Point], manifest: dict[str, Any],
                       f"the budget of {duration(seconds)}: the run will overrun it")
 
 
-def _race(config: RunConfig, profile: Profile, progress: Progress,
-          started: float) -> Race | None:
+def _race(config: RunConfig, profile: Profile, progress: Progress, started: float,
+          budgeted: bool, manifest: dict[str, Any]) -> Race | None:
     """The race of a run that races its points to decisions (``--until decided``); its
-    questions count the seconds to their decisions from ``started`` (the command's start)."""
+    questions count the seconds to their decisions from ``started`` (the command's start).
+
+    Its looks reach the profile's most rounds only where a budget lets extra rounds run
+    (else the planned rounds are all it may read: no level is spent on looks it cannot
+    take); a resumed race keeps the questions its manifest recorded (when each was decided).
+    """
     if (config.until or profile.until) != "decided":
         return None
     from bench.results.decisions import looks_for
 
-    return Race(looks_for(profile.rounds, profile.max_rounds, raced=True), config.delta,
-                progress, started)
+    most = profile.max_rounds if budgeted else profile.rounds
+    record = (manifest.get("decisions") or {}).get("questions") or {}
+    return Race(looks_for(profile.rounds, most, raced=True), config.delta, progress, started,
+                record=dict(record))
 
 
 def _decisions(config: RunConfig, sweep: Sweep) -> dict[str, Any]:
@@ -301,7 +308,8 @@ def execute(config: RunConfig, run_dir: Path, interps: dict[str, Interpreter],
     budget = Budget.for_run(time.monotonic() if started is None else started, seconds,
                             len(points), sweep.profile.probe_s)
     sweep.budget = budget if seconds else None
-    sweep.race = _race(config, sweep.profile, progress, budget.started)
+    sweep.race = _race(config, sweep.profile, progress, budget.started, bool(seconds),
+                       manifest)
     manifest["decisions"] = _decisions(config, sweep)
     if live.wanted(config.live, seconds):
         sweep.live = live.LiveReport(run_dir)

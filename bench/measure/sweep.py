@@ -227,7 +227,7 @@ class Sweep:
             self.progress.note(budget.announce(total - done, self.race is not None))
         if self.race is not None:  # a resumed race: decide what is on disk first
             for key in keys:
-                self.race.update(self._benchmarks(key))
+                self.race.update(self._benchmarks(key), [p.name for p in self.grid[key]])
         began, measured, warned = time.monotonic(), 0, budget is None
         checked = self.overhead.phases["verify"]
         for r in range(self.profile.rounds):
@@ -265,10 +265,13 @@ class Sweep:
     def _decide(self, key: GroupKey, round_: int) -> None:
         """Decide group ``key``'s questions again once the race's first look is near."""
         if self.race is not None and round_ + 1 >= self.race.looks.first:
-            self.race.update(self._benchmarks(key))
+            self.race.update(self._benchmarks(key), [p.name for p in self.grid[key]])
 
     def _benchmarks(self, key: GroupKey) -> list[pyperf.Benchmark]:
-        return [b for p in self.grid[key] if (b := self.bench.get(p.name)) is not None]
+        """The benchmarks of group ``key``'s live points (a failed point is no pick)."""
+        dead = self.failed()
+        return [b for p in self.grid[key]
+                if p.name not in dead and (b := self.bench.get(p.name)) is not None]
 
     def _make_up(self, key: GroupKey, members: Sequence[Point]) -> None:
         """Planned rounds a point lacks while its group has them (it failed, then --resume).
@@ -372,7 +375,7 @@ class Sweep:
             round_ = self.next_round(self.grid[key])
             self.measure(f"extra round {round_ + 1} \N{MIDDLE DOT} {group_label(key)} "
                          f"({len(todo)} points racing)", round_, todo, EXTRA)
-            self.race.update(self._benchmarks(key))
+            self.race.update(self._benchmarks(key), [p.name for p in self.grid[key]])
             if self.live is not None:
                 self.live.update(at_most_every=MIN_INTERVAL_S)
 
